@@ -1,0 +1,57 @@
+"""The in-memory image-classification data set every source returns.
+
+Images are NHWC float32 (Flax models are NHWC); ``course_dict`` gives the course's
+``{'X_train': ..., 'y_train': ...}`` dictionary in NCHW for the course layers and the Solver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  images: np.ndarray  # (N, H, W, C) float32
+  labels: np.ndarray  # (N,) int32
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+  name: str
+  train: Split
+  val: Split
+  test: Split
+  num_classes: int
+  class_names: tuple[str, ...]
+  mean_image: np.ndarray | None  # subtracted from every split when not None
+
+  @property
+  def image_shape(self) -> tuple[int, ...]:
+    return tuple(self.train.images.shape[1:])
+
+  def split(self, name: str) -> Split:
+    if name not in ("train", "val", "test"):
+      raise ValueError(f"split: expected 'train', 'val' or 'test', got {name!r}")
+    return getattr(self, name)
+
+  def course_dict(self) -> dict[str, np.ndarray]:
+    """The course's data dictionary: ``X_*`` in NCHW, ``y_*`` int labels."""
+    out = {}
+    for name in ("train", "val", "test"):
+      s = self.split(name)
+      out[f"X_{name}"] = np.ascontiguousarray(s.images.transpose(0, 3, 1, 2))
+      out[f"y_{name}"] = s.labels
+    return out
+
+
+def preprocess(train: np.ndarray, others: list[np.ndarray], subtract_mean: bool):
+  """The course's preprocessing: subtract the *training* mean image from every split."""
+  if not subtract_mean:
+    return train, others, None
+  mean = train.mean(axis=0).astype(np.float32)
+  return train - mean, [o - mean for o in others], mean
