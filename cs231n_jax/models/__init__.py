@@ -1,5 +1,9 @@
-"""Flax Linen model families, picked by name through the registry."""
+"""Flax Linen model families, picked by name through the registry.
+
+Importing this package registers every family; add a family by importing its module here.
+"""
 
 from cs231n_jax.models.registry import get_model, list_models, register
+from cs231n_jax.models import convnet, mlp  # noqa: F401  (registers the models)
 
 __all__ = ["get_model", "list_models", "register"]

@@ -1,0 +1,154 @@
+"""Experiment configs: one ``get_config()`` file per experiment, command-line overrides, runners.
+
+A config file under ``experiments/configs/<topic>/<name>.py`` defines ``get_config()`` returning an
+``ml_collections.ConfigDict``. Its module docstring starts with a one-line description and contains
+``Command:`` and ``Expected:`` lines (``cs231n-jax list`` shows them).
+
+``config.runner`` names the function that runs the experiment, as ``"module:function"`` with the
+signature ``run(config, workdir) -> dict`` of final results; the default is the Flax training loop
+``cs231n_jax.train.loop:fit``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import ml_collections
+
+from cs231n_jax.errors import ConfigError
+
+DEFAULT_RUNNER = "cs231n_jax.train.loop:fit"
+CONFIGS_ENV = "CS231N_JAX_CONFIGS"
+
+
+def configs_root() -> Path:
+  """Where experiment configs live: ``$CS231N_JAX_CONFIGS``, else the checkout's ``experiments/configs``."""
+  if os.environ.get(CONFIGS_ENV):
+    return Path(os.environ[CONFIGS_ENV])
+  return Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+
+def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
+  """Import a config file and call its ``get_config()``."""
+  p = Path(path)
+  if not p.is_file():
+    alt = configs_root() / p
+    if not alt.is_file():
+      raise ConfigError(f"--config: no such file {str(path)!r}")
+    p = alt
+  spec = importlib.util.spec_from_file_location(f"_cs231n_config_{p.stem}", p)
+  module = importlib.util.module_from_spec(spec)
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"--config: {p} has a syntax error on line {e.lineno}") from None
+  if not hasattr(module, "get_config"):
+    raise ConfigError(f"--config: {p} defines no get_config()")
+  config = module.get_config()
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f"--config: {p}: get_config() must return an ml_collections.ConfigDict")
+  return config
+
+
+def parse_value(text: str) -> Any:
+  """A command-line value: a Python literal where it parses as one, else the string itself."""
+  lowered = text.strip().lower()
+  if lowered in ("true", "false"):
+    return lowered == "true"
+  if lowered in ("none", "null"):
+    return None
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def apply_override(config: ml_collections.ConfigDict, dotted_key: str, text: str) -> None:
+  """Set ``config.<dotted_key>`` from the command-line string ``text``; the key must exist and the
+  value must have the existing field's type (ints are accepted for float fields)."""
+  *parents, leaf = dotted_key.split(".")
+  node = config
+  for i, part in enumerate(parents):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      raise ConfigError(f"--config.{dotted_key}: unknown key {'.'.join(parents[: i + 1])!r}")
+    node = node[part]
+  if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+    raise ConfigError(f"--config.{dotted_key}: unknown key")
+  value = parse_value(text)
+  current = node[leaf]
+  if isinstance(current, ml_collections.ConfigDict):
+    raise ConfigError(f"--config.{dotted_key}: is a group of settings; set its fields instead")
+  field_type = node.get_type(leaf) if hasattr(node, "get_type") else type(current)
+  if current is not None or field_type is not type(None):
+    expected = field_type if current is None else type(current)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+      value = float(value)
+    elif expected is tuple and isinstance(value, list):
+      value = tuple(value)
+    elif expected in (tuple, list) and not isinstance(value, (tuple, list)):
+      value = (value,)
+    if expected is not type(None) and not isinstance(value, expected) and value is not None:
+      raise ConfigError(
+          f"--config.{dotted_key}: expected {expected.__name__}, got {text!r} ({type(value).__name__})"
+      )
+  try:
+    node[leaf] = value
+  except (TypeError, ValueError) as e:
+    raise ConfigError(f"--config.{dotted_key}: {e}") from None
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str]) -> ml_collections.ConfigDict:
+  """Apply ``key=value`` strings (``--config.`` already stripped) in order; returns ``config``."""
+  for item in overrides:
+    if "=" not in item:
+      raise ConfigError(f"--config.{item}: expected --config.key=value")
+    key, text = item.split("=", 1)
+    apply_override(config, key, text)
+  return config
+
+
+def resolve_runner(config: ml_collections.ConfigDict) -> Callable[[ml_collections.ConfigDict, str], dict]:
+  """The ``run(config, workdir)`` function ``config.runner`` names."""
+  spec = config.get("runner", DEFAULT_RUNNER)
+  module_name, sep, fn_name = spec.partition(":")
+  if not sep:
+    raise ConfigError(f"runner: expected 'module:function', got {spec!r}")
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as e:
+    raise ConfigError(f"runner: cannot import {module_name!r} ({e})") from None
+  fn = getattr(module, fn_name, None)
+  if not callable(fn):
+    raise ConfigError(f"runner: {module_name} has no function {fn_name!r}")
+  return fn
+
+
+def describe(path: Path) -> dict[str, str]:
+  """The first docstring line and the ``Command:`` / ``Expected:`` lines of a config file."""
+  source = path.read_text()
+  doc = ast.get_docstring(ast.parse(source)) or ""
+  lines = [ln.strip() for ln in doc.splitlines()]
+  info = {"name": str(path.relative_to(configs_root())) if path.is_relative_to(configs_root()) else str(path),
+          "description": lines[0] if lines else "", "command": "", "expected": ""}
+  for i, ln in enumerate(lines):
+    for key in ("command", "expected"):
+      if ln.lower().startswith(key + ":"):
+        rest = ln.split(":", 1)[1].strip()
+        # A value may continue on the following indented lines until a blank line.
+        j = i + 1
+        while j < len(lines) and lines[j] and not any(lines[j].lower().startswith(k + ":") for k in ("command", "expected")):
+          rest += " " + lines[j]
+          j += 1
+        info[key] = rest
+  return info
+
+
+def list_configs(root: Path | None = None) -> list[dict[str, str]]:
+  """Every experiment config under ``root`` with its description, command and expected result."""
+  root = root or configs_root()
+  return [describe(p) for p in sorted(root.rglob("*.py")) if not p.name.startswith("_")]

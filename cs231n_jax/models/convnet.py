@@ -1,0 +1,36 @@
+"""The course's ThreeLayerConvNet (assignment 2) as a Flax Linen module, NHWC."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from cs231n_jax.models.mlp import kernel_init
+from cs231n_jax.models.registry import register
+
+
+@register("three_layer_convnet")
+class ThreeLayerConvNet(nn.Module):
+  """conv - relu - 2x2 max pool - affine - relu - affine.
+
+  The convolution keeps the spatial size (stride 1, pad (F - 1) / 2), as in the course; the
+  course's defaults are 32 filters of 7x7 and 100 hidden units.
+  """
+
+  num_filters: int = 32
+  filter_size: int = 7
+  hidden_dim: int = 100
+  num_classes: int = 10
+  weight_scale: float | None = None
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
+    if x.ndim != 4:
+      raise ValueError(f"images: ThreeLayerConvNet expects NHWC images, got shape {x.shape}")
+    init = kernel_init(self.weight_scale)
+    pad = (self.filter_size - 1) // 2
+    x = nn.Conv(self.num_filters, (self.filter_size, self.filter_size), padding=pad, kernel_init=init)(x)
+    x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+    x = x.reshape(x.shape[0], -1)
+    x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=init)(x))
+    return nn.Dense(self.num_classes, kernel_init=init)(x)
