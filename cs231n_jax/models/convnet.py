@@ -9,7 +9,7 @@ from cs231n_jax.models.mlp import kernel_init
 from cs231n_jax.models.registry import register
 
 
-@register("three_layer_convnet")
+@register("three_layer_convnet", input_shape=(8, 8, 1))
 class ThreeLayerConvNet(nn.Module):
   """conv - relu - 2x2 max pool - affine - relu - affine.
 

@@ -25,7 +25,7 @@ def kernel_init(weight_scale: float | None):
   return nn.initializers.normal(stddev=weight_scale)
 
 
-@register("two_layer_net")
+@register("two_layer_net", input_shape=(8, 8, 1))
 class TwoLayerNet(nn.Module):
   """affine - relu - affine: the course's two-layer network."""
 
@@ -40,7 +40,7 @@ class TwoLayerNet(nn.Module):
     return nn.Dense(self.num_classes, kernel_init=kernel_init(self.weight_scale))(x)
 
 
-@register("fc_net")
+@register("fc_net", input_shape=(8, 8, 1))
 class FullyConnectedNet(nn.Module):
   """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine.
 

@@ -14,10 +14,17 @@ import flax.linen as nn
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
+_INPUT_SHAPES: dict[str, tuple[int, ...]] = {}
 
 
-def register(name: str, description: str = "") -> Callable[[type[nn.Module]], type[nn.Module]]:
-  """Class decorator: make ``cls`` constructible as ``get_model(name, **kwargs)``."""
+def register(
+    name: str, description: str = "", input_shape: tuple[int, ...] = (32, 32, 3)
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+  """Class decorator: make ``cls`` constructible as ``get_model(name, **kwargs)``.
+
+  ``input_shape`` is the per-example shape (HWC) the model is usually built for (224x224x3 for the
+  ImageNet families); ``cs231n-jax list models`` counts parameters at it.
+  """
 
   def wrap(cls: type[nn.Module]) -> type[nn.Module]:
     if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -25,6 +32,7 @@ def register(name: str, description: str = "") -> Callable[[type[nn.Module]], ty
     _REGISTRY[name] = cls
     doc = (cls.__doc__ or "").strip().splitlines()
     _DESCRIPTIONS[name] = description or (doc[0] if doc else cls.__name__)
+    _INPUT_SHAPES[name] = tuple(input_shape)
     return cls
 
   return wrap
@@ -45,3 +53,10 @@ def get_model(name: str, **kwargs) -> nn.Module:
 def list_models() -> dict[str, str]:
   """Registered model names with their one-line descriptions."""
   return dict(sorted(_DESCRIPTIONS.items()))
+
+
+def default_input_shape(name: str) -> tuple[int, ...]:
+  """The per-example input shape ``name`` was registered with."""
+  if name not in _INPUT_SHAPES:
+    raise ValueError(f"model.name: unknown model {name!r}; expected one of {sorted(_REGISTRY)}")
+  return _INPUT_SHAPES[name]
