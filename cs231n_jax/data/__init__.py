@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from cs231n_jax.data.dataset import ImageDataset, Split
 from cs231n_jax.errors import DataError
 
-SOURCES = ("digits", "cifar10")
+SOURCES = ("digits", "cifar10", "tfds")
 
 
 def load_dataset(data_config: Mapping[str, Any]) -> ImageDataset:
@@ -15,7 +15,8 @@ def load_dataset(data_config: Mapping[str, Any]) -> ImageDataset:
 
   ``data.name``: ``"digits"`` (embedded; ``data.view`` ``"8x8x1"`` or ``"32x32x3"``) or
   ``"cifar10"`` (``data.dir`` holds ``cifar-10-batches-py``). ``data.scale`` and
-  ``data.subtract_mean`` select the course's preprocessing.
+  ``data.subtract_mean`` select the course's preprocessing. ``"tfds"`` reads ``data.tfds_name``
+  through ``tfds.data_source`` (splits ``data.train_split`` / ``val_split`` / ``test_split``).
   """
   name = data_config.get("name", "digits")
   scale = data_config.get("scale", True)
@@ -34,6 +35,20 @@ def load_dataset(data_config: Mapping[str, Any]) -> ImageDataset:
         directory,
         num_validation=data_config.get("num_validation", 1000),
         num_test=data_config.get("num_test"),
+        scale=scale,
+        subtract_mean=subtract_mean,
+    )
+  if name == "tfds":
+    from cs231n_jax.data.tfds_source import load_tfds
+
+    if not data_config.get("tfds_name"):
+      raise DataError("data.tfds_name: name the TFDS data set, e.g. 'cifar10'")
+    return load_tfds(
+        data_config["tfds_name"],
+        train_split=data_config.get("train_split", "train[:90%]"),
+        val_split=data_config.get("val_split", "train[90%:]"),
+        test_split=data_config.get("test_split", "test"),
+        data_dir=data_config.get("dir"),
         scale=scale,
         subtract_mean=subtract_mean,
     )

@@ -19,11 +19,19 @@ class Split:
   def __len__(self) -> int:
     return len(self.labels)
 
+  @property
+  def example_shape(self) -> tuple[int, ...]:
+    return tuple(self.images.shape[1:])
+
+  def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The examples at ``indices`` (the pipeline's random-access source interface)."""
+    return self.images[indices], self.labels[indices]
+
 
 @dataclasses.dataclass(frozen=True)
 class ImageDataset:
   name: str
-  train: Split
+  train: Split  # or any pipeline Source with ``example_shape`` (e.g. a TFDS split)
   val: Split
   test: Split
   num_classes: int
@@ -32,7 +40,7 @@ class ImageDataset:
 
   @property
   def image_shape(self) -> tuple[int, ...]:
-    return tuple(self.train.images.shape[1:])
+    return self.train.example_shape
 
   def split(self, name: str) -> Split:
     if name not in ("train", "val", "test"):

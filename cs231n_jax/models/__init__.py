@@ -3,7 +3,7 @@
 Importing this package registers every family; add a family by importing its module here.
 """
 
-from cs231n_jax.models.registry import default_input_shape, get_model, list_models, register
+from cs231n_jax.models.registry import count_params, default_input_shape, get_model, list_models, register
 from cs231n_jax.models import convnet, mlp  # noqa: F401  (registers the models)
 
-__all__ = ["default_input_shape", "get_model", "list_models", "register"]
+__all__ = ["count_params", "default_input_shape", "get_model", "list_models", "register"]

@@ -8,6 +8,7 @@ across devices; models know nothing else about parallelism.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import flax.linen as nn
@@ -60,3 +61,18 @@ def default_input_shape(name: str) -> tuple[int, ...]:
   if name not in _INPUT_SHAPES:
     raise ValueError(f"model.name: unknown model {name!r}; expected one of {sorted(_REGISTRY)}")
   return _INPUT_SHAPES[name]
+
+
+def count_params(name: str, input_shape: tuple[int, ...] | None = None, **kwargs) -> int:
+  """Trainable parameters of ``get_model(name, **kwargs)`` built for ``input_shape`` (default: the
+  registered one); shapes only, via ``jax.eval_shape`` — nothing is computed or allocated."""
+  import jax
+  import jax.numpy as jnp
+
+  model = get_model(name, **kwargs)
+  shape = (1, *(input_shape or default_input_shape(name)))
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(shape, jnp.float32), train=False)
+  )
+  return sum(math.prod(x.shape) for x in jax.tree.leaves(variables.get("params", {})))
+

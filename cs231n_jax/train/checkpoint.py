@@ -1,0 +1,205 @@
+"""Checkpoints, through orbax — the only module in the project that imports it.
+
+A checkpoint is one step directory holding two items: ``state`` (a pytree of host arrays: the
+TrainState's data, the best-so-far parameters, ...) and ``meta`` (JSON: data-iterator position,
+config, best validation accuracy, plus a manifest of every leaf's shape/dtype and a SHA-256 of all
+leaf bytes, written by this module).
+
+Guarantees:
+
+- Saves are asynchronous (training continues while orbax writes) and atomic: a process killed
+  mid-save leaves a temporary directory that the next start ignores and cleans up.
+- Restore checks the manifest before reading any array: a checkpoint of a different model config
+  raises :class:`CheckpointError` naming the mismatched leaves (and the config keys that differ).
+- A latest checkpoint that cannot be read, or whose bytes no longer match the stored checksum,
+  is moved aside into ``<directory>_quarantine/`` (never deleted) with a warning, and the previous
+  one is restored — no crash loop, no good checkpoint lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+import warnings
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from etils import epath
+
+from cs231n_jax.errors import CheckpointError
+
+STATE_ITEM = "state"
+META_ITEM = "meta"
+QUARANTINE_SUFFIX = "_quarantine"
+MAX_LISTED_MISMATCHES = 5
+
+
+def leaf_paths(tree: Any) -> list[tuple[str, Any]]:
+  """``(path, leaf)`` pairs with paths like ``state/params/Dense_0/kernel``."""
+
+  def name(key):
+    for attr in ("key", "name", "idx"):
+      if hasattr(key, attr):
+        return str(getattr(key, attr))
+    return str(key)
+
+  return [("/".join(name(k) for k in path), leaf) for path, leaf in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+def manifest(tree: Any) -> dict[str, list]:
+  """Every leaf's shape and dtype, by path."""
+  return {p: [list(np.shape(x)), str(np.asarray(x).dtype)] for p, x in leaf_paths(tree)}
+
+
+def checksum(tree: Any) -> str:
+  """SHA-256 over every leaf's path, shape, dtype and bytes (host arrays)."""
+  h = hashlib.sha256()
+  for p, x in leaf_paths(tree):
+    x = np.ascontiguousarray(np.asarray(x))
+    h.update(f"{p}{x.shape}{x.dtype}".encode())
+    h.update(x.tobytes())
+  return h.hexdigest()
+
+
+def manifest_mismatches(saved: dict[str, list], wanted: dict[str, list]) -> list[str]:
+  """Human-readable differences between a checkpoint's manifest and the target's."""
+  out = []
+  for p in sorted(set(saved) | set(wanted)):
+    if p not in saved:
+      out.append(f"{p}: missing in checkpoint")
+    elif p not in wanted:
+      out.append(f"{p}: not in this model")
+    elif saved[p] != wanted[p]:
+      (s_shape, s_dtype), (w_shape, w_dtype) = saved[p], wanted[p]
+      out.append(f"{p}: checkpoint {tuple(s_shape)} {s_dtype} vs model {tuple(w_shape)} {w_dtype}")
+  return out
+
+
+def flat_config(d: Any, prefix: str = "") -> dict[str, Any]:
+  if isinstance(d, dict):
+    out = {}
+    for k, v in d.items():
+      out.update(flat_config(v, f"{prefix}{k}."))
+    return out
+  return {prefix[:-1]: d}
+
+
+def config_differences(saved: dict | None, current: dict | None) -> list[str]:
+  if not saved or not current:
+    return []
+  a, b = flat_config(saved), flat_config(current)
+  return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  step: int
+  tree: Any
+  meta: dict[str, Any]
+
+
+class CheckpointManager:
+  """Save and restore ``(tree, meta)`` pairs under ``directory``, keeping the newest ``keep``."""
+
+  def __init__(self, directory: str | epath.PathLike, keep: int = 3, async_save: bool = True):
+    if keep < 1:
+      raise CheckpointError(f"train.keep_checkpoints: expected at least 1, got {keep}")
+    self.directory = epath.Path(directory)
+    self.quarantine_dir = self.directory.parent / (self.directory.name + QUARANTINE_SUFFIX)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep,
+        enable_async_checkpointing=async_save,
+        cleanup_tmp_directories=True,  # debris of a save interrupted by a kill
+        create=True,
+    )
+    self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE_ITEM, META_ITEM))
+
+  def all_steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
+
+  def latest_step(self) -> int | None:
+    steps = self.all_steps()
+    return steps[-1] if steps else None
+
+  def save(self, step: int, tree: Any, meta: dict[str, Any]) -> None:
+    """Start an asynchronous save of ``tree`` (host arrays) and ``meta`` (JSON-able) at ``step``."""
+    if step in self._manager.all_steps():
+      return  # already saved (e.g. the final step of a run that is resumed after completion)
+    meta = dict(meta, manifest=manifest(tree), checksum=checksum(tree), saved_at=time.time())
+    self._manager.save(
+        step,
+        args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardSave(tree), META_ITEM: ocp.args.JsonSave(meta)}),
+        force=True,
+    )
+
+  def wait(self) -> None:
+    """Block until every started save is on disk."""
+    self._manager.wait_until_finished()
+
+  def read_meta(self, step: int) -> dict[str, Any]:
+    return self._manager.restore(step, args=ocp.args.Composite(**{META_ITEM: ocp.args.JsonRestore()}))[META_ITEM]
+
+  def restore(self, step: int, template: Any, config: dict | None = None) -> Restored:
+    """Restore ``step`` into the structure of ``template`` (host arrays or ShapeDtypeStructs).
+
+    Raises :class:`CheckpointError` if the checkpoint holds a different model; any other failure
+    (unreadable files, checksum mismatch) propagates as the exception it is.
+    """
+    meta = self.read_meta(step)
+    problems = manifest_mismatches(meta.get("manifest", {}), manifest(template))
+    if problems:
+      more = f" (+{len(problems) - MAX_LISTED_MISMATCHES} more)" if len(problems) > MAX_LISTED_MISMATCHES else ""
+      cfg = config_differences(meta.get("config"), config)
+      cfg_text = f"; config differs: {', '.join(cfg[:MAX_LISTED_MISMATCHES])}" if cfg else ""
+      raise CheckpointError(
+          f"checkpoint step {step} in {self.directory} does not fit this model: "
+          f"{'; '.join(problems[:MAX_LISTED_MISMATCHES])}{more}{cfg_text}"
+      )
+    restored = self._manager.restore(
+        step, args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardRestore(template)})
+    )[STATE_ITEM]
+    restored = jax.tree.map(np.asarray, restored)
+    if checksum(restored) != meta.get("checksum"):
+      raise ValueError(f"checkpoint step {step}: array bytes do not match the stored checksum")
+    return Restored(step, restored, meta)
+
+  def restore_latest(self, template: Any, config: dict | None = None) -> Restored | None:
+    """The newest readable checkpoint, quarantining unreadable ones; None when there is none."""
+    for step in reversed(self.all_steps()):
+      try:
+        return self.restore(step, template, config)
+      except CheckpointError:
+        raise
+      except Exception as e:  # orbax/tensorstore/json raise many types for damaged files
+        self.quarantine(step, e)
+    return None
+
+  def quarantine(self, step: int, reason: Exception) -> None:
+    """Move a damaged step directory aside (never delete it) and forget it."""
+    target = self.quarantine_dir / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+    message = (f"checkpoint step {step} in {self.directory} is unreadable ({type(reason).__name__}: "
+               f"{str(reason)[:200]}); moved to {target}, restoring the previous one")
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+    logging.warning(message)
+    if jax.process_index() == 0:
+      self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+      (self.directory / str(step)).rename(target)
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+
+      multihost_utils.sync_global_devices(f"quarantine checkpoint {step}")
+    self._manager.reload()
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+
+def json_safe(tree: Any) -> Any:
+  """A JSON round-trip of ``tree`` (tuples become lists), for configs stored in ``meta``."""
+  return json.loads(json.dumps(tree, default=str))

@@ -1,0 +1,371 @@
+"""``fit``: the train / eval loop every Flax classifier config runs (the default runner).
+
+It ties the rooms together: data source → pipeline (this process's slice of each global batch)
+→ compiled step (``jit`` / ``sharded`` / ``pmap``) → metrics (JSONL, TensorBoard, progress bar) and
+checkpoints (async, every N steps, with the data-iterator position, PRNG key and config).
+
+Behaviour worth knowing:
+
+- Restarting the same command in the same workdir resumes from the newest readable checkpoint and
+  ends bitwise identical to an uninterrupted run (batches, dropout keys and state all come from
+  the checkpoint); a finished run reports that it is complete.
+- SIGTERM / SIGINT (preemption, Ctrl-C) finish the current step, save, and return with
+  ``status="preempted"`` (the CLI exits 0). With several processes, the hosts agree on the step
+  through JAX's preemption sync point.
+- A NaN or infinite loss raises :class:`TrainingDiverged` naming the step; nothing after the last
+  good checkpoint is saved, so that checkpoint is what a restart resumes from.
+- The best validation parameters are kept (as the course's Solver keeps ``best_params``), saved in
+  every checkpoint, and used for the final test evaluation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from etils import epath
+
+from cs231n_jax.data import load_dataset
+from cs231n_jax.data.pipeline import BatchIterator, eval_batches
+from cs231n_jax.errors import ConfigError, Cs231nError
+from cs231n_jax.models import get_model
+from cs231n_jax.train import parallel, report
+from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
+from cs231n_jax.train.metrics import MetricWriter, read_jsonl
+from cs231n_jax.train.state import TrainState, create_train_state
+from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, prepare_model
+
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+RESULTS_NAME = "results.json"
+CHECKPOINT_DIR = "checkpoints"
+CURVES_NAME = "curves.png"
+CONFUSION_NAME = "confusion_matrix.png"
+
+
+class TrainingDiverged(Cs231nError):
+  """The loss became NaN or infinite."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults of every field ``fit`` reads; experiment configs start from this and override."""
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.train.loop:fit"
+  c.seed = 0
+  c.data = ml_collections.ConfigDict(
+      {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": ""}
+  )
+  c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
+  c.optimizer = ml_collections.ConfigDict(
+      {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
+       "schedule": "constant"}
+  )
+  c.train = ml_collections.ConfigDict({
+      "batch_size": 128,          # global: split over every device of every process
+      "num_epochs": 10,
+      "num_steps": 0,             # > 0 overrides num_epochs
+      "last_batch": "pad",        # the short last batch of an epoch: "pad" (masked) or "drop"
+      "eval_every": 0,            # steps between validations; 0 = once per epoch
+      "log_every": 10,            # steps between training-metric records
+      "checkpoint_every": 0,      # steps between checkpoints; 0 = at every validation
+      "keep_checkpoints": 3,
+      "async_checkpoints": True,
+      "eval_batch_size": 500,
+      "step": "jit",              # "jit" | "sharded" | "pmap"
+      "compute_dtype": "float32",  # "bfloat16": bf16 compute, float32 params and optimizer state
+      "progress": True,
+  })
+  return c
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Raise ``ConfigError`` naming the first impossible value."""
+  t = config.train
+
+  def positive(name, allow_zero=False):
+    v = t[name]
+    if not isinstance(v, int) or v < 0 or (v == 0 and not allow_zero):
+      raise ConfigError(f"train.{name}: expected a {'non-negative' if allow_zero else 'positive'} integer, got {v!r}")
+
+  positive("batch_size")
+  positive("eval_batch_size")
+  positive("log_every")
+  positive("keep_checkpoints")
+  for name in ("num_epochs", "num_steps", "eval_every", "checkpoint_every"):
+    positive(name, allow_zero=True)
+  if t.num_steps == 0 and t.num_epochs == 0:
+    raise ConfigError("train.num_epochs: set num_epochs or num_steps to a positive number")
+  if t.step not in STEP_KINDS:
+    raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {t.step!r}")
+  if t.compute_dtype not in COMPUTE_DTYPES:
+    raise ConfigError(f"train.compute_dtype: expected one of {tuple(COMPUTE_DTYPES)}, got {t.compute_dtype!r}")
+  if "name" not in config.model:
+    raise ConfigError("model.name: every config names its model")
+
+
+def make_optimizer(opt: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
+  """SGD (with optional momentum / Nesterov) or Adam, an optional cosine schedule and decoupled
+  weight decay. Interim: to be replaced by ``cs231n_jax.optim.make_optimizer``."""
+  if opt.learning_rate <= 0:
+    raise ConfigError(f"optimizer.learning_rate: expected a positive number, got {opt.learning_rate}")
+  lr = opt.learning_rate
+  if opt.get("schedule", "constant") == "cosine":
+    lr = optax.cosine_decay_schedule(opt.learning_rate, num_steps)
+  if opt.name == "sgd":
+    tx = optax.sgd(lr, momentum=opt.get("momentum") or None, nesterov=opt.get("nesterov", False))
+  elif opt.name == "adam":
+    tx = optax.adam(lr)
+  else:
+    raise ConfigError(f"optimizer.name: expected 'sgd' or 'adam', got {opt.name!r}")
+  if opt.get("weight_decay", 0.0):
+    tx = optax.chain(optax.add_decayed_weights(opt.weight_decay), tx)
+  return tx
+
+
+def build_model(model_config: ml_collections.ConfigDict, num_classes: int, compute_dtype: str):
+  kwargs = {k: v for k, v in model_config.items() if k != "name"}
+  kwargs = {k: (v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v) for k, v in kwargs.items()}
+  try:
+    probe = get_model(model_config.name)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  fields = getattr(type(probe), "__dataclass_fields__", {})
+  if "num_classes" in fields:
+    kwargs.setdefault("num_classes", num_classes)
+  if compute_dtype != "float32":
+    if "dtype" not in fields:
+      raise ConfigError(f"train.compute_dtype: model {model_config.name!r} has no dtype field for {compute_dtype} compute")
+    kwargs["dtype"] = COMPUTE_DTYPES[compute_dtype]
+  try:
+    return get_model(model_config.name, **kwargs)
+  except (TypeError, ValueError) as e:
+    raise ConfigError(str(e).splitlines()[0]) from None
+
+
+@contextlib.contextmanager
+def preemption_flag():
+  """Yields ``flag()``: True once SIGTERM or SIGINT has arrived (handlers restored on exit).
+
+  With several processes, SIGTERM is left to JAX's preemption service (every host must stop at the
+  same step), so only SIGINT is caught here.
+  """
+  received = []
+  signals = [signal.SIGINT] if jax.process_count() > 1 else [signal.SIGTERM, signal.SIGINT]
+  previous = {}
+  try:
+    for s in signals:
+      previous[s] = signal.signal(s, lambda signum, frame: received.append(signum))
+  except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, no flag
+    previous = {}
+  try:
+    yield lambda: bool(received)
+  finally:
+    for s, h in previous.items():
+      signal.signal(s, h)
+
+
+def should_stop(flag, step: int) -> bool:
+  if flag():
+    return True
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.reached_preemption_sync_point(step)
+  return False
+
+
+def evaluate(steps: Steps, device_state, split, batch_size: int, num_classes: int) -> dict[str, Any]:
+  """Loss, accuracy and confusion matrix of ``device_state`` on a whole split."""
+  total = None
+  for batch in eval_batches(split, batch_size, num_classes, jax.process_index(), jax.process_count()):
+    sums = steps.get_metrics(steps.evaluate(device_state, steps.put_batch(batch)))
+    total = sums if total is None else jax.tree.map(np.add, total, sums)
+  count = max(float(total["count"]), 1.0)
+  return {"loss": float(total["loss_sum"]) / count, "accuracy": float(total["correct"]) / count,
+          "confusion": total["confusion"]}
+
+
+def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train ``config.model`` on ``config.data`` in ``workdir``; returns the final results."""
+  check_config(config)
+  parallel.initialize()
+  t = config.train
+  workdir = epath.Path(workdir)
+  is_main = jax.process_index() == 0
+  dataset = load_dataset(config.data)
+  if t.step != "jit":
+    parallel.check_batch_size(t.batch_size)
+  train_iter = BatchIterator(
+      dataset.train, t.batch_size, dataset.num_classes, seed=config.seed, last_batch=t.last_batch,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      image_shape=dataset.image_shape, name="train",
+  )
+  steps_per_epoch = train_iter.steps_per_epoch
+  num_steps = t.num_steps or t.num_epochs * steps_per_epoch
+  eval_every = t.eval_every or steps_per_epoch
+  checkpoint_every = t.checkpoint_every or eval_every
+
+  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
+  tx = make_optimizer(config.optimizer, num_steps)
+  example = np.zeros((1, *dataset.image_shape), np.float32)
+  state = parallel.to_host(create_train_state(model, tx, example, config.seed))
+  best = {"params": state.params, "model_state": state.model_state}
+  best_val, best_step = -1.0, 0
+
+  config_json = json_safe(config.to_dict())
+  checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=t.keep_checkpoints, async_save=t.async_checkpoints)
+  restored = checkpoints.restore_latest({"state": state.data(), "best": best}, config=config_json)
+  if restored is not None:
+    state = state.replace(**restored.tree["state"])
+    best = restored.tree["best"]
+    best_val, best_step = restored.meta["best_val_accuracy"], restored.meta["best_step"]
+    train_iter.restore(restored.meta["data_iterator"])
+  start = int(state.step)
+  writer = MetricWriter(workdir)
+  writer.truncate_after(start)
+  if is_main:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
+
+  steps = build_steps(t.step)
+  status = "complete" if start >= num_steps else "trained"
+  if start >= num_steps and is_main:
+    print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best parameters")
+  elif start and is_main:
+    print(f"resuming from step {start} of {num_steps} ({workdir / CHECKPOINT_DIR})")
+
+  def save(step, device_state):
+    checkpoints.save(step, {"state": steps.get_state(device_state).data(), "best": best}, {
+        "data_iterator": train_iter.state(), "config": config_json, "best_val_accuracy": best_val,
+        "best_step": best_step, "num_steps": num_steps,
+    })
+
+  device_state = steps.put_state(state)
+  window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "t0": time.time()}
+  wall_start = time.time()
+
+  def record(step, metrics):
+    """Check and log one step's metrics (host values)."""
+    loss = float(metrics["loss"])
+    if not math.isfinite(loss):
+      checkpoints.wait()
+      last = checkpoints.latest_step()
+      kept = f"the last good checkpoint (step {last}) is kept in {checkpoints.directory}" if last else "no checkpoint was written"
+      raise TrainingDiverged(f"loss is {loss} at step {step}; training stopped and {kept}")
+    window["loss"] += loss
+    window["accuracy"] += float(metrics["accuracy"])
+    window["n"] += 1
+    return loss
+
+  progress = None
+  if is_main and t.progress and start < num_steps:
+    from tqdm.auto import tqdm
+
+    progress = tqdm(total=num_steps, initial=start, desc="train", unit="step", mininterval=1.0,
+                    dynamic_ncols=True, file=sys.stderr)
+
+  pending = None  # (step, device metrics) read one step late, so the host never stalls the device
+  with preemption_flag() as preempted:
+    for step in range(start + 1, num_steps + 1):
+      batch = train_iter.__next__()
+      device_state, metrics = steps.train(device_state, steps.put_batch(batch))
+      if pending is not None:
+        record(pending[0], steps.get_metrics(pending[1]))
+        pending = None
+      stop = should_stop(preempted, step)
+      log_now = step % t.log_every == 0
+      eval_now = step % eval_every == 0 or step == num_steps
+      save_now = step % checkpoint_every == 0 or step == num_steps or stop
+      if log_now or eval_now or save_now:
+        loss = record(step, steps.get_metrics(metrics))  # a sync point: check before saving
+      else:
+        pending = (step, metrics)
+      if progress is not None:
+        progress.update(1)
+      if log_now:
+        elapsed = max(time.time() - window["t0"], 1e-9)
+        n = window["n"]
+        train_metrics = {"loss": window["loss"] / n, "accuracy": window["accuracy"] / n,
+                         "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch}
+        writer.write(step, "train", train_metrics)
+        if progress is not None:
+          progress.set_postfix(loss=f"{train_metrics['loss']:.4f}", ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
+        window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time())
+      if eval_now:
+        val = evaluate(steps, device_state, dataset.val, t.eval_batch_size, dataset.num_classes)
+        writer.write(step, "val", {"loss": val["loss"], "accuracy": val["accuracy"]})
+        if val["accuracy"] > best_val:
+          best_val, best_step = val["accuracy"], step
+          host = steps.get_state(device_state)
+          best = {"params": host.params, "model_state": host.model_state}
+      if save_now:
+        save(step, device_state)
+      if stop:
+        status = "preempted"
+        break
+  if progress is not None:
+    progress.close()
+  checkpoints.wait()
+  final_step = int(steps.get_state(device_state).step)
+
+  if status == "preempted":
+    checkpoints.close()
+    writer.close()
+    if is_main:
+      print(f"preempted: saved step {final_step} in {checkpoints.directory}; run the same command to resume")
+    return {"status": status, "step": final_step}
+
+  best_state = steps.put_state(state.replace(params=best["params"], model_state=best["model_state"]))
+  results = {"status": status, "steps": num_steps, "best_step": best_step}
+  for name in ("train", "val", "test"):
+    r = evaluate(steps, best_state, dataset.split(name), t.eval_batch_size, dataset.num_classes)
+    results[f"{name}_accuracy"], results[f"{name}_loss"] = r["accuracy"], r["loss"]
+    if name == "test":
+      confusion = r["confusion"]
+  results["wall_time_s"] = time.time() - wall_start
+  checkpoints.close()
+  writer.close()
+  if is_main:
+    (workdir / RESULTS_NAME).write_text(json.dumps(results, indent=2))
+    report.plot_curves(read_jsonl(writer.path), workdir / CURVES_NAME)
+    report.plot_confusion(confusion, dataset.class_names, workdir / CONFUSION_NAME)
+    print(report.summary_table([
+        ("model", config.model.name), ("data", dataset.name), ("steps", num_steps),
+        ("best step (val)", best_step), ("train accuracy", results["train_accuracy"]),
+        ("val accuracy", results["val_accuracy"]), ("test accuracy", results["test_accuracy"]),
+        ("test loss", results["test_loss"]), ("workdir", str(workdir)),
+    ]))
+  return results
+
+
+
+def evaluate_run(config: ml_collections.ConfigDict, workdir: str, split: str = "test") -> dict[str, Any]:
+  """Evaluate the best parameters of the newest checkpoint in ``workdir`` on ``split``."""
+  check_config(config)
+  parallel.initialize()
+  t = config.train
+  dataset = load_dataset(config.data)
+  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
+  example = np.zeros((1, *dataset.image_shape), np.float32)
+  state = parallel.to_host(create_train_state(model, make_optimizer(config.optimizer, 1), example, config.seed))
+  checkpoints = CheckpointManager(epath.Path(workdir) / CHECKPOINT_DIR, keep=t.keep_checkpoints)
+  template = {"state": state.data(), "best": {"params": state.params, "model_state": state.model_state}}
+  restored = checkpoints.restore_latest(template, config=json_safe(config.to_dict()))
+  checkpoints.close()
+  if restored is None:
+    raise ConfigError(f"--workdir: no checkpoint in {epath.Path(workdir) / CHECKPOINT_DIR}")
+  best = restored.tree["best"]
+  steps = build_steps(t.step)
+  device_state = steps.put_state(state.replace(params=best["params"], model_state=best["model_state"]))
+  r = evaluate(steps, device_state, dataset.split(split), t.eval_batch_size, dataset.num_classes)
+  return {"split": split, "checkpoint_step": restored.step, "best_step": restored.meta["best_step"],
+          "accuracy": r["accuracy"], "loss": r["loss"]}

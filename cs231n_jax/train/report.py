@@ -1,0 +1,67 @@
+"""What a finished run leaves for people: curves, a confusion matrix, a summary table."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from etils import epath
+
+
+def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike) -> None:
+  """Loss and accuracy against step, training and validation, as one PNG."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+  for split, style in (("train", "-"), ("val", "o-")):
+    rows = [r for r in records if r.get("split") == split]
+    if not rows:
+      continue
+    steps = [r["step"] for r in rows]
+    axes[0].plot(steps, [r["loss"] for r in rows], style, label=split, markersize=3)
+    axes[1].plot(steps, [r["accuracy"] for r in rows], style, label=split, markersize=3)
+  axes[0].set(xlabel="step", ylabel="loss", title="loss")
+  axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+  for ax in axes:
+    ax.grid(alpha=0.3)
+    ax.legend()
+  fig.tight_layout()
+  with epath.Path(path).open("wb") as f:
+    fig.savefig(f, format="png", dpi=100)
+  plt.close(fig)
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | epath.PathLike,
+                   title: str = "confusion matrix (test)") -> None:
+  """Rows are true classes, columns predictions; cells show counts."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  c = np.asarray(confusion)
+  n = c.shape[0]
+  fig, ax = plt.subplots(figsize=(1 + 0.5 * n, 1 + 0.5 * n))
+  ax.imshow(c, cmap="Blues")
+  for i in range(n):
+    for j in range(n):
+      if c[i, j]:
+        ax.text(j, i, int(c[i, j]), ha="center", va="center",
+                color="white" if c[i, j] > c.max() / 2 else "black", fontsize=8)
+  ax.set(xticks=range(n), yticks=range(n), xticklabels=class_names, yticklabels=class_names,
+         xlabel="predicted", ylabel="true", title=title)
+  fig.tight_layout()
+  with epath.Path(path).open("wb") as f:
+    fig.savefig(f, format="png", dpi=100)
+  plt.close(fig)
+
+
+def summary_table(rows: Sequence[tuple[str, Any]]) -> str:
+  """A two-column text table."""
+  width = max(len(k) for k, _ in rows)
+  lines = [f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in rows]
+  rule = "-" * max(len(line) for line in lines)
+  return "\n".join([rule, *lines, rule])
