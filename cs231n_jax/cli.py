@@ -67,6 +67,8 @@ def build_parser() -> Parser:
   f = data_sub.add_parser("fetch", help="download and verify a data set")
   f.add_argument("dataset", choices=("cifar10",))
   f.add_argument("--dir", required=True)
+  f.add_argument("--url", help="a mirror of the official tarball (default: the official URL)")
+  f.add_argument("--md5", help="the expected MD5 of the tarball (default: the official one)")
   p = sub.add_parser("demo", help="train the ThreeLayerConvNet on the embedded digits")
   p.add_argument("--workdir", default=DEMO_WORKDIR)
   return parser
@@ -142,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "data":
       from cs231n_jax.data import cifar10
 
-      print(f"CIFAR-10 is in {cifar10.fetch(args.dir)}")
+      folder = cifar10.fetch(args.dir, url=args.url or cifar10.URL, md5=args.md5 or cifar10.MD5)
+      print(f"CIFAR-10 is in {folder}")
     elif args.command == "demo":
       from cs231n_jax.config import configs_root
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from cs231n_jax.data.dataset import ImageDataset, Split, preprocess
+from cs231n_jax.errors import DataError
 
 VIEWS = ("8x8x1", "32x32x3")
 NUM_TEST = 0.2
@@ -52,13 +53,13 @@ def to_view(images: np.ndarray, view: str) -> np.ndarray:
 
     up = resize(images, (images.shape[0], 32, 32), order=1, mode="edge", anti_aliasing=False)
     return np.repeat(up[..., None], 3, axis=-1).astype(np.float32)
-  raise ValueError(f"data.view: expected one of {VIEWS}, got {view!r}")
+  raise DataError(f"data.view: expected one of {VIEWS}, got {view!r}")
 
 
 def load_digits(view: str = "8x8x1", scale: bool = True, subtract_mean: bool = True) -> ImageDataset:
   """The digits data set in ``view``; ``scale`` maps 0..16 to [0, 1] before mean subtraction."""
   if view not in VIEWS:
-    raise ValueError(f"data.view: expected one of {VIEWS}, got {view!r}")
+    raise DataError(f"data.view: expected one of {VIEWS}, got {view!r}")
   images, labels = raw_digits()
   if scale:
     images = images / MAX_INTENSITY

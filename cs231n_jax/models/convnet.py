@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -22,6 +24,7 @@ class ThreeLayerConvNet(nn.Module):
   hidden_dim: int = 100
   num_classes: int = 10
   weight_scale: float | None = None
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
@@ -29,8 +32,9 @@ class ThreeLayerConvNet(nn.Module):
       raise ValueError(f"images: ThreeLayerConvNet expects NHWC images, got shape {x.shape}")
     init = kernel_init(self.weight_scale)
     pad = (self.filter_size - 1) // 2
-    x = nn.Conv(self.num_filters, (self.filter_size, self.filter_size), padding=pad, kernel_init=init)(x)
+    x = nn.Conv(self.num_filters, (self.filter_size, self.filter_size), padding=pad, kernel_init=init,
+                dtype=self.dtype)(x)
     x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
     x = x.reshape(x.shape[0], -1)
-    x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=init)(x))
-    return nn.Dense(self.num_classes, kernel_init=init)(x)
+    x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=init, dtype=self.dtype)(x))
+    return nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype)(x)

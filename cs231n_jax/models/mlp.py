@@ -1,11 +1,12 @@
 """The course's fully-connected networks as Flax Linen modules (assignment 1 and 2 architectures).
 
-Inputs of any shape are flattened per example, as the course's ``affine_forward`` does.
+Inputs of any shape are flattened per example, as the course's ``affine_forward`` does. ``dtype``
+is the compute dtype (``jnp.bfloat16`` for mixed precision); parameters stay float32.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -32,12 +33,13 @@ class TwoLayerNet(nn.Module):
   hidden_dim: int = 100
   num_classes: int = 10
   weight_scale: float | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
+    dense = lambda n: nn.Dense(n, kernel_init=kernel_init(self.weight_scale), dtype=self.dtype)
     x = x.reshape(x.shape[0], -1)
-    x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=kernel_init(self.weight_scale))(x))
-    return nn.Dense(self.num_classes, kernel_init=kernel_init(self.weight_scale))(x)
+    return dense(self.num_classes)(nn.relu(dense(self.hidden_dim)(x)))
 
 
 @register("fc_net", input_shape=(8, 8, 1))
@@ -54,6 +56,7 @@ class FullyConnectedNet(nn.Module):
   dropout_keep_ratio: float = 1.0
   weight_scale: float | None = None
   bn_axis_name: str | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
@@ -61,17 +64,18 @@ class FullyConnectedNet(nn.Module):
       raise ValueError(f"model.normalization: expected one of {NORMALIZATIONS}, got {self.normalization!r}")
     if not 0.0 < self.dropout_keep_ratio <= 1.0:
       raise ValueError(f"model.dropout_keep_ratio: expected a keep probability in (0, 1], got {self.dropout_keep_ratio}")
+    dense = lambda n: nn.Dense(n, kernel_init=kernel_init(self.weight_scale), dtype=self.dtype)
     x = x.reshape(x.shape[0], -1)
     for width in self.hidden_dims:
-      x = nn.Dense(width, kernel_init=kernel_init(self.weight_scale))(x)
+      x = dense(width)(x)
       if self.normalization == "batch":
         x = nn.BatchNorm(
             use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-            axis_name=self.bn_axis_name,
+            axis_name=self.bn_axis_name, dtype=self.dtype,
         )(x)
       elif self.normalization == "layer":
-        x = nn.LayerNorm(epsilon=BN_EPSILON)(x)
+        x = nn.LayerNorm(epsilon=BN_EPSILON, dtype=self.dtype)(x)
       x = nn.relu(x)
       if self.dropout_keep_ratio < 1.0:
         x = nn.Dropout(rate=1.0 - self.dropout_keep_ratio, deterministic=not train)(x)
-    return nn.Dense(self.num_classes, kernel_init=kernel_init(self.weight_scale))(x)
+    return dense(self.num_classes)(x)
