@@ -106,7 +106,10 @@ class Restored:
 class CheckpointManager:
   """Save and restore ``(tree, meta)`` pairs under ``directory``, keeping the newest ``keep``."""
 
-  def __init__(self, directory: str | epath.PathLike, keep: int = 3, async_save: bool = True):
+  def __init__(self, directory: str | epath.PathLike, keep: int = 3, async_save: bool = True,
+               read_only: bool = False):
+    """``read_only`` (for evaluating a run that may still be training): no directory is created,
+    no temporary directory cleaned up, nothing moved; an unreadable checkpoint is only skipped."""
     if keep < 1:
       raise CheckpointError(f"train.keep_checkpoints: expected at least 1, got {keep}")
     self.directory = epath.Path(directory)
@@ -114,13 +117,16 @@ class CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep,
         enable_async_checkpointing=async_save,
-        cleanup_tmp_directories=True,  # debris of a save interrupted by a kill
-        create=True,
+        cleanup_tmp_directories=not read_only,  # debris of a save interrupted by a kill
+        create=not read_only,
+        read_only=read_only,
     )
+    self.read_only = read_only
+    self._skipped: set[int] = set()
     self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE_ITEM, META_ITEM))
 
   def all_steps(self) -> list[int]:
-    return sorted(self._manager.all_steps())
+    return sorted(set(self._manager.all_steps()) - self._skipped)
 
   def latest_step(self) -> int | None:
     steps = self.all_steps()
@@ -183,9 +189,13 @@ class CheckpointManager:
     """Move a damaged step directory aside (never delete it) and forget it."""
     target = self.quarantine_dir / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
     message = (f"checkpoint step {step} in {self.directory} is unreadable ({type(reason).__name__}: "
-               f"{str(reason)[:200]}); moved to {target}, restoring the previous one")
+               f"{str(reason)[:200]}); {'skipped' if self.read_only else f'moved to {target}'}, "
+               "restoring the previous one")
     warnings.warn(message, RuntimeWarning, stacklevel=2)
     logging.warning(message)
+    if self.read_only:
+      self._skipped.add(step)
+      return
     if jax.process_index() == 0:
       self.quarantine_dir.mkdir(parents=True, exist_ok=True)
       (self.directory / str(step)).rename(target)

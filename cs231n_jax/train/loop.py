@@ -21,6 +21,7 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -32,13 +33,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from etils import epath
 
 from cs231n_jax.data import load_dataset
 from cs231n_jax.data.pipeline import BatchIterator, eval_batches
 from cs231n_jax.errors import ConfigError, Cs231nError
 from cs231n_jax.models import get_model
+from cs231n_jax import optim
 from cs231n_jax.train import parallel, report
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 from cs231n_jax.train.metrics import MetricWriter, read_jsonl
@@ -65,10 +66,7 @@ def base_config() -> ml_collections.ConfigDict:
       {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": ""}
   )
   c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
-  c.optimizer = ml_collections.ConfigDict(
-      {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
-       "schedule": "constant"}
-  )
+  c.optimizer = optim.default_config("momentum", 0.1)  # fields: cs231n_jax.optim.factory
   c.train = ml_collections.ConfigDict({
       "batch_size": 128,          # global: split over every device of every process
       "num_epochs": 10,
@@ -110,25 +108,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"train.compute_dtype: expected one of {tuple(COMPUTE_DTYPES)}, got {t.compute_dtype!r}")
   if "name" not in config.model:
     raise ConfigError("model.name: every config names its model")
-
-
-def make_optimizer(opt: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
-  """SGD (with optional momentum / Nesterov) or Adam, an optional cosine schedule and decoupled
-  weight decay. Interim: to be replaced by ``cs231n_jax.optim.make_optimizer``."""
-  if opt.learning_rate <= 0:
-    raise ConfigError(f"optimizer.learning_rate: expected a positive number, got {opt.learning_rate}")
-  lr = opt.learning_rate
-  if opt.get("schedule", "constant") == "cosine":
-    lr = optax.cosine_decay_schedule(opt.learning_rate, num_steps)
-  if opt.name == "sgd":
-    tx = optax.sgd(lr, momentum=opt.get("momentum") or None, nesterov=opt.get("nesterov", False))
-  elif opt.name == "adam":
-    tx = optax.adam(lr)
-  else:
-    raise ConfigError(f"optimizer.name: expected 'sgd' or 'adam', got {opt.name!r}")
-  if opt.get("weight_decay", 0.0):
-    tx = optax.chain(optax.add_decayed_weights(opt.weight_decay), tx)
-  return tx
 
 
 def build_model(model_config: ml_collections.ConfigDict, num_classes: int, compute_dtype: str):
@@ -194,13 +173,25 @@ def evaluate(steps: Steps, device_state, split, batch_size: int, num_classes: in
           "confusion": total["confusion"]}
 
 
-def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Train ``config.model`` on ``config.data`` in ``workdir``; returns the final results."""
+@dataclasses.dataclass
+class Run:
+  """What a config builds before any training: data, batches, model, optimizer, initial state."""
+
+  dataset: Any
+  train_iter: BatchIterator
+  num_steps: int
+  state: TrainState  # host (numpy) state, freshly initialised
+
+  def template(self) -> dict[str, Any]:
+    """The checkpointed tree's structure: the state's data and the best parameters."""
+    return {"state": self.state.data(),
+            "best": {"params": self.state.params, "model_state": self.state.model_state}}
+
+
+def build_run(config: ml_collections.ConfigDict) -> Run:
   check_config(config)
   parallel.initialize()
   t = config.train
-  workdir = epath.Path(workdir)
-  is_main = jax.process_index() == 0
   dataset = load_dataset(config.data)
   if t.step != "jit":
     parallel.check_batch_size(t.batch_size)
@@ -209,21 +200,31 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       process_index=jax.process_index(), process_count=jax.process_count(),
       image_shape=dataset.image_shape, name="train",
   )
+  num_steps = t.num_steps or t.num_epochs * train_iter.steps_per_epoch
+  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
+  tx = optim.make_optimizer(config.optimizer, num_steps)
+  example = np.zeros((1, *dataset.image_shape), np.float32)
+  state = parallel.to_host(create_train_state(model, tx, example, config.seed))
+  return Run(dataset, train_iter, num_steps, state)
+
+
+def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train ``config.model`` on ``config.data`` in ``workdir``; returns the final results."""
+  run = build_run(config)
+  t = config.train
+  workdir = epath.Path(workdir)
+  is_main = jax.process_index() == 0
+  dataset, train_iter, num_steps, state = run.dataset, run.train_iter, run.num_steps, run.state
   steps_per_epoch = train_iter.steps_per_epoch
-  num_steps = t.num_steps or t.num_epochs * steps_per_epoch
   eval_every = t.eval_every or steps_per_epoch
   checkpoint_every = t.checkpoint_every or eval_every
 
-  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
-  tx = make_optimizer(config.optimizer, num_steps)
-  example = np.zeros((1, *dataset.image_shape), np.float32)
-  state = parallel.to_host(create_train_state(model, tx, example, config.seed))
   best = {"params": state.params, "model_state": state.model_state}
   best_val, best_step = -1.0, 0
 
   config_json = json_safe(config.to_dict())
   checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=t.keep_checkpoints, async_save=t.async_checkpoints)
-  restored = checkpoints.restore_latest({"state": state.data(), "best": best}, config=config_json)
+  restored = checkpoints.restore_latest(run.template(), config=config_json)
   if restored is not None:
     state = state.replace(**restored.tree["state"])
     best = restored.tree["best"]
@@ -350,22 +351,19 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
 def evaluate_run(config: ml_collections.ConfigDict, workdir: str, split: str = "test") -> dict[str, Any]:
   """Evaluate the best parameters of the newest checkpoint in ``workdir`` on ``split``."""
-  check_config(config)
-  parallel.initialize()
+  run = build_run(config)
   t = config.train
-  dataset = load_dataset(config.data)
-  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
-  example = np.zeros((1, *dataset.image_shape), np.float32)
-  state = parallel.to_host(create_train_state(model, make_optimizer(config.optimizer, 1), example, config.seed))
-  checkpoints = CheckpointManager(epath.Path(workdir) / CHECKPOINT_DIR, keep=t.keep_checkpoints)
-  template = {"state": state.data(), "best": {"params": state.params, "model_state": state.model_state}}
-  restored = checkpoints.restore_latest(template, config=json_safe(config.to_dict()))
+  directory = epath.Path(workdir) / CHECKPOINT_DIR
+  if not directory.exists():
+    raise ConfigError(f"--workdir: no checkpoints in {directory}")
+  checkpoints = CheckpointManager(directory, keep=t.keep_checkpoints, read_only=True)
+  restored = checkpoints.restore_latest(run.template(), config=json_safe(config.to_dict()))
   checkpoints.close()
   if restored is None:
-    raise ConfigError(f"--workdir: no checkpoint in {epath.Path(workdir) / CHECKPOINT_DIR}")
+    raise ConfigError(f"--workdir: no readable checkpoint in {directory}")
   best = restored.tree["best"]
   steps = build_steps(t.step)
-  device_state = steps.put_state(state.replace(params=best["params"], model_state=best["model_state"]))
-  r = evaluate(steps, device_state, dataset.split(split), t.eval_batch_size, dataset.num_classes)
+  device_state = steps.put_state(run.state.replace(params=best["params"], model_state=best["model_state"]))
+  r = evaluate(steps, device_state, run.dataset.split(split), t.eval_batch_size, run.dataset.num_classes)
   return {"split": split, "checkpoint_step": restored.step, "best_step": restored.meta["best_step"],
           "accuracy": r["accuracy"], "loss": r["loss"]}

@@ -14,10 +14,10 @@ def get_config():
   c.model.num_filters = 32
   c.model.filter_size = 3
   c.model.hidden_dim = 100
-  c.optimizer.name = "sgd"
+  c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05
   c.optimizer.momentum = 0.9
-  c.optimizer.schedule = "cosine"
+  c.optimizer.schedule.name = "cosine"
   c.train.batch_size = 64
   c.train.num_epochs = 30
   return c

@@ -1,0 +1,108 @@
+"""The three step builders on 8 simulated devices: same numbers, no recompiles, masked padding."""
+
+import chex
+import jax
+import numpy as np
+import optax
+import pytest
+
+from cs231n_jax.data.digits import load_digits
+from cs231n_jax.data.pipeline import BatchIterator
+from cs231n_jax.models import get_model
+from cs231n_jax.train.state import create_train_state
+from cs231n_jax.train.steps import RecompileError, build_steps, max_traces, prepare_model
+
+DIGITS = load_digits("8x8x1")
+BATCH = 64  # 1257 training digits: 20 batches per epoch, the last one padded (41 valid rows)
+MODELS = {
+    "fc_net_bn": ("fc_net", {"hidden_dims": (32, 32), "normalization": "batch"}),
+    "convnet": ("three_layer_convnet", {"num_filters": 8, "filter_size": 3, "hidden_dim": 32}),
+}
+
+
+def train(kind, model_key, num_steps, trace_guard=None):
+  name, kwargs = MODELS[model_key]
+  model = prepare_model(get_model(name, **kwargs), kind)
+  steps = build_steps(kind, trace_guard=trace_guard)
+  state = create_train_state(model, optax.sgd(0.1, momentum=0.9), DIGITS.train.images[:1], seed=0)
+  it = BatchIterator(DIGITS.train, BATCH, 10, seed=0)
+  s = steps.put_state(state)
+  losses = []
+  for _ in range(num_steps):
+    s, m = steps.train(s, steps.put_batch(next(it)))
+    losses.append(float(steps.get_metrics(m)["loss"]))
+  return steps.get_state(s), losses, steps, it
+
+
+def flat(tree):
+  return np.concatenate([np.ravel(x).astype(np.float64) for x in jax.tree.leaves(tree)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_key", sorted(MODELS))
+def test_jit_sharded_pmap_agree_after_20_steps(devices, model_key):
+  results = {kind: train(kind, model_key, 20) for kind in ("jit", "sharded", "pmap")}
+  ref = results["jit"][0]
+  assert int(ref.step) == 20 and results["jit"][1][-1] < results["jit"][1][0]
+  for kind in ("sharded", "pmap"):
+    state = results[kind][0]
+    for part in ("params", "model_state", "opt_state"):
+      if not jax.tree.leaves(getattr(ref, part)):
+        continue  # the convnet has no batch statistics
+      a, b = flat(getattr(ref, part)), flat(getattr(state, part))
+      rel = np.linalg.norm(a - b) / np.linalg.norm(a)
+      assert rel < 1e-5, (kind, part, rel)
+    np.testing.assert_allclose(results[kind][1], results["jit"][1], rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["jit", "sharded", "pmap"])
+def test_one_trace_over_a_whole_epoch_including_the_padded_last_batch(devices, kind):
+  chex.clear_trace_counter()
+  _, _, steps, it = train(kind, "convnet", 20, trace_guard=chex.assert_max_traces(n=1))
+  assert it.epoch == 1 and it.position == 0  # the 20th batch was the padded one
+  # Evaluation also compiles once for every batch of a split.
+  from cs231n_jax.train.loop import evaluate
+
+  state, _, _, _ = train(kind, "convnet", 1)
+  device_state = steps.put_state(state)
+  r = evaluate(steps, device_state, DIGITS.val, 64, 10)
+  assert 0.0 <= r["accuracy"] <= 1.0 and r["confusion"].sum() == len(DIGITS.val)
+
+
+def test_padded_rows_do_not_count():
+  """The gradient of a padded batch equals the gradient of its valid rows alone."""
+  model = get_model("three_layer_convnet", num_filters=4, filter_size=3, hidden_dim=8)
+  steps = build_steps("jit", donate=False)
+  state = create_train_state(model, optax.sgd(1.0), DIGITS.train.images[:1], seed=0)
+  images, labels = DIGITS.train.images[:8], DIGITS.train.labels[:8]
+  padded = {"image": np.concatenate([images[:5], images[:3] * 100]), "label": labels,
+            "mask": np.array([1, 1, 1, 1, 1, 0, 0, 0], np.float32)}
+  valid = {"image": images[:5], "label": labels[:5], "mask": np.ones(5, np.float32)}
+  s1, m1 = steps.train(steps.put_state(state), steps.put_batch(padded))
+  s2, m2 = build_steps("jit", donate=False).train(steps.put_state(state), steps.put_batch(valid))
+  np.testing.assert_allclose(flat(steps.get_state(s1).params), flat(steps.get_state(s2).params), rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(m1["loss"], m2["loss"], rtol=1e-6)
+
+
+def test_a_changed_shape_is_a_recompile_error():
+  model = get_model("two_layer_net", hidden_dim=8)
+  steps = build_steps("jit")
+  state = steps.put_state(create_train_state(model, optax.sgd(0.1), DIGITS.train.images[:1], seed=0))
+  batch = lambda n: steps.put_batch({"image": DIGITS.train.images[:n], "label": DIGITS.train.labels[:n],
+                                     "mask": np.ones(n, np.float32)})
+  state, _ = steps.train(state, batch(8))
+  with pytest.raises(RecompileError, match="train_step was traced 2 times"):
+    steps.train(state, batch(4))
+
+
+def test_max_traces_counts_per_wrapped_function():
+  @jax.jit
+  @max_traces(1)
+  def f(x):
+    return x + 1
+
+  f(np.ones(2))
+  f(np.ones(2))  # cached: no new trace
+  with pytest.raises(RecompileError):
+    f(np.ones(3))
