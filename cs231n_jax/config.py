@@ -79,8 +79,9 @@ def apply_override(config: ml_collections.ConfigDict, dotted_key: str, text: str
     node = node[part]
   if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
     raise ConfigError(f"--config.{dotted_key}: unknown key")
-  value = parse_value(text)
   current = node[leaf]
+  # A string field takes the text as it is ("none" stays "none"), unless it is quoted.
+  value = parse_value(text) if not isinstance(current, str) or text[:1] in "'\"" else text
   if isinstance(current, ml_collections.ConfigDict):
     raise ConfigError(f"--config.{dotted_key}: is a group of settings; set its fields instead")
   field_type = node.get_type(leaf) if hasattr(node, "get_type") else type(current)

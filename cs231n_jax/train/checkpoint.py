@@ -158,6 +158,8 @@ class CheckpointManager:
     """
     meta = self.read_meta(step)
     problems = manifest_mismatches(meta.get("manifest", {}), manifest(template))
+    # Parameters first: the optimizer state and the best-params copy repeat the same shapes.
+    problems.sort(key=lambda p: (not p.startswith("state/params/"), not p.startswith("state/"), p))
     if problems:
       more = f" (+{len(problems) - MAX_LISTED_MISMATCHES} more)" if len(problems) > MAX_LISTED_MISMATCHES else ""
       cfg = config_differences(meta.get("config"), config)

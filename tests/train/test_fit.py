@@ -1,0 +1,120 @@
+"""The fit loop on the embedded digits: results, artefacts, best params, resume, divergence."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cs231n_jax.config import apply_overrides
+from cs231n_jax.errors import CheckpointError, ConfigError
+from cs231n_jax.train.checkpoint import CheckpointManager
+from cs231n_jax.train.loop import TrainingDiverged, base_config, build_run, evaluate_run, fit
+from cs231n_jax.train.metrics import read_jsonl
+
+
+def small_config(**overrides):
+  c = base_config()
+  c.model = {"name": "fc_net", "hidden_dims": (32,), "normalization": "batch"}
+  c.optimizer.learning_rate = 0.05
+  c.train.batch_size = 64
+  c.train.num_steps = 60
+  c.train.eval_every = 20
+  c.train.log_every = 10
+  c.train.progress = False
+  return apply_overrides(c, [f"{k}={v}" for k, v in overrides.items()])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("fit")
+  return small_config(), workdir, fit(small_config(), str(workdir))
+
+
+def test_trains_and_writes_everything(finished_run):
+  config, workdir, results = finished_run
+  assert results["status"] == "trained" and results["steps"] == 60
+  assert results["test_accuracy"] > 0.85  # chance is 0.1
+  records = read_jsonl(workdir / "metrics.jsonl")
+  train = [r for r in records if r["split"] == "train"]
+  val = [r for r in records if r["split"] == "val"]
+  assert [r["step"] for r in train] == list(range(10, 61, 10)) and [r["step"] for r in val] == [20, 40, 60]
+  assert train[-1]["loss"] < train[0]["loss"] and train[0]["examples_per_sec"] > 0
+  assert json.loads((workdir / "results.json").read_text())["test_accuracy"] == results["test_accuracy"]
+  for name in ("curves.png", "confusion_matrix.png", "config.json"):
+    assert (workdir / name).read_bytes()[:4] in (b"\x89PNG", b"{\n  ")
+  assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
+  assert CheckpointManager(workdir / "checkpoints", read_only=True).all_steps()[-1] == 60
+
+
+def test_best_validation_params_are_kept(finished_run):
+  config, workdir, results = finished_run
+  val = [r for r in read_jsonl(workdir / "metrics.jsonl") if r["split"] == "val"]
+  best = max(val, key=lambda r: r["accuracy"])
+  assert results["best_step"] == best["step"]
+  assert results["val_accuracy"] == pytest.approx(best["accuracy"])
+  # `eval` restores the same best parameters from the checkpoint.
+  assert evaluate_run(config, str(workdir), "test")["accuracy"] == pytest.approx(results["test_accuracy"])
+
+
+def test_rerun_reports_complete_without_training(finished_run):
+  config, workdir, results = finished_run
+  n_records = len(read_jsonl(workdir / "metrics.jsonl"))
+  again = fit(config, str(workdir))
+  assert again["status"] == "complete" and again["test_accuracy"] == results["test_accuracy"]
+  assert len(read_jsonl(workdir / "metrics.jsonl")) == n_records
+
+
+def test_longer_run_resumes_from_the_finished_one(finished_run, tmp_path):
+  config, workdir, _ = finished_run
+  import shutil
+
+  shutil.copytree(workdir, tmp_path / "w")
+  longer = fit(small_config(**{"train.num_steps": 80}), str(tmp_path / "w"))
+  assert longer["status"] == "trained"
+  steps = [r["step"] for r in read_jsonl(tmp_path / "w" / "metrics.jsonl") if r["split"] == "train"]
+  assert steps == list(range(10, 81, 10))
+
+
+def test_restoring_another_model_names_the_leaves(finished_run):
+  _, workdir, _ = finished_run
+  other = small_config(**{"model.hidden_dims": (48,)})
+  with pytest.raises(CheckpointError, match=r"does not fit this model: state/params/BatchNorm_0/bias: .*Dense_0/kernel: checkpoint \(64, 32\) float32 vs model \(64, 48\).*config differs: model.hidden_dims: \[32\] -> \[48\]"):
+    evaluate_run(other, str(workdir))
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+  config = small_config(**{"model.normalization": "none", "optimizer.learning_rate": 1e6,
+                           "train.checkpoint_every": 1, "train.eval_every": 100})
+  with pytest.raises(TrainingDiverged, match=r"loss is (nan|inf) at step (\d+); .*last good checkpoint \(step \d+\)") as e:
+    fit(config, str(tmp_path))
+  bad_step = int(str(e.value).split(" at step ")[1].split(";")[0])
+  steps = CheckpointManager(tmp_path / "checkpoints", read_only=True).all_steps()
+  assert steps and max(steps) == bad_step - 1  # nothing at or after the NaN was saved
+
+
+def test_bfloat16_compute_keeps_float32_params(tmp_path):
+  run = build_run(small_config(**{"train.compute_dtype": "bfloat16"}))
+  assert {x.dtype for x in __import__("jax").tree.leaves(run.state.params)} == {np.dtype("float32")}
+  results = fit(small_config(**{"train.compute_dtype": "bfloat16", "train.num_steps": 20}), str(tmp_path))
+  assert results["test_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("train.batch_size", 0, "train.batch_size: expected a positive integer"),
+    ("train.step", "'tpu'", "train.step: expected one of"),
+    ("train.compute_dtype", "'float16'", "train.compute_dtype"),
+    ("optimizer.learning_rate", -1.0, "optimizer.learning_rate"),
+    ("optimizer.momentum", 1.0, "optimizer.momentum"),
+    ("model.name", "'resnet9000'", "model.name: unknown model"),
+    ("data.view", "'1x1'", "data.view"),
+])
+def test_impossible_values_name_the_field(key, value, match):
+  with pytest.raises(ValueError, match=match):
+    build_run(small_config(**{key: value}))
+
+
+def test_unknown_model_argument_is_a_config_error():
+  c = small_config()
+  c.model.depth = 3
+  with pytest.raises(ConfigError, match="model.depth: fc_net has no such argument"):
+    build_run(c)
