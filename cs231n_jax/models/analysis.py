@@ -232,3 +232,185 @@ def xla_flops(model: nn.Module | str, input_shape: Sequence[int] | None = None, 
   if isinstance(analysis, (list, tuple)):  # older JAX returned one dict per device
     analysis = analysis[0]
   return float(analysis["flops"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Lecture 9's tables, regenerated from the models.
+
+# The slide's totals for VGG-16 (seed lines 13133-13135): "TOTAL memory: 24M x 4 bytes ~= 96MB / image"
+# is an arithmetic error; "TOTAL params: 138M" is right.
+VGG16_SLIDE_MEMORY = 24_000_000
+
+
+def vgg_memory_table(depth: int = 16, input_shape: Sequence[int] = (224, 224, 3)) -> list[Layer]:
+  """Lecture 9's VGG table: every layer's output (memory, in values) and weights (no biases).
+
+  The adaptive 7x7 pool before fc6 is the identity at 224x224 and not a layer of the paper's
+  network, so it is left out, as on the slide. For VGG-16 the memory column sums to 15,237,608
+  values (61 MB in float32 for one forward pass), not the slide's "24M" (96 MB); the weights sum to
+  138,344,128 (138,357,544 with the 13,416 biases).
+  """
+  from cs231n_jax.models.vgg import VGG
+
+  layers = layer_outputs(VGG(depth=depth), input_shape)
+  return [layer for layer in layers if not (layer.name == "avgpool" and layer.output_shape[:2] == (7, 7))]
+
+
+def table_totals(layers: Sequence[Layer]) -> dict[str, int]:
+  return {"activations": sum(l.activations for l in layers), "weights": sum(l.weights for l in layers),
+          "biases": sum(l.biases for l in layers)}
+
+
+def layer_table_markdown(layers: Sequence[Layer]) -> str:
+  """A markdown table: layer, output shape, memory (values), weights, biases; with totals."""
+  lines = ["| layer | output | memory (values) | weights | biases |", "|---|---|---:|---:|---:|"]
+  for l in layers:
+    shape = "x".join(map(str, l.output_shape))
+    lines.append(f"| {l.name} | [{shape}] | {l.activations:,} | {l.weights:,} | {l.biases:,} |")
+  t = table_totals(layers)
+  lines.append(f"| **total** | | **{t['activations']:,}** | **{t['weights']:,}** | **{t['biases']:,}** |")
+  return "\n".join(lines)
+
+
+# Lecture 9's Inception example: a 28x28x256 input, naive branches 1x1 128 / 3x3 192 / 5x5 96 /
+# pool, and the same with 64-wide 1x1 bottlenecks (and a 64-wide pool projection).
+INCEPTION_EXAMPLE_INPUT = (28, 28, 256)
+INCEPTION_NAIVE = (128, 0, 192, 0, 96, 0)
+INCEPTION_BOTTLENECK = (128, 64, 192, 64, 96, 64)
+INCEPTION_SLIDE_TOTALS = {"naive": 854_000_000, "bottleneck": 358_000_000}  # "854M", "358M" (the latter wrong)
+
+
+def inception_example() -> dict[str, dict[str, int]]:
+  """The lecture's naive vs bottleneck Inception module, counted twice: by the slide's formula
+  (:func:`googlenet.inception_module_macs`) and from the Flax module's jaxpr (:func:`count_macs`);
+  also the output shape (28x28x672 naive, 28x28x480 with bottlenecks)."""
+  from cs231n_jax.models import googlenet
+
+  h, w, c = INCEPTION_EXAMPLE_INPUT
+  out = {}
+  for kind, widths in (("naive", INCEPTION_NAIVE), ("bottleneck", INCEPTION_BOTTLENECK)):
+    naive = kind == "naive"
+    module = googlenet.InceptionModule(widths, naive=naive)
+    terms = googlenet.inception_module_macs(h, w, c, widths, naive)
+    measured = count_macs(module, INCEPTION_EXAMPLE_INPUT, fn=lambda v, x, m=module: m.apply(v, x))
+    variables = init_shapes(module, INCEPTION_EXAMPLE_INPUT)
+    shape = jax.eval_shape(lambda v, x, m=module: m.apply(v, x), variables,
+                           jax.ShapeDtypeStruct((1, *INCEPTION_EXAMPLE_INPUT), jnp.float32)).shape[1:]
+    out[kind] = {**terms, "total": sum(terms.values()), "jaxpr_total": measured, "output_channels": shape[-1]}
+  return out
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs and timing tables.
+
+
+def flops_row(name: str, compiled: bool = False, batch: int = 1) -> dict[str, Any]:
+  """One row of the docs table: published GMACs, counted GMACs, XLA GFLOPs (lowered / compiled)."""
+  shape = default_input_shape(name)
+  net = get_model(name)
+  row = {"model": name, "input": "x".join(map(str, shape)), "params": param_count(net, shape),
+         "published_gmacs": PUBLISHED_GMACS.get(name), "counted_gmacs": count_macs(net, shape) / GIGA}
+  row["xla_gflops_lowered"] = xla_flops(net, shape, batch) / GIGA / batch
+  if compiled:
+    t0 = time.perf_counter()
+    row["xla_gflops_compiled"] = xla_flops(net, shape, batch, compiled=True) / GIGA / batch
+    row["compile_s"] = time.perf_counter() - t0
+  return row
+
+
+def flops_markdown(rows: Sequence[dict[str, Any]]) -> str:
+  compiled = any("xla_gflops_compiled" in r for r in rows)
+  head = "| model | input | params | published GMACs | counted GMACs | XLA GFLOPs (lowered) | ratio to published |"
+  sep = "|---|---|---:|---:|---:|---:|---:|"
+  if compiled:
+    head += " XLA GFLOPs (compiled, CPU) |"
+    sep += "---:|"
+  lines = [head, sep]
+  for r in rows:
+    pub = r["published_gmacs"]
+    ratio = f"{r['xla_gflops_lowered'] / pub:.3f}" if pub else "—"
+    line = (f"| {r['model']} | {r['input']} | {r['params']:,} | {pub if pub is not None else '—'} | "
+            f"{r['counted_gmacs']:.3f} | {r['xla_gflops_lowered']:.3f} | {ratio} |")
+    if compiled:
+      line += f" {r['xla_gflops_compiled']:.3f} |" if "xla_gflops_compiled" in r else " — |"
+    lines.append(line)
+  return "\n".join(lines)
+
+
+def compile_and_step_time(model: nn.Module, input_shape: Sequence[int], batch: int, steps: int = 5,
+                          learning_rate: float = 0.01, seed: int = 0) -> dict[str, float]:
+  """Compile time and median step time of one SGD train step (``jax.jit``) for ``model``.
+
+  The step is the usual one: softmax cross-entropy, gradients, an SGD update, batch statistics
+  updated. Timings use ``block_until_ready``; the first call (compilation) is reported separately.
+  """
+  import optax
+
+  rng = np.random.default_rng(seed)
+  x = jnp.asarray(rng.standard_normal((batch, *input_shape)), jnp.float32)
+  y = jnp.asarray(rng.integers(0, 10, batch), jnp.int32)
+  variables = model.init({"params": jax.random.PRNGKey(seed), "dropout": jax.random.PRNGKey(seed + 1)}, x[:1])
+  params, state = variables["params"], {k: v for k, v in variables.items() if k != "params"}
+  tx = optax.sgd(learning_rate)
+  opt_state = tx.init(params)
+
+  def step(params, state, opt_state, x, y, key):
+    def loss_fn(p):
+      logits, new_state = model.apply({"params": p, **state}, x, train=True, mutable=list(state),
+                                      rngs={"dropout": key})
+      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), new_state
+    (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), new_state, opt_state, loss
+
+  t0 = time.perf_counter()
+  compiled = jax.jit(step).lower(params, state, opt_state, x, y, jax.random.PRNGKey(0)).compile()
+  compile_s = time.perf_counter() - t0
+  times = []
+  for i in range(steps + 1):
+    t0 = time.perf_counter()
+    params, state, opt_state, loss = compiled(params, state, opt_state, x, y, jax.random.PRNGKey(i))
+    jax.block_until_ready(loss)
+    times.append(time.perf_counter() - t0)
+  return {"compile_s": compile_s, "first_step_s": times[0], "step_s": float(np.median(times[1:]))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """``python -m cs231n_jax.models.analysis {params,vgg,inception,flops}``: print markdown tables."""
+  parser = argparse.ArgumentParser(prog="python -m cs231n_jax.models.analysis", description=__doc__.splitlines()[0])
+  sub = parser.add_subparsers(dest="command", required=True)
+  p = sub.add_parser("params", help="parameter counts of registered models")
+  p.add_argument("--models", default="", help="comma-separated names (default: all)")
+  p = sub.add_parser("vgg", help="lecture 9's VGG memory / parameter table")
+  p.add_argument("--depth", type=int, default=16)
+  sub.add_parser("inception", help="lecture 9's naive vs bottleneck Inception module op counts")
+  p = sub.add_parser("flops", help="published MACs vs counted MACs vs XLA cost analysis")
+  p.add_argument("--models", default="resnet18,resnet50,vgg16")
+  p.add_argument("--compiled", action="store_true", help="also compile each forward pass (slow on a CPU)")
+  args = parser.parse_args(argv)
+  if args.command == "params":
+    names = [n for n in args.models.split(",") if n] or list(list_models())
+    print("| model | input | parameters |\n|---|---|---:|")
+    for name in names:
+      print(f"| {name} | {'x'.join(map(str, default_input_shape(name)))} | {param_count(name):,} |")
+  elif args.command == "vgg":
+    layers = vgg_memory_table(args.depth)
+    print(layer_table_markdown(layers))
+    t = table_totals(layers)
+    print(f"\nforward memory: {t['activations']:,} values x {FLOAT32_BYTES} bytes = "
+          f"{t['activations'] * FLOAT32_BYTES / 1e6:.1f} MB per image (the slide says 24M / 96MB)")
+  elif args.command == "inception":
+    for kind, counts in inception_example().items():
+      print(f"{kind}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+  else:
+    rows = []
+    for name in args.models.split(","):
+      t0 = time.perf_counter()
+      rows.append(flops_row(name, compiled=args.compiled))
+      print(f"{name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(flops_markdown(rows))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

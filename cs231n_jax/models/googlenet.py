@@ -151,6 +151,7 @@ class InceptionAux(nn.Module):
   num_classes: int
   batch_norm: bool = True
   adaptive_pool: bool = True
+  dropout_rate: float = AUX_DROPOUT
   dtype: L.Dtype = jnp.float32
   param_dtype: L.Dtype = jnp.float32
   bn_axis_name: str | None = None
@@ -164,9 +165,10 @@ class InceptionAux(nn.Module):
     x = BasicConv(AUX_CONV_WIDTH, 1, batch_norm=self.batch_norm, dtype=self.dtype, param_dtype=self.param_dtype,
                   bn_axis_name=self.bn_axis_name, name="conv")(x, train)
     x = nn.relu(L.dense(self, AUX_FC_WIDTH, "fc1")(L.flatten(x)))
-    x = nn.Dropout(AUX_DROPOUT, deterministic=not train)(x)
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits = L.logits_f32(L.dense(self, self.num_classes, "fc2")(x))
-    self.sow("aux_logits", "logits", logits)  # a no-op unless "aux_logits" is mutable
+    if not self.is_initializing():  # a no-op unless "aux_logits" is mutable; never part of the state
+      self.sow("aux_logits", "logits", logits)
     return logits
 
 
@@ -181,6 +183,7 @@ class GoogLeNet(nn.Module):
   pool4_window: int = 3
   aux_adaptive_pool: bool = False
   dropout_rate: float = 0.4
+  aux_dropout_rate: float = AUX_DROPOUT
   dtype: L.Dtype = jnp.float32
   param_dtype: L.Dtype = jnp.float32
   bn_axis_name: str | None = None
@@ -209,7 +212,8 @@ class GoogLeNet(nn.Module):
         x = L.MaxPool(self.pool4_window, 2, ceil_mode=True, name=key)(x)
       elif key.startswith("aux"):
         if run_aux:
-          InceptionAux(self.num_classes, adaptive_pool=self.aux_adaptive_pool, name=key, **kw)(x, train)
+          InceptionAux(self.num_classes, adaptive_pool=self.aux_adaptive_pool, dropout_rate=self.aux_dropout_rate,
+                       name=key, **kw)(x, train)
       else:
         x = InceptionModule(INCEPTION_WIDTHS[key], branch3_kernel=self.branch3_kernel, name=f"inception{key}",
                             **kw)(x, train)
