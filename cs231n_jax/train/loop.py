@@ -44,7 +44,7 @@ from cs231n_jax.train import parallel, report
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 from cs231n_jax.train.metrics import MetricWriter, read_jsonl
 from cs231n_jax.train.state import TrainState, create_train_state
-from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, prepare_model
+from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, parse_augment, prepare_model
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 RESULTS_NAME = "results.json"
@@ -63,7 +63,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.runner = "cs231n_jax.train.loop:fit"
   c.seed = 0
   c.data = ml_collections.ConfigDict(
-      {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": ""}
+      {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": "",
+       "augment": ""}  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
   )
   c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
   c.optimizer = optim.default_config("momentum", 0.1)  # fields: cs231n_jax.optim.factory
@@ -108,6 +109,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"train.compute_dtype: expected one of {tuple(COMPUTE_DTYPES)}, got {t.compute_dtype!r}")
   if "name" not in config.model:
     raise ConfigError("model.name: every config names its model")
+  parse_augment(config.data.get("augment", ""))
 
 
 def build_model(model_config: ml_collections.ConfigDict, num_classes: int, compute_dtype: str):
@@ -237,7 +239,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
 
-  steps = build_steps(t.step)
+  steps = build_steps(t.step, augment_ops=parse_augment(config.data.get("augment", "")))
   status = "complete" if start >= num_steps else "trained"
   if start >= num_steps and is_main:
     print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best parameters")

@@ -17,6 +17,7 @@ give the same parameters up to float summation order.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 from typing import Any, Callable
@@ -27,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from cs231n_jax.data import augment
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import parallel
 from cs231n_jax.train.state import TrainState
@@ -36,6 +38,7 @@ PMAP_AXIS = "batch"
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
+AugmentOps = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
 
 
 def psum_if(x, axis_name):
@@ -51,17 +54,24 @@ def apply_model(state: TrainState, params, images, train: bool, rng):
   return logits.astype(jnp.float32), model_state
 
 
-def train_step(state: TrainState, batch: Batch, axis_name: str | None = None) -> tuple[TrainState, Metrics]:
-  """One SGD step on the mean softmax cross-entropy over the valid examples of the global batch."""
+def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
+               augment_ops: AugmentOps = ()) -> tuple[TrainState, Metrics]:
+  """One SGD step on the mean softmax cross-entropy over the valid examples of the global batch.
+
+  ``augment_ops`` (``(name, kwargs)`` pairs of :mod:`cs231n_jax.data.augment`) transform the
+  images on the device first; every step and every example draws its own randomness.
+  """
   rng = jax.random.fold_in(state.rng, state.step)
-  if axis_name is not None:  # a different dropout mask on every device
+  if axis_name is not None:  # different dropout masks and augmentations on every device
     rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
+  dropout_rng, augment_rng = jax.random.split(rng)
+  images = augment.augment(augment_rng, batch["image"], augment_ops) if augment_ops else batch["image"]
   mask = batch["mask"]
   count = psum_if(jnp.sum(mask), axis_name)
   denom = jnp.maximum(count, 1.0)
 
   def loss_fn(params):
-    logits, model_state = apply_model(state, params, batch["image"], True, rng)
+    logits, model_state = apply_model(state, params, images, True, dropout_rng)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
     # This device's share of the global mean: summing the shares (psum) gives the global mean.
     return jnp.sum(losses * mask) / denom, (logits, model_state)
@@ -145,19 +155,51 @@ class Steps:
   get_metrics: Callable[[Metrics], dict[str, np.ndarray]]
 
 
+def parse_augment(spec: str) -> AugmentOps:
+  """``"crop(padding=4) | flip"`` → ``(("crop", (("padding", 4),)), ("flip", ()))``.
+
+  Names are those of :data:`cs231n_jax.data.augment.AUGMENTATIONS`; arguments are literals.
+  """
+  ops = []
+  for part in (p.strip() for p in spec.split("|")):
+    if not part:
+      continue
+    try:
+      node = ast.parse(part, mode="eval").body
+      if isinstance(node, ast.Name):
+        name, kwargs = node.id, ()
+      elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
+        name = node.func.id
+        kwargs = tuple((kw.arg, ast.literal_eval(kw.value)) for kw in node.keywords)
+      else:
+        raise ValueError
+    except (SyntaxError, ValueError):
+      raise ConfigError(f"data.augment: cannot read {part!r}; expected name or name(key=value, ...)") from None
+    if name not in augment.AUGMENTATIONS:
+      raise ConfigError(f"data.augment: unknown augmentation {name!r}; expected one of {tuple(augment.AUGMENTATIONS)}")
+    ops.append((name, kwargs))
+  return tuple(ops)
+
+
 def build_steps(kind: str, donate: bool = True,
-                trace_guard: Callable[[Callable], Callable] | None = None) -> Steps:
+                trace_guard: Callable[[Callable], Callable] | None = None,
+                augment_ops: AugmentOps = ()) -> Steps:
   """Compile the train / eval steps for ``kind`` (one of :data:`STEP_KINDS`).
 
   ``trace_guard`` wraps each Python step function before it is compiled; the default,
   ``max_traces(1)``, raises on a second trace (a recompile); tests pass
   ``chex.assert_max_traces(n=1)``.
-  ``donate`` lets XLA reuse the old state's buffers for the new one.
+  ``donate`` lets XLA reuse the old state's buffers for the new one. ``augment_ops`` (from
+  :func:`parse_augment`) are applied to training images inside the compiled step.
   """
+  ops = tuple((name, dict(kwargs)) for name, kwargs in augment_ops)
   if kind not in STEP_KINDS:
     raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {kind!r}")
   guard = trace_guard or max_traces(1)
   donate_argnums = (0,) if donate else ()
+
+  def jit_train_step(state, batch):
+    return train_step(state, batch, None, ops)
 
   if kind == "jit":
     if jax.process_count() > 1:
@@ -165,7 +207,7 @@ def build_steps(kind: str, donate: bool = True,
     device = jax.local_devices()[0]
     return Steps(
         kind,
-        train=jax.jit(guard(train_step), donate_argnums=donate_argnums),
+        train=jax.jit(guard(jit_train_step), donate_argnums=donate_argnums),
         evaluate=jax.jit(guard(eval_step)),
         put_state=lambda s: jax.device_put(s, device),
         get_state=parallel.to_host,
@@ -178,7 +220,7 @@ def build_steps(kind: str, donate: bool = True,
     rep, data = parallel.replicated(mesh), parallel.batch_sharded(mesh)
     return Steps(
         kind,
-        train=jax.jit(guard(train_step), in_shardings=(rep, data), out_shardings=(rep, rep),
+        train=jax.jit(guard(jit_train_step), in_shardings=(rep, data), out_shardings=(rep, rep),
                       donate_argnums=donate_argnums),
         evaluate=jax.jit(guard(eval_step), in_shardings=(rep, data), out_shardings=rep),
         put_state=lambda s: parallel.put_replicated(s, mesh),
@@ -205,7 +247,7 @@ def build_steps(kind: str, donate: bool = True,
     return {k: v.reshape((n, b // n) + v.shape[1:]) for k, v in batch.items()}
 
   def pmap_train_step(state, batch):
-    return train_step(state, batch, PMAP_AXIS)
+    return train_step(state, batch, PMAP_AXIS, ops)
 
   def pmap_eval_step(state, batch):
     return eval_step(state, batch, PMAP_AXIS)

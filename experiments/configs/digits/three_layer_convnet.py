@@ -1,7 +1,11 @@
-"""ThreeLayerConvNet (conv - relu - pool - affine - relu - affine) on the embedded digits: the demo.
+"""ThreeLayerConvNet (conv - relu - 2x2 pool - affine - relu - affine) on the CIFAR-shaped digits: the demo.
+
+The embedded digits upsampled to 32x32x3, so this is exactly the CIFAR-10 input pipeline; random
+4-pixel translations (pad-and-crop) on the device, SGD + momentum with a cosine schedule.
 
 Command: cs231n-jax train --config experiments/configs/digits/three_layer_convnet.py --workdir workdirs/convnet
-Expected: test accuracy ~0.98 (to be measured)
+Expected: test accuracy 0.98 (measured, see docs/results.md); on real CIFAR-10
+  (--config.data.name=cifar10 --config.data.dir=D) the course expects > 0.40 train accuracy after one epoch.
 """
 
 from cs231n_jax.train.loop import base_config
@@ -9,15 +13,17 @@ from cs231n_jax.train.loop import base_config
 
 def get_config():
   c = base_config()
-  c.data.view = "8x8x1"
+  c.data.view = "32x32x3"
+  c.data.augment = "crop(padding=4)"
   c.model.name = "three_layer_convnet"
   c.model.num_filters = 32
   c.model.filter_size = 3
-  c.model.hidden_dim = 100
+  c.model.hidden_dim = 128
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05
   c.optimizer.momentum = 0.9
+  c.optimizer.weight_decay = 5e-4
   c.optimizer.schedule.name = "cosine"
   c.train.batch_size = 64
-  c.train.num_epochs = 30
+  c.train.num_epochs = 20
   return c
