@@ -106,3 +106,31 @@ def test_max_traces_counts_per_wrapped_function():
   f(np.ones(2))  # cached: no new trace
   with pytest.raises(RecompileError):
     f(np.ones(3))
+
+
+def test_parse_augment():
+  from cs231n_jax.errors import ConfigError
+  from cs231n_jax.train.steps import parse_augment
+
+  assert parse_augment("crop(padding=4, mode='edge') | flip") == (
+      ("crop", (("padding", 4), ("mode", "edge"))), ("flip", ()))
+  assert parse_augment("") == ()
+  with pytest.raises(ConfigError, match="data.augment: unknown augmentation 'rotate'"):
+    parse_augment("rotate(degrees=10)")
+  with pytest.raises(ConfigError, match="data.augment: cannot read"):
+    parse_augment("crop(4)")
+
+
+def test_augmentation_runs_inside_the_step_and_changes_the_update():
+  from cs231n_jax.train.steps import parse_augment
+
+  model = get_model("two_layer_net", hidden_dim=8)
+  state = create_train_state(model, optax.sgd(0.1), DIGITS.train.images[:1], seed=0)
+  batch = {"image": DIGITS.train.images[:16], "label": DIGITS.train.labels[:16], "mask": np.ones(16, np.float32)}
+  plain = build_steps("jit", donate=False)
+  shifted = build_steps("jit", donate=False, augment_ops=parse_augment("crop(padding=2)"))
+  a, _ = plain.train(plain.put_state(state), plain.put_batch(batch))
+  b, _ = shifted.train(shifted.put_state(state), shifted.put_batch(batch))
+  c, _ = shifted.train(shifted.put_state(state), shifted.put_batch(batch))
+  assert not np.allclose(flat(a.params), flat(b.params))
+  np.testing.assert_array_equal(flat(b.params), flat(c.params))  # deterministic given the state's key
