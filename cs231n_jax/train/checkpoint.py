@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 import warnings
 from typing import Any
@@ -112,7 +113,8 @@ class CheckpointManager:
     no temporary directory cleaned up, nothing moved; an unreadable checkpoint is only skipped."""
     if keep < 1:
       raise CheckpointError(f"train.keep_checkpoints: expected at least 1, got {keep}")
-    self.directory = epath.Path(directory)
+    # orbax needs absolute paths; remote ones (gs://...) already are.
+    self.directory = epath.Path(directory if "://" in str(directory) else os.path.abspath(directory))
     self.quarantine_dir = self.directory.parent / (self.directory.name + QUARANTINE_SUFFIX)
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep,

@@ -101,3 +101,9 @@ def test_a_different_model_names_the_leaves(tmp_path):
 def test_manifest_mismatches_lists_missing_and_extra():
   a, b = manifest({"x": np.zeros(2), "y": np.zeros(1)}), manifest({"x": np.zeros(2), "z": np.zeros(1)})
   assert manifest_mismatches(a, b) == ["y: not in this model", "z: missing in checkpoint"]
+
+
+def test_relative_directories_work(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  save_steps("relative/ck", [3])
+  assert CheckpointManager("relative/ck").restore_latest(tree()).step == 3
