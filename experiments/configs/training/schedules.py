@@ -1,0 +1,29 @@
+"""The learning-rate schedules (step, exponential, 1/t, cosine, linear, piecewise, cosine restarts,
+warm-up) built from config blocks by cs231n_jax.optim.make_schedule, and plotted.
+
+Command: cs231n-jax train --config experiments/configs/training/schedules.py --workdir workdirs/schedules
+Expected: schedules.png and the rates at steps 0, T/4, T/2, T-1 in results.json (closed-form values,
+  e.g. exponential k=3 per T: 0.1 * e^-1.5 = 0.0223 at T/2).
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.techniques.optimizer_race:run_schedules"
+  c.learning_rate = 0.1
+  c.num_steps = 1000
+  # label -> an optimizer.schedule block (labels are ConfigDict keys: no dots).
+  c.schedules = ml_collections.ConfigDict({
+      "constant": {"name": "constant"},
+      "step_half_every_200": {"name": "step", "decay_steps": 200, "decay_rate": 0.5},
+      "exponential_k3_per_1000": {"name": "exponential", "k": 3.0, "decay_steps": 1000},
+      "inverse_time_k9_per_1000": {"name": "inverse_time", "k": 9.0, "decay_steps": 1000},
+      "cosine": {"name": "cosine"},
+      "linear": {"name": "linear"},
+      "piecewise_div10_at_500_750": {"name": "piecewise", "boundaries": (500, 750), "decay_rate": 0.1},
+      "cosine_restarts_250": {"name": "cosine_restarts", "decay_steps": 250},
+      "warmup_100_cosine": {"name": "cosine", "warmup_steps": 100},
+  })
+  return c
