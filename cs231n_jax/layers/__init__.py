@@ -74,3 +74,22 @@ from cs231n_jax.layers.normalization import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
+from cs231n_jax.layers.rnn_layers import (  # noqa: E402  (lecture 10 recurrent layers, issue 6)
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
