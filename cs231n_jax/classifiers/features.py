@@ -20,6 +20,7 @@ has 0.144 for blue, a typo that makes the weights sum to 1.03.)
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import jax
@@ -47,6 +48,7 @@ def rgb2gray(rgb):
   return rgb @ jnp.asarray(GRAY_WEIGHTS, dtype=rgb.dtype)
 
 
+@functools.partial(jax.jit, static_argnames=("pixels_per_cell", "orientations"))
 def hog_feature(im, pixels_per_cell: int = HOG_CELL, orientations: int = HOG_ORIENTATIONS):
   """HOG of one image (H, W[, C]) -> (H//cell * W//cell * orientations,) features.
 
@@ -79,6 +81,7 @@ def rgb_to_hue(rgb):
   return jnp.where(delta > 0, jnp.mod(hue / 6.0, 1.0), 0.0)
 
 
+@functools.partial(jax.jit, static_argnames=("nbin", "xmin", "xmax", "normalized"))
 def color_histogram_hsv(im, nbin: int = HUE_BINS, xmin: float = 0.0, xmax: float = 255.0, normalized: bool = True):
   """Histogram of hue for one (H, W, 3) image with pixel values in [xmin, xmax] -> (nbin,).
 
