@@ -16,3 +16,4 @@ from cs231n_jax.models import squeezenet  # noqa: F401,E402
 from cs231n_jax.models import nin  # noqa: F401,E402
 from cs231n_jax.models import mobilenet  # noqa: F401,E402
 from cs231n_jax.models import fractalnet  # noqa: F401,E402
+from cs231n_jax.models import vit  # noqa: F401,E402  (Vision Transformer, issue 6)
