@@ -102,4 +102,5 @@ def test_every_batch_norm_family_accepts_the_pmap_axis(name, kwargs):
   variables = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), x)
   assert "batch_stats" in variables
   with pytest.raises(NameError, match=AXIS):  # outside pmap the axis is unbound: it is really used
-    jax.eval_shape(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]), variables, x)
+    jax.eval_shape(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"],
+                                            rngs={"dropout": jax.random.PRNGKey(0)}), variables, x)
