@@ -283,3 +283,18 @@ def test_fractional_max_pool_ratio_two_is_ordinary_pooling_and_eval_is_fixed():
   assert a.shape == b.shape == (2, 5, 5, 3)
   with pytest.raises(ValueError, match=r"ratio: expected a pooling ratio in \(1, 2\]"):
     regularizers.fractional_max_pool(None, x, 3.0)
+
+
+def test_inverted_dropout_eval_is_deterministic_and_train_expectation_equals_eval():
+  """The course's keep probability p = 0.5 is Flax's rate 1 - p; inverted dropout scales by 1/p in
+  training, so the mean over masks equals the (unscaled) eval output."""
+  layer = nn.Dropout(rate=0.5)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 32)) + 2.0
+  eval_out = layer.apply({}, x, deterministic=True)
+  np.testing.assert_array_equal(eval_out, x)
+  draws = jax.vmap(lambda k: layer.apply({}, x, deterministic=False, rngs={"dropout": k}))(
+      jax.random.split(jax.random.PRNGKey(1), 10000))
+  kept = np.mean(np.asarray(draws) != 0)
+  assert abs(kept - 0.5) < 0.01
+  np.testing.assert_allclose(np.asarray(draws).mean(axis=0), x, rtol=0.1, atol=0.05)
+  assert abs(float(np.asarray(draws).mean()) - float(x.mean())) / float(x.mean()) < 0.01

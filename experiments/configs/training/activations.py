@@ -1,0 +1,31 @@
+"""Lecture 6's activation functions trained on digits (engine runs of lecture7_mlp 64-100-100-10):
+sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and ReLU at an Adam rate too high for it —
+with dead ReLUs (units never active on any training example) and saturated sigmoid/tanh units counted.
+
+Command: cs231n-jax train --config experiments/configs/training/activations.py --workdir workdirs/activations
+Expected: measured on CPU-2: the table in docs/results.md ("Lectures 6-7", activations).
+"""
+
+import ml_collections
+
+from cs231n_jax.train.loop import base_config
+
+
+def get_config():
+  c = base_config()
+  c.runner = "cs231n_jax.techniques.activation_study:run_activation_study"
+  c.model = ml_collections.ConfigDict({"name": "lecture7_mlp", "hidden_dims": (100, 100), "activation": "relu"})
+  c.optimizer.name = "momentum"
+  c.optimizer.learning_rate = 0.05
+  c.optimizer.schedule.name = "cosine"
+  c.train.batch_size = 64
+  c.train.num_epochs = 20
+  c.train.checkpoint_every = 10**9  # the final checkpoint only
+  c.train.async_checkpoints = False
+  c.runs = ml_collections.ConfigDict({
+      name: {"activation": name} for name in ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
+  })
+  # ReLU with Adam at 0.05 (50x the lecture's 1e-3): big early updates push units negative for good.
+  c.runs.relu_high_lr = {"activation": "relu", "optimizer": {"name": "adam", "learning_rate": 0.05, "schedule": {"name": "constant"}}}
+  c.runs.leaky_relu_high_lr = {"activation": "leaky_relu", "optimizer": {"name": "adam", "learning_rate": 0.05, "schedule": {"name": "constant"}}}
+  return c

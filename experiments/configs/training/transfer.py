@@ -1,0 +1,31 @@
+"""Transfer learning in miniature: pretrain lecture7_convnet on digits 0-4, then learn 5-9 from k labels
+per class by linear probe, fine-tuning the top, fine-tuning everything, or from scratch (3 seeds).
+
+Command: cs231n-jax train --config experiments/configs/training/transfer.py --workdir workdirs/transfer
+Expected: measured on CPU-2: the table in docs/results.md ("Lectures 6-7", transfer learning).
+"""
+
+import ml_collections
+
+from cs231n_jax.train.loop import base_config
+
+
+def get_config():
+  c = base_config()
+  c.runner = "cs231n_jax.techniques.transfer:run_transfer"
+  c.model = ml_collections.ConfigDict({"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128})
+  c.optimizer.name = "momentum"
+  c.optimizer.learning_rate = 0.05
+  c.optimizer.schedule.name = "cosine"
+  c.train.batch_size = 64
+  c.transfer = ml_collections.ConfigDict({
+      "source_classes": (0, 1, 2, 3, 4),
+      "target_classes": (5, 6, 7, 8, 9),
+      "shots": (1, 5, 20, 0),  # labelled examples per target class; 0 = every training example
+      "methods": ("linear_probe", "finetune_top", "finetune_all", "scratch"),
+      "learning_rates": {"linear_probe": 0.05, "finetune_top": 0.05, "finetune_all": 0.02, "scratch": 0.05},
+      "pretrain_steps": 600,
+      "finetune_steps": 200,
+      "num_seeds": 3,
+  })
+  return c
