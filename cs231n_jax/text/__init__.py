@@ -1,0 +1,8 @@
+"""Character-level language modelling (lecture 10): the corpus (Python's ``pydoc_data.topics``),
+n-gram baselines, the min-char-rnn port, Flax char-RNN/LSTM models trained with truncated BPTT,
+a jitted ``lax.scan`` temperature sampler, the interpretable-cells figure, the exploding /
+vanishing-gradient demonstration and the copy (long-lag) task."""
+
+from cs231n_jax.text.corpus import CharCorpus, CharVocab, corpus_from_text, load_corpus, load_pydoc_corpus, pydoc_text
+
+__all__ = ["CharCorpus", "CharVocab", "corpus_from_text", "load_corpus", "load_pydoc_corpus", "pydoc_text"]

@@ -1,0 +1,293 @@
+"""The character language model: corpus and vocabulary, n-gram baselines, the min-char-rnn port,
+the temperature sampler, the truncated-BPTT trainer (windows, evaluation, resume, vocabulary
+mismatch), and bad input."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cs231n_jax.errors import CheckpointError, ConfigError, DataError
+from cs231n_jax.gradcheck import grad_check_sparse, rel_error
+from cs231n_jax.text import corpus as C
+from cs231n_jax.text import min_char_rnn as M
+from cs231n_jax.text import ngram as G
+from cs231n_jax.text import train as T
+from cs231n_jax.text.model import CharLM
+from cs231n_jax.text.sample import make_sampler, pick
+
+
+@pytest.fixture(scope="module")
+def pydoc():
+  return C.load_pydoc_corpus()
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus and vocabulary.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pydoc_corpus_splits_and_vocabulary(pydoc):
+  text = C.pydoc_text()
+  assert len(pydoc.train) + len(pydoc.val) + len(pydoc.test) == len(text)
+  assert abs(len(pydoc.test) / len(text) - 0.10) < 1e-4 and abs(len(pydoc.val) / len(text) - 0.05) < 1e-4
+  # Contiguous, in order: the held-out text is the end of the corpus.
+  assert pydoc.vocab.decode(pydoc.test[-50:]) == text[-50:]
+  assert pydoc.vocab.chars == tuple(sorted(set(text[:len(pydoc.train)])))  # from training text only
+  assert pydoc.vocab.size == len(pydoc.vocab.chars) + 1
+
+
+def test_unknown_characters_and_round_trip():
+  corpus = C.corpus_from_text("abcabcabcabcabcabcabXY", val_fraction=0.1, test_fraction=0.1)
+  assert corpus.vocab.chars == ("a", "b", "c")
+  assert corpus.vocab.decode(corpus.val) == "ab" and corpus.vocab.decode(corpus.test) == C.UNKNOWN_CHAR * 2
+  assert corpus.unknown_counts() == {"train": 0, "val": 0, "test": 2}
+  v = corpus.vocab
+  assert v.decode(v.encode("cab")) == "cab"
+  assert C.CharVocab.from_json(v.to_json()) == v and v.fingerprint() != C.CharVocab(("a", "b", "d")).fingerprint()
+
+
+@pytest.mark.parametrize("call,pattern", [
+    (lambda: C.corpus_from_text(""), "the text is empty"),
+    (lambda: C.corpus_from_text("abcd"), r"the val split has 0 characters .* the text has only 4"),
+    (lambda: C.split_text("abc", val_fraction=0.6, test_fraction=0.5), "must leave training text"),
+    (lambda: C.load_corpus({"name": "file", "path": "/nonexistent.txt"}), "data.path: no such text file"),
+    (lambda: C.load_corpus({"name": "shakespeare"}), "data.name: expected one of"),
+])
+def test_bad_corpus_is_a_one_line_data_error(call, pattern):
+  with pytest.raises(DataError, match=pattern) as info:
+    call()
+  assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# n-gram baselines.
+# ---------------------------------------------------------------------------------------------
+
+
+def _brute_force_bits(train, test, order, vocab_size, k):
+  """A dictionary n-gram, written the slow obvious way."""
+  bos = vocab_size
+  pad = lambda ids: [bos] * (order - 1) + list(ids)
+  ctx_counts, pair_counts = Counter(), Counter()
+  padded = pad(train)
+  for t in range(len(train)):
+    ctx = tuple(padded[t:t + order - 1])
+    ctx_counts[ctx] += 1
+    pair_counts[ctx + (train[t],)] += 1
+  padded = pad(test)
+  total = 0.0
+  for t in range(1, len(test)):
+    ctx = tuple(padded[t:t + order - 1])
+    total -= math.log2((pair_counts[ctx + (test[t],)] + k) / (ctx_counts[ctx] + k * vocab_size))
+  return total / (len(test) - 1)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_ngram_counts_equal_a_brute_force_model(order):
+  rng = np.random.default_rng(order)
+  train, test = rng.integers(0, 5, 300), rng.integers(0, 5, 60)
+  model = G.NGramModel.fit(train, order, 6)
+  assert model.bits_per_char(test, 0.1) == pytest.approx(_brute_force_bits(train, test, order, 6, 0.1), rel=1e-10)
+
+
+def test_ngram_by_hand():
+  # Train "abab" (a=0, b=1), V = 2, bigram, k = 1. Contexts: BOS->a, a->b, b->a, a->b.
+  model = G.NGramModel.fit(np.array([0, 1, 0, 1]), 2, 2)
+  # Scoring "ab": position 1 predicts b after a: (2 + 1) / (2 + 2) = 3/4.
+  assert model.bits_per_char(np.array([0, 1]), 1.0) == pytest.approx(-math.log2(0.75))
+  # "ba": a after b: (1 + 1) / (1 + 2) = 2/3.
+  assert model.bits_per_char(np.array([1, 0]), 1.0) == pytest.approx(-math.log2(2 / 3))
+
+
+def test_pydoc_baselines_improve_with_order_up_to_four(pydoc):
+  b = G.ngram_baselines(pydoc, orders=(1, 2, 3, 4))
+  tests = [b[n]["test_bits"] for n in ("uniform", "1-gram", "2-gram", "3-gram", "4-gram")]
+  assert tests == sorted(tests, reverse=True)
+  assert b["uniform"]["test_bits"] == pytest.approx(math.log2(pydoc.vocab.size))
+  assert all(b[f"{n}-gram"]["k"] in G.SMOOTHING_GRID for n in (1, 2, 3, 4))
+  assert "| 4-gram |" in G.baseline_table(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# min-char-rnn.
+# ---------------------------------------------------------------------------------------------
+
+
+def _perturbed_params(vocab, hidden, dtype):
+  p = M.init_params(jax.random.key(0), vocab, hidden, dtype)
+  keys = iter(jax.random.split(jax.random.key(1), 5))
+  return jax.tree.map(lambda a: a + 0.3 * jax.random.normal(next(keys), a.shape, a.dtype), p)
+
+
+def test_min_char_rnn_hand_written_backward_equals_autodiff_and_numerical():
+  inputs, targets = jnp.array([1, 2, 3, 4, 5, 6, 0, 1, 1]), jnp.array([2, 3, 4, 5, 6, 0, 1, 1, 2])
+  with jax.enable_x64(True):
+    params = _perturbed_params(7, 5, jnp.float64)
+    h = jnp.linspace(-0.5, 0.5, 5)
+    loss, grads, h_last = jax.jit(lambda p: M.loss_fun(p, inputs, targets, h, clip=None))(params)
+    auto = jax.jit(jax.grad(lambda p: M.forward_loss(p, inputs, targets, h)[0]))(params)
+    f_loss = jax.jit(lambda p: M.forward_loss(p, inputs, targets, h)[0])
+    for name in M.PARAM_NAMES:
+      assert rel_error(grads[name], auto[name]) < 1e-10, name
+      value = np.array(params[name])
+      f = lambda v, name=name: f_loss({**params, name: jnp.asarray(v)})
+      errors = grad_check_sparse(f, value, np.asarray(grads[name]), num_checks=5, seed=0, verbose=False)
+      assert max(errors) < 1e-7, name
+    assert float(loss) == pytest.approx(float(M.forward_loss(params, inputs, targets, h)[0]))
+
+
+def test_min_char_rnn_clips_every_entry_and_adagrad_is_the_gists():
+  inputs, targets = jnp.arange(6) % 4, (jnp.arange(6) + 1) % 4
+  params = jax.tree.map(lambda a: 40.0 * a, _perturbed_params(4, 3, jnp.float32))  # saturate: big gradients
+  _, raw, _ = M.loss_fun(params, inputs, targets, jnp.zeros(3), clip=None)
+  _, clipped, _ = M.loss_fun(params, inputs, targets, jnp.zeros(3))
+  assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(raw)) > M.CLIP
+  assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(clipped)) <= M.CLIP
+  # One Adagrad step against numpy: mem += g²; p += -lr g / sqrt(mem + 1e-8).
+  memory = jax.tree.map(lambda a: jnp.full_like(a, 0.5), params)
+  new, new_mem = M.adagrad_update(params, clipped, memory)
+  for name in M.PARAM_NAMES:
+    p, g, m = (np.asarray(x[name], np.float64) for x in (params, clipped, memory))
+    np.testing.assert_allclose(new_mem[name], m + g * g, rtol=1e-6)
+    np.testing.assert_allclose(new[name], p - 0.1 * g / np.sqrt(m + g * g + 1e-8), rtol=1e-5, atol=1e-6)
+
+
+def test_min_char_rnn_initial_loss_is_seq_length_log_vocab(pydoc):
+  # smooth_loss starts at -log(1/V) * seq_length: with weights of 0.01 every character is ~uniform.
+  state = M.initial_state(jax.random.key(0), pydoc.vocab.size)
+  loss, _, _ = jax.jit(M.loss_fun)(state.params, jnp.asarray(pydoc.train[:25]), jnp.asarray(pydoc.train[1:26]), state.hprev)
+  expected = 25 * math.log(pydoc.vocab.size)
+  assert abs(float(loss) - expected) / expected < 0.02
+  assert float(state.smooth_loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_hello_toy_needs_the_hidden_state():
+  # Lecture 10: vocabulary [h, e, l, o], training sequence "hello". After 'l' the next letter is 'l'
+  # once and 'o' once — only the hidden state can tell them apart.
+  chars = "helo"
+  data = jnp.array([chars.index(c) for c in "hello"], jnp.int32)
+  run = M.make_train_program(len(data), seq_length=4)  # compiled once, run for every seed
+  for seed in range(5):
+    state = M.initial_state(jax.random.key(seed), 4, seq_length=4)
+    state, losses = run(state, data, 600)
+    greedy = M.sample(state.params, jnp.zeros(M.HIDDEN_SIZE), chars.index("h"), 4, jax.random.key(0), temperature=0.0)
+    assert "".join(chars[int(i)] for i in greedy) == "ello", seed
+    assert float(losses[-1]) < 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling with temperature.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pick_follows_the_tempered_distribution_and_zero_is_argmax():
+  logits = jnp.array([2.0, 1.0, 0.0, -1.0])
+  keys = jax.random.split(jax.random.key(0), 20000)
+  for temperature in (0.5, 1.0, 2.0):
+    draws = jax.vmap(lambda k: pick(logits, k, jnp.float32(temperature)))(keys)
+    freq = np.bincount(np.asarray(draws), minlength=4) / len(keys)
+    np.testing.assert_allclose(freq, jax.nn.softmax(logits / temperature), atol=0.015)
+  assert int(pick(logits, keys[0], jnp.float32(0.0))) == 0
+
+
+def test_sampler_feeds_back_and_greedy_matches_a_step_loop():
+  model = CharLM(vocab_size=6, cell="gru", hidden_size=8, embed_dim=4)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))["params"]
+  sampler = make_sampler(model, 5)
+  prime = jnp.array([[1, 2, 3], [4, 0, 5]])
+  greedy = sampler(params, prime, jax.random.key(1), 0.0)
+  assert greedy.shape == (2, 5)
+  np.testing.assert_array_equal(greedy, sampler(params, prime, jax.random.key(2), 0.0))
+  # The same by hand: the whole sequence so far through the model, argmax of the last scores.
+  step = jax.jit(lambda seq: model.apply({"params": params}, seq, model.initial_carries(2))[1][:, -1])
+  seq = prime
+  for _ in range(5):
+    seq = jnp.concatenate([seq, jnp.argmax(step(seq), -1)[:, None].astype(jnp.int32)], axis=1)
+  np.testing.assert_array_equal(greedy, seq[:, 3:])
+  hot = sampler(params, prime, jax.random.key(3), 5.0)
+  assert hot.min() >= 0 and hot.max() < 6
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stream_batcher_windows_overlap_by_one_and_reset_each_epoch():
+  b = T.StreamBatcher(np.arange(40), batch_size=2, seq_length=4)  # streams 0..19 and 20..39
+  assert b.steps_per_epoch == 4
+  windows, resets = b.next(6)
+  np.testing.assert_array_equal(windows[0], [[0, 1, 2, 3, 4], [20, 21, 22, 23, 24]])
+  np.testing.assert_array_equal(windows[1, 0], [4, 5, 6, 7, 8])  # starts where the last ended
+  np.testing.assert_array_equal(resets, [True, False, False, False, True, False])
+  np.testing.assert_array_equal(windows[4], windows[0])
+  state = b.state()
+  b2 = T.StreamBatcher(np.arange(40), 2, 4)
+  b2.restore(state)
+  np.testing.assert_array_equal(b2.next(1)[0], b.next(1)[0])
+  with pytest.raises(ConfigError, match="need 12 training characters, the corpus has 10"):
+    T.StreamBatcher(np.arange(10), 2, 5)
+
+
+def test_chunked_evaluation_equals_one_pass_over_the_sequence():
+  model = CharLM(vocab_size=5, cell="lstm", hidden_size=6)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))["params"]
+  ids = np.asarray(jax.random.randint(jax.random.key(1), (23,), 0, 5))
+  total, count = T.make_evaluator(model, chunk=5)(params, ids)  # 22 predictions in 5 windows, padded
+  _, logits = jax.jit(model.apply)({"params": params}, ids[None, :-1], model.initial_carries(1))
+  direct = -jnp.sum(jax.nn.log_softmax(logits[0])[jnp.arange(22), ids[1:]])
+  assert count == 22
+  assert total == pytest.approx(float(direct), rel=1e-5)
+
+
+def _tiny_config():
+  c = T.default_config()
+  c.model.hidden_size = 16
+  c.model.embed_dim = 8
+  c.train.update(batch_size=4, seq_length=16, num_steps=20, steps_per_call=10, eval_every=10, log_every=10,
+                 checkpoint_every=10, eval_chunk=256, progress=False)
+  c.sample.length = 20
+  c.ngram_orders = (1, 2)
+  return c
+
+
+@pytest.mark.slow
+def test_char_lm_runner_trains_resumes_and_refuses_another_vocabulary(tmp_path):
+  c = _tiny_config()
+  text = (C.pydoc_text()[:6000])
+  path = tmp_path / "text.txt"
+  path.write_text(text)
+  c.data.name, c.data.path = "file", str(path)
+  results = T.run_char_lm(c, str(tmp_path / "run"))
+  assert results["steps"] == 20 and results["test_bits_per_char"] < math.log2(results["corpus"]["vocab_size"])
+  assert set(results["samples"]) == {"0.5", "1.0"} and results["samples"]["0.5"].startswith("The ")
+  for name in ("results.json", "samples.txt", "bits_per_char.png", "metrics.jsonl"):
+    assert (tmp_path / "run" / name).exists(), name
+  # Restarting with more steps continues from the checkpoint at step 20.
+  c.train.num_steps = 30
+  c.train.steps_per_call = c.train.eval_every = c.train.log_every = c.train.checkpoint_every = 10
+  resumed = T.run_char_lm(c, str(tmp_path / "run"))
+  assert resumed["steps"] == 30
+  # The same workdir with another text (another vocabulary) is refused in one line.
+  path.write_text("".join(sorted(set(text)))[::-1] * 3 + "ZZZ\u00e9\u00e8" * 500)
+  with pytest.raises(CheckpointError, match="different character vocabulary") as info:
+    T.run_char_lm(c, str(tmp_path / "run"))
+  assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("field,value,pattern", [
+    ("num_steps", 25, "multiple of train.steps_per_call"),
+    ("batch_size", 0, "train.batch_size: expected a positive integer"),
+    ("clip", "squared", "train.clip"),
+])
+def test_bad_trainer_config(field, value, pattern, tmp_path):
+  c = _tiny_config()
+  c.train[field] = value
+  with pytest.raises(ConfigError, match=pattern):
+    T.run_char_lm(c, str(tmp_path))
