@@ -5,6 +5,8 @@
     cs231n-jax list [experiments|models]
     cs231n-jax data fetch cifar10 --dir DIR
     cs231n-jax demo [--workdir DIR]
+    cs231n-jax bench STUDY [--out DIR]          (cs231n_jax.bench.cli)
+    cs231n-jax convert-weights --weights F --model NAME --out DIR   (cs231n_jax.convert.pytorch)
 
 Usage errors (unknown keys, wrong types, impossible values, missing files) print one line on
 stderr and exit with status 2; a diverged run exits 1; success and preemption exit 0.
@@ -69,6 +71,9 @@ def build_parser() -> Parser:
   f.add_argument("--dir", required=True)
   f.add_argument("--url", help="a mirror of the official tarball (default: the official URL)")
   f.add_argument("--md5", help="the expected MD5 of the tarball (default: the official one)")
+  sub.add_parser("bench", help="compile-time / step-time benchmarks (cs231n-jax bench --help)", add_help=False)
+  sub.add_parser("convert-weights", help="PyTorch state_dict -> Flax checkpoint (cs231n-jax convert-weights --help)",
+                 add_help=False)
   p = sub.add_parser("demo", help="train the ThreeLayerConvNet on the embedded digits")
   p.add_argument("--workdir", default=DEMO_WORKDIR)
   return parser
@@ -123,6 +128,15 @@ def cmd_list(what: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
+  # Subcommands with their own argument parsers.
+  if argv and argv[0] == "bench":
+    from cs231n_jax.bench.cli import main as bench_main
+
+    return bench_main(argv[1:])
+  if argv and argv[0] == "convert-weights":
+    from cs231n_jax.convert.pytorch import run as convert_main
+
+    return convert_main(argv[1:])
   try:
     args, extra = build_parser().parse_known_args(argv)
     overrides = split_overrides(extra) if args.command in ("train", "eval") else []

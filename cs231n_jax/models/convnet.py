@@ -38,3 +38,27 @@ class ThreeLayerConvNet(nn.Module):
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=init, dtype=self.dtype)(x))
     return nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype)(x)
+
+
+@register("small_vgg", input_shape=(32, 32, 3))
+class SmallVGG(nn.Module):
+  """VGG-style convnet for 32x32 inputs: [conv3x3 - relu] x 2 - 2x2 pool per stage, then affine.
+
+  ``widths`` (32, 64, 128) gives six 3x3 convolutions 32-32-64-64-128-128 with a pool after each
+  pair — the "plain VGG-style convnet" of the CPU benchmark (docs/benchmarks.md) — ending in one
+  affine layer on the flattened 4x4x128 map.
+  """
+
+  widths: tuple[int, ...] = (32, 64, 128)
+  convs_per_stage: int = 2
+  num_classes: int = 10
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
+    for width in self.widths:
+      for _ in range(self.convs_per_stage):
+        x = nn.relu(nn.Conv(width, (3, 3), padding=1, dtype=self.dtype)(x))
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = x.reshape(x.shape[0], -1)
+    return nn.Dense(self.num_classes, dtype=self.dtype)(x)
