@@ -118,3 +118,14 @@ def _main(argv: Sequence[str]) -> int:
   if args.study in ("model", "fn"):
     print(markdown_table(records))
   return 0
+
+
+def run_config(config, workdir: str) -> dict:
+  """Runner for ``experiments/configs/bench/*.py``: ``config.study`` (and ``config.quick``) into
+  ``workdir``; returns the median step time of every variant."""
+  from cs231n_jax.bench.harness import measure_peak_matmul, write_records
+
+  peak = measure_peak_matmul(1024 if config.quick else 2048)
+  records = run_study(config.study, workdir, config.quick, peak)
+  write_records(records, os.path.join(workdir, "records.jsonl"))
+  return {"peak_gflops": peak / 1e9, **{r.variant: r.step_median_s for r in records}}
