@@ -14,8 +14,9 @@ Two ways of counting compute:
   a multiply-add as 2 FLOPs, skips the zero padding of a convolution's border windows, and adds
   the elementwise work (batch norm, ReLU, pooling), so it reads about 2x the MAC count.
 
-Command (the table in docs/benchmarks.md "CNN architectures"):
-  python -m cs231n_jax.models.analysis flops --models resnet18,resnet50,vgg16
+Commands (the tables in docs/benchmarks.md "CNN architectures"):
+  python -m cs231n_jax.models.analysis flops --models resnet18,resnet50,vgg16 --compiled
+  python -m cs231n_jax.models.analysis compile --models resnet56,resnet110
 """
 
 from __future__ import annotations
@@ -376,7 +377,7 @@ def compile_and_step_time(model: nn.Module, input_shape: Sequence[int], batch: i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """``python -m cs231n_jax.models.analysis {params,vgg,inception,flops}``: print markdown tables."""
+  """``python -m cs231n_jax.models.analysis {params,vgg,inception,flops,compile}``: print markdown tables."""
   parser = argparse.ArgumentParser(prog="python -m cs231n_jax.models.analysis", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True)
   p = sub.add_parser("params", help="parameter counts of registered models")
@@ -387,6 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
   p = sub.add_parser("flops", help="published MACs vs counted MACs vs XLA cost analysis")
   p.add_argument("--models", default="resnet18,resnet50,vgg16")
   p.add_argument("--compiled", action="store_true", help="also compile each forward pass (slow on a CPU)")
+  p = sub.add_parser("compile", help="train-step compile and step time: plain vs scan_blocks vs remat")
+  p.add_argument("--models", default="resnet56,resnet110")
+  p.add_argument("--variants", default="plain,scan_blocks,remat,scan_blocks+remat")
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--steps", type=int, default=5)
   args = parser.parse_args(argv)
   if args.command == "params":
     names = [n for n in args.models.split(",") if n] or list(list_models())
@@ -402,6 +408,15 @@ def main(argv: Sequence[str] | None = None) -> int:
   elif args.command == "inception":
     for kind, counts in inception_example().items():
       print(f"{kind}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+  elif args.command == "compile":
+    print(f"| model | variant | compile (s) | first step (s) | step (ms) | (batch {args.batch}, {jax.default_backend()}) |")
+    print("|---|---|---:|---:|---:|---|")
+    for name in args.models.split(","):
+      for variant in args.variants.split(","):
+        options = {} if variant == "plain" else {opt: True for opt in variant.split("+")}
+        t = compile_and_step_time(get_model(name, **options), default_input_shape(name), args.batch, args.steps)
+        print(f"| {name} | {variant} | {t['compile_s']:.1f} | {t['first_step_s']:.2f} | {1e3 * t['step_s']:.0f} | |",
+              flush=True)
   else:
     rows = []
     for name in args.models.split(","):

@@ -1,0 +1,25 @@
+"""FractalNet (5 blocks of C = 3 columns, local + global drop-path) on the 32x32x3 digits view.
+
+The paper's block structure and drop-path (15% local, 50% global) with 16/32/64/64/64 channels
+instead of 64/128/256/512/512, so a CPU run takes minutes.
+
+Command: cs231n-jax train --config experiments/configs/cnn/fractalnet_digits.py --workdir workdirs/fractalnet_digits
+Expected: to be measured
+"""
+
+from cs231n_jax.train.loop import base_config
+
+
+def get_config():
+  c = base_config()
+  c.data.view = "32x32x3"
+  c.model.name = "fractalnet20"
+  c.model.widths = (16, 32, 64, 64, 64)
+  c.optimizer.name = "momentum"
+  c.optimizer.learning_rate = 0.02  # the paper's initial rate
+  c.optimizer.momentum = 0.9
+  c.optimizer.schedule.name = "cosine"
+  c.train.batch_size = 32
+  c.train.num_epochs = 2
+  c.train.progress = False
+  return c

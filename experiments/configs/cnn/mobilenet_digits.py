@@ -1,0 +1,23 @@
+"""MobileNet v1 (depthwise separable convolutions) with width multiplier 0.25 on the 32x32x3 digits view.
+
+Command: cs231n-jax train --config experiments/configs/cnn/mobilenet_digits.py --workdir workdirs/mobilenet_digits
+Expected: to be measured
+"""
+
+from cs231n_jax.train.loop import base_config
+
+
+def get_config():
+  c = base_config()
+  c.data.view = "32x32x3"
+  c.data.augment = "crop(padding=2)"
+  c.model.name = "mobilenet"
+  c.model.alpha = 0.25
+  c.optimizer.name = "momentum"
+  c.optimizer.learning_rate = 0.05
+  c.optimizer.momentum = 0.9
+  c.optimizer.schedule.name = "cosine"
+  c.train.batch_size = 32
+  c.train.num_epochs = 3
+  c.train.progress = False
+  return c

@@ -1,0 +1,19 @@
+"""SqueezeNet 1.1 (Fire modules, no FC layers) on the 32x32x3 digits view.
+
+Command: cs231n-jax train --config experiments/configs/cnn/squeezenet_digits.py --workdir workdirs/squeezenet_digits
+Expected: to be measured
+"""
+
+from cs231n_jax.train.loop import base_config
+
+
+def get_config():
+  c = base_config()
+  c.data.view = "32x32x3"
+  c.model.name = "squeezenet1_1"
+  c.optimizer.name = "adam"
+  c.optimizer.learning_rate = 1e-3
+  c.train.batch_size = 32
+  c.train.num_epochs = 3
+  c.train.progress = False
+  return c
