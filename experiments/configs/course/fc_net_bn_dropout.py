@@ -1,9 +1,12 @@
-"""Fully connected network with batch norm and dropout ({affine - batchnorm - relu - dropout} x 3 -
-affine - softmax), Adam, trained by the Solver.
+"""Fully connected network with batch norm and dropout, trained by the Solver with Adam.
+
+{affine - batchnorm - relu - dropout} x 3 - affine - softmax, the course-contract FullyConnectedNet
+with hand-written backward passes.
 
 Command: cs231n-jax train --config experiments/configs/course/fc_net_bn_dropout.py --workdir /tmp/course_fc
 
-Expected: digits (8x8): EXPECTED_TBD
+Expected: digits (8x8): validation accuracy 0.978, test 0.975. Measured on CPU-2, see
+docs/results.md.
 
 CIFAR-10: add --config.data.name=cifar10 --config.data.dir=DIR (the course asks for at least 50%
 validation accuracy from its best fully connected model).

@@ -1,9 +1,12 @@
-"""Image features (HOG + hue histogram, computed in JAX) vs raw pixels, each with a linear SVM and a
-two-layer network (the course's features notebook).
+"""Image features (HOG + hue histogram) vs raw pixels, each with a linear SVM and a two-layer net.
+
+The course's features notebook; the features are computed in JAX (vmapped and jitted).
 
 Command: cs231n-jax train --config experiments/configs/course/features.py --workdir /tmp/course_features
 
-Expected: digits (32x32x3 view): EXPECTED_TBD
+Expected: digits (32x32x3 view, 154 features): linear SVM on features test 0.981 (validation
+0.983) vs on pixels 0.961; two-layer net on features test 0.972 vs on pixels 0.947. Measured on
+CPU-2, see docs/results.md.
 
 CIFAR-10: add --config.data.name=cifar10 --config.data.dir=DIR --config.features.pixel_max=1.0
 (the course expects a linear SVM on features near 0.44 validation accuracy and a two-layer net on

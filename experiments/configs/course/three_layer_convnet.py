@@ -1,9 +1,11 @@
-"""The course's three-layer convnet (conv - relu - 2x2 pool - affine - relu - affine - softmax, NCHW,
-im2col convolution with hand-written backward passes) trained by the Solver with Adam.
+"""The course's three-layer convnet (NCHW, im2col convolution) trained by the Solver with Adam.
+
+conv - relu - 2x2 pool - affine - relu - affine - softmax, with hand-written backward passes.
 
 Command: cs231n-jax train --config experiments/configs/course/three_layer_convnet.py --workdir /tmp/course_cnn
 
-Expected: digits: EXPECTED_TBD
+Expected: digits (8x8, 32 3x3 filters): validation accuracy 0.961, test 0.975. Measured on CPU-2,
+see docs/results.md.
 
 CIFAR-10 (the course's ConvolutionalNetworks notebook: weight_scale 1e-3, hidden 500, reg 1e-3,
 Adam 1e-3, batch 50, one epoch, expecting above 40% training accuracy): add
