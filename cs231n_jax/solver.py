@@ -18,13 +18,13 @@ the model.
 
 Under the hood:
 
-* For the course-contract models of ``cs231n_jax.classifiers`` (anything with a pure
-  ``_train(params, state, X, y, reg, key)``) one iteration -- sample the minibatch on the device,
-  forward, the hand-written backward, the update rule over every parameter -- is ONE compiled
-  function, traced once (``num_traces`` counts traces). The training data cross to the device once;
-  minibatches are drawn with replacement from an explicit PRNG key (``seed``), as the course draws
-  them with ``np.random.choice``; parameters stay on the device and are written back to
-  ``model.params`` (numpy) at each accuracy check.
+* For the course-contract models of ``cs231n_jax.classifiers`` (anything with pure
+  ``pure_loss(params, state, X, y, reg, key)`` and ``pure_scores(params, state, X)`` methods) one
+  iteration -- sample the minibatch on the device, forward, the hand-written backward, the update
+  rule over every parameter -- is ONE compiled function, traced once (``num_traces`` counts
+  traces). The training data cross to the device once; minibatches are drawn with replacement from
+  an explicit PRNG key (``seed``), as the course draws them with ``np.random.choice``; parameters
+  stay on the device and are written back to ``model.params`` (numpy) at each accuracy check.
 * For any other model (say, a course student's numpy model), ``model.loss`` runs as written and
   only the update over the whole parameter dict is compiled.
 * Accuracy checks run the model's jitted test-mode scores over ``batch_size`` batches in one
@@ -63,7 +63,7 @@ def _resolve_rule(rule: str | Callable) -> Callable:
 
 
 def _is_compilable(model: Any) -> bool:
-  return callable(getattr(model, "_train", None)) and callable(getattr(model, "_scores", None))
+  return callable(getattr(model, "pure_loss", None)) and callable(getattr(model, "pure_scores", None))
 
 
 class Solver:
@@ -156,7 +156,7 @@ class Solver:
       self.num_traces += 1  # runs only while tracing
       batch_key, dropout_key = jax.random.split(key)
       idx = jax.random.randint(batch_key, (batch_size,), 0, X_train.shape[0])
-      loss, grads, new_state = model._train(params, state, X_train[idx], y_train[idx], reg, dropout_key)
+      loss, grads, new_state = model.pure_loss(params, state, X_train[idx], y_train[idx], reg, dropout_key)
       new_params, new_configs = self._update_all(params, grads, configs)
       return new_params, new_state, new_configs, loss
 
@@ -189,7 +189,7 @@ class Solver:
       model = self.model
 
       def predict(params, state, batches):
-        labels = jax.lax.map(lambda xb: jnp.argmax(model._scores(params, state, xb), axis=-1), batches)
+        labels = jax.lax.map(lambda xb: jnp.argmax(model.pure_scores(params, state, xb), axis=-1), batches)
         return jnp.reshape(labels, (-1,))
 
       self._predict_fn = jax.jit(predict)

@@ -69,10 +69,10 @@ class ThreeLayerConvNet(CourseModel):
     scores, cache3 = affine_forward(h2, params["W3"], params["b3"])
     return scores, (cache1, cache2, cache3)
 
-  def _scores(self, params, state, X):
+  def pure_scores(self, params, state, X):
     return self._forward(params, X)[0]
 
-  def _train(self, params, state, X, y, reg, key):
+  def pure_loss(self, params, state, X, y, reg, key):
     scores, (cache1, cache2, cache3) = self._forward(params, X)
     data_loss, dscores = softmax_loss(scores, y)
     reg_loss, reg_grads = l2_penalty(params, reg, ("W1", "W2", "W3"))

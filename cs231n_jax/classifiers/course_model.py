@@ -6,11 +6,11 @@ mode), else ``(loss, grads)`` with ``grads`` a dict like ``params``, computed by
 backward passes of ``cs231n_jax.layers``. ``CourseModel`` provides that contract on top of one
 *pure* function per mode, which subclasses write:
 
-    _train(params, state, X, y, reg, key) -> (loss, grads, new_state)
-    _scores(params, state, X) -> scores
+    pure_loss(params, state, X, y, reg, key) -> (loss, grads, new_state)
+    pure_scores(params, state, X) -> scores
 
 Both are jitted once per model, so ``model.loss`` runs as one compiled program, and the ``Solver``
-compiles a whole update step around ``functional_loss`` (the jitted ``_train``). ``state`` holds
+compiles a whole update step around ``functional_loss`` (the jitted ``pure_loss``). ``state`` holds
 what is not trained by gradient descent: batch norm's running averages (mirrored into the course's
 ``model.bn_params`` dicts). ``reg`` is an argument, not a constant of the compiled program, so
 ``model.reg = 1.0`` between calls works as in the course.
@@ -56,8 +56,8 @@ class CourseModel(abc.ABC):
     # np.random.seed) when seed is None, else a generator of its own.
     self._init_rng = np.random.default_rng(seed) if seed is not None else np.random
     self._dropout_key = jax.random.key(seed if seed is not None else np.random.randint(_MAX_SEED))
-    self.functional_loss = jax.jit(self._train)
-    self.functional_scores = jax.jit(self._scores)
+    self.functional_loss = jax.jit(self.pure_loss)
+    self.functional_scores = jax.jit(self.pure_scores)
 
   # -- pickling (the Solver's checkpoints pickle the model, as the course's do) ----------------
 
@@ -73,8 +73,8 @@ class CourseModel(abc.ABC):
     state["_dropout_key"] = jax.random.wrap_key_data(state["_dropout_key"])
     self.__dict__.update(state)
     self._init_rng = np.random.default_rng(self.seed) if self.seed is not None else np.random
-    self.functional_loss = jax.jit(self._train)
-    self.functional_scores = jax.jit(self._scores)
+    self.functional_loss = jax.jit(self.pure_loss)
+    self.functional_scores = jax.jit(self.pure_scores)
 
   # -- for subclasses ------------------------------------------------------------------------
 
@@ -82,11 +82,11 @@ class CourseModel(abc.ABC):
     return self._init_rng.standard_normal(shape) if shape else self._init_rng.standard_normal()
 
   @abc.abstractmethod
-  def _train(self, params, state, X, y, reg, key):
+  def pure_loss(self, params, state, X, y, reg, key):
     """Pure training-mode pass: (loss, grads, new_state)."""
 
   @abc.abstractmethod
-  def _scores(self, params, state, X):
+  def pure_scores(self, params, state, X):
     """Pure test-mode pass: scores (N, C)."""
 
   def get_state(self) -> Any:

@@ -78,12 +78,12 @@ class TwoLayerNet(CourseModel):
   def check_input(self, X) -> None:
     _check_flat_input(self, X)
 
-  def _scores(self, params, state, X):
+  def pure_scores(self, params, state, X):
     h, _ = affine_relu_forward(X, params["W1"], params["b1"])
     scores, _ = affine_forward(h, params["W2"], params["b2"])
     return scores
 
-  def _train(self, params, state, X, y, reg, key):
+  def pure_loss(self, params, state, X, y, reg, key):
     h, cache1 = affine_relu_forward(X, params["W1"], params["b1"])
     scores, cache2 = affine_forward(h, params["W2"], params["b2"])
     data_loss, dscores = softmax_loss(scores, y)
@@ -187,12 +187,12 @@ class FullyConnectedNet(CourseModel):
     caches.append(cache)
     return scores, caches, new_state
 
-  def _scores(self, params, state, X):
+  def pure_scores(self, params, state, X):
     # Test mode: batch norm uses its running averages, dropout is the identity; no key needed.
     scores, _, _ = self._forward(params, state, X, "test", jax.random.key(0))
     return scores
 
-  def _train(self, params, state, X, y, reg, key):
+  def pure_loss(self, params, state, X, y, reg, key):
     scores, caches, new_state = self._forward(params, state, X, "train", key)
     data_loss, dout = softmax_loss(scores, y)
     weights = [f"W{i + 1}" for i in range(self.num_layers)]
