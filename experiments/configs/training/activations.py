@@ -3,7 +3,9 @@ sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and ReLU at an Adam rate to
 with dead ReLUs (units never active on any training example) and saturated sigmoid/tanh units counted.
 
 Command: cs231n-jax train --config experiments/configs/training/activations.py --workdir workdirs/activations
-Expected: measured on CPU-2: the table in docs/results.md ("Lectures 6-7", activations).
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): no dead units at momentum 0.05;
+  ReLU with Adam 0.05: 25 of the 100 second-layer units never active (12.5% of all hidden units);
+  best val accuracy 0.96 for ReLU-family activations, 0.88 for sigmoid.
 """
 
 import ml_collections

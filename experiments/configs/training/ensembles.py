@@ -2,7 +2,8 @@
 
 All members are engine runs (train.loop.fit) of lecture7_mlp (64-100-100-10, momentum SGD, cosine rate).
 Command: cs231n-jax train --config experiments/configs/training/ensembles.py --workdir workdirs/ensembles
-Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): see the ensemble table there.
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): 5-model ensemble test accuracy 0.967
+  vs 0.961 mean single model, NLL 0.133 vs 0.148; Polyak NLL 0.097 vs 0.110 raw (accuracy equal).
 """
 
 import ml_collections

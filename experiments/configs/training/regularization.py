@@ -3,7 +3,9 @@ and lecture7_convnet): L2, L1, elastic net, decoupled weight decay, dropout, Dro
 augmentation (crop + cutout), batch norm, stochastic depth, fractional max pooling.
 
 Command: cs231n-jax train --config experiments/configs/training/regularization.py --workdir workdirs/regularization
-Expected: measured on CPU-2: the table in docs/results.md ("Lectures 6-7", regularisation).
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): accuracies within one or two val
+  images of the baseline (val 0.964); L2 / elastic net / augmentation cut the NLL gap from 0.160 to
+  0.093-0.100; stochastic depth lifts the residual MLP from val 0.911 to 0.967.
 """
 
 import ml_collections

@@ -2,7 +2,9 @@
 per class by linear probe, fine-tuning the top, fine-tuning everything, or from scratch (3 seeds).
 
 Command: cs231n-jax train --config experiments/configs/training/transfer.py --workdir workdirs/transfer
-Expected: measured on CPU-2: the table in docs/results.md ("Lectures 6-7", transfer learning).
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): test accuracy on 5-9 with 5 labels per
+  class: linear probe 0.767, fine-tune top 0.791, fine-tune all 0.794, from scratch 0.863 (features
+  learned on 0-4 did not beat learning from pixels on this data).
 """
 
 import ml_collections
