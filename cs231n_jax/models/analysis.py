@@ -150,14 +150,13 @@ def layer_outputs(model: nn.Module | str, input_shape: Sequence[int] | None = No
 
 
 def _conv_macs(eqn) -> int:
-  lhs, rhs = eqn.invars[0].aval, eqn.invars[1].aval
+  rhs = eqn.invars[1].aval
   out = eqn.outvars[0].aval
-  dn = eqn.params["dimension_numbers"]
-  # rhs_spec = (out feature dim, in feature dim, *spatial dims) of the kernel.
-  rhs_spec = dn.rhs_spec
+  # rhs_spec = (out feature dim, in feature dim, *spatial dims) of the kernel; the kernel's input
+  # feature dimension is already the per-group count for grouped / depthwise convolutions.
+  rhs_spec = eqn.params["dimension_numbers"].rhs_spec
   window = math.prod(rhs.shape[d] for d in rhs_spec[2:])
   in_per_group = rhs.shape[rhs_spec[1]]
-  del lhs
   return int(math.prod(out.shape)) * window * in_per_group
 
 
@@ -183,7 +182,7 @@ def _jaxpr_macs(jaxpr, counted: dict[str, int]) -> int:
       total += macs
     else:
       multiplier = eqn.params.get("length", 1) if name == "scan" else 1
-      for sub in jax.core.subjaxprs(eqn) if hasattr(jax.core, "subjaxprs") else _subjaxprs(eqn):
+      for sub in _subjaxprs(eqn):
         total += multiplier * _jaxpr_macs(sub, counted)
   return total
 

@@ -262,3 +262,10 @@ def test_unknown_constructor_argument_is_named():
 def test_pooling_window_larger_than_input_is_an_error():
   with pytest.raises(ValueError, match=r"pooling: window 3 is larger than the padded input 2"):
     jax.eval_shape(lambda x: get_model("alexnet").init(jax.random.PRNGKey(0), x), jnp.zeros((1, 32, 32, 3)))
+
+
+def test_compile_and_step_time_of_a_train_step():
+  model = get_model("resnet20", stage_sizes=(1,), widths=(4,), stem_width=4)
+  t = analysis.compile_and_step_time(model, (8, 8, 3), batch=4, steps=2)
+  assert set(t) == {"compile_s", "first_step_s", "step_s"}
+  assert all(v > 0 for v in t.values())
