@@ -55,7 +55,9 @@ def dropout_forward(x, dropout_param: dict):
   if p is None or not 0.0 < float(p) <= 1.0:
     raise ValueError(f"dropout_forward: dropout_param['p'] is the KEEP probability and must be in (0, 1], got {p!r}")
   if mode == "train":
-    keep = jax.random.bernoulli(dropout_key(dropout_param, x), p, jnp.shape(x))
+    # Drawn in float32 whatever the data's precision, so that a key gives the same mask in float32
+    # and in float64 (bernoulli's uniforms follow the dtype of p).
+    keep = jax.random.bernoulli(dropout_key(dropout_param, x), jnp.float32(p), jnp.shape(x))
     mask = keep.astype(x.dtype) / p
     out = x * mask
   else:

@@ -37,12 +37,15 @@ def has_float64(tree: Any) -> bool:
   )
 
 
+def _converts_to_numpy(leaf: Any) -> bool:
+  # PRNG keys have no numpy equivalent; they stay JAX arrays.
+  return (_is_concrete_array(leaf) and isinstance(leaf, jax.Array)
+          and not jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key))
+
+
 def to_numpy(tree: Any) -> Any:
-  """Every concrete JAX array in ``tree`` as a numpy array (other leaves unchanged)."""
-  return jax.tree.map(
-      lambda leaf: np.asarray(leaf) if _is_concrete_array(leaf) and isinstance(leaf, jax.Array) else leaf,
-      tree,
-  )
+  """Every concrete JAX array in ``tree`` (PRNG keys excepted) as a numpy array."""
+  return jax.tree.map(lambda leaf: np.asarray(leaf) if _converts_to_numpy(leaf) else leaf, tree)
 
 
 @contextlib.contextmanager

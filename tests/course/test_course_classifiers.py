@@ -169,6 +169,7 @@ def test_grad_check_sparse_prints_and_returns_errors(dev_data, capsys):
   assert capsys.readouterr().out.count("relative error") == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [LinearSVM, Softmax])
 def test_linear_classifier_trains_on_digits(cls):
   from cs231n_jax.data.digits import load_digits

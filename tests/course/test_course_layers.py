@@ -344,6 +344,53 @@ def test_differentiable_layers_use_the_hand_written_backward():
   np.testing.assert_array_equal(g, [2.0, 2.0])
 
 
+DIFFERENTIABLE = [
+    ("affine", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 2)), r.standard_normal(2)), D.affine, L.affine_forward, L.affine_backward),
+    ("relu", lambda r: (r.standard_normal((3, 4)),), D.relu, L.relu_forward, L.relu_backward),
+    ("leaky_relu", lambda r: (r.standard_normal((3, 4)),), D.leaky_relu_default, L.leaky_relu_forward, L.leaky_relu_backward),
+    ("sigmoid", lambda r: (r.standard_normal((3, 4)),), D.sigmoid, L.sigmoid_forward, L.sigmoid_backward),
+    ("tanh", lambda r: (r.standard_normal((3, 4)),), D.tanh, L.tanh_forward, L.tanh_backward),
+    ("elu", lambda r: (r.standard_normal((3, 4)),), D.elu, L.elu_forward, L.elu_backward),
+    ("maxout", lambda r: (r.standard_normal((3, 4)), r.standard_normal((2, 4, 5)), r.standard_normal((2, 5))), D.maxout,
+     L.maxout_forward, L.maxout_backward),
+    ("layernorm", lambda r: (r.standard_normal((3, 4)), r.standard_normal(4), r.standard_normal(4)), D.layernorm,
+     lambda x, g, b: L.layernorm_forward(x, g, b, {}), L.layernorm_backward),
+    ("spatial_groupnorm", lambda r: (r.standard_normal((2, 4, 3, 3)), r.standard_normal((1, 4, 1, 1)), r.standard_normal((1, 4, 1, 1))),
+     lambda x, g, b: D.spatial_groupnorm(x, g, b, 2), lambda x, g, b: L.spatial_groupnorm_forward(x, g, b, 2, {}), L.spatial_groupnorm_backward),
+    ("batchnorm_test", lambda r: (r.standard_normal((3, 4)), r.standard_normal(4), r.standard_normal(4)),
+     lambda x, g, b: D.batchnorm(x, g, b, jnp.full(4, 0.5), jnp.full(4, 2.0), "test")[0],
+     lambda x, g, b: L.batchnorm_forward(x, g, b, {"mode": "test", "running_mean": jnp.full(4, 0.5), "running_var": jnp.full(4, 2.0)}),
+     L.batchnorm_backward),
+    ("spatial_batchnorm", lambda r: (r.standard_normal((2, 3, 2, 2)), r.standard_normal(3), r.standard_normal(3)),
+     lambda x, g, b: D.spatial_batchnorm(x, g, b, jnp.zeros(3), jnp.zeros(3))[0],
+     lambda x, g, b: L.spatial_batchnorm_forward(x, g, b, {"mode": "train"}), L.spatial_batchnorm_backward),
+    ("dropout", lambda r: (r.standard_normal((3, 4)),), lambda x: D.dropout(x, jax.random.key(1), 0.6),
+     lambda x: L.dropout_forward(x, {"mode": "train", "p": 0.6, "key": jax.random.key(1)}), L.dropout_backward),
+    ("conv2d_naive", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
+     lambda x, w, b: D.conv2d_naive(x, w, b, 1, 1), lambda x, w, b: L.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1}), L.conv_backward_naive),
+    ("max_pool_naive", lambda r: (r.standard_normal((1, 2, 4, 4)),), D.max_pool_naive,
+     lambda x: L.max_pool_forward_naive(x, POOL_TILE), L.max_pool_backward_naive),
+]
+
+
+@pytest.mark.parametrize("name,inputs,diff,forward,backward", DIFFERENTIABLE, ids=[c[0] for c in DIFFERENTIABLE])
+def test_every_differentiable_layer_returns_the_hand_written_gradient(name, inputs, diff, forward, backward):
+  args = inputs(np.random.default_rng(7))
+  out, cache = forward(*args)
+  dout = np.random.default_rng(8).standard_normal(np.shape(out)).astype(np.float32)
+  hand = backward(dout, cache)
+  hand = hand if isinstance(hand, tuple) else (hand,)
+  np.testing.assert_allclose(diff(*args), out, rtol=1e-6, atol=1e-6)
+  grads = jax.jit(jax.grad(lambda *a: jnp.sum(diff(*a) * dout), argnums=tuple(range(len(args)))))(*args)
+  for g, h in zip(grads, hand):
+    np.testing.assert_allclose(g, h, rtol=1e-5, atol=1e-6)
+
+
+def test_svm_loss_value_gradient_is_svm_loss_dx():
+  x, y = np.random.default_rng(9).standard_normal((5, 4)).astype(np.float32), np.array([0, 1, 2, 3, 0])
+  np.testing.assert_allclose(jax.grad(D.svm_loss_value)(x, y), L.svm_loss(x, y)[1], rtol=1e-6)
+
+
 def test_differentiable_small_network_grad_equals_hand_written_pairs():
   rng = np.random.default_rng(5)
   x = rng.standard_normal((4, 1, 6, 6))

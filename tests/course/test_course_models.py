@@ -104,6 +104,7 @@ def test_overfit_fifty_examples_within_twenty_epochs(hidden):
   assert solver.train_acc_history[-1] == 1.0
 
 
+@pytest.mark.slow
 def test_solver_contract_and_one_compiled_step(digits, capsys):
   model = TwoLayerNet(input_dim=64, hidden_dim=50, weight_scale=1e-1, seed=0)
   solver = Solver(model, digits, update_rule="sgd", optim_config={"learning_rate": 0.5}, lr_decay=0.9,

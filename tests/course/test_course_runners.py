@@ -30,6 +30,7 @@ def run(name, tmp_path, *overrides):
   return resolve_runner(config)(config, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_knn_runner(tmp_path):
   r = run("knn", tmp_path, "knn.k_choices=(1, 3)", "knn.num_folds=3", "knn.metrics=('l2',)")
   assert r["best_k"] in (1, 3) and r["train_accuracy_k1"] == 1.0 and r["test_accuracy"] > 0.95
