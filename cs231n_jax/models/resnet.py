@@ -39,7 +39,8 @@ Scaling options, numerically identical to the plain network (tested):
   ``nn.scan``: the body is traced and compiled once per stage instead of once per block, so
   ResNet-110 or ResNet-1001 compile in a fraction of the time. Their parameters are stacked along a
   leading axis under ``layer{i}_rest``; :func:`stack_blocks` / :func:`unstack_blocks` convert
-  between the two layouts (e.g. after converting pretrained weights).
+  between the two layouts (e.g. after converting pretrained weights). ``resnet1202`` and
+  ``preact_resnet1001`` default to ``scan_blocks=True``.
 
 The lecture's training recipe (13895-13903) says "Weight decay of 1e-5"; the paper (section 3.4)
 uses 1e-4, which the configs in ``experiments/configs/cnn`` use.
@@ -321,11 +322,14 @@ _define("preact_resnet50", "Pre-activation ResNet-50 (He et al., Identity Mappin
         IMAGENET_INPUT, stage_sizes=(3, 4, 6, 3), block="bottleneck", preact=True)
 
 _CIFAR = dict(stem="cifar", stem_width=16, widths=CIFAR_WIDTHS, num_classes=10)
+# The 1000-layer networks scan their stages by default: tracing and compiling 1,200 blocks one by
+# one takes minutes; the scanned network is the same function (tested on the smaller ones).
+SCAN_BY_DEFAULT_DEPTH = 1000
 for _depth in (20, 32, 44, 56, 110, 1202):
   _n = (_depth - 2) // 6
   _define(f"resnet{_depth}", f"CIFAR ResNet-{_depth} (He et al. 2016, section 4.2): 3 stages of {_n} basic "
           "blocks, option A shortcuts.", CIFAR_INPUT, stage_sizes=(_n, _n, _n), block="basic",
-          shortcut="zero_pad", **_CIFAR)
+          shortcut="zero_pad", scan_blocks=_depth > SCAN_BY_DEFAULT_DEPTH, **_CIFAR)
 
 _define("preact_resnet110", "Pre-activation CIFAR ResNet-110 (He et al., Identity Mappings, 2016).",
         CIFAR_INPUT, stage_sizes=(18, 18, 18), block="basic", preact=True, **_CIFAR)
@@ -333,7 +337,7 @@ for _depth in (164, 1001):
   _n = (_depth - 2) // 9
   _define(f"preact_resnet{_depth}", f"Pre-activation CIFAR ResNet-{_depth} (He et al., Identity Mappings, "
           "2016): bottleneck blocks.", CIFAR_INPUT, stage_sizes=(_n, _n, _n), block="bottleneck", preact=True,
-          **_CIFAR)
+          scan_blocks=_depth > SCAN_BY_DEFAULT_DEPTH, **_CIFAR)
 
 for _depth, _k in ((16, 4), (16, 8), (28, 10), (40, 4)):
   _n = (_depth - 4) // 6

@@ -29,7 +29,7 @@ PUBLISHED_PARAMS = [
     ("se_resnet50", {}, 28_088_024, "Hu et al.'s SE-ResNet-50 (Cadene pretrainedmodels)"),
     ("resnet20", {}, 269_722, "He et al. Table 6: 0.27M"), ("resnet32", {}, 464_154, "0.46M"),
     ("resnet44", {}, 658_586, "0.66M"), ("resnet56", {}, 853_018, "0.85M"), ("resnet110", {}, 1_727_962, "1.7M"),
-    ("resnet1202", {"scan_blocks": True}, 19_421_274, "19.4M"),
+    ("resnet1202", {}, 19_421_274, "19.4M (scanned by default)"),
     ("wrn28_10", {}, 36_479_194, "Zagoruyko and Komodakis: 36.5M"),
     ("densenet121", {}, 7_978_856, TORCHVISION), ("densenet169", {}, 14_149_480, TORCHVISION),
     ("densenet201", {}, 20_013_928, TORCHVISION), ("densenet161", {}, 28_681_000, TORCHVISION),
@@ -60,7 +60,7 @@ def test_parameter_count_rounds_to_paper(name, millions):
 def test_preact_resnet1001_count_is_reported_not_the_papers_rounding():
   # He et al. list "10.2M" for pre-activation ResNet-1001; the architecture as specified (111
   # bottleneck blocks per stage, 16/32/64 planes) has 10.33M, recorded here so a change is noticed.
-  assert analysis.param_count("preact_resnet1001", scan_blocks=True) == 10_327_706
+  assert analysis.param_count("preact_resnet1001") == 10_327_706
 
 
 def test_squeezenet_has_about_50x_fewer_parameters_than_alexnet():
