@@ -131,7 +131,15 @@ class GRUCell(_CourseCell):
   ``n = tanh(x Wx_n + (r ⊙ h) Wh_n + b_n)``, ``h' = z ⊙ h + (1 - z) ⊙ n``.
   """
 
+  # The update gate's initial bias: z = σ(bias) is the share of h_{t-1} kept. 0 (the default, as
+  # PyTorch and Flax start it) keeps half; a positive value starts the cell remembering, the GRU's
+  # counterpart of the LSTM's forget bias.
+  update_bias: float = 0.0
   gates = 3
+
+  def _bias_init(self, key, shape, dtype):
+    b = self.bias_init(key, shape, dtype)
+    return b.at[self.features:2 * self.features].add(self.update_bias)
 
   @nn.compact
   def __call__(self, carry: Array, x: Array) -> tuple[Array, Array]:

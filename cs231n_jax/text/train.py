@@ -47,6 +47,7 @@ CHECKPOINT_DIR = "checkpoints"
 RESULTS_NAME = "results.json"
 SAMPLES_NAME = "samples.txt"
 CURVES_NAME = "bits_per_char.png"
+CELLS_NAME = "interpretable_cells.png"
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -74,6 +75,9 @@ def default_config() -> ml_collections.ConfigDict:
   })
   c.sample = ml_collections.ConfigDict({"length": 300, "prime": "The ", "temperatures": (0.5, 1.0)})
   c.ngram_orders = DEFAULT_ORDERS
+  # The interpretable-cells figure (LSTM only): correlations over the first analysis_chars of the
+  # test text, the figure over its first figure_chars.
+  c.cells = ml_collections.ConfigDict({"enabled": True, "analysis_chars": 5000, "figure_chars": 600})
   return c
 
 
@@ -322,6 +326,12 @@ def run_char_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
     ids = sampler(best_params, prime, jax.random.fold_in(key, 10_000 + i), float(temperature))
     samples[str(temperature)] = config.sample.prime + corpus.vocab.decode(ids[0])
   results["samples"] = samples
+  if config.model.cell == "lstm" and config.cells.enabled:
+    from cs231n_jax.text.cells import interpretable_cells
+
+    results["interpretable_cells"] = interpretable_cells(
+        model, best_params, corpus.vocab, corpus.test[:config.cells.analysis_chars], workdir / CELLS_NAME,
+        figure_chars=config.cells.figure_chars)
   results["wall_time_s"] = time.time() - wall_start
   (workdir / RESULTS_NAME).write_text(json.dumps(results, indent=2))
   (workdir / SAMPLES_NAME).write_text("".join(f"--- temperature {k} ---\n{v}\n\n" for k, v in samples.items()))

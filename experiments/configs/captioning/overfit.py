@@ -1,0 +1,27 @@
+"""The course's overfitting sanity check for every captioner: 50 training captions, the course's epochs and learning rates.
+
+Features are the scenes' pooled, standardised pixels (the course's fixed-feature set-up); the
+course's sizes (word vectors 256, hidden 512; transformer 2 layers of 2 heads, dropout 0 here).
+Command: cs231n-jax train --config experiments/configs/captioning/overfit.py --workdir workdirs/captioning_overfit
+Expected: final losses below the course's 0.1 (RNN), 0.5 (LSTM), 0.03 (transformer); measured values in docs/results.md.
+"""
+
+import ml_collections
+
+from cs231n_jax.captioning.train import default_config
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.captioning.train:run_overfit_checks"
+  c.seed = 231
+  c.data = default_config().data
+  c.data.num_train, c.data.num_val, c.data.num_test = 100, 10, 10
+  c.features = "pooled"  # images -> pooled standardised pixel features (no CNN)
+  c.models = ("rnn", "lstm", "attention_lstm", "transformer")
+  c.num_examples = 50
+  c.num_epochs = 0  # 0: each model's course setting (50 epochs; 100 for the transformer)
+  c.batch_size = 25
+  c.model = ml_collections.ConfigDict({"wordvec_dim": 256, "hidden_dim": 512, "attention_dim": 256,
+                                       "num_heads": 2, "num_layers": 2, "mlp_dim": 512, "dropout_rate": 0.0})
+  return c
