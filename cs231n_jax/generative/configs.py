@@ -1,0 +1,55 @@
+"""Default experiment settings shared by the ``experiments/configs/generative/*.py`` files, so each
+file states only what differs. Every field here is one a runner reads."""
+
+from __future__ import annotations
+
+import ml_collections
+
+SCORER_EPOCHS = 60  # epochs of the digits classifier that scores samples
+
+
+def pixel_config(name: str, binarize: bool = True, **model) -> ml_collections.ConfigDict:
+  """A pixel model (``run_pixel_model``): model fields, data kind, Adam, early stopping, sampling."""
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.generative.runners:run_pixel_model"
+  c.seed = 0
+  c.data = ml_collections.ConfigDict({"binarize": binarize})
+  c.model = ml_collections.ConfigDict({"name": name, **model})
+  c.train = ml_collections.ConfigDict({"learning_rate": 1e-3, "weight_decay": 0.0, "num_epochs": 60,
+                                       "batch_size": 64, "patience": 15})
+  c.sample = ml_collections.ConfigDict({"num_samples": 100, "first_pixel": "model"})
+  return c
+
+
+def vae_config(decoder: str = "bernoulli", latent_dim: int = 16) -> ml_collections.ConfigDict:
+  """A VAE (``run_vae``)."""
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.generative.runners:run_vae"
+  c.seed = 0
+  c.model = ml_collections.ConfigDict({"latent_dim": latent_dim, "hidden": (256, 256), "decoder": decoder,
+                                       "arch": "mlp"})
+  c.train = ml_collections.ConfigDict({"learning_rate": 1e-3, "num_epochs": 200, "batch_size": 64, "patience": 30})
+  c.eval = ml_collections.ConfigDict({"val_samples": 10, "test_samples": 100, "iw_k": 1000,
+                                      "quadrature_elbo_samples": 1000, "probe_seeds": (0, 1, 2, 3, 4),
+                                      "labels_per_class": 10})
+  c.scorer_epochs = SCORER_EPOCHS
+  return c
+
+
+def gan_config(arch: str = "mlp") -> ml_collections.ConfigDict:
+  """One GAN run (``run_gan`` on digits; the ring runner overrides the sizes)."""
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.generative.gan_runners:run_gan"
+  c.seed = 0
+  c.loss = "non_saturating"
+  c.k = 1  # discriminator steps per generator step ("no real clear rule", the lecture says)
+  c.latent_dim = 32
+  c.prior = "normal"
+  c.model = ml_collections.ConfigDict({"arch": arch, "g_hidden": (256, 256), "d_hidden": (256, 256),
+                                       "base_features": 64})
+  c.g_optimizer = ml_collections.ConfigDict({"name": "adam", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999})
+  c.d_optimizer = ml_collections.ConfigDict({"name": "adam", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999})
+  c.train = ml_collections.ConfigDict({"generator_steps": 5000, "batch_size": 64, "log_every": 250,
+                                       "checkpoint_every": 2500})
+  c.scorer_epochs = SCORER_EPOCHS
+  return c

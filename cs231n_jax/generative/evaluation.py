@@ -1,0 +1,197 @@
+"""The issue's two tables on the held-out digits, and the PixelCNN-vs-PixelRNN speed measurement.
+
+:func:`run_evaluation` trains (or, from its sub-workdirs, resumes) every model with the project's
+own per-model configs, then writes
+
+- ``likelihood_table.md`` — test NLL in nats/image and bits/dim, binarised and 17-level digits:
+  independent pixels, the logistic autoregressive baseline, PixelCNN, gated PixelCNN, PixelRNN (Row
+  LSTM, Diagonal BiLSTM): exact; VAE: the negative ELBO (an upper bound on the NLL) and the
+  importance-weighted estimate (k = 1000; also an upper bound in expectation, tighter). Mean ± sd
+  over seeds.
+- ``sample_quality.md`` — IS / FD analogues, marginal class entropy and mean max-probability of 360
+  samples from each model, next to 360 real held-out digits and 360 noise images scored alike.
+
+:func:`run_pixel_speed` times the training step and the sampler of PixelCNN, gated PixelCNN, Row LSTM
+and Diagonal BiLSTM at matched parameter counts, in one process, as ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from cs231n_jax.config import configs_root, load_config
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.generative import autoregressive as ar
+from cs231n_jax.generative import evaluate as ev
+from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
+from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
+from cs231n_jax.generative.gan_runners import override, run_gan
+from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
+from cs231n_jax.generative.pixelrnn import count_params
+from cs231n_jax.generative.runners import NUM_SCORED_SAMPLES, run_pixel_model, run_vae, scorer_for, write_results
+
+KINDS = {True: "binarised", False: "17-level"}
+
+
+def _config(name: str) -> ml_collections.ConfigDict:
+  return load_config(configs_root() / "generative" / f"{name}.py")
+
+
+def _mean_sd(values) -> tuple[float, float]:
+  values = [float(v) for v in values]
+  return float(np.mean(values)), float(np.std(values))
+
+
+def _fmt(mean: float, sd: float | None, digits: int = 2) -> str:
+  return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train / resume every model, then write the likelihood and sample-quality tables."""
+  root = Path(workdir)
+  likelihood: list[dict[str, Any]] = []
+  quality: list[dict[str, Any]] = []
+  rng = np.random.default_rng(config.seed)
+  for binarize in (True, False):
+    kind = KINDS[binarize]
+    data = load_level_digits(binarize)
+    scorer = scorer_for(config, binarize)
+    test01 = to_unit(data.test.astype(np.float32), data.num_levels)
+    quality.append({"data": kind, "model": "real held-out test digits", **ev.sample_quality(scorer, test01)})
+    quality.append({"data": kind, "model": "noise (" + ("coin flips" if binarize else "uniform") + ")",
+                    **ev.sample_quality(scorer, ev.uniform_noise(rng, NUM_SCORED_SAMPLES, binarize))})
+    # Baselines (deterministic fits: one "seed").
+    model, variables = fit_independent(data.train, data.num_levels)
+    nats = ar.nll_report(model, variables, data.test)["nats"]
+    likelihood.append({"data": kind, "model": "independent pixels (add-1/2)", "nats": nats, "sd": None, "exact": True})
+    samples = np.asarray(ar.sample(model, variables, jax.random.key(1), NUM_SCORED_SAMPLES))
+    quality.append({"data": kind, "model": "independent pixels", **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
+    model, variables, c, _ = select_logistic_autoregressive(data.train, data.val, data.num_levels, tuple(config.logistic_c_grid))
+    nats = ar.nll_report(model, variables, data.test)["nats"]
+    likelihood.append({"data": kind, "model": f"logistic autoregressive (C={c:g}, chosen on val)", "nats": nats,
+                       "sd": None, "exact": True})
+    samples = np.asarray(ar.sample(model, variables, jax.random.key(2), NUM_SCORED_SAMPLES))
+    quality.append({"data": kind, "model": "logistic autoregressive",
+                    **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
+    # The deep autoregressive models.
+    for name in config.pixel_models:
+      runs = []
+      for seed in config.seeds:
+        sub = override(_config(name), seed=seed, **{"data.binarize": binarize,
+                                                    "sample.num_samples": NUM_SCORED_SAMPLES})
+        runs.append(run_pixel_model(sub, str(root / f"{name}__{kind}__seed{seed}")))
+      m, s = _mean_sd(r["test_nats"] for r in runs)
+      likelihood.append({"data": kind, "model": f"{name} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
+                         "exact": True, "per_seed": [r["test_nats"] for r in runs]})
+      samples = np.load(root / f"{name}__{kind}__seed{config.seeds[0]}" / "samples.npy")
+      quality.append({"data": kind, "model": name, **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
+    # The VAE: Bernoulli decoder on binarised digits, Gaussian decoder on dequantised 17-level digits.
+    vae_name = config.vae_binarized if binarize else config.vae_levels
+    runs = []
+    for seed in config.seeds:
+      runs.append(run_vae(override(_config(vae_name), seed=seed), str(root / f"{vae_name}__seed{seed}")))
+    m, s = _mean_sd(r["test_neg_elbo"] for r in runs)
+    likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -ELBO (bound)",
+                       "nats": m, "sd": s, "exact": False})
+    m, s = _mean_sd(r["test_neg_iw_log_prob"] for r in runs)
+    likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -log p, IW k={runs[0]['iw_k']}",
+                       "nats": m, "sd": s, "exact": False})
+    samples = np.load(root / f"{vae_name}__seed{config.seeds[0]}" / "samples.npy")
+    quality.append({"data": kind, "model": f"VAE ({runs[0]['decoder']}) samples", **ev.sample_quality(scorer, samples)})
+  # GANs model the continuous [0, 1] digits: scored with the grey-level classifier.
+  for name in config.gans:
+    r = run_gan(override(_config(name), seed=config.seeds[0]), str(root / f"{name}__seed{config.seeds[0]}"))
+    quality.append({"data": KINDS[False], "model": f"GAN: {name}", **r["quality"]})
+  tables = write_tables(root, likelihood, quality)
+  return write_results(root, {"likelihood": likelihood, "quality": quality, **tables})
+
+
+def write_tables(root: Path, likelihood, quality) -> dict[str, str]:
+  lines = ["| data | model | test NLL (nats/image) | bits/dim | exact? |", "|---|---|---|---|---|"]
+  for r in likelihood:
+    bits = nats_to_bits_per_dim(r["nats"], 64)
+    sd_bits = None if r["sd"] is None else nats_to_bits_per_dim(r["sd"], 64)
+    lines.append(f"| {r['data']} | {r['model']} | {_fmt(r['nats'], r['sd'])} | {_fmt(bits, sd_bits, 3)} | "
+                 f"{'exact' if r['exact'] else 'upper bound'} |")
+  like = "\n".join(lines)
+  lines = ["| data | images | IS analogue | marginal entropy (nats) | mean max-prob | FD analogue | classes |",
+           "|---|---|---|---|---|---|---|"]
+  for r in quality:
+    lines.append(f"| {r['data']} | {r['model']} | {r['inception_score']:.2f} | {r['marginal_entropy']:.2f} | "
+                 f"{r['mean_max_prob']:.2f} | {r['frechet_distance']:.1f} | {r['classes_present']} |")
+  qual = "\n".join(lines)
+  (root / "likelihood_table.md").write_text(like + "\n")
+  (root / "sample_quality.md").write_text(qual + "\n")
+  return {"likelihood_table": like, "sample_quality_table": qual}
+
+
+# ----------------------------------------------------------------------------------------------
+# Speed: parallel training vs sequential recurrence, and the sequential sampler.
+
+
+def _median_seconds(fn, *args, repeats: int) -> float:
+  jax.block_until_ready(fn(*args))  # compile and warm up
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times)
+
+
+def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Steady-state train-step and forward time of each pixel model, and sampling time per image, at
+  each image size, as ratios to PixelCNN measured in the same process."""
+  rows = []
+  for size in config.sizes:
+    shape = (size, size, 1)
+    rng = np.random.default_rng(0)
+    batch = jnp.asarray(rng.integers(0, config.num_levels, (config.batch_size, *shape)), jnp.int32)
+    base = None
+    for name, kwargs in config.models.items():
+      model = build_pixel_model(name, config.num_levels, shape, **dict(kwargs))
+      params = init_pixel_model(model, 0)
+      tx = optax.adam(1e-3)
+      loss_fn = nll_loss_fn(model)
+
+      @jax.jit
+      def train_step(p, s, b):
+        g = jax.grad(lambda q: loss_fn(q, b, jax.random.key(0))[0])(p)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s
+
+      forward = jax.jit(lambda p, b: model.apply({"params": p}, b))
+      step_s = _median_seconds(train_step, params, tx.init(params), batch, repeats=config.repeats)
+      fwd_s = _median_seconds(forward, params, batch, repeats=config.repeats)
+      sample_fn = lambda p: ar.sample(model, {"params": p}, jax.random.key(0), config.sample_batch)
+      sample_s = _median_seconds(sample_fn, params, repeats=max(1, config.repeats // 5))
+      row = {"size": size, "model": name, "params": count_params(params), "train_step_ms": 1e3 * step_s,
+             "forward_ms": 1e3 * fwd_s, "sample_ms_per_image": 1e3 * sample_s / config.sample_batch,
+             "sampling_steps": ar.num_sampling_steps(model),
+             "sample_batch_over_one_forward": sample_s / _median_seconds(forward, params, batch[:config.sample_batch],
+                                                                         repeats=config.repeats)}
+      if base is None:
+        base = row
+      row["params_ratio"] = row["params"] / base["params"]
+      row["train_step_ratio"] = row["train_step_ms"] / base["train_step_ms"]
+      row["sample_ratio"] = row["sample_ms_per_image"] / base["sample_ms_per_image"]
+      rows.append(row)
+  lines = [f"| image | model | params (ratio) | train step ms (ratio to PixelCNN) | sampling ms/image (ratio) | "
+           f"sampling a batch of {config.sample_batch} / one forward of it |", "|---|---|---|---|---|---|"]
+  for r in rows:
+    lines.append(f"| {r['size']}x{r['size']} | {r['model']} | {r['params']:,} ({r['params_ratio']:.2f}) | "
+                 f"{r['train_step_ms']:.1f} ({r['train_step_ratio']:.2f}x) | {r['sample_ms_per_image']:.1f} "
+                 f"({r['sample_ratio']:.2f}x) | {r['sample_batch_over_one_forward']:.0f} ({r['sampling_steps']} steps) |")
+  table = "\n".join(lines)
+  (Path(workdir) / "speed.md").write_text(table + "\n")
+  return write_results(workdir, {"rows": rows, "table": table, "batch_size": config.batch_size,
+                                 "device": str(jax.devices()[0].platform)})

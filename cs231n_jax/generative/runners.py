@@ -1,0 +1,384 @@
+"""Experiment runners for pixel models, VAEs and the autoencoder: ``run_xxx(config, workdir) -> dict``.
+
+Each runner trains (resuming from its checkpoints when the workdir has them), evaluates on the test
+split with the parameters that were best on validation, writes its figures as PNG and its results as
+``results.json`` into ``workdir``, and returns the results.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.generative import autoregressive as ar
+from cs231n_jax.generative import evaluate as ev
+from cs231n_jax.generative import plots, training
+from cs231n_jax.generative import vae as vae_lib
+from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier, l2_loss
+from cs231n_jax.generative.baselines import minimize_lbfgs
+from cs231n_jax.generative.configs import SCORER_EPOCHS
+from cs231n_jax.generative.data import (NUM_LEVELS, LevelDigits, dequantize, discrete_bound_offset,
+                                        load_level_digits, nats_to_bits_per_dim, to_unit)
+from cs231n_jax.generative.models import build_pixel_model, train_pixel_model
+from cs231n_jax.generative.pixelrnn import count_params
+
+RESULTS_NAME = "results.json"
+NUM_SCORED_SAMPLES = 360  # as many as there are held-out test digits, so every row is scored alike
+
+
+def write_results(workdir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+  Path(workdir).mkdir(parents=True, exist_ok=True)
+  (Path(workdir) / RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+  return results
+
+
+def config_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  return json.loads(json.dumps(config.to_dict(), default=str))
+
+
+def model_kwargs(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
+  kw = {k: v for k, v in model_config.to_dict().items() if k != "name"}
+  return {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def digit_scorer(binarized: bool, num_epochs: int = SCORER_EPOCHS) -> ev.DigitScorer:
+  """The project's scoring classifier (trained once per process, data kind and length)."""
+  return ev.train_digit_scorer(binarized, num_epochs=num_epochs)
+
+
+def scorer_for(config: ml_collections.ConfigDict, binarized: bool) -> ev.DigitScorer:
+  return digit_scorer(binarized, int(config.get("scorer_epochs", SCORER_EPOCHS)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Pixel models.
+
+
+def run_pixel_model(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train a PixelCNN / gated PixelCNN / PixelRNN on the digits; exact test NLL; samples."""
+  data = load_level_digits(bool(config.data.binarize))
+  model = build_pixel_model(config.model.name, data.num_levels, data.image_shape, **model_kwargs(config.model))
+  t = config.train
+  fit = train_pixel_model(model, data.train, data.val, learning_rate=t.learning_rate, num_epochs=t.num_epochs,
+                          batch_size=t.batch_size, seed=config.seed, workdir=workdir, patience=t.patience,
+                          weight_decay=t.weight_decay, config=config_dict(config))
+  variables = {"params": fit.best_params}
+  test = ar.nll_report(model, variables, data.test)
+  val = ar.nll_report(model, variables, data.val)
+  train = ar.nll_report(model, variables, data.train)
+  probs = ar.first_pixel_marginal(data.train, data.num_levels)
+  t0 = time.perf_counter()
+  samples = np.asarray(ar.sample(model, variables, jax.random.key(config.seed + 1), config.sample.num_samples,
+                                 first_pixel=config.sample.first_pixel, first_pixel_probs=probs))
+  sample_seconds = time.perf_counter() - t0
+  np.save(Path(workdir) / "samples.npy", samples)
+  kind = "binarised" if config.data.binarize else "17-level"
+  plots.save_image_grid(to_unit(samples[:100], data.num_levels), Path(workdir) / "samples.png",
+                        title=f"{config.model.name} samples ({kind} 8x8 digits)")
+  training.plot_history(fit.history, [("train_loss", "train (dropout on)"), ("val_loss", "validation")],
+                        Path(workdir) / "curves.png", title=f"{config.model.name}: NLL ({kind} digits)")
+  return write_results(workdir, {
+      "model": config.model.name, "binarized": bool(config.data.binarize), "num_levels": data.num_levels,
+      "num_params": count_params(fit.best_params), "test_nats": test["nats"], "test_bits_per_dim": test["bits_per_dim"],
+      "val_nats": val["nats"], "train_nats": train["nats"], "best_epoch": fit.best_epoch, "epochs": fit.epochs,
+      "train_seconds": fit.train_seconds, "sampling_steps": ar.num_sampling_steps(model),
+      "sample_seconds_incl_compile": sample_seconds, "seed": config.seed,
+  })
+
+
+# ----------------------------------------------------------------------------------------------
+# VAEs.
+
+
+def few_label_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+  """``per_class`` random examples of every class (the few-labels setting)."""
+  rng = np.random.default_rng(seed)
+  return np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+                         for c in np.unique(labels)])
+
+
+def logistic_regression_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                                 c: float = 1.0, iterations: int = 200) -> float:
+  """Multinomial logistic regression (L-BFGS on ``mean CE + ||W||^2 / (2 C N)``), test accuracy."""
+  x_train, x_test = np.asarray(x_train, np.float32), np.asarray(x_test, np.float32)
+  mean, std = x_train.mean(0), x_train.std(0) + 1e-6  # standardise on the labelled examples only
+  x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+  classes = int(max(y_train.max(), y_test.max()) + 1)
+  params = {"w": jnp.zeros((x_train.shape[1], classes)), "b": jnp.zeros((classes,))}
+  xt, yt = jnp.asarray(x_train), jnp.asarray(y_train)
+
+  def objective(p):
+    logits = xt @ p["w"] + p["b"]
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, yt).mean()
+    return ce + jnp.sum(p["w"] ** 2) / (2.0 * c * len(x_train))
+
+  params = minimize_lbfgs(objective, params, iterations)
+  pred = np.asarray(jnp.asarray(x_test) @ params["w"] + params["b"]).argmax(-1)
+  return float((pred == y_test).mean())
+
+
+def vae_data(decoder: str) -> tuple[LevelDigits, bool]:
+  """Bernoulli decoder: binarised digits; Gaussian decoder: 17 levels (dequantised in the loss)."""
+  binarize = decoder == "bernoulli"
+  return load_level_digits(binarize), binarize
+
+
+def vae_inputs(model: vae_lib.VAE, levels, key: jax.Array, num_levels: int) -> jax.Array:
+  """What the VAE models: {0, 1} pixels (Bernoulli) or dequantised ``(levels + u) / 17`` (Gaussian)."""
+  if model.decoder == "bernoulli":
+    return jnp.asarray(levels, jnp.float32)
+  return dequantize(key, levels, num_levels)
+
+
+def vae_nll_offset(model: vae_lib.VAE, num_levels: int) -> float:
+  """Nats to add to a continuous NLL bound to bound the discrete NLL (0 for the Bernoulli decoder)."""
+  d = int(np.prod(model.image_shape))
+  return 0.0 if model.decoder == "bernoulli" else discrete_bound_offset(d, num_levels)
+
+
+def evaluate_vae(model: vae_lib.VAE, params, levels: np.ndarray, num_levels: int, key: jax.Array,
+                 num_samples: int = 10, iw_k: int | None = None) -> dict[str, float]:
+  """Test-set ``-ELBO`` (and optionally ``-log p`` by importance weighting), in discrete nats/image."""
+  kx, ke, kiw = jax.random.split(key, 3)
+  x = vae_inputs(model, levels, kx, num_levels)
+  terms = jax.jit(vae_lib.elbo_terms, static_argnums=(0, 4))(model, params, x, ke, num_samples)
+  offset = vae_nll_offset(model, num_levels)
+  out = {"neg_elbo": float(-terms["elbo"].mean()) + offset, "kl": float(terms["kl"].mean()),
+         "reconstruction": float(terms["reconstruction"].mean())}
+  if iw_k:
+    out["neg_iw_log_prob"] = float(-vae_lib.importance_weighted_log_prob(model, params, x, kiw, iw_k).mean()) + offset
+  return out
+
+
+def run_vae(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train a VAE; test -ELBO and importance-weighted NLL; samples, reconstructions, interpolations;
+  with a 2-D latent, the prior-percentile manifold and the exact quadrature check of the bound."""
+  m = config.model
+  data, binarize = vae_data(m.decoder)
+  model = vae_lib.VAE(latent_dim=m.latent_dim, hidden=tuple(m.hidden), decoder=m.decoder, arch=m.arch)
+  key = jax.random.key(config.seed)
+  params = model.init(key, jnp.zeros((1, 8, 8, 1)))["params"]
+  val_key = jax.random.key(config.seed + 1000)  # fixed: the validation bound is comparable across epochs
+
+  def loss_fn(p, batch, k):
+    kx, kz = jax.random.split(k)
+    terms = vae_lib.elbo_terms(model, p, vae_inputs(model, batch, kx, data.num_levels), kz)
+    return -terms["elbo"].mean(), {"kl": terms["kl"].mean()}
+
+  def val_loss(p):
+    r = evaluate_vae(model, p, data.val, data.num_levels, val_key, num_samples=config.eval.val_samples)
+    return {"loss": r["neg_elbo"], "kl": r["kl"]}
+
+  t = config.train
+  fit = training.fit(loss_fn, params, data.train, val_loss, optax.adam(t.learning_rate), num_epochs=t.num_epochs,
+                     batch_size=t.batch_size, seed=config.seed, workdir=workdir, patience=t.patience,
+                     config=config_dict(config))
+  params = fit.best_params
+  offset = vae_nll_offset(model, data.num_levels)
+  test = evaluate_vae(model, params, data.test, data.num_levels, jax.random.key(config.seed + 2000),
+                      num_samples=config.eval.test_samples, iw_k=config.eval.iw_k)
+  kind = "binarised" if binarize else "17-level, dequantised"
+  results = {
+      "decoder": m.decoder, "latent_dim": m.latent_dim, "arch": m.arch, "binarized": binarize,
+      "test_neg_elbo": test["neg_elbo"], "test_neg_elbo_bits_per_dim": float(nats_to_bits_per_dim(test["neg_elbo"], 64)),
+      "test_neg_iw_log_prob": test["neg_iw_log_prob"],
+      "test_iw_bits_per_dim": float(nats_to_bits_per_dim(test["neg_iw_log_prob"], 64)),
+      "iw_k": config.eval.iw_k, "test_kl": test["kl"], "test_reconstruction": test["reconstruction"],
+      "discrete_offset_nats": offset, "best_epoch": fit.best_epoch, "epochs": fit.epochs,
+      "train_seconds": fit.train_seconds, "seed": config.seed,
+  }
+  results.update(elbo_curve_checks(fit.history))
+  training.plot_history(fit.history, [("train_loss", "train -ELBO (continuous)"), ("val_loss", "val -ELBO")],
+                        Path(workdir) / "curves.png", title=f"VAE ({m.decoder}, z={m.latent_dim}, {kind})")
+  # Generation uses the decoder only.
+  skey = jax.random.key(config.seed + 3000)
+  means = np.asarray(vae_lib.sample_images(model, params, skey, NUM_SCORED_SAMPLES, mean=True))
+  draws = np.asarray(vae_lib.sample_images(model, params, skey, NUM_SCORED_SAMPLES, mean=False))
+  np.save(Path(workdir) / "samples_mean.npy", means)
+  np.save(Path(workdir) / "samples.npy", np.clip(draws, 0.0, 1.0))
+  plots.save_image_grid(means[:100], Path(workdir) / "samples_mean.png", title="VAE: decoder means of z ~ N(0, I)")
+  plots.save_image_grid(np.clip(draws[:100], 0, 1), Path(workdir) / "samples.png", title="VAE: x ~ p(x|z), z ~ N(0, I)")
+  x_test = vae_inputs(model, data.test[:50], jax.random.key(0), data.num_levels)
+  mu, _ = model.apply({"params": params}, x_test, method=vae_lib.VAE.encode)
+  recon = np.asarray(vae_lib.decode_mean(model, params, mu))
+  plots.save_image_grid(np.concatenate([np.asarray(x_test)[:20], recon[:20]]), Path(workdir) / "reconstructions.png",
+                        title="test digits (top two rows) and their reconstructions")
+  scorer = scorer_for(config, binarize)
+  results["samples_quality"] = ev.sample_quality(scorer, np.clip(draws, 0, 1))
+  results["mean_samples_quality"] = ev.sample_quality(scorer, means)
+  results["sharpness_mean_samples"] = ev.sharpness_report(means)
+  results["interpolation"] = vae_interpolation(model, params, scorer, config.seed, workdir)
+  results["features"] = vae_feature_probe(model, params, data, config.eval.probe_seeds, config.eval.labels_per_class)
+  if m.latent_dim == 2:
+    results["manifold"] = vae_manifold(model, params, scorer, workdir)
+    results["quadrature"] = vae_quadrature_check(model, params, data, config)
+  return write_results(workdir, results)
+
+
+def elbo_curve_checks(history: list[dict[str, Any]]) -> dict[str, Any]:
+  """The curriculum's training-curve criteria on the held-out bound: improvement from the first to the
+  last epoch, and how often the 3-epoch moving average of the validation ELBO does not decrease."""
+  val = np.array([-r["val_loss"] for r in history])  # ELBO (higher is better)
+  if len(val) < 4:
+    return {"val_elbo_gain": float(val[-1] - val[0]) if len(val) else 0.0}
+  avg = np.convolve(val, np.ones(3) / 3, mode="valid")
+  return {"val_elbo_gain": float(val[-1] - val[0]),
+          "fraction_moving_average_non_decreasing": float(np.mean(np.diff(avg) >= 0))}
+
+
+def vae_interpolation(model, params, scorer, seed: int, workdir: str, pairs: int = 20, steps: int = 10) -> dict[str, float]:
+  """Decode straight lines between 20 pairs of prior draws (10 steps each) and score them."""
+  k0, k1 = jax.random.split(jax.random.key(seed + 4000))
+  z0 = jax.random.normal(k0, (pairs, model.latent_dim))
+  z1 = jax.random.normal(k1, (pairs, model.latent_dim))
+  from cs231n_jax.generative.gan import interpolate
+
+  path = interpolate(z0, z1, steps)  # (T, P, d)
+  images = np.asarray(vae_lib.decode_mean(model, params, path.reshape(-1, model.latent_dim)))
+  images = images.reshape(steps, pairs, 8, 8, 1).swapaxes(0, 1)  # (P, T, 8, 8, 1)
+  plots.save_image_grid(images[:10].reshape(-1, 8, 8, 1), Path(workdir) / "interpolations.png", ncols=steps,
+                        title="VAE: decoded linear interpolations between prior draws (rows)")
+  return ev.interpolation_report(scorer, images)
+
+
+def vae_feature_probe(model, params, data: LevelDigits, seeds, per_class: int) -> dict[str, Any]:
+  """Logistic regression with ``per_class`` labels per class on the encoder means vs on raw pixels."""
+  x_train = vae_inputs(model, data.train, jax.random.key(0), data.num_levels)
+  x_test = vae_inputs(model, data.test, jax.random.key(1), data.num_levels)
+  mu_train = np.asarray(model.apply({"params": params}, x_train, method=vae_lib.VAE.encode)[0])
+  mu_test = np.asarray(model.apply({"params": params}, x_test, method=vae_lib.VAE.encode)[0])
+  raw_train, raw_test = np.asarray(x_train).reshape(len(x_train), -1), np.asarray(x_test).reshape(len(x_test), -1)
+  acc = {"latent_mean": [], "raw_pixels": []}
+  for s in seeds:
+    idx = few_label_indices(data.train_labels, per_class, s)
+    acc["latent_mean"].append(logistic_regression_accuracy(mu_train[idx], data.train_labels[idx], mu_test, data.test_labels))
+    acc["raw_pixels"].append(logistic_regression_accuracy(raw_train[idx], data.train_labels[idx], raw_test, data.test_labels))
+  return {f"{k}_accuracy_mean": float(np.mean(v)) for k, v in acc.items()} | {
+      f"{k}_accuracy_sd": float(np.std(v)) for k, v in acc.items()} | {"labels_per_class": per_class, "seeds": len(seeds)}
+
+
+def vae_manifold(model, params, scorer, workdir: str, n: int = 10) -> dict[str, Any]:
+  """The lecture's 2-D latent manifold: decode a grid at prior percentiles 5%..95%."""
+  z = vae_lib.prior_percentile_grid(n)
+  images = np.asarray(vae_lib.decode_mean(model, params, z))
+  plots.save_image_grid(images, Path(workdir) / "manifold.png", ncols=n,
+                        title="VAE 2-D latent manifold (prior percentiles 5%..95%)")
+  classes = scorer.probs(images).argmax(-1)
+  grid = images.reshape(n, n, -1).astype(np.float64)
+  adjacent = np.concatenate([np.linalg.norm(grid[1:] - grid[:-1], axis=-1).ravel(),
+                             np.linalg.norm(grid[:, 1:] - grid[:, :-1], axis=-1).ravel()])
+  rng = np.random.default_rng(0)
+  flat = grid.reshape(n * n, -1)
+  a, b = rng.integers(n * n, size=(2, 2000))
+  keep = a != b
+  random_pairs = np.linalg.norm(flat[a[keep]] - flat[b[keep]], axis=-1)
+  return {"distinct_classes": int(len(np.unique(classes))),
+          "adjacent_over_random_median_l2": float(np.median(adjacent) / np.median(random_pairs))}
+
+
+def vae_quadrature_check(model, params, data: LevelDigits, config) -> dict[str, Any]:
+  """For every test image: ELBO (many-sample Monte Carlo) <= log p(x) by quadrature, and
+  log p(x) - ELBO = KL(q(z|x) || p(z|x)) on the same grid."""
+  key = jax.random.key(config.seed + 5000)
+  x = vae_inputs(model, data.test, jax.random.fold_in(key, 0), data.num_levels)
+  elbo = np.asarray(jax.jit(vae_lib.elbo_terms, static_argnums=(0, 4))(
+      model, params, x, jax.random.fold_in(key, 1), config.eval.quadrature_elbo_samples)["elbo"], np.float64)
+  log_px = np.asarray(vae_lib.quadrature_log_prob(model, params, x), np.float64)
+  kl_post = np.asarray(vae_lib.quadrature_posterior_kl(model, params, x), np.float64)
+  iw = vae_lib.importance_weighted_log_prob(model, params, x, jax.random.fold_in(key, 2), config.eval.iw_k).astype(np.float64)
+  gap = log_px - elbo
+  return {
+      "images": int(len(x)), "max_elbo_minus_log_px": float(np.max(elbo - log_px)),
+      "fraction_elbo_le_log_px": float(np.mean(elbo <= log_px)),
+      "mean_gap": float(gap.mean()), "max_abs_gap_minus_posterior_kl": float(np.max(np.abs(gap - kl_post))),
+      "mean_log_px_minus_iw": float(np.mean(log_px - iw)),
+      "test_neg_log_px_quadrature": float(-log_px.mean()) + vae_nll_offset(model, data.num_levels),
+  }
+
+
+# ----------------------------------------------------------------------------------------------
+# The autoencoder and encoder pretraining.
+
+
+def run_autoencoder(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train the conv / upconv autoencoder with L2 on unlabelled training digits, then use its encoder
+  to initialise a classifier fine-tuned on a few labels per class, against random initialisation."""
+  data = load_level_digits(False)
+  x_train = to_unit(data.train.astype(np.float32), data.num_levels)
+  x_val = to_unit(data.val.astype(np.float32), data.num_levels)
+  x_test = to_unit(data.test.astype(np.float32), data.num_levels)
+  ae = ConvAutoencoder(code_dim=config.model.code_dim)
+  params = ae.init(jax.random.key(config.seed), x_train[:1])["params"]
+
+  def loss_fn(p, batch, key):
+    del key
+    return l2_loss(ae.apply({"params": p}, batch), batch), {}
+
+  def val_loss(p):
+    return {"loss": float(l2_loss(ae.apply({"params": p}, jnp.asarray(x_val)), jnp.asarray(x_val)))}
+
+  t = config.train
+  fit = training.fit(loss_fn, params, x_train, val_loss, optax.adam(t.learning_rate), num_epochs=t.num_epochs,
+                     batch_size=t.batch_size, seed=config.seed, workdir=workdir, patience=t.patience,
+                     config=config_dict(config))
+  params = fit.best_params
+  test_l2 = float(l2_loss(ae.apply({"params": params}, jnp.asarray(x_test)), jnp.asarray(x_test)))
+  recon = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test[:20])))
+  plots.save_image_grid(np.concatenate([x_test[:20], recon]), Path(workdir) / "reconstructions.png",
+                        title="test digits (top two rows) and their reconstructions")
+  training.plot_history(fit.history, [("train_loss", "train"), ("val_loss", "validation")], Path(workdir) / "curves.png",
+                        title="conv autoencoder, L2 reconstruction", ylabel="squared error / image")
+  pre = config.pretrain
+  rows = {"encoder_init": [], "random_init": [], "frozen_codes_logreg": [], "raw_pixels_logreg": []}
+  codes_train = np.asarray(ae.apply({"params": params}, jnp.asarray(x_train), method=ConvAutoencoder.encode))
+  codes_test = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test), method=ConvAutoencoder.encode))
+  for s in pre.seeds:
+    idx = few_label_indices(data.train_labels, pre.labels_per_class, s)
+    for init in ("encoder_init", "random_init"):
+      rows[init].append(finetune_classifier(params["encoder"] if init == "encoder_init" else None, x_train[idx],
+                                            data.train_labels[idx], x_test, data.test_labels, config, s))
+    rows["frozen_codes_logreg"].append(logistic_regression_accuracy(codes_train[idx], data.train_labels[idx], codes_test,
+                                                                    data.test_labels))
+    rows["raw_pixels_logreg"].append(logistic_regression_accuracy(x_train[idx].reshape(len(idx), -1), data.train_labels[idx],
+                                                                  x_test.reshape(len(x_test), -1), data.test_labels))
+  results = {"test_l2_per_image": test_l2, "code_dim": config.model.code_dim, "best_epoch": fit.best_epoch,
+             "labels_per_class": pre.labels_per_class, "seeds": len(pre.seeds)}
+  for k, v in rows.items():
+    results[f"{k}_accuracy_mean"] = float(np.mean(v))
+    results[f"{k}_accuracy_sd"] = float(np.std(v))
+  return write_results(workdir, results)
+
+
+def finetune_classifier(encoder_params, x, y, x_test, y_test, config, seed: int) -> float:
+  """Fine-tune encoder + softmax classifier on the labelled few (full batch, fixed steps); test accuracy."""
+  model = EncoderClassifier(code_dim=config.model.code_dim)
+  params = model.init(jax.random.key(seed + 100), x[:1])["params"]
+  if encoder_params is not None:
+    params = dict(params, encoder=encoder_params)
+  tx = optax.adam(config.pretrain.learning_rate)
+  opt_state = tx.init(params)
+  xb, yb = jnp.asarray(x), jnp.asarray(y)
+
+  @jax.jit
+  def step(p, s):
+    loss, g = jax.value_and_grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(
+        model.apply({"params": q}, xb), yb).mean())(p)
+    u, s = tx.update(g, s, p)
+    return optax.apply_updates(p, u), s
+
+  for _ in range(config.pretrain.steps):
+    params, opt_state = step(params, opt_state)
+  pred = np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1)
+  return float((pred == y_test).mean())
