@@ -10,7 +10,8 @@ checked three ways in float64 (hand-written vs ``jax.vjp`` of the forward vs num
 Modules: ``core`` (affine, activations, maxout), ``losses`` (svm_loss, softmax_loss),
 ``normalization`` (batch / layer / spatial batch / spatial group norm), ``dropout``, ``conv``
 (naive conv and pooling, output-size formulas), ``fast`` (im2col / col2im), ``layer_utils``
-(sandwich layers), ``differentiable`` (custom_vjp versions), ``precision`` (float64 handling).
+(sandwich layers), ``differentiable`` (custom_vjp versions), ``precision`` (float64 handling),
+``benchmark`` (fast vs naive conv / pool timings), ``rnn_layers`` (lecture 10's recurrent layers).
 """
 
 from cs231n_jax.layers.conv import (
