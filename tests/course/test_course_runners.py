@@ -85,3 +85,34 @@ def test_bad_runner_configs(tmp_path):
     resolve_runner(config)(config, str(tmp_path))
   with pytest.raises(ConfigError, match="linear.loss"):
     run("linear_svm", tmp_path, "linear.loss=hinge")
+
+
+def fake_cifar10(root, per_batch=20):
+  """A tiny data set in the real cifar-10-batches-py format (random pixels and labels)."""
+  import pickle
+
+  import numpy as np
+
+  folder = root / "cifar-10-batches-py"
+  folder.mkdir(parents=True)
+  rng = np.random.default_rng(0)
+  for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+    with open(folder / name, "wb") as f:
+      pickle.dump({b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                   b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}, f)
+  with open(folder / "batches.meta", "wb") as f:
+    pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)]}, f)
+  return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,overrides", [
+    ("knn", ["knn.k_choices=(1, 3)", "knn.num_folds=3", "knn.num_train=60", "knn.num_test=10"]),
+    ("linear_svm", ["data.scale=False", "linear.learning_rates=(1e-7,)", "linear.regularization_strengths=(2.5e4,)",
+                    "linear.num_iters=20"]),
+    ("three_layer_convnet", ["model.num_filters=4", "model.filter_size=7", "solver.num_epochs=1", "solver.batch_size=20"]),
+])
+def test_configs_run_on_cifar10_format_data(tmp_path, name, overrides):
+  data_dir = fake_cifar10(tmp_path / "data")
+  r = run(name, tmp_path / "work", "data.name=cifar10", f"data.dir={data_dir}", "data.num_validation=20", *overrides)
+  assert 0.0 <= r["test_accuracy"] <= 1.0
