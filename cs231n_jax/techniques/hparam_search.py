@@ -248,7 +248,9 @@ def vmap_benchmark(spec: fm.RunSpec, data: fm.Arrays, num_models: int, key: jax.
   """Time K runs as one ``jit(vmap(run))`` program vs K calls of ``jit(run)``, same process.
 
   Compile times are measured separately (``lower().compile()``); run times are the best of
-  ``repeats`` (``block_until_ready``). Also checks that both give the same accuracies.
+  ``repeats`` interleaved rounds (``block_until_ready``). Also reports how far the accuracies of the
+  three ways differ (float32 summation order differs between batched and single matrix multiplies;
+  in float64 they agree to 1e-9, see the tests).
   """
   kl, kr, kk = jax.random.split(key, 3)
   lrs = jnp.asarray(log_uniform(kl, num_models, *lr_range), jnp.float32)
@@ -263,19 +265,23 @@ def vmap_benchmark(spec: fm.RunSpec, data: fm.Arrays, num_models: int, key: jax.
   single = jax.jit(run).lower(lrs[0], regs[0], keys[0]).compile()
   compile_single = time.perf_counter() - t0
 
-  def timed(fn):
-    best, out = math.inf, None
-    for _ in range(repeats):
-      t = time.perf_counter()
-      out = jax.block_until_ready(fn())
-      best = min(best, time.perf_counter() - t)
-    return best, out
-
-  vmap_s, vmap_out = timed(lambda: batched(lrs, regs, keys))
-  seq_s, seq_out = timed(lambda: [single(lrs[i], regs[i], keys[i]) for i in range(num_models)])
   loop = fm.make_python_loop_run(spec, data)
   jax.block_until_ready(loop(lrs[0], regs[0], keys[0]))  # compile its step outside the timing
-  loop_s, loop_out = timed(lambda: [loop(lrs[i], regs[i], keys[i]) for i in range(num_models)])
+  contenders = {
+      "vmap": lambda: batched(lrs, regs, keys),
+      "sequential": lambda: [single(lrs[i], regs[i], keys[i]) for i in range(num_models)],
+      "loop": lambda: [loop(lrs[i], regs[i], keys[i]) for i in range(num_models)],
+  }
+  # Interleaved repeats, best of each: load from other processes hits all three alike.
+  best = {name: math.inf for name in contenders}
+  outs = {}
+  for _ in range(repeats):
+    for name, fn in contenders.items():
+      t = time.perf_counter()
+      outs[name] = jax.block_until_ready(fn())
+      best[name] = min(best[name], time.perf_counter() - t)
+  vmap_s, seq_s, loop_s = best["vmap"], best["sequential"], best["loop"]
+  vmap_out, seq_out, loop_out = outs["vmap"], outs["sequential"], outs["loop"]
   seq_val = np.array([float(o["val_accuracy"]) for o in seq_out])
   loop_val = np.array([float(o["val_accuracy"]) for o in loop_out])
   vmap_val = np.asarray(vmap_out["val_accuracy"])
@@ -285,6 +291,8 @@ def vmap_benchmark(spec: fm.RunSpec, data: fm.Arrays, num_models: int, key: jax.
       "compile_vmap_s": compile_vmap, "compile_single_s": compile_single,
       "vmap_run_s": vmap_s, "sequential_scan_run_s": seq_s, "sequential_step_loop_s": loop_s,
       "speedup_vs_sequential_scan": seq_s / vmap_s, "speedup_vs_step_loop": loop_s / vmap_s,
+      # One compile each: what a user waits for, compilation included.
+      "vmap_total_s": compile_vmap + vmap_s, "sequential_scan_total_s": compile_single + seq_s,
       "max_val_accuracy_difference": float(max(np.max(np.abs(seq_val - vmap_val)), np.max(np.abs(loop_val - vmap_val)))),
       "mean_val_accuracy": float(vmap_val.mean()),
   }
