@@ -157,8 +157,8 @@ def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     rng = np.random.default_rng(0)
     batch = jnp.asarray(rng.integers(0, config.num_levels, (config.batch_size, *shape)), jnp.int32)
     base = None
-    for name, kwargs in config.models.items():
-      model = build_pixel_model(name, config.num_levels, shape, **dict(kwargs))
+    for name in config.order:
+      model = build_pixel_model(name, config.num_levels, shape, **config.models[name].to_dict())
       params = init_pixel_model(model, 0)
       tx = optax.adam(1e-3)
       loss_fn = nll_loss_fn(model)

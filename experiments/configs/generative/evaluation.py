@@ -1,0 +1,28 @@
+"""The generative-model evaluation on held-out digits: the likelihood table and the sample-quality table.
+
+Trains (or resumes, from sub-workdirs) every model with its own config in this folder: baselines (independent
+pixels, logistic autoregressive), PixelCNN, gated PixelCNN, PixelRNN Row LSTM and Diagonal BiLSTM (3 seeds, on
+binarised and 17-level digits), the VAEs (Bernoulli / Gaussian decoder; -ELBO and IW k=1000), and the GANs;
+scores 360 samples of each with the project's digits classifier next to real held-out digits and noise.
+Command: cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/generative_eval
+Expected: measured on CPU-2 (docs/results.md, "Lecture 13": both tables are this run's likelihood_table.md and
+  sample_quality.md).
+"""
+
+import ml_collections
+
+from cs231n_jax.generative.configs import SCORER_EPOCHS
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.generative.evaluation:run_evaluation"
+  c.seed = 0
+  c.seeds = (0, 1, 2)
+  c.pixel_models = ("pixelcnn", "gated_pixelcnn", "pixelrnn_row", "pixelrnn_diagonal")
+  c.vae_binarized = "vae"
+  c.vae_levels = "vae_gaussian"
+  c.gans = ("gan_mlp", "dcgan")
+  c.logistic_c_grid = (0.01, 0.1, 1.0, 10.0)
+  c.scorer_epochs = SCORER_EPOCHS
+  return c

@@ -1,0 +1,20 @@
+"""Minimax (saturating) vs non-saturating generator loss for the MLP GAN on digits, 3 seeds each.
+
+The lecture says the non-saturating loss "works much better in practice"; on 8x8 digits the gap may be small,
+so the table reports both with their seed-to-seed spread (IS / FD analogues, marginal class entropy).
+Command: cs231n-jax train --config experiments/configs/generative/gan_losses.py --workdir workdirs/gan_losses
+Expected: measured on CPU-2 (docs/results.md, "Lecture 13"): see the GAN loss table there.
+"""
+
+import ml_collections
+
+from cs231n_jax.generative.configs import gan_config
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.generative.gan_runners:run_gan_study"
+  c.base = gan_config("mlp")
+  c.variants = ({"loss": "minimax"}, {"loss": "non_saturating"}, {"loss": "lsgan"})
+  c.seeds = (0, 1, 2)
+  return c

@@ -1,0 +1,14 @@
+"""The original GAN (fully connected G and D) on 8x8 digits, non-saturating loss, k = 1.
+
+Goodfellow et al. 2014 with the lecture's non-saturating generator loss; Adam(2e-4, beta1 = 0.5). Samples are
+scored by the project's digits classifier (IS / FD analogues), checked against memorisation (nearest training
+digit vs held-out digits), interpolated in z, and used for the thick/thin vector-arithmetic proxy.
+Command: cs231n-jax train --config experiments/configs/generative/gan_mlp.py --workdir workdirs/gan_mlp
+Expected: measured on CPU-2 (docs/results.md, "Lecture 13"): see the sample-quality table there.
+"""
+
+from cs231n_jax.generative.configs import gan_config
+
+
+def get_config():
+  return gan_config("mlp")
