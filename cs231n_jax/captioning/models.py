@@ -51,9 +51,9 @@ MAX_MEMORY_TOKENS = 1024  # learned location embeddings available to the transfo
 class SceneEncoder(nn.Module):
   """[conv3x3-relu]x2 - maxpool per block, then a 3x3 conv to ``feature_dim`` channels.
 
-  Returns the global feature (N, global_dim) — relu(fc(flattened map)), which keeps the layout —
-  and the spatial features (N, L, feature_dim), L = (H / 2^blocks) x (W / 2^blocks), each with a
-  learned location embedding added.
+  Returns the global feature (N, global_dim) — fc(flattened map), which keeps the layout — and the
+  spatial features (N, L, feature_dim), L = (H / 2^blocks) x (W / 2^blocks), each layer-normalised
+  and the spatial ones with a learned location embedding added. Convolutions use He init.
   """
 
   channels: Sequence[int] = (32, 64)
@@ -63,16 +63,20 @@ class SceneEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, images: Array) -> tuple[Array, Array]:
+    conv = lambda c, name: nn.Conv(c, (3, 3), padding=1, kernel_init=nn.initializers.he_normal(), dtype=self.dtype, name=name)
     x = images.astype(self.dtype or jnp.float32)
     for i, c in enumerate(self.channels):
-      x = nn.relu(nn.Conv(c, (3, 3), padding=1, dtype=self.dtype, name=f"conv{i}_1")(x))
-      x = nn.relu(nn.Conv(c, (3, 3), padding=1, dtype=self.dtype, name=f"conv{i}_2")(x))
+      x = nn.relu(conv(c, f"conv{i}_1")(x))
+      x = nn.relu(conv(c, f"conv{i}_2")(x))
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
-    x = nn.relu(nn.Conv(self.feature_dim, (3, 3), padding=1, dtype=self.dtype, name="conv_out")(x))
+    x = nn.relu(conv(self.feature_dim, "conv_out")(x))
     n, h, w, c = x.shape
-    spatial = x.reshape(n, h * w, c)
+    # Layer norm on both outputs: a fresh CNN's features on mostly-dark images are tiny and nearly
+    # the same for every image (std ~0.02), which leaves the decoder nothing to read at first.
+    spatial = nn.LayerNorm(dtype=self.dtype, name="spatial_norm")(x.reshape(n, h * w, c))
     spatial = spatial + self.param("locations", nn.initializers.normal(0.02), (h * w, c)).astype(spatial.dtype)
-    global_feature = nn.relu(nn.Dense(self.global_dim, dtype=self.dtype, name="fc")(x.reshape(n, -1)))
+    global_feature = nn.LayerNorm(dtype=self.dtype, name="global_norm")(
+        nn.Dense(self.global_dim, dtype=self.dtype, name="fc")(x.reshape(n, -1)))
     return global_feature, spatial
 
 
