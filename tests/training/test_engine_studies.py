@@ -43,11 +43,13 @@ def test_lecture7_mlp_regularisers_are_random_in_train_and_fixed_in_eval():
     _init(get_model("lecture7_mlp", dropout_keep_ratio=0.0))
 
 
+@pytest.mark.slow
 def test_lecture7_convnet_pools():
   for pool in ("max", "fractional"):
     m = get_model("lecture7_convnet", features=(4, 8), hidden_dim=16, pool=pool, batch_norm=True)
-    v = _init(m)
-    out, _ = m.apply(v, X, train=True, rngs={"dropout": jax.random.PRNGKey(0)}, mutable=["batch_stats"])
+    v = jax.jit(m.init)({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, X)
+    out, _ = jax.jit(lambda v, x: m.apply(v, x, train=True, rngs={"dropout": jax.random.PRNGKey(0)},
+                                          mutable=["batch_stats"]))(v, X)
     assert out.shape == (6, 10)
   flat = jax.tree_util.tree_flatten_with_path(v["params"])[0]
   assert {str(p[0].key) for p, _ in flat} == {"conv1", "bn1", "conv2", "bn2", "fc", "head"}

@@ -34,25 +34,24 @@ def test_vmapped_runs_equal_one_after_another_in_float64(small_data):
     data = fm.Arrays(*(jnp.asarray(a, jnp.float64) if a.dtype == jnp.float32 else a
                        for a in (small_data.x_train, small_data.y_train, small_data.x_val, small_data.y_val)),
                      small_data.num_classes)
-    lrs = jnp.array([0.01, 0.1, 0.3], jnp.float64)
-    regs = jnp.array([1e-4, 1e-3, 1e-2], jnp.float64)
-    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    lrs = jnp.array([0.1, 0.3], jnp.float64)
+    regs = jnp.array([1e-3, 1e-2], jnp.float64)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
     run = fm.make_train_run(spec, data)
     batched = jax.jit(jax.vmap(run))(lrs, regs, keys)
     single = jax.jit(run)
-    loop = fm.make_python_loop_run(spec, data)
-    for i in range(3):
-      one = single(lrs[i], regs[i], keys[i])
-      stepped = loop(lrs[i], regs[i], keys[i])
-      for other in (one, stepped):
-        for name in ("W1", "b1", "W2", "b2"):
-          np.testing.assert_allclose(batched["params"][name][i], other["params"][name], rtol=1e-9, atol=1e-11)
-        np.testing.assert_allclose(batched["loss"][i], other["loss"], rtol=1e-9)
+    others = [single(lrs[0], regs[0], keys[0]), single(lrs[1], regs[1], keys[1]),
+              fm.make_python_loop_run(spec, data)(lrs[1], regs[1], keys[1])]
+    for i, other in zip((0, 1, 1), others):
+      for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(batched["params"][name][i], other["params"][name], rtol=1e-9, atol=1e-11)
+      np.testing.assert_allclose(batched["loss"][i], other["loss"], rtol=1e-9)
   assert batched["params"]["W1"].dtype == jnp.float64
-  loss = np.asarray(batched["loss"][1])
+  loss = np.asarray(batched["loss"][0])
   assert loss[-4:].mean() < loss[:4].mean() - 0.05  # it trained
 
 
+@pytest.mark.slow
 def test_babysitting_early_stop_and_learning_rate_diagnosis(small_data):
   """Tiny lr: loss barely moves. Huge lr: cost > 3x initial or NaN stops the run early, and its
   parameters are frozen from then on. Good lr: loss falls by half."""

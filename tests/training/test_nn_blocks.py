@@ -121,6 +121,7 @@ def test_norm_layers_use_the_slide_statistics_axes():
     _apply_norm("weight", x)
 
 
+@pytest.mark.slow
 def test_batch_norm_eval_is_independent_of_the_batch_and_running_stats_converge():
   m = norms.ConvBN(4, relu=False)
   x = jax.random.normal(jax.random.PRNGKey(0), (8, 5, 5, 3))
@@ -133,12 +134,14 @@ def test_batch_norm_eval_is_independent_of_the_batch_and_running_stats_converge(
   assert np.max(np.abs(train_a[:1] - train_b[:1])) > 1e-2
   # A stationary stream: running statistics approach the true mean / variance of the conv output.
   params = variables["params"]
-  stats = variables["batch_stats"]
   key = jax.random.PRNGKey(2)
-  for i in range(100):
+
+  def update(stats, i):
     xb = 2.0 * jax.random.normal(jax.random.fold_in(key, i), (64, 5, 5, 3)) + 1.0
     _, new = m.apply({"params": params, "batch_stats": stats}, xb, train=True, mutable=["batch_stats"])
-    stats = new["batch_stats"]
+    return new["batch_stats"], None
+
+  stats, _ = jax.jit(lambda s: jax.lax.scan(update, s, jnp.arange(100)))(variables["batch_stats"])
   big = 2.0 * jax.random.normal(jax.random.PRNGKey(9), (4096, 5, 5, 3)) + 1.0
   z = nn.Conv(4, (3, 3), padding="SAME", use_bias=False).apply({"params": params["conv"]}, big)
   np.testing.assert_allclose(stats["bn"]["mean"], z.mean(axis=(0, 1, 2)), rtol=0.05, atol=0.05)
@@ -160,6 +163,7 @@ def _trained_like_conv_bn_variables(key, x, use_bias):
   return m, v
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_folding_batch_norm_into_the_conv_gives_equal_outputs(use_bias):
   with jax.enable_x64(True):
