@@ -340,3 +340,30 @@ def run_char_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
   print(f"{config.model.cell} test bits/char {results['test_bits_per_char']:.3f} (best n-gram {best_ngram}: "
         f"{results['best_ngram_test_bits']:.3f}); samples in {workdir / SAMPLES_NAME}")
   return results
+
+
+def load_char_lm(workdir: str):
+  """The best-on-val model of a finished ``run_char_lm`` workdir: ``(model, params, corpus)``.
+
+  Reads ``config.json`` and the newest checkpoint (read-only), so a notebook or a script can sample
+  from or inspect a trained model.
+  """
+  workdir = epath.Path(workdir)
+  config_path = workdir / "config.json"
+  if not config_path.exists():
+    raise ConfigError(f"--workdir: {workdir} has no config.json (not a run_char_lm workdir)")
+  config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+  corpus = load_corpus(config.data)
+  model = build_model(config, corpus.vocab.size)
+  params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))["params"]
+  tx = optax.chain(gradient_clipping(config.train.clip, config.train.clip_threshold),
+                   optim.make_optimizer(config.optimizer, config.train.num_steps))
+  template = jax.tree.map(np.asarray, {"params": params, "opt_state": tx.init(params),
+                                       "carries": model.initial_carries(config.train.batch_size), "best_params": params})
+  checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, read_only=True)
+  check_vocabulary(checkpoints, corpus.vocab)
+  restored = checkpoints.restore_latest(template)
+  checkpoints.close()
+  if restored is None:
+    raise ConfigError(f"--workdir: no readable checkpoint in {workdir / CHECKPOINT_DIR}")
+  return model, restored.tree["best_params"], corpus
