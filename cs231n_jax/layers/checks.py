@@ -38,6 +38,9 @@ def check_vector(fn: str, name: str, v: Any, length: int, against: str, against_
     )
 
 
-def check_same_shape(fn: str, name_a: str, a: Any, name_b: str, b: Any) -> None:
-  if shape_of(a) != shape_of(b):
-    raise ValueError(f"{fn}: {name_a} {shape_of(a)} and {name_b} {shape_of(b)} must have the same shape")
+def check_dout(fn: str, dout: Any, expected: Sequence[int]) -> None:
+  """The upstream gradient must have the forward output's shape. A backward pass that loops over
+  ``dout``'s positions (the naive conv and pooling) would otherwise return a wrong gradient
+  silently when handed a smaller one."""
+  if shape_of(dout) != tuple(expected):
+    raise ValueError(f"{fn}: dout {shape_of(dout)} must have the forward output's shape {tuple(expected)}")

@@ -27,35 +27,41 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from cs231n_jax.layers.checks import check_ndim, shape_of
+from cs231n_jax.layers.checks import check_dout, check_ndim, shape_of
 from cs231n_jax.layers.precision import follows_input_precision
 
 
-def conv_output_size(size: int, filter_size: int, stride: int, pad: int, dim: str = "width") -> int:
-  """(size - filter + 2 pad) / stride + 1, or a ``ValueError`` when it is not a positive integer."""
+def conv_output_size(size: int, filter_size: int, stride: int, pad: int, dim: str = "width",
+                     context: str = "conv") -> int:
+  """(size - filter + 2 pad) / stride + 1, or a ``ValueError`` when it is not a positive integer.
+
+  ``context`` starts the error message; the layers pass their name and the shapes of x and w, so
+  that the one line says which call did not fit.
+  """
   if stride <= 0 or pad < 0 or filter_size <= 0:
-    raise ValueError(f"conv: need stride > 0, pad >= 0 and filter size > 0, got stride={stride}, pad={pad}, filter={filter_size}")
+    raise ValueError(f"{context}: need stride > 0, pad >= 0 and filter size > 0, got stride={stride}, pad={pad}, filter={filter_size}")
   span = size - filter_size + 2 * pad
   if span < 0:
-    raise ValueError(f"conv: filter {dim} {filter_size} is larger than the padded input {dim} {size} + 2*{pad}")
+    raise ValueError(f"{context}: filter {dim} {filter_size} is larger than the padded input {dim} {size} + 2*{pad}")
   if span % stride:
     raise ValueError(
-        f"conv: (W - F + 2P)/S + 1 = ({size} - {filter_size} + 2*{pad})/{stride} + 1 = {span / stride + 1:.4g} "
+        f"{context}: (W - F + 2P)/S + 1 = ({size} - {filter_size} + 2*{pad})/{stride} + 1 = {span / stride + 1:.4g} "
         f"is not an integer for input {dim} {size}, filter {filter_size}, stride {stride}, pad {pad}: the filter doesn't fit"
     )
   return span // stride + 1
 
 
-def pool_output_size(size: int, pool_size: int, stride: int, dim: str = "width") -> int:
-  """(size - pool) / stride + 1, or a ``ValueError`` when it is not a positive integer."""
+def pool_output_size(size: int, pool_size: int, stride: int, dim: str = "width", context: str = "max_pool") -> int:
+  """(size - pool) / stride + 1, or a ``ValueError`` when it is not a positive integer (``context``
+  starts the message, as in ``conv_output_size``)."""
   if stride <= 0 or pool_size <= 0:
-    raise ValueError(f"max_pool: need stride > 0 and pool size > 0, got stride={stride}, pool={pool_size}")
+    raise ValueError(f"{context}: need stride > 0 and pool size > 0, got stride={stride}, pool={pool_size}")
   span = size - pool_size
   if span < 0:
-    raise ValueError(f"max_pool: pool {dim} {pool_size} is larger than the input {dim} {size}")
+    raise ValueError(f"{context}: pool {dim} {pool_size} is larger than the input {dim} {size}")
   if span % stride:
     raise ValueError(
-        f"max_pool: (W - F)/S + 1 = ({size} - {pool_size})/{stride} + 1 = {span / stride + 1:.4g} "
+        f"{context}: (W - F)/S + 1 = ({size} - {pool_size})/{stride} + 1 = {span / stride + 1:.4g} "
         f"is not an integer for input {dim} {size}, pool {pool_size}, stride {stride}"
     )
   return span // stride + 1
@@ -89,7 +95,9 @@ def conv_output_shape(fn: str, x_shape, w_shape, b_shape, stride: int, pad: int)
     raise ValueError(f"{fn}: x {tuple(x_shape)} has {c} channels but w {tuple(w_shape)} expects {cw}")
   if tuple(b_shape) != (f,):
     raise ValueError(f"{fn}: b must have shape ({f},) to match w {tuple(w_shape)}, got {tuple(b_shape)}")
-  return n, f, conv_output_size(h, hh, stride, pad, "height"), conv_output_size(w, ww, stride, pad, "width")
+  context = f"{fn}: x {tuple(x_shape)} with w {tuple(w_shape)}"
+  return (n, f, conv_output_size(h, hh, stride, pad, "height", context),
+          conv_output_size(w, ww, stride, pad, "width", context))
 
 
 def pad_hw(x, pad: int):
@@ -162,8 +170,9 @@ def conv_backward_naive(dout, cache):
   flows back to that window (scaled by the filter) and to the filter (scaled by the window); the
   windows overlap, so contributions to dx add up.
   """
-  x, w, _, conv_param = cache
+  x, w, b, conv_param = cache
   stride, pad = conv_param_values("conv_backward_naive", conv_param)
+  check_dout("conv_backward_naive", dout, conv_output_shape("conv_backward_naive", shape_of(x), shape_of(w), shape_of(b), stride, pad))
   return _conv_backward_naive(dout, x, w, stride=stride, pad=pad)
 
 
@@ -176,7 +185,8 @@ def pool_output_shape(fn: str, x_shape, ph: int, pw: int, stride: int) -> tuple[
   if len(x_shape) != 4:
     raise ValueError(f"{fn}: x must be (N, C, H, W), got shape {tuple(x_shape)}")
   n, c, h, w = x_shape
-  return n, c, pool_output_size(h, ph, stride, "height"), pool_output_size(w, pw, stride, "width")
+  context = f"{fn}: x {tuple(x_shape)}"
+  return n, c, pool_output_size(h, ph, stride, "height", context), pool_output_size(w, pw, stride, "width", context)
 
 
 @functools.partial(jax.jit, static_argnames=("ph", "pw", "stride"))
@@ -230,4 +240,5 @@ def max_pool_backward_naive(dout, cache):
   """
   x, pool_param = cache
   ph, pw, stride = pool_param_values("max_pool_backward_naive", pool_param)
+  check_dout("max_pool_backward_naive", dout, pool_output_shape("max_pool_backward_naive", shape_of(x), ph, pw, stride))
   return _max_pool_backward_naive(dout, x, ph=ph, pw=pw, stride=stride)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from cs231n_jax.layers import conv, core, dropout as dropout_lib, fast, losses, normalization
+from cs231n_jax.layers import conv, core, dropout as dropout_lib, fast, layer_utils, losses, normalization
 
 
 def _is_residual(leaf: Any) -> bool:
@@ -119,8 +119,14 @@ svm_loss_value = _with_doc(
 # --- normalisation ---------------------------------------------------------------------------
 
 
+def _bn_param(mode, eps, momentum, running_mean, running_var) -> dict:
+  # A fresh dict per call: the forward writes the new running averages into it, and they are
+  # returned as outputs, so nothing leaks out of a trace.
+  return {"mode": mode, "eps": eps, "momentum": momentum, "running_mean": running_mean, "running_var": running_var}
+
+
 def _bn_forward(x, gamma, beta, running_mean, running_var, mode, eps, momentum, spatial):
-  param = {"mode": mode, "eps": eps, "momentum": momentum, "running_mean": running_mean, "running_var": running_var}
+  param = _bn_param(mode, eps, momentum, running_mean, running_var)
   layer = normalization.spatial_batchnorm_forward if spatial else normalization.batchnorm_forward
   out, cache = layer(x, gamma, beta, param)
   return (out, param["running_mean"], param["running_var"]), (spatial, cache)
@@ -230,3 +236,85 @@ def max_pool(x, pool_height: int = 2, pool_width: int = 2, stride: int = 2):
 def max_pool_naive(x, pool_height: int = 2, pool_width: int = 2, stride: int = 2):
   """NCHW max pooling with the naive loops -> out."""
   return _max_pool_naive(x, pool_height, pool_width, stride)
+
+
+# --- sandwich layers (layer_utils): one custom_vjp around the whole stack ----------------------
+
+_affine_relu = hand_written_vjp(layer_utils.affine_relu_forward, layer_utils.affine_relu_backward, 3)
+
+
+def affine_relu(x, w, b):
+  """affine -> ReLU -> out."""
+  return _affine_relu(x, w, b)
+
+
+_affine_ln_relu = hand_written_vjp(
+    lambda x, w, b, g, be, eps: layer_utils.affine_ln_relu_forward(x, w, b, g, be, {"eps": eps}),
+    layer_utils.affine_ln_relu_backward,
+    5,
+)
+
+
+def affine_ln_relu(x, w, b, gamma, beta, eps: float = normalization.LN_EPS):
+  """affine -> layer norm -> ReLU -> out."""
+  return _affine_ln_relu(x, w, b, gamma, beta, eps)
+
+
+def _affine_bn_relu_forward(x, w, b, gamma, beta, running_mean, running_var, mode, eps, momentum):
+  param = _bn_param(mode, eps, momentum, running_mean, running_var)
+  out, cache = layer_utils.affine_bn_relu_forward(x, w, b, gamma, beta, param)
+  return (out, param["running_mean"], param["running_var"]), cache
+
+
+_affine_bn_relu = hand_written_vjp(
+    _affine_bn_relu_forward, lambda douts, cache: layer_utils.affine_bn_relu_backward(douts[0], cache), 7
+)
+
+
+def affine_bn_relu(x, w, b, gamma, beta, running_mean, running_var, mode: str = "train",
+                   eps: float = normalization.BN_EPS, momentum: float = normalization.BN_MOMENTUM):
+  """affine -> batch norm -> ReLU -> (out, new_running_mean, new_running_var)."""
+  return _affine_bn_relu(x, w, b, gamma, beta, running_mean, running_var, mode, eps, momentum)
+
+
+_conv_relu = hand_written_vjp(
+    lambda x, w, b, stride, pad: layer_utils.conv_relu_forward(x, w, b, {"stride": stride, "pad": pad}),
+    layer_utils.conv_relu_backward,
+    3,
+)
+
+
+def conv_relu(x, w, b, stride: int = 1, pad: int = 0):
+  """NCHW conv -> ReLU -> out."""
+  return _conv_relu(x, w, b, stride, pad)
+
+
+_conv_relu_pool = hand_written_vjp(
+    lambda x, w, b, stride, pad, ph, pw, ps: layer_utils.conv_relu_pool_forward(
+        x, w, b, {"stride": stride, "pad": pad}, _pool_param(ph, pw, ps)),
+    layer_utils.conv_relu_pool_backward,
+    3,
+)
+
+
+def conv_relu_pool(x, w, b, stride: int = 1, pad: int = 0, pool_height: int = 2, pool_width: int = 2,
+                   pool_stride: int = 2):
+  """NCHW conv -> ReLU -> max pool -> out."""
+  return _conv_relu_pool(x, w, b, stride, pad, pool_height, pool_width, pool_stride)
+
+
+def _conv_bn_relu_forward(x, w, b, gamma, beta, running_mean, running_var, stride, pad, mode, eps, momentum):
+  param = _bn_param(mode, eps, momentum, running_mean, running_var)
+  out, cache = layer_utils.conv_bn_relu_forward(x, w, b, gamma, beta, {"stride": stride, "pad": pad}, param)
+  return (out, param["running_mean"], param["running_var"]), cache
+
+
+_conv_bn_relu = hand_written_vjp(
+    _conv_bn_relu_forward, lambda douts, cache: layer_utils.conv_bn_relu_backward(douts[0], cache), 7
+)
+
+
+def conv_bn_relu(x, w, b, gamma, beta, running_mean, running_var, stride: int = 1, pad: int = 0,
+                 mode: str = "train", eps: float = normalization.BN_EPS, momentum: float = normalization.BN_MOMENTUM):
+  """NCHW conv -> spatial batch norm -> ReLU -> (out, new_running_mean, new_running_var)."""
+  return _conv_bn_relu(x, w, b, gamma, beta, running_mean, running_var, stride, pad, mode, eps, momentum)

@@ -27,7 +27,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from cs231n_jax.layers.checks import shape_of
+from cs231n_jax.layers.checks import check_dout, shape_of
 from cs231n_jax.layers.conv import (
     conv_output_shape,
     conv_output_size,
@@ -114,8 +114,9 @@ def _conv_backward_im2col(dout, w, cols, x_shape, stride: int, pad: int):
 @follows_input_precision
 def conv_backward_im2col(dout, cache):
   """Backward pass of ``conv_forward_im2col``: returns (dx, dw, db)."""
-  x, w, _, conv_param, cols = cache
+  x, w, b, conv_param, cols = cache
   stride, pad = conv_param_values("conv_backward_im2col", conv_param)
+  check_dout("conv_backward_im2col", dout, conv_output_shape("conv_backward_im2col", shape_of(x), shape_of(w), shape_of(b), stride, pad))
   return _conv_backward_im2col(dout, w, cols, x_shape=tuple(shape_of(x)), stride=stride, pad=pad)
 
 
@@ -177,4 +178,5 @@ def max_pool_backward_fast(dout, cache):
   """Backward pass of ``max_pool_forward_fast``: returns dx (first-maximum tie rule)."""
   x, pool_param = cache
   ph, pw, stride = pool_param_values("max_pool_backward_fast", pool_param)
+  check_dout("max_pool_backward_fast", dout, pool_output_shape("max_pool_backward_fast", shape_of(x), ph, pw, stride))
   return _max_pool_backward_fast(dout, x, ph=ph, pw=pw, stride=stride)

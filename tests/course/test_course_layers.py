@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cs231n_jax import layers as L
+from cs231n_jax.classifiers.cnn import ThreeLayerConvNet
 from cs231n_jax.gradcheck import KINK_THRESHOLD, SMOOTH_THRESHOLD, max_error, rel_error, three_way_errors
 from cs231n_jax.layers import differentiable as D
 
@@ -224,28 +225,34 @@ def test_conv_output_size_formula_and_real_shape(size, f, s, p, expected):
   assert out.shape == (1, 2, expected, expected)
 
 
-@pytest.mark.parametrize("size,f,s,p", [(7, 3, 3, 0), (32, 5, 2, 0), (32, 5, 2, 1), (32, 5, 3, 1), (32, 5, 3, 2)])
+@pytest.mark.parametrize("size,f,s,p", [(7, 3, 3, 0), (32, 5, 2, 0), (32, 5, 2, 1), (32, 5, 2, 2), (32, 5, 3, 1), (32, 5, 3, 2)])
 def test_conv_that_does_not_fit_is_rejected_with_the_arithmetic(size, f, s, p):
   with pytest.raises(ValueError, match="not an integer"):
     L.conv_output_size(size, f, s, p)
-  with pytest.raises(ValueError, match=rf"\({size} - {f} \+ 2\*{p}\)/{s}"):
-    L.conv_forward_naive(np.zeros((1, 3, size, size)), np.zeros((2, 3, f, f)), np.zeros(2), {"stride": s, "pad": p})
+  for name, forward in (("conv_forward_naive", L.conv_forward_naive), ("conv_forward_im2col", L.conv_forward_fast)):
+    # One line naming the call, both shapes and the arithmetic that does not come out whole.
+    pattern = rf"^{name}: x \(1, 3, {size}, {size}\) with w \(2, 3, {f}, {f}\): \(W - F \+ 2P\)/S \+ 1 = \({size} - {f} \+ 2\*{p}\)/{s}[^\n]*$"
+    with pytest.raises(ValueError, match=pattern):
+      forward(np.zeros((1, 3, size, size)), np.zeros((2, 3, f, f)), np.zeros(2), {"stride": s, "pad": p})
 
 
 def test_lecture_parameter_counts():
-  # "Input volume 32x32x3, 10 5x5 filters with stride 1, pad 2": 76 params per filter, 760 total,
-  # output 32x32x10.
-  w, b = np.zeros((10, 3, 5, 5), np.float32), np.zeros(10, np.float32)
-  assert w[0].size + 1 == 76
-  assert w.size + b.size == 760
-  out, _ = L.conv_forward_fast(np.zeros((1, 3, 32, 32), np.float32), w, b, {"stride": 1, "pad": 2})
+  # "Input volume 32x32x3, 10 5x5 filters with stride 1, pad 2": each filter has 5*5*3 + 1 = 76
+  # params, 760 in total, output 32x32x10. The course's ThreeLayerConvNet builds that conv layer
+  # (pad (F - 1)/2 = 2, stride 1), so the count is the model's own.
+  net = ThreeLayerConvNet(input_dim=(3, 32, 32), num_filters=10, filter_size=5, hidden_dim=1, seed=0)
+  assert net.params["W1"][0].size + 1 == 76
+  assert net.params["W1"].size + net.params["b1"].size == 760
+  assert net.conv_param == {"stride": 1, "pad": 2}
+  out, _ = L.conv_forward_fast(np.zeros((1, 3, 32, 32), np.float32), net.params["W1"], net.params["b1"], net.conv_param)
   assert out.shape == (1, 10, 32, 32)
   # 1x1 conv, 32 filters over 64 channels: a 64-d dot product per position, 32*64 + 32 params.
   w1, b1 = np.ones((32, 64, 1, 1), np.float32), np.zeros(32, np.float32)
   out, _ = L.conv_forward_fast(np.ones((1, 64, 5, 5), np.float32), w1, b1, {"stride": 1, "pad": 0})
   assert w1.size + b1.size == 2080 and out.shape == (1, 32, 5, 5) and float(out[0, 0, 0, 0]) == 64.0
-  # Caffe's conv1: 96 filters of 11x11x3 -> 96 * 363 + 96.
-  assert np.prod((96, 3, 11, 11)) + 96 == 34944
+  # Caffe's conv1: 96 filters of 11x11 over a 3-channel input -> (F*F*D1)*K + K = 96 * 363 + 96.
+  conv1 = ThreeLayerConvNet(input_dim=(3, 32, 32), num_filters=96, filter_size=11, hidden_dim=1, seed=0)
+  assert conv1.params["W1"].size + conv1.params["b1"].size == 34944
   # Pooling: F=2,S=2 halves H and W and keeps the depth; F=3,S=2 follows (W - 3)/2 + 1; no params.
   out, _ = L.max_pool_forward_fast(np.zeros((1, 5, 32, 32), np.float32), POOL_TILE)
   assert out.shape == (1, 5, 16, 16)
@@ -282,6 +289,9 @@ def test_batchnorm_running_averages_follow_the_course_formula_and_converge():
   np.testing.assert_allclose(param["running_var"], 0.1 * x.var(axis=0), rtol=1e-12)
   for _ in range(200):
     L.batchnorm_forward(2.0 * rng.standard_normal((500, 3)) + 3.0, np.ones(3), np.zeros(3), param)
+  # A momentum-0.9 average weighs about (1 + 0.9) / (1 - 0.9) = 19 batches, ~9,500 samples: its
+  # relative noise is ~0.7% for the mean (2/sqrt(9500)/3) and ~1.5% for the variance (sqrt(2/9500));
+  # the bounds are about 3 of those.
   np.testing.assert_allclose(param["running_mean"], 3.0, rtol=0.02)
   np.testing.assert_allclose(param["running_var"], 4.0, rtol=0.05)
 
@@ -370,6 +380,21 @@ DIFFERENTIABLE = [
      lambda x, w, b: D.conv2d_naive(x, w, b, 1, 1), lambda x, w, b: L.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1}), L.conv_backward_naive),
     ("max_pool_naive", lambda r: (r.standard_normal((1, 2, 4, 4)),), D.max_pool_naive,
      lambda x: L.max_pool_forward_naive(x, POOL_TILE), L.max_pool_backward_naive),
+    ("affine_relu", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 5)), r.standard_normal(5)), D.affine_relu,
+     L.affine_relu_forward, L.affine_relu_backward),
+    ("affine_ln_relu", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5), r.standard_normal(5)),
+     D.affine_ln_relu, lambda x, w, b, g, be: L.affine_ln_relu_forward(x, w, b, g, be, {}), L.affine_ln_relu_backward),
+    ("affine_bn_relu", lambda r: (r.standard_normal((6, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5), r.standard_normal(5)),
+     lambda x, w, b, g, be: D.affine_bn_relu(x, w, b, g, be, jnp.zeros(5), jnp.zeros(5))[0],
+     lambda x, w, b, g, be: L.affine_bn_relu_forward(x, w, b, g, be, {"mode": "train"}), L.affine_bn_relu_backward),
+    ("conv_relu", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
+     lambda x, w, b: D.conv_relu(x, w, b, 1, 1), lambda x, w, b: L.conv_relu_forward(x, w, b, {"stride": 1, "pad": 1}), L.conv_relu_backward),
+    ("conv_relu_pool", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
+     lambda x, w, b: D.conv_relu_pool(x, w, b, 1, 1), lambda x, w, b: L.conv_relu_pool_forward(x, w, b, {"stride": 1, "pad": 1}, POOL_TILE),
+     L.conv_relu_pool_backward),
+    ("conv_bn_relu", lambda r: (r.standard_normal((2, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3), r.standard_normal(3), r.standard_normal(3)),
+     lambda x, w, b, g, be: D.conv_bn_relu(x, w, b, g, be, jnp.zeros(3), jnp.zeros(3), 1, 1)[0],
+     lambda x, w, b, g, be: L.conv_bn_relu_forward(x, w, b, g, be, {"stride": 1, "pad": 1}, {"mode": "train"}), L.conv_bn_relu_backward),
 ]
 
 
@@ -384,6 +409,25 @@ def test_every_differentiable_layer_returns_the_hand_written_gradient(name, inpu
   grads = jax.jit(jax.grad(lambda *a: jnp.sum(diff(*a) * dout), argnums=tuple(range(len(args)))))(*args)
   for g, h in zip(grads, hand):
     np.testing.assert_allclose(g, h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_differentiable_bn_sandwiches_return_the_courses_running_averages(spatial):
+  rng = np.random.default_rng(10)
+  x = rng.standard_normal((4, 2, 4, 4) if spatial else (6, 4)).astype(np.float32)
+  w = rng.standard_normal((3, 2, 3, 3) if spatial else (4, 3)).astype(np.float32)
+  b, g, be = (rng.standard_normal(3).astype(np.float32) for _ in range(3))
+  mean0, var0 = np.full(3, 0.5, np.float32), np.full(3, 2.0, np.float32)
+  bn_param = {"mode": "train", "running_mean": mean0, "running_var": var0}
+  if spatial:
+    _, mean, var = D.conv_bn_relu(x, w, b, g, be, mean0, var0, 1, 1)
+    L.conv_bn_relu_forward(x, w, b, g, be, {"stride": 1, "pad": 1}, bn_param)
+  else:
+    _, mean, var = D.affine_bn_relu(x, w, b, g, be, mean0, var0)
+    L.affine_bn_relu_forward(x, w, b, g, be, bn_param)
+  np.testing.assert_allclose(mean, bn_param["running_mean"], rtol=1e-6)
+  np.testing.assert_allclose(var, bn_param["running_var"], rtol=1e-6)
+  assert np.abs(np.asarray(mean) - mean0).max() > 1e-3  # they moved
 
 
 def test_svm_loss_value_gradient_is_svm_loss_dx():
@@ -429,6 +473,17 @@ def test_float64_in_numpy_out_and_float32_stays_float32():
   assert out32.dtype == np.float32
 
 
+def conv_cache(forward):
+  """The cache of a 5x5 input under 3x3 filters with pad 1 (a 5x5 output), for the dout checks."""
+  return forward(np.zeros((1, 3, 5, 5), np.float32), np.zeros((2, 3, 3, 3), np.float32), np.zeros(2, np.float32),
+                 {"stride": 1, "pad": 1})[1]
+
+
+def pool_cache(forward):
+  """The cache of a 4x4 input under 2x2 stride-2 pooling (a 2x2 output)."""
+  return forward(np.zeros((1, 1, 4, 4), np.float32), POOL_TILE)[1]
+
+
 @pytest.mark.parametrize("call,pattern", [
     (lambda: L.affine_forward(np.zeros((2, 4, 5)), np.zeros((21, 3)), np.zeros(3)), r"x \(2, 4, 5\).*20.*w \(21, 3\)"),
     (lambda: L.affine_forward(np.zeros((2, 4)), np.zeros((4, 3)), np.zeros(2)), r"b must have shape \(3,\)"),
@@ -443,6 +498,10 @@ def test_float64_in_numpy_out_and_float32_stays_float32():
     (lambda: L.batchnorm_forward(np.zeros((4, 3)), np.ones(3), np.zeros(3), {}), "mode"),
     (lambda: L.spatial_groupnorm_forward(np.zeros((1, 6, 2, 2)), np.ones((1, 6, 1, 1)), np.zeros((1, 6, 1, 1)), 4), "divide the 6 channels"),
     (lambda: L.maxout_forward(np.zeros((2, 5)), np.zeros((2, 4, 3)), np.zeros((2, 3))), r"w \(2, 4, 3\) expects 4"),
+    (lambda: L.conv_backward_naive(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_naive)), r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
+    (lambda: L.conv_backward_fast(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_fast)), r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
+    (lambda: L.max_pool_backward_naive(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_naive)), r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
+    (lambda: L.max_pool_backward_fast(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_fast)), r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
 ])
 def test_bad_input_names_both_shapes(call, pattern):
   with pytest.raises(ValueError, match=pattern):
