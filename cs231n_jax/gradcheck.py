@@ -73,6 +73,19 @@ def _as_mutable(x: Any) -> np.ndarray:
   return np.array(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
 
 
+def _at_both_sides(f: Callable[[np.ndarray], Any], x: np.ndarray, ix: tuple[int, ...], h: float) -> tuple[Any, Any]:
+  """(f(x + h e_ix), f(x - h e_ix)), perturbing ``x`` in place (so that closures over it see the
+  change, the course's idiom) and restoring it afterwards. ``f`` must return a value that does not
+  alias ``x`` (a float, or a copied array)."""
+  old = x[ix].copy()
+  x[ix] = old + h
+  plus = f(x)
+  x[ix] = old - h
+  minus = f(x)
+  x[ix] = old
+  return plus, minus
+
+
 def eval_numerical_gradient(
     f: Callable[[np.ndarray], Any], x: Any, verbose: bool = True, h: float = DEFAULT_STEP
 ) -> np.ndarray:
@@ -87,12 +100,7 @@ def eval_numerical_gradient(
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
       ix = it.multi_index
-      old = x[ix].copy()
-      x[ix] = old + h
-      fxph = float(f(x))
-      x[ix] = old - h
-      fxmh = float(f(x))
-      x[ix] = old
+      fxph, fxmh = _at_both_sides(lambda v: float(f(v)), x, ix, h)
       grad[ix] = (fxph - fxmh) / (2 * h)
       if verbose:
         print(ix, grad[ix])
@@ -112,12 +120,7 @@ def eval_numerical_gradient_array(
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
       ix = it.multi_index
-      old = x[ix].copy()
-      x[ix] = old + h
-      pos = np.array(f(x), dtype=np.float64, copy=True)
-      x[ix] = old - h
-      neg = np.array(f(x), dtype=np.float64, copy=True)
-      x[ix] = old
+      pos, neg = _at_both_sides(lambda v: np.array(f(v), dtype=np.float64, copy=True), x, ix, h)
       if pos.shape != df.shape:
         raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {pos.shape} but df has {df.shape}")
       grad[ix] = np.sum((pos - neg) * df) / (2 * h)
@@ -148,12 +151,7 @@ def grad_check_sparse(
   with precision_of(x):
     for _ in range(num_checks):
       ix = tuple(int(rng.integers(m)) for m in x.shape)
-      old = x[ix].copy()
-      x[ix] = old + h
-      fxph = float(f(x))
-      x[ix] = old - h
-      fxmh = float(f(x))
-      x[ix] = old
+      fxph, fxmh = _at_both_sides(lambda v: float(f(v)), x, ix, h)
       numerical = (fxph - fxmh) / (2 * h)
       analytic = float(analytic_grad[ix])
       err = abs(numerical - analytic) / max(REL_ERROR_FLOOR, abs(numerical) + abs(analytic))

@@ -33,10 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cs231n_jax.layers.dropout import key_from_numpy_global
 from cs231n_jax.layers.precision import precision_of, to_numpy
-
-# Upper bound of the seed drawn from numpy's global generator for a model's dropout stream.
-_MAX_SEED = 2**31 - 1
 
 
 class CourseModel(abc.ABC):
@@ -55,7 +53,7 @@ class CourseModel(abc.ABC):
     # Weights come from numpy, as in the course: its global generator (seeded by the notebook's
     # np.random.seed) when seed is None, else a generator of its own.
     self._init_rng = np.random.default_rng(seed) if seed is not None else np.random
-    self._dropout_key = jax.random.key(seed if seed is not None else np.random.randint(_MAX_SEED))
+    self._dropout_key = jax.random.key(seed) if seed is not None else key_from_numpy_global()
     self.functional_loss = jax.jit(self.pure_loss)
     self.functional_scores = jax.jit(self.pure_scores)
 

@@ -96,6 +96,7 @@ class KNearestNeighbor:
     self.metric = metric
     self.X_train = None
     self.y_train = None
+    self.num_classes = 0
 
   def train(self, X, y) -> None:
     """Memorise the training data: X (num_train, D), y (num_train,) integer labels."""

@@ -40,6 +40,8 @@ MODELS = {"TwoLayerNet": TwoLayerNet, "FullyConnectedNet": FullyConnectedNet, "T
 LINEAR = {"svm": LinearSVM, "softmax": Softmax}
 # Keys of config.solver that are not Solver arguments: they go into optim_config.
 OPTIM_KEYS = ("learning_rate", "momentum", "decay_rate", "beta1", "beta2", "epsilon")
+# Resolution of the PNGs written to the workdir: small files, legible 8x8 templates.
+PLOT_DPI = 100
 
 
 def _workdir(workdir: str) -> Path:
@@ -67,7 +69,7 @@ def _accuracy(pred, y) -> float:
 
 
 def _savefig(fig, path: Path) -> str:
-  fig.savefig(path, dpi=100, bbox_inches="tight")
+  fig.savefig(path, dpi=PLOT_DPI, bbox_inches="tight")
   import matplotlib.pyplot as plt
 
   plt.close(fig)

@@ -28,6 +28,12 @@ from cs231n_jax.layers.precision import follows_input_precision
 _MAX_SEED = 2**31 - 1
 
 
+def key_from_numpy_global() -> jax.Array:
+  """A PRNG key seeded from numpy's global generator, so that the course's ``np.random.seed(...)``
+  at the top of a notebook makes JAX's randomness reproducible too."""
+  return jax.random.key(np.random.randint(_MAX_SEED))
+
+
 def dropout_key(dropout_param: dict, x) -> jax.Array:
   """The PRNG key for this call's mask (see the module docstring)."""
   if "key" in dropout_param and dropout_param["key"] is not None:
@@ -36,7 +42,7 @@ def dropout_key(dropout_param: dict, x) -> jax.Array:
     return jax.random.key(dropout_param["seed"])
   if isinstance(x, jax.core.Tracer):
     raise ValueError("dropout_forward: under jit, pass dropout_param['key'] (a PRNG key) or dropout_param['seed']")
-  return jax.random.key(np.random.randint(_MAX_SEED))
+  return key_from_numpy_global()
 
 
 @follows_input_precision

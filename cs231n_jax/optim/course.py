@@ -57,37 +57,29 @@ def _with_init(init: Callable[[Any, dict], dict]):
   return attach
 
 
-def _init_sgd(w, config: dict | None) -> dict:
+def _fill(config: dict | None, defaults: dict, **zero_state) -> dict:
+  """``config`` (a new dict when None) with the missing hyperparameters set to ``defaults`` and the
+  missing state set to ``zero_state``, in place, as the course's ``config.setdefault`` calls do."""
   config = {} if config is None else config
-  for key, value in SGD_DEFAULTS.items():
+  for key, value in {**defaults, **zero_state}.items():
     config.setdefault(key, value)
   return config
+
+
+def _init_sgd(w, config: dict | None) -> dict:
+  return _fill(config, SGD_DEFAULTS)
 
 
 def _init_momentum(w, config: dict | None) -> dict:
-  config = {} if config is None else config
-  for key, value in MOMENTUM_DEFAULTS.items():
-    config.setdefault(key, value)
-  config.setdefault("velocity", jnp.zeros_like(w))
-  return config
+  return _fill(config, MOMENTUM_DEFAULTS, velocity=jnp.zeros_like(w))
 
 
 def _init_rmsprop(w, config: dict | None) -> dict:
-  config = {} if config is None else config
-  for key, value in RMSPROP_DEFAULTS.items():
-    config.setdefault(key, value)
-  config.setdefault("cache", jnp.zeros_like(w))
-  return config
+  return _fill(config, RMSPROP_DEFAULTS, cache=jnp.zeros_like(w))
 
 
 def _init_adam(w, config: dict | None) -> dict:
-  config = {} if config is None else config
-  for key, value in ADAM_DEFAULTS.items():
-    config.setdefault(key, value)
-  config.setdefault("m", jnp.zeros_like(w))
-  config.setdefault("v", jnp.zeros_like(w))
-  config.setdefault("t", 0)
-  return config
+  return _fill(config, ADAM_DEFAULTS, m=jnp.zeros_like(w), v=jnp.zeros_like(w), t=0)
 
 
 @_with_init(_init_sgd)
