@@ -186,6 +186,22 @@ def test_linear_classifier_trains_on_digits(cls):
   np.testing.assert_array_equal(clf.W, W)  # a zero learning rate leaves W alone
 
 
+def test_weight_templates_are_the_columns_of_w_as_images():
+  from cs231n_jax.classifiers.visualize import weight_templates
+
+  rng = np.random.default_rng(5)
+  W = rng.standard_normal((4 * 3 * 2, 5))  # rows flattened from (H, W, C) = (4, 3, 2) images, 5 classes
+  templates = weight_templates(W, (4, 3, 2))
+  assert templates.shape == (5, 4, 3, 2)
+  assert templates.min() == 0.0 and templates.max() == pytest.approx(255.0, rel=1e-14)  # float64 rounding only
+  # One affine map for all classes (so the templates are comparable): template j is column j.
+  scale = 255.0 / (W.max() - W.min())
+  np.testing.assert_allclose(templates[2], (W[:, 2].reshape(4, 3, 2) - W.min()) * scale, rtol=1e-12)
+  assert weight_templates(rng.standard_normal((64, 10)), (8, 8, 1)).shape == (10, 8, 8)  # grey: channel dropped
+  with pytest.raises(ValueError, match=r"W \(65, 10\) must be \(D, C\) with D = prod\(8, 8, 1\) = 64"):
+    weight_templates(np.zeros((65, 10)), (8, 8, 1))
+
+
 def test_hog_dimension_of_the_lecture_example_and_on_digits():
   image = np.random.default_rng(0).uniform(0, 255, (240, 320, 3)).astype(np.float32)
   assert F.hog_feature(image).shape == (10_800,)  # 30 x 40 cells x 9 bins
