@@ -1,0 +1,15 @@
+"""Character vanilla-RNN language model (tanh, 1 layer, 256 units, 64-d embedding) on pydoc_data.topics: the LSTM config with the cell swapped.
+
+Same data, steps, optimizer and clipping as char_lstm.py, so the two are directly comparable.
+Command: cs231n-jax train --config experiments/configs/rnn/char_rnn.py --workdir workdirs/char_rnn
+Expected: held-out test bits/char between the 3-gram's and the LSTM's; measured value in docs/results.md ("Lectures 10-11").
+"""
+
+from cs231n_jax.config import load_config, configs_root
+
+
+def get_config():
+  c = load_config(configs_root() / "rnn" / "char_lstm.py")
+  c.model.cell = "rnn"
+  c.cells.enabled = False  # the interpretable-cells figure reads LSTM cell states
+  return c
