@@ -346,7 +346,7 @@ def run_captioning(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
                                             t.eval_batch_size, config.decode.length_penalty)
     results[split] = metrics
     decoded[split] = (captions, attention)
-    writer.write(num_steps, split, {k: v for k, v in metrics.items() if isinstance(v, float)})
+    writer.write(num_steps, split, {k: v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)})
   writer.close()
   from cs231n_jax.captioning import figures
 

@@ -26,7 +26,7 @@ COURSE_SIZES = {"rnn": dict(wordvec_dim=256, hidden_dim=512), "lstm": dict(wordv
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["rnn", "lstm", "transformer"])
+@pytest.mark.parametrize("name", ["lstm", "transformer"])  # the RNN's check runs in colab/08
 def test_overfit_50_examples_reaches_the_course_threshold(name, scenes):
   history = T.overfit_small_data(name, D.pooled_features(scenes.train), scenes.vocab, scenes.max_length,
                                  num_examples=50, **COURSE_SIZES[name])
