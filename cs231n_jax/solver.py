@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cs231n_jax.layers.losses import check_label_values
 from cs231n_jax.layers.precision import precision_of
 from cs231n_jax.optim import course as optim
 
@@ -83,6 +84,10 @@ class Solver:
     for x_key, y_key in (("X_train", "y_train"), ("X_val", "y_val")):
       if np.shape(data[y_key]) != (np.shape(data[x_key])[0],):
         raise ValueError(f"Solver: data['{y_key}'] {np.shape(data[y_key])} must hold one label per row of data['{x_key}'] {np.shape(data[x_key])}")
+      if getattr(model, "num_classes", None) is not None:
+        # The compiled step gathers minibatch labels on the device, where an out-of-range label
+        # would be clamped silently; check them once here.
+        check_label_values(f"Solver: data['{y_key}']", data[y_key], model.num_classes)
     self.update_rule = _resolve_rule(options["update_rule"])
     self.optim_config = dict(options["optim_config"] or {})
     self.lr_decay = options["lr_decay"]

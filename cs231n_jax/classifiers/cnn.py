@@ -46,6 +46,7 @@ class ThreeLayerConvNet(CourseModel):
     if h % POOL or w % POOL:
       raise ValueError(f"input_dim: H and W must be even for the 2x2 pool, got {tuple(input_dim)}")
     self.input_dim = tuple(input_dim)
+    self.num_classes = num_classes
     self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
     self.pool_param = {"pool_height": POOL, "pool_width": POOL, "stride": POOL}
     pooled = num_filters * (h // POOL) * (w // POOL)

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.layers.dropout import key_from_numpy_global
+from cs231n_jax.layers.losses import check_label_values
 from cs231n_jax.layers.precision import precision_of, to_numpy
 
 
@@ -43,6 +44,7 @@ class CourseModel(abc.ABC):
   params: dict[str, np.ndarray]
   reg: float
   dtype: Any
+  num_classes: int  # set by subclasses; labels are checked against it before the compiled pass
 
   def __init__(self, reg: float, dtype: Any, seed: int | None):
     self.reg = reg
@@ -125,8 +127,9 @@ class CourseModel(abc.ABC):
       y = np.asarray(y)
       if y.shape != (X.shape[0],):
         raise ValueError(f"{type(self).__name__}.loss: y must have shape ({X.shape[0]},) to match X {tuple(X.shape)}, got {y.shape}")
-      if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{type(self).__name__}.loss: labels y must be integers, got dtype {y.dtype}")
+      # Inside the compiled pass labels are tracers and cannot be inspected, and an out-of-range
+      # label would be clamped by the gather (a silently wrong loss), so they are checked here.
+      check_label_values(f"{type(self).__name__}.loss", y, self.num_classes)
       loss, grads, new_state = self.functional_loss(params, state, X, jnp.asarray(y, jnp.int32), self.reg, self.next_key())
       self.set_state(to_numpy(new_state))
       return float(loss), {k: np.asarray(g) for k, g in grads.items()}

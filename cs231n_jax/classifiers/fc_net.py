@@ -68,6 +68,7 @@ class TwoLayerNet(CourseModel):
                weight_scale: float = 1e-3, reg: float = 0.0, dtype=np.float32, seed: int | None = None):
     super().__init__(reg, dtype, seed)
     self.input_dim = input_dim
+    self.num_classes = num_classes
     self.params = {
         "W1": (weight_scale * self._randn(input_dim, hidden_dim)).astype(self.dtype),
         "b1": np.zeros(hidden_dim, self.dtype),
@@ -123,6 +124,7 @@ class FullyConnectedNet(CourseModel):
     self.use_dropout = dropout_keep_ratio != 1
     self.num_layers = 1 + len(hidden_dims)
     self.input_dim = input_dim
+    self.num_classes = num_classes
     self.params = {}
     dims = [input_dim, *hidden_dims, num_classes]
     for i in range(self.num_layers):

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.layers.checks import shape_of
+from cs231n_jax.layers.losses import check_label_values
 
 METRICS = ("l2", "l1")
 
@@ -106,9 +107,11 @@ class KNearestNeighbor:
       raise ValueError(f"KNearestNeighbor.train: X must be (num_train, D), got shape {X.shape}")
     if y.shape != (X.shape[0],):
       raise ValueError(f"KNearestNeighbor.train: y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}")
+    num_classes = int(y.max()) + 1 if y.size else 0
+    check_label_values("KNearestNeighbor.train", y, num_classes)  # integers, none negative (one_hot drops them)
     self.X_train = X
     self.y_train = jnp.asarray(y, dtype=jnp.int32)
-    self.num_classes = int(y.max()) + 1 if y.size else 0
+    self.num_classes = num_classes
 
   def _check_test(self, X):
     if self.X_train is None:
@@ -169,6 +172,14 @@ def cross_validate(
     raise ValueError(f"cross_validate: X must be (N, D) and y (N,), got X {X.shape} and y {y.shape}")
   if not 2 <= num_folds <= X.shape[0]:
     raise ValueError(f"cross_validate: num_folds must be in [2, {X.shape[0]}], got {num_folds}")
+  # The smallest training set is N minus the largest fold; a larger k would silently vote with
+  # fewer neighbours than asked for.
+  smallest_train = X.shape[0] - -(-X.shape[0] // num_folds)
+  too_big = [int(k) for k in k_choices if not 1 <= int(k) <= smallest_train]
+  if too_big:
+    raise ValueError(
+        f"cross_validate: every k must be in [1, {smallest_train}] (the smallest training set of {X.shape[0]} examples in {num_folds} folds), got {too_big}"
+    )
   X_folds = np.array_split(X, num_folds)
   y_folds = np.array_split(y, num_folds)
   k_to_accuracies: dict[int, list[float]] = {k: [] for k in k_choices}

@@ -22,6 +22,7 @@ import numpy as np
 from cs231n_jax.classifiers.linear_svm import svm_loss_vectorized
 from cs231n_jax.classifiers.regularization import ELASTIC_BETA, check_regularizer
 from cs231n_jax.classifiers.softmax import softmax_loss_vectorized
+from cs231n_jax.layers.losses import check_label_values
 
 # The course initialises W ~ 0.001 * N(0, 1) and prints the loss every 100 iterations.
 WEIGHT_SCALE = 1e-3
@@ -72,7 +73,8 @@ class LinearClassifier:
       raise ValueError(f"LinearClassifier.train: y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}")
     if num_iters < 0 or batch_size <= 0:
       raise ValueError(f"LinearClassifier.train: need num_iters >= 0 and batch_size > 0, got {num_iters} and {batch_size}")
-    num_classes = int(y.max()) + 1  # assume y takes values 0...K-1 where K is the number of classes
+    num_classes = int(y.max()) + 1 if y.size else 0  # assume y takes values 0...K-1 where K is the number of classes
+    check_label_values("LinearClassifier.train", y, num_classes)  # integers, none negative
     if self.W is None:
       self.W = WEIGHT_SCALE * jax.random.normal(self._next_key(), (X.shape[1], num_classes), X.dtype)
     elif self.W.shape[0] != X.shape[1] or self.W.shape[1] < num_classes:

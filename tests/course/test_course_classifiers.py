@@ -245,3 +245,10 @@ def test_knn_bad_input_names_shapes():
     knn.predict(np.zeros((3, 4)), k=11)
   with pytest.raises(ValueError, match=r"y must have shape \(10,\)"):
     knn.train(np.zeros((10, 4)), np.zeros(9, int))
+  with pytest.raises(ValueError, match=r"KNearestNeighbor.train: labels must be in \[0, 2\).*\[-1, 1\]"):
+    knn.train(np.zeros((3, 4)), np.array([0, -1, 1]))  # one_hot would drop the -1 votes silently
+  with pytest.raises(ValueError, match=r"LinearClassifier.train: labels must be in"):
+    LinearSVM().train(np.zeros((3, 4)), np.array([0, -1, 1]))
+  # 10 examples in 5 folds train on 8: k = 20 would silently vote with 8 neighbours.
+  with pytest.raises(ValueError, match=r"every k must be in \[1, 8\].*got \[20\]"):
+    cross_validate(np.zeros((10, 4), np.float32), np.arange(10) % 2, [1, 20], num_folds=5)

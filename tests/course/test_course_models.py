@@ -134,6 +134,12 @@ def test_solver_bad_arguments(digits):
     Solver(model, {**digits, "y_train": digits["y_train"][:10]})
   with pytest.raises(ValueError, match="input_dim=64"):
     model.loss(np.zeros((2, 65)))
+  # Labels enter the compiled pass as tracers, where an out-of-range one would be clamped into a
+  # silently wrong loss: they are checked before it.
+  with pytest.raises(ValueError, match=r"TwoLayerNet.loss: labels must be in \[0, 10\).*got range \[-1, 3\]"):
+    model.loss(np.zeros((2, 64)), np.array([3, -1]))
+  with pytest.raises(ValueError, match=r"Solver: data\['y_val'\]: labels must be in \[0, 10\)"):
+    Solver(model, {**digits, "y_val": digits["y_val"] + 1})
 
 
 class NumpySoftmax:
