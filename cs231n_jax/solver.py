@@ -176,7 +176,7 @@ class Solver:
 
   # -- accuracy ------------------------------------------------------------------------------
 
-  def _subsample(self, X, y, num_samples):
+  def _subsample(self, X, num_samples):
     n = np.shape(X)[0]
     if num_samples is not None and n > num_samples:
       idx = self._rng.choice(n, num_samples)
@@ -203,7 +203,7 @@ class Solver:
 
   def check_accuracy(self, X, y, num_samples: int | None = None, batch_size: int = 100) -> float:
     """Fraction of the (optionally subsampled) examples the model classifies correctly."""
-    idx = self._subsample(X, y, num_samples)
+    idx = self._subsample(X, num_samples)
     if idx is not None:
       X, y = np.asarray(X)[idx], np.asarray(y)[idx]
     if not _is_compilable(self.model):
@@ -299,9 +299,9 @@ class Solver:
         self.optim_configs = configs
         if compiled:
           train_acc = self._device_accuracy(params, state, X_train, y_train,
-                                            self._subsample(self.X_train, self.y_train, self.num_train_samples), self.batch_size)
+                                            self._subsample(self.X_train, self.num_train_samples), self.batch_size)
           val_acc = self._device_accuracy(params, state, X_val, y_val,
-                                          self._subsample(self.X_val, self.y_val, self.num_val_samples), self.batch_size)
+                                          self._subsample(self.X_val, self.num_val_samples), self.batch_size)
         else:
           train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
           val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)

@@ -126,6 +126,18 @@ def test_softmax_vs_svm_jiggle_question():
   assert soft[2] < 1e-40
 
 
+def test_softmax_losses_are_numerically_stable_for_huge_scores():
+  # Scores in the thousands overflow exp() in float32 without the max shift. With X = I the scores
+  # are the rows of W: the first two examples are certain (loss 0), the third ties two classes at
+  # 500 with its own class at 0, so its loss is 500 + ln 2.
+  W = np.array([[1000.0, 0.0, -1000.0], [0.0, 2000.0, 0.0], [500.0, 500.0, 0.0]], np.float32)
+  X, y = np.eye(3, dtype=np.float32), np.array([0, 1, 2])
+  expected = (500 + math.log(2)) / 3
+  for loss_fn in (softmax_loss_naive, softmax_loss_vectorized):
+    loss, dW = loss_fn(W, X, y, 0.0)
+    assert float(loss) == pytest.approx(expected, rel=1e-6) and np.all(np.isfinite(dW))
+
+
 @pytest.fixture(scope="module")
 def dev_data():
   rng = np.random.default_rng(0)
