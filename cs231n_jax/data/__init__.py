@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
+
+import numpy as np
 
 from cs231n_jax.data.dataset import ImageDataset, Split
 from cs231n_jax.errors import DataError
@@ -11,6 +14,64 @@ SOURCES = ("digits", "cifar10", "tfds")
 
 
 def load_dataset(data_config: Mapping[str, Any]) -> ImageDataset:
+  """The data set ``data_config`` names, then the optional class / size selections:
+
+  ``data.classes`` (a tuple of labels: keep only those, renumbered 0..k-1 in the order given, in
+  every split) and ``data.train_per_class`` (keep a seeded random ``k`` training examples of each
+  class, seed ``data.subset_seed``) — for transfer learning and small-data studies. The mean image
+  is still the full training set's.
+  """
+  dataset = load_source(data_config)
+  classes = data_config.get("classes") or ()
+  if classes:
+    dataset = select_classes(dataset, tuple(classes))
+  per_class = data_config.get("train_per_class") or 0
+  if per_class:
+    dataset = dataclasses.replace(
+        dataset, train=subsample_per_class(dataset.train, per_class, data_config.get("subset_seed", 0)))
+  return dataset
+
+
+def in_memory(split, field: str) -> Split:
+  if not isinstance(split, Split):
+    raise DataError(f"data.{field}: needs an in-memory data set (digits, cifar10), not {type(split).__name__}")
+  return split
+
+
+def select_classes(dataset: ImageDataset, classes: tuple[int, ...]) -> ImageDataset:
+  """Only the examples of ``classes``, relabelled by their position in ``classes``."""
+  bad = [c for c in classes if not 0 <= c < dataset.num_classes]
+  if bad or len(set(classes)) != len(classes):
+    raise DataError(f"data.classes: expected distinct labels in [0, {dataset.num_classes}), got {tuple(classes)}")
+  relabel = np.full(dataset.num_classes, -1, np.int32)
+  relabel[list(classes)] = np.arange(len(classes))
+
+  def keep(split):
+    split = in_memory(split, "classes")
+    mask = relabel[split.labels] >= 0
+    return Split(split.images[mask], relabel[split.labels[mask]])
+
+  return dataclasses.replace(
+      dataset, train=keep(dataset.train), val=keep(dataset.val), test=keep(dataset.test),
+      num_classes=len(classes), class_names=tuple(dataset.class_names[c] for c in classes),
+      name=f"{dataset.name}[classes={','.join(map(str, classes))}]")
+
+
+def subsample_per_class(split, per_class: int, seed: int) -> Split:
+  """``per_class`` examples of every class, drawn without replacement with ``seed``."""
+  split = in_memory(split, "train_per_class")
+  rng = np.random.default_rng(seed)
+  picks = []
+  for c in np.unique(split.labels):
+    idx = np.flatnonzero(split.labels == c)
+    if len(idx) < per_class:
+      raise DataError(f"data.train_per_class: class {c} has only {len(idx)} training examples, asked for {per_class}")
+    picks.append(rng.choice(idx, per_class, replace=False))
+  idx = np.sort(np.concatenate(picks))
+  return Split(split.images[idx], split.labels[idx])
+
+
+def load_source(data_config: Mapping[str, Any]) -> ImageDataset:
   """The image-classification data set a config's ``data`` block names.
 
   ``data.name``: ``"digits"`` (embedded; ``data.view`` ``"8x8x1"`` or ``"32x32x3"``) or

@@ -4,16 +4,20 @@ Importing this package registers every family; add a family by importing its mod
 """
 
 from cs231n_jax.models.registry import count_params, default_input_shape, get_model, list_models, register
-from cs231n_jax.models import convnet, mlp  # noqa: F401  (registers the models)
+from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
+    alexnet,  # lecture 9's CNN zoo (issue 4) ...
+    convnet,  # the course's ThreeLayerConvNet and the VGG-style benchmark net
+    densenet,
+    fractalnet,
+    googlenet,
+    lecture7,  # the lecture 6-7 study models (issue 8)
+    mlp,  # the course's fully-connected nets
+    mobilenet,
+    nin,
+    resnet,
+    squeezenet,
+    vgg,
+    vit,  # Vision Transformer (issue 6)
+)
 
 __all__ = ["count_params", "default_input_shape", "get_model", "list_models", "register"]
-from cs231n_jax.models import alexnet  # noqa: F401,E402  (lecture 9 CNN zoo, issue 4)
-from cs231n_jax.models import vgg  # noqa: F401,E402
-from cs231n_jax.models import googlenet  # noqa: F401,E402
-from cs231n_jax.models import resnet  # noqa: F401,E402
-from cs231n_jax.models import densenet  # noqa: F401,E402
-from cs231n_jax.models import squeezenet  # noqa: F401,E402
-from cs231n_jax.models import nin  # noqa: F401,E402
-from cs231n_jax.models import mobilenet  # noqa: F401,E402
-from cs231n_jax.models import fractalnet  # noqa: F401,E402
-from cs231n_jax.models import vit  # noqa: F401,E402  (Vision Transformer, issue 6)

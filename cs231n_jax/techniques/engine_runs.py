@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from cs231n_jax.techniques import models as _models  # noqa: F401  (registers the study models)
 from cs231n_jax.train import loop
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 

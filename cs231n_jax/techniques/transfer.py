@@ -35,7 +35,6 @@ from cs231n_jax.data import load_dataset
 from cs231n_jax.data.dataset import ImageDataset, Split
 from cs231n_jax.data.pipeline import BatchIterator
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.techniques import models as _models  # noqa: F401  (registers lecture7_convnet)
 from cs231n_jax.train import loop
 from cs231n_jax.train.state import create_train_state
 from cs231n_jax.train.steps import build_steps

@@ -64,7 +64,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.data = ml_collections.ConfigDict(
       {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": "",
-       "augment": ""}  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
+       "augment": "",  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
+       "classes": (), "train_per_class": 0, "subset_seed": 0}  # subsets: cs231n_jax.data.load_dataset
   )
   c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
   c.optimizer = optim.default_config("momentum", 0.1)  # fields: cs231n_jax.optim.factory
@@ -257,7 +258,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   wall_start = time.time()
 
   def record(step, metrics):
-    """Check and log one step's metrics (host values)."""
+    """Check one step's metrics (host values) and add them to the logging window."""
     loss = float(metrics["loss"])
     if not math.isfinite(loss):
       checkpoints.wait()
@@ -267,7 +268,6 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     window["loss"] += loss
     window["accuracy"] += float(metrics["accuracy"])
     window["n"] += 1
-    return loss
 
   progress = None
   if is_main and t.progress and start < num_steps:
@@ -277,44 +277,51 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                     dynamic_ncols=True, file=sys.stderr)
 
   pending = None  # (step, device metrics) read one step late, so the host never stalls the device
-  with preemption_flag() as preempted:
-    for step in range(start + 1, num_steps + 1):
-      batch = train_iter.__next__()
-      device_state, metrics = steps.train(device_state, steps.put_batch(batch))
-      if pending is not None:
-        record(pending[0], steps.get_metrics(pending[1]))
-        pending = None
-      stop = should_stop(preempted, step)
-      log_now = step % t.log_every == 0
-      eval_now = step % eval_every == 0 or step == num_steps
-      save_now = step % checkpoint_every == 0 or step == num_steps or stop
-      if log_now or eval_now or save_now:
-        loss = record(step, steps.get_metrics(metrics))  # a sync point: check before saving
-      else:
-        pending = (step, metrics)
-      if progress is not None:
-        progress.update(1)
-      if log_now:
-        elapsed = max(time.time() - window["t0"], 1e-9)
-        n = window["n"]
-        train_metrics = {"loss": window["loss"] / n, "accuracy": window["accuracy"] / n,
-                         "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch}
-        writer.write(step, "train", train_metrics)
+  try:
+    with preemption_flag() as preempted:
+      for step in range(start + 1, num_steps + 1):
+        batch = train_iter.__next__()
+        device_state, metrics = steps.train(device_state, steps.put_batch(batch))
+        if pending is not None:
+          record(pending[0], steps.get_metrics(pending[1]))
+          pending = None
+        stop = should_stop(preempted, step)
+        log_now = step % t.log_every == 0
+        eval_now = step % eval_every == 0 or step == num_steps
+        save_now = step % checkpoint_every == 0 or step == num_steps or stop
+        if log_now or eval_now or save_now:
+          record(step, steps.get_metrics(metrics))  # a sync point: check before saving
+        else:
+          pending = (step, metrics)
         if progress is not None:
-          progress.set_postfix(loss=f"{train_metrics['loss']:.4f}", ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
-        window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time())
-      if eval_now:
-        val = evaluate(steps, device_state, dataset.val, t.eval_batch_size, dataset.num_classes)
-        writer.write(step, "val", {"loss": val["loss"], "accuracy": val["accuracy"]})
-        if val["accuracy"] > best_val:
-          best_val, best_step = val["accuracy"], step
-          host = steps.get_state(device_state)
-          best = {"params": host.params, "model_state": host.model_state}
-      if save_now:
-        save(step, device_state)
-      if stop:
-        status = "preempted"
-        break
+          progress.update(1)
+        if log_now:
+          elapsed = max(time.time() - window["t0"], 1e-9)
+          n = window["n"]
+          train_metrics = {"loss": window["loss"] / n, "accuracy": window["accuracy"] / n,
+                           "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch}
+          writer.write(step, "train", train_metrics)
+          if progress is not None:
+            progress.set_postfix(loss=f"{train_metrics['loss']:.4f}", ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
+          window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time())
+        if eval_now:
+          val = evaluate(steps, device_state, dataset.val, t.eval_batch_size, dataset.num_classes)
+          writer.write(step, "val", {"loss": val["loss"], "accuracy": val["accuracy"]})
+          if val["accuracy"] > best_val:
+            best_val, best_step = val["accuracy"], step
+            host = steps.get_state(device_state)
+            best = {"params": host.params, "model_state": host.model_state}
+        if save_now:
+          save(step, device_state)
+        if stop:
+          status = "preempted"
+          break
+  except TrainingDiverged:
+    # Nothing after the last good checkpoint is saved; release the files before reporting.
+    for resource in (progress, checkpoints, writer):
+      if resource is not None:
+        resource.close()
+    raise
   if progress is not None:
     progress.close()
   checkpoints.wait()

@@ -68,3 +68,20 @@ def test_load_dataset_errors_name_the_field():
     load_dataset({"name": "imagenet"})
   with pytest.raises(DataError, match="data.dir"):
     load_dataset({"name": "cifar10"})
+
+
+def test_class_selection_and_per_class_subsets():
+  full = load_digits()
+  d = load_dataset({"name": "digits", "classes": (5, 6, 7, 8, 9), "train_per_class": 4, "subset_seed": 1})
+  assert d.num_classes == 5 and d.class_names == ("5", "6", "7", "8", "9")
+  assert sorted(np.bincount(d.train.labels)) == [4] * 5
+  assert len(d.test) == int(np.isin(full.test.labels, [5, 6, 7, 8, 9]).sum())
+  # Relabelled in the order given: digit 5 is class 0.
+  first_five = full.test.images[full.test.labels == 5][0]
+  np.testing.assert_array_equal(d.test.images[d.test.labels == 0][0], first_five)
+  again = load_dataset({"name": "digits", "classes": (5, 6, 7, 8, 9), "train_per_class": 4, "subset_seed": 1})
+  np.testing.assert_array_equal(d.train.images, again.train.images)
+  with pytest.raises(DataError, match=r"data.classes: expected distinct labels in \[0, 10\)"):
+    load_dataset({"name": "digits", "classes": (3, 3)})
+  with pytest.raises(DataError, match="data.train_per_class: class 0 has only"):
+    load_dataset({"name": "digits", "train_per_class": 1000})

@@ -9,7 +9,7 @@ import pytest
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models import get_model
 from cs231n_jax.techniques import activation_study, engine_runs, ensembles, regularization, transfer
-from cs231n_jax.techniques import models as study_models  # noqa: F401
+from cs231n_jax.models import lecture7 as study_models  # noqa: F401
 
 X = jax.random.normal(jax.random.PRNGKey(0), (6, 8, 8, 1))
 

@@ -1,7 +1,4 @@
-"""The Flax models the lecture 6-7 studies train through the engine (registered by name).
-
-Importing this module registers them; the runners in :mod:`cs231n_jax.techniques` import it before
-calling the engine's ``fit``.
+"""The Flax models of the lecture 6-7 studies (registered by name: usable by any config).
 
 - ``lecture7_mlp``: flatten -> {dense (or DropConnect dense) - [batch / layer norm] - activation -
   [dropout]} x len(hidden_dims) -> [residual blocks with stochastic depth] -> dense. Every
