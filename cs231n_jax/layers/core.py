@@ -94,7 +94,7 @@ def relu_backward(dout, cache):
 
 @follows_input_precision
 def leaky_relu_forward(x, alpha: float = LEAKY_RELU_SLOPE):
-  """Leaky ReLU, max(alpha x, x) for 0 < alpha < 1 (lecture 6: alpha = 0.01). Returns (out, cache)."""
+  """Leaky ReLU, max(alpha x, x) for 0 <= alpha < 1 (lecture 6: alpha = 0.01; 0 is ReLU). Returns (out, cache)."""
   if not 0.0 <= alpha < 1.0:
     raise ValueError(f"leaky_relu_forward: alpha must be in [0, 1), got {alpha}")
   return jnp.where(x > 0, x, alpha * x), (x, alpha)
