@@ -30,7 +30,8 @@ def vae_config(decoder: str = "bernoulli", latent_dim: int = 16) -> ml_collectio
                                        "arch": "mlp"})
   c.train = ml_collections.ConfigDict({"learning_rate": 1e-3, "num_epochs": 200, "batch_size": 64, "patience": 30})
   c.eval = ml_collections.ConfigDict({"val_samples": 10, "test_samples": 100, "iw_k": 1000,
-                                      "quadrature_elbo_samples": 1000, "probe_seeds": (0, 1, 2, 3, 4),
+                                      "quadrature_elbo_samples": 1000, "quadrature_images": 360,
+                                      "quadrature_grid": 200, "probe_seeds": (0, 1, 2, 3, 4),
                                       "labels_per_class": 10})
   c.scorer_epochs = SCORER_EPOCHS
   return c

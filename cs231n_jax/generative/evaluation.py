@@ -42,8 +42,11 @@ from cs231n_jax.generative.runners import NUM_SCORED_SAMPLES, run_pixel_model, r
 KINDS = {True: "binarised", False: "17-level"}
 
 
-def _config(name: str) -> ml_collections.ConfigDict:
-  return load_config(configs_root() / "generative" / f"{name}.py")
+def _config(name: str, config: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
+  """The model config ``name`` from this folder, with ``config.overrides[name]`` applied (if any)."""
+  c = load_config(configs_root() / "generative" / f"{name}.py")
+  extra = config.get("overrides", {}).get(name) if config is not None else None
+  return override(c, **extra.to_dict()) if extra else c
 
 
 def _mean_sd(values) -> tuple[float, float]:
@@ -86,7 +89,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     for name in config.pixel_models:
       runs = []
       for seed in config.seeds:
-        sub = override(_config(name), seed=seed, **{"data.binarize": binarize,
+        sub = override(_config(name, config), seed=seed, **{"data.binarize": binarize,
                                                     "sample.num_samples": NUM_SCORED_SAMPLES})
         runs.append(run_pixel_model(sub, str(root / f"{name}__{kind}__seed{seed}")))
       m, s = _mean_sd(r["test_nats"] for r in runs)
@@ -98,7 +101,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     vae_name = config.vae_binarized if binarize else config.vae_levels
     runs = []
     for seed in config.seeds:
-      runs.append(run_vae(override(_config(vae_name), seed=seed), str(root / f"{vae_name}__seed{seed}")))
+      runs.append(run_vae(override(_config(vae_name, config), seed=seed), str(root / f"{vae_name}__seed{seed}")))
     m, s = _mean_sd(r["test_neg_elbo"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -ELBO (bound)",
                        "nats": m, "sd": s, "exact": False})
@@ -109,7 +112,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     quality.append({"data": kind, "model": f"VAE ({runs[0]['decoder']}) samples", **ev.sample_quality(scorer, samples)})
   # GANs model the continuous [0, 1] digits: scored with the grey-level classifier.
   for name in config.gans:
-    r = run_gan(override(_config(name), seed=config.seeds[0]), str(root / f"{name}__seed{config.seeds[0]}"))
+    r = run_gan(override(_config(name, config), seed=config.seeds[0]), str(root / f"{name}__seed{config.seeds[0]}"))
     quality.append({"data": KINDS[False], "model": f"GAN: {name}", **r["quality"]})
   tables = write_tables(root, likelihood, quality)
   return write_results(root, {"likelihood": likelihood, "quality": quality, **tables})
@@ -151,6 +154,7 @@ def _median_seconds(fn, *args, repeats: int) -> float:
 def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Steady-state train-step and forward time of each pixel model, and sampling time per image, at
   each image size, as ratios to PixelCNN measured in the same process."""
+  Path(workdir).mkdir(parents=True, exist_ok=True)
   rows = []
   for size in config.sizes:
     shape = (size, size, 1)

@@ -346,7 +346,7 @@ def generator_gradient_norm(generator: nn.Module, discriminator: nn.Module, stat
     return g_loss_fn(_apply(discriminator, state.d_params, state.d_stats, fake, train=False)[0])
 
   grads = jax.grad(loss_fn)(state.g_params)
-  return float(optax.global_norm(grads))
+  return float(optax.tree.norm(grads))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -148,12 +148,15 @@ def vae_nll_offset(model: vae_lib.VAE, num_levels: int) -> float:
   return 0.0 if model.decoder == "bernoulli" else discrete_bound_offset(d, num_levels)
 
 
+_elbo_terms = jax.jit(vae_lib.elbo_terms, static_argnums=(0, 4))
+
+
 def evaluate_vae(model: vae_lib.VAE, params, levels: np.ndarray, num_levels: int, key: jax.Array,
                  num_samples: int = 10, iw_k: int | None = None) -> dict[str, float]:
   """Test-set ``-ELBO`` (and optionally ``-log p`` by importance weighting), in discrete nats/image."""
   kx, ke, kiw = jax.random.split(key, 3)
   x = vae_inputs(model, levels, kx, num_levels)
-  terms = jax.jit(vae_lib.elbo_terms, static_argnums=(0, 4))(model, params, x, ke, num_samples)
+  terms = _elbo_terms(model, params, x, ke, num_samples)
   offset = vae_nll_offset(model, num_levels)
   out = {"neg_elbo": float(-terms["elbo"].mean()) + offset, "kl": float(terms["kl"].mean()),
          "reconstruction": float(terms["reconstruction"].mean())}
@@ -220,7 +223,8 @@ def run_vae(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   results["mean_samples_quality"] = ev.sample_quality(scorer, means)
   results["sharpness_mean_samples"] = ev.sharpness_report(means)
   results["interpolation"] = vae_interpolation(model, params, scorer, config.seed, workdir)
-  results["features"] = vae_feature_probe(model, params, data, config.eval.probe_seeds, config.eval.labels_per_class)
+  if config.eval.probe_seeds:
+    results["features"] = vae_feature_probe(model, params, data, config.eval.probe_seeds, config.eval.labels_per_class)
   if m.latent_dim == 2:
     results["manifold"] = vae_manifold(model, params, scorer, workdir)
     results["quadrature"] = vae_quadrature_check(model, params, data, config)
@@ -292,11 +296,12 @@ def vae_quadrature_check(model, params, data: LevelDigits, config) -> dict[str, 
   """For every test image: ELBO (many-sample Monte Carlo) <= log p(x) by quadrature, and
   log p(x) - ELBO = KL(q(z|x) || p(z|x)) on the same grid."""
   key = jax.random.key(config.seed + 5000)
-  x = vae_inputs(model, data.test, jax.random.fold_in(key, 0), data.num_levels)
-  elbo = np.asarray(jax.jit(vae_lib.elbo_terms, static_argnums=(0, 4))(
-      model, params, x, jax.random.fold_in(key, 1), config.eval.quadrature_elbo_samples)["elbo"], np.float64)
-  log_px = np.asarray(vae_lib.quadrature_log_prob(model, params, x), np.float64)
-  kl_post = np.asarray(vae_lib.quadrature_posterior_kl(model, params, x), np.float64)
+  x = vae_inputs(model, data.test[:config.eval.quadrature_images], jax.random.fold_in(key, 0), data.num_levels)
+  elbo = np.asarray(_elbo_terms(model, params, x, jax.random.fold_in(key, 1),
+                                config.eval.quadrature_elbo_samples)["elbo"], np.float64)
+  grid = config.eval.quadrature_grid
+  log_px = np.asarray(vae_lib.quadrature_log_prob(model, params, x, grid), np.float64)
+  kl_post = np.asarray(vae_lib.quadrature_posterior_kl(model, params, x, grid), np.float64)
   iw = vae_lib.importance_weighted_log_prob(model, params, x, jax.random.fold_in(key, 2), config.eval.iw_k).astype(np.float64)
   gap = log_px - elbo
   return {

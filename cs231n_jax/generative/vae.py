@@ -213,24 +213,37 @@ def quadrature_log_joint(model: VAE, params, x: jax.Array, size: int = 200) -> t
   return log_joint, area, zz
 
 
-def quadrature_log_prob(model: VAE, params, x, size: int = 200) -> jax.Array:
-  """``log p(x) = log integral p(z) p(x|z) dz`` by the midpoint rule on the grid: ``(N,)``."""
-  log_joint, area, _ = quadrature_log_joint(model, params, jnp.asarray(x, jnp.float32), size)
-  return logsumexp(log_joint, axis=0) + math.log(area)
-
-
-def quadrature_posterior_kl(model: VAE, params, x, size: int = 200) -> jax.Array:
-  """``KL(q(z|x) || p(z|x))`` on the grid, with the posterior ``p(z|x) = p(x,z) / p(x)``: ``(N,)``.
-
-  By the ELBO identity this equals ``log p(x) - ELBO``."""
-  x = jnp.asarray(x, jnp.float32)
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _quadrature(model: VAE, params, x: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
   log_joint, area, zz = quadrature_log_joint(model, params, x, size)
   log_px = logsumexp(log_joint, axis=0) + math.log(area)
   mu, log_var = model.apply({"params": params}, x, method=VAE.encode)
   log_q = log_normal(zz[:, None], mu[None], log_var[None])  # (G, N)
   log_post = log_joint - log_px[None]
   q_mass = jnp.exp(log_q) * area
-  return jnp.sum(q_mass * (log_q - log_post), axis=0) / jnp.sum(q_mass, axis=0)
+  kl = jnp.sum(q_mass * (log_q - log_post), axis=0) / jnp.sum(q_mass, axis=0)
+  return log_px, kl
+
+
+def _quadrature_batched(model: VAE, params, x, size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+  x = jnp.asarray(x, jnp.float32)
+  outs = [_quadrature(model, params, x[i:i + batch_size], size) for i in range(0, len(x), batch_size)]
+  return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
+
+
+QUADRATURE_BATCH = 16  # images per grid evaluation: (size^2, 16, H, W, C) floats at a time
+
+
+def quadrature_log_prob(model: VAE, params, x, size: int = 200, batch_size: int = QUADRATURE_BATCH) -> np.ndarray:
+  """``log p(x) = log integral p(z) p(x|z) dz`` by the midpoint rule on the grid: ``(N,)``."""
+  return _quadrature_batched(model, params, x, size, batch_size)[0]
+
+
+def quadrature_posterior_kl(model: VAE, params, x, size: int = 200, batch_size: int = QUADRATURE_BATCH) -> np.ndarray:
+  """``KL(q(z|x) || p(z|x))`` on the grid, with the posterior ``p(z|x) = p(x,z) / p(x)``: ``(N,)``.
+
+  By the ELBO identity this equals ``log p(x) - ELBO``."""
+  return _quadrature_batched(model, params, x, size, batch_size)[1]
 
 
 def prior_percentile_grid(n: int = 10, low: float = 0.05, high: float = 0.95) -> np.ndarray:

@@ -25,4 +25,5 @@ def get_config():
   c.gans = ("gan_mlp", "dcgan")
   c.logistic_c_grid = (0.01, 0.1, 1.0, 10.0)
   c.scorer_epochs = SCORER_EPOCHS
+  c.overrides = ml_collections.ConfigDict()  # {config name: {field: value}} for every run of that model
   return c
