@@ -158,7 +158,7 @@ class FractalNet(nn.Module):
       is_global = jax.random.uniform(jax.random.fold_in(key, 1), (n,)) < self.global_ratio
       global_column = jnp.where(is_global, chosen, -1)
     for b, (width, rate) in enumerate(zip(self.widths, rates), start=1):
-      x = FractalBlock(self.columns, width, rate, self.local_drop, train and self.drop_path, self.dtype,
+      x = FractalBlock(self.columns, width, rate, self.local_drop, train, self.dtype,
                        self.param_dtype, self.bn_axis_name, global_column=global_column, name=f"block{b}")(x)
       x = L.MaxPool(2, 2, name=f"pool{b}")(x)
     x = L.global_avg_pool(x)

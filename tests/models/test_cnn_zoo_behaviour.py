@@ -203,6 +203,12 @@ def test_fractalnet_is_deterministic_in_eval_and_random_in_training():
   train = train.lower(v, jax.random.PRNGKey(0)).compile(compiler_options=FAST_COMPILE)
   run = lambda k: train(v, jax.random.PRNGKey(k))
   assert not np.allclose(run(0), run(1))
+  # Without drop-path, training mode still normalises with the batch's statistics (and updates them).
+  plain = model.clone(drop_path=False)
+  logits, state = _run(lambda v, x: plain.apply(v, x, train=True, mutable=["batch_stats"]), v, x)
+  assert not np.allclose(logits, _eval(model, v, x))
+  assert not np.allclose(state["batch_stats"]["block1"]["col0_1"]["unit"]["bn"]["mean"],
+                         v["batch_stats"]["block1"]["col0_1"]["unit"]["bn"]["mean"])
 
 
 def test_googlenet_auxiliary_heads_and_loss():

@@ -18,6 +18,6 @@ def get_config():
   c.optimizer.momentum = 0.9
   c.optimizer.schedule.name = "cosine"
   c.train.batch_size = 32
-  c.train.num_epochs = 3
+  c.train.num_epochs = 15
   c.train.progress = False
   return c
