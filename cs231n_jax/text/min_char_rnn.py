@@ -203,10 +203,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.seq_length = SEQ_LENGTH
   c.learning_rate = LEARNING_RATE
   c.clip = CLIP
-  c.num_iterations = 80_000
+  c.num_iterations = 240_000
   c.iterations_per_call = 2_000
-  c.eval_every = 10_000
-  c.checkpoint_every = 10_000
+  c.eval_every = 20_000
+  c.checkpoint_every = 20_000
   c.sample_length = SAMPLE_LENGTH
   c.temperatures = (1.0,)
   c.ngram_orders = DEFAULT_ORDERS

@@ -1,6 +1,6 @@
 """min-char-rnn (the 112-line gist of lecture 10), ported from its equations, on pydoc_data.topics: one stream, H=100, T=25, Adagrad 0.1, clip 5.
 
-80,000 iterations of 25 characters (2M characters, about 5 passes over the training text).
+240,000 iterations of 25 characters (6M characters, about 15 passes over the training text).
 Command: cs231n-jax train --config experiments/configs/rnn/min_char_rnn.py --workdir workdirs/min_char_rnn
 Expected: held-out test bits/char below the 2-gram's 3.344 (the curriculum's target: < 3.0); measured value in docs/results.md.
 """
