@@ -4,7 +4,8 @@ The CIFAR DenseNet-BC of Huang et al. with 6 instead of 16 layers per block (L=4
 so a CPU run takes minutes.
 
 Command: cs231n-jax train --config experiments/configs/cnn/densenet_digits.py --workdir workdirs/densenet_digits
-Expected: to be measured
+Expected: test accuracy 0.8083 after 2 epochs / 80 steps (train loss 2.29 -> 0.80), seed 0; a smoke run
+  measured on CPU-2 (docs/results.md)
 """
 
 from cs231n_jax.train.loop import base_config

@@ -7,7 +7,8 @@ validation accuracy at chance (measured, CPU-2), while without it the same netwo
 60 steps.
 
 Command: cs231n-jax train --config experiments/configs/cnn/fractalnet_digits.py --workdir workdirs/fractalnet_digits
-Expected: to be measured
+Expected: test accuracy 0.5611 after 2 epochs / 80 steps (train loss 2.39 -> 1.33; chance 0.10), seed 0;
+  a smoke run measured on CPU-2 (docs/results.md), not a converged one
 """
 
 from cs231n_jax.train.loop import base_config

@@ -5,7 +5,8 @@ average pool. The auxiliary classifiers are off (the default training loop optim
 ``cs231n_jax.models.googlenet.googlenet_loss`` adds them for a custom loop).
 
 Command: cs231n-jax train --config experiments/configs/cnn/googlenet_digits.py --workdir workdirs/googlenet_digits
-Expected: to be measured
+Expected: test accuracy 0.8722 after 2 epochs / 80 steps (train loss 2.28 -> 0.51), seed 0; a smoke run
+  measured on CPU-2 (docs/results.md)
 """
 
 from cs231n_jax.train.loop import base_config

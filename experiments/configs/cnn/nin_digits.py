@@ -1,7 +1,8 @@
 """Network in Network (the authors' CIFAR-10 model: mlpconv blocks, global average pooling) on digits.
 
 Command: cs231n-jax train --config experiments/configs/cnn/nin_digits.py --workdir workdirs/nin_digits
-Expected: to be measured
+Expected: test accuracy 0.3278 after 3 epochs / 120 steps (train loss 2.38 -> 2.08; chance 0.10), seed 0;
+  a smoke run measured on CPU-2 (docs/results.md), not a converged one
 """
 
 from cs231n_jax.train.loop import base_config

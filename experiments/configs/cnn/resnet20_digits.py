@@ -1,7 +1,8 @@
 """CIFAR ResNet-20 (He et al. 2016, option A shortcuts) on the 32x32x3 digits view, on a CPU.
 
 Command: cs231n-jax train --config experiments/configs/cnn/resnet20_digits.py --workdir workdirs/resnet20_digits
-Expected: to be measured
+Expected: test accuracy 0.9806 (val 0.9667) after 15 epochs / 150 steps, seed 0; measured on CPU-2
+  (docs/results.md)
 """
 
 from cs231n_jax.train.loop import base_config
