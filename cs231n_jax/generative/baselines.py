@@ -111,12 +111,12 @@ def minimize_lbfgs(objective, params, iterations: int):
 
 
 def select_logistic_autoregressive(train: np.ndarray, val: np.ndarray, num_levels: int,
-                                   c_grid: Sequence[float] = C_GRID):
+                                   c_grid: Sequence[float] = C_GRID, iterations: int = LBFGS_ITERATIONS):
   """Fit for each ``C`` and keep the one with the best validation NLL: ``(model, variables, c, table)``."""
   table = []
   best = None
   for c in c_grid:
-    model, variables = fit_logistic_autoregressive(train, num_levels, c)
+    model, variables = fit_logistic_autoregressive(train, num_levels, c, iterations)
     val_nll = float(-log_prob(model, variables, val).mean())
     table.append({"c": float(c), "val_nats": val_nll})
     if best is None or val_nll < best[3]:

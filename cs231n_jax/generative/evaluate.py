@@ -21,7 +21,6 @@ ceiling) and noise (the floor) scored the same way, with the same number of imag
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Sequence
 
 import flax.linen as nn

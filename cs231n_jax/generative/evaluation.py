@@ -29,7 +29,6 @@ import numpy as np
 import optax
 
 from cs231n_jax.config import configs_root, load_config
-from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
@@ -78,7 +77,8 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     likelihood.append({"data": kind, "model": "independent pixels (add-1/2)", "nats": nats, "sd": None, "exact": True})
     samples = np.asarray(ar.sample(model, variables, jax.random.key(1), NUM_SCORED_SAMPLES))
     quality.append({"data": kind, "model": "independent pixels", **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
-    model, variables, c, _ = select_logistic_autoregressive(data.train, data.val, data.num_levels, tuple(config.logistic_c_grid))
+    model, variables, c, _ = select_logistic_autoregressive(data.train, data.val, data.num_levels,
+                                                            tuple(config.logistic_c_grid), config.logistic_iterations)
     nats = ar.nll_report(model, variables, data.test)["nats"]
     likelihood.append({"data": kind, "model": f"logistic autoregressive (C={c:g}, chosen on val)", "nats": nats,
                        "sd": None, "exact": True})

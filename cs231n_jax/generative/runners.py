@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,15 @@ import ml_collections
 import numpy as np
 import optax
 
-from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots, training
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier, l2_loss
 from cs231n_jax.generative.baselines import minimize_lbfgs
+from cs231n_jax.generative.gan import interpolate
 from cs231n_jax.generative.configs import SCORER_EPOCHS
-from cs231n_jax.generative.data import (NUM_LEVELS, LevelDigits, dequantize, discrete_bound_offset,
+from cs231n_jax.generative.data import (LevelDigits, dequantize, discrete_bound_offset,
                                         load_level_digits, nats_to_bits_per_dim, to_unit)
 from cs231n_jax.generative.models import build_pixel_model, train_pixel_model
 from cs231n_jax.generative.pixelrnn import count_params
@@ -247,8 +246,6 @@ def vae_interpolation(model, params, scorer, seed: int, workdir: str, pairs: int
   k0, k1 = jax.random.split(jax.random.key(seed + 4000))
   z0 = jax.random.normal(k0, (pairs, model.latent_dim))
   z1 = jax.random.normal(k1, (pairs, model.latent_dim))
-  from cs231n_jax.generative.gan import interpolate
-
   path = interpolate(z0, z1, steps)  # (T, P, d)
   images = np.asarray(vae_lib.decode_mean(model, params, path.reshape(-1, model.latent_dim)))
   images = images.reshape(steps, pairs, 8, 8, 1).swapaxes(0, 1)  # (P, T, 8, 8, 1)

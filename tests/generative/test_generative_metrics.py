@@ -1,7 +1,6 @@
 """Sample metrics (IS and FD analogues, nearest neighbours, interpolation, sharpness) and the
 logistic autoregressive baseline."""
 
-import jax
 import numpy as np
 import pytest
 from scipy import linalg

@@ -12,7 +12,7 @@ import pytest
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative.baselines import IndependentPixels, LogisticAutoregressive
 from cs231n_jax.generative.pixelcnn import GatedPixelCNN, PixelCNN
-from cs231n_jax.generative.pixelrnn import DiagonalBiLSTM, PixelRNN, RowLSTM, skew, unskew
+from cs231n_jax.generative.pixelrnn import DiagonalBiLSTM, PixelRNN, skew, unskew
 
 
 def dependency(model, shape, seed=0):

@@ -80,6 +80,10 @@ def trained_2d_vae():
 
 
 def test_elbo_is_below_log_px_by_quadrature_and_the_gap_is_the_posterior_kl(trained_2d_vae):
+  """The bound of the lectures, with the 2016 slide's typo corrected: the KL term is against the *prior*
+  p(z) (slide text line 824 divides by p(z|x)); the estimator with the closed-form KL(q || p(z)) must equal
+  E_q[log p(x|z) + log p(z) - log q(z|x)], and the gap to log p(x) is KL(q || p(z|x)) >= 0 (the 2016
+  transcript's "nonzero")."""
   model, params, x = trained_2d_vae
   k = 4000
   # E_q[log w] with log w = log p(x|z) + log p(z) - log q(z|x) is the ELBO; its Monte Carlo standard error

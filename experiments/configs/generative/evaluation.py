@@ -24,6 +24,7 @@ def get_config():
   c.vae_levels = "vae_gaussian"
   c.gans = ("gan_mlp", "dcgan")
   c.logistic_c_grid = (0.01, 0.1, 1.0, 10.0)
+  c.logistic_iterations = 300  # L-BFGS iterations per C
   c.scorer_epochs = SCORER_EPOCHS
   c.overrides = ml_collections.ConfigDict()  # {config name: {field: value}} for every run of that model
   return c

@@ -1,0 +1,19 @@
+"""Generative models (2017 lecture 13; 2016 unsupervised-learning lecture; course notes ch. 13).
+
+- Autoregressive, exact likelihood: :mod:`pixelcnn` (PixelCNN with mask A / mask B convolutions from
+  :mod:`cs231n_jax.nn.masked`; gated PixelCNN with vertical and horizontal stacks), :mod:`pixelrnn`
+  (Row LSTM; Diagonal BiLSTM with skew / unskew; recurrences as ``lax.scan``), :mod:`autoregressive`
+  (``log p(x)``, bits/dim, the jitted pixel-by-pixel sampler, exhaustive normalisation checks),
+  :mod:`baselines` (independent pixels; logistic autoregressive), :mod:`models` (by name, training).
+- Latent-variable, approximate likelihood: :mod:`autoencoder` (conv / upconv, L2), :mod:`vae` (Gaussian
+  encoder, Bernoulli / Gaussian decoders, closed-form KL, importance-weighted ``log p(x)``, quadrature
+  for a 2-D latent).
+- Implicit: :mod:`gan` (minimax, non-saturating, LSGAN, WGAN, WGAN-GP losses; MLP and DCGAN networks; one
+  jitted step with two optax optimizers and k discriminator steps; the 8-Gaussians ring; latent tools).
+- Evaluation: :mod:`evaluate` (a digits classifier trained here, IS and Fréchet-distance analogues,
+  nearest-neighbour memorisation check), :mod:`evaluation` (the likelihood and sample-quality tables,
+  the PixelCNN-vs-PixelRNN speed measurement), :mod:`runners` / :mod:`gan_runners` (``run_xxx(config,
+  workdir)`` for ``experiments/configs/generative``).
+
+Data: the project's digits split as integer levels (:mod:`data`), 17 levels or binarised.
+"""
