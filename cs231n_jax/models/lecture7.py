@@ -24,6 +24,12 @@ POOLS = ("max", "fractional")
 MLP_NORMS = ("none", "batch", "layer")
 
 
+def check_probability(field: str, value: float) -> None:
+  """A keep / survival probability must lie in (0, 1]; 1 switches the regulariser off."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+    raise ValueError(f"model.{field}: expected a probability in (0, 1] (1 = off), got {value!r}")
+
+
 @register("lecture7_mlp", input_shape=(8, 8, 1))
 class Lecture7MLP(nn.Module):
   """A fully-connected classifier with every lecture 6-7 regulariser and activation as a field.
@@ -48,8 +54,11 @@ class Lecture7MLP(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     if self.normalization not in MLP_NORMS:
       raise ValueError(f"model.normalization: expected one of {MLP_NORMS}, got {self.normalization!r}")
-    if not 0.0 < self.dropout_keep_ratio <= 1.0:
-      raise ValueError(f"model.dropout_keep_ratio: expected a keep probability in (0, 1], got {self.dropout_keep_ratio}")
+    check_probability("dropout_keep_ratio", self.dropout_keep_ratio)
+    check_probability("dropconnect_keep", self.dropconnect_keep)
+    check_probability("final_survival", self.final_survival)
+    if isinstance(self.residual_blocks, bool) or not isinstance(self.residual_blocks, int) or self.residual_blocks < 0:
+      raise ValueError(f"model.residual_blocks: expected a number of blocks >= 0, got {self.residual_blocks!r}")
     if self.activation not in activations.ALL_ACTIVATIONS:
       raise ValueError(f"model.activation: expected one of {activations.ALL_ACTIVATIONS}, got {self.activation!r}")
     if self.activation == "maxout" and (self.normalization != "none" or self.dropconnect_keep < 1.0):
@@ -63,11 +72,8 @@ class Lecture7MLP(nn.Module):
           x = regularizers.DropConnectDense(width, self.dropconnect_keep, name=f"hidden{i}")(x, train=train)
         else:
           x = nn.Dense(width, kernel_init=nn.initializers.he_normal(), name=f"hidden{i}")(x)
-        if self.normalization == "batch":
-          x = nn.BatchNorm(use_running_average=not train, momentum=norms.BN_MOMENTUM, epsilon=norms.NORM_EPSILON,
-                           axis_name=self.bn_axis_name, name=f"bn{i}")(x)
-        elif self.normalization == "layer":
-          x = nn.LayerNorm(epsilon=norms.NORM_EPSILON, name=f"ln{i}")(x)
+        norm_name = {"batch": f"bn{i}", "layer": f"ln{i}"}.get(self.normalization)
+        x = norms.make_norm(self.normalization, train, bn_axis_name=self.bn_axis_name, module_name=norm_name)(x)
         x = activations.PReLU(name=f"prelu{i}")(x) if self.activation == "prelu" else activations.ACTIVATIONS[self.activation](x)
       if self.dropout_keep_ratio < 1.0:
         x = nn.Dropout(rate=1.0 - self.dropout_keep_ratio, deterministic=not train)(x)
@@ -95,11 +101,11 @@ class Lecture7ConvNet(nn.Module):
       raise ValueError(f"model.pool: expected one of {POOLS}, got {self.pool!r}")
     if x.ndim != 4:
       raise ValueError(f"images: lecture7_convnet expects NHWC images, got shape {x.shape}")
+    check_probability("dropout_keep_ratio", self.dropout_keep_ratio)
     for i, f in enumerate(self.features, start=1):
       x = nn.Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=f"conv{i}")(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=norms.BN_MOMENTUM, epsilon=norms.NORM_EPSILON,
-                         axis_name=self.bn_axis_name, name=f"bn{i}")(x)
+        x = norms.make_norm("batch", train, bn_axis_name=self.bn_axis_name, module_name=f"bn{i}")(x)
       x = nn.relu(x)
       if self.pool == "max":
         x = nn.max_pool(x, (2, 2), strides=(2, 2)) if min(x.shape[1:3]) >= 2 else x

@@ -40,22 +40,23 @@ DEFAULT_GROUPS = 4
 
 
 def make_norm(name: str, train: bool, num_groups: int = DEFAULT_GROUPS, bn_axis_name: str | None = None,
-              epsilon: float = NORM_EPSILON):
+              epsilon: float = NORM_EPSILON, module_name: str | None = None):
   """The normalisation layer ``name`` (one of :data:`NORMS`) for NHWC or (N, D) inputs.
 
-  Returns a callable (a Flax module, or the identity for ``"none"``); create it inside a compact
-  ``__call__``.
+  Returns a callable (a Flax module called ``module_name``, or the identity for ``"none"``); create
+  it inside a compact ``__call__``.
   """
   if name == "none":
     return lambda x: x
   if name == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=epsilon, axis_name=bn_axis_name)
+    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=epsilon, axis_name=bn_axis_name,
+                        name=module_name)
   if name == "layer":
-    return LayerNorm(epsilon=epsilon)
+    return LayerNorm(epsilon=epsilon, name=module_name)
   if name == "instance":
-    return nn.InstanceNorm(epsilon=epsilon)
+    return nn.InstanceNorm(epsilon=epsilon, name=module_name)
   if name == "group":
-    return nn.GroupNorm(num_groups=num_groups, epsilon=epsilon)
+    return nn.GroupNorm(num_groups=num_groups, epsilon=epsilon, name=module_name)
   raise ValueError(f"normalization: expected one of {NORMS}, got {name!r}")
 
 
@@ -108,8 +109,7 @@ class ConvBN(nn.Module):
       x = nn.Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=True, name="conv")(x)
     else:
       x = nn.Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=self.use_bias, name="conv")(x)
-      x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=NORM_EPSILON,
-                       axis_name=self.bn_axis_name, name="bn")(x)
+      x = make_norm("batch", train, bn_axis_name=self.bn_axis_name, module_name="bn")(x)
     return nn.relu(x) if self.relu else x
 
 

@@ -66,7 +66,7 @@ import optax
 from ml_collections import config_dict
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import lecture, regularize, schedules
+from cs231n_jax.optim import fields, lecture, regularize, schedules
 
 OPTIMIZERS = tuple(lecture.RULES)
 OPTIMIZER_FIELDS = (
@@ -111,33 +111,6 @@ def default_config(name: str = "sgd", learning_rate: float = 1e-2) -> ml_collect
   return c
 
 
-def _number(block: Mapping[str, Any], key: str, default: float | None, lo: float, hi: float,
-            lo_open: bool, hi_open: bool, where: str) -> float | None:
-  """``block[key]`` checked to lie in the interval; None (or absent) gives ``default``."""
-  value = block.get(key)
-  if value is None:
-    return default
-  left = "(" if lo_open else "["
-  right = ")" if hi_open else "]"
-  interval = f"{left}{lo:g}, {hi:g}{right}"
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-    raise ConfigError(f"{where}.{key}: expected a number in {interval}, got {value!r}")
-  below = value <= lo if lo_open else value < lo
-  above = value >= hi if hi_open else value > hi
-  if below or above:
-    raise ConfigError(f"{where}.{key}: expected a number in {interval}, got {value!r}")
-  return float(value)
-
-
-def _choice(block: Mapping[str, Any], key: str, default: Any, choices: tuple, where: str):
-  value = block.get(key)
-  if value is None:
-    return default
-  if value not in choices:
-    raise ConfigError(f"{where}.{key}: expected one of {choices}, got {value!r}")
-  return value
-
-
 def _patterns(block: Mapping[str, Any], key: str, where: str) -> tuple[re.Pattern, ...]:
   value = block.get(key) or ()
   if isinstance(value, str):
@@ -175,28 +148,28 @@ def trainable_labels(params: Any, trainable: tuple[re.Pattern, ...], frozen: tup
 
 def make_rule(block: Mapping[str, Any], learning_rate: lecture.ScalarOrSchedule, where: str = "optimizer") -> optax.GradientTransformation:
   """The bare update rule a block names, with its hyperparameters checked."""
-  name = _choice(block, "name", None, OPTIMIZERS, where)
+  name = fields.choice(block, "name", None, OPTIMIZERS, where)
   if name is None:
     raise ConfigError(f"{where}.name: required; expected one of {OPTIMIZERS}")
-  rho = _number(block, "momentum", lecture.LECTURE_RHO, 0.0, 1.0, False, True, where)
-  eps = _number(block, "eps", lecture.LECTURE_EPS, 0.0, math.inf, False, True, where)
+  rho = fields.number(block, "momentum", lecture.LECTURE_RHO, 0.0, 1.0, False, True, where)
+  eps = fields.number(block, "eps", lecture.LECTURE_EPS, 0.0, math.inf, False, True, where)
   if name == "sgd":
     return lecture.sgd(learning_rate)
-  if name == "nesterov" or (name == "momentum" and block.get("nesterov")):
+  if name == "nesterov" or (name == "momentum" and fields.choice(block, "nesterov", False, (False, True), where)):
     return lecture.nesterov(learning_rate, rho)
   if name == "momentum":
-    form = _choice(block, "momentum_form", "A", lecture.MOMENTUM_FORMS, where)
+    form = fields.choice(block, "momentum_form", "A", lecture.MOMENTUM_FORMS, where)
     return lecture.sgd_momentum(learning_rate, rho, form)
   if name == "adagrad":
-    initial = _number(block, "initial_accumulator", 0.0, 0.0, math.inf, False, True, where)
+    initial = fields.number(block, "initial_accumulator", 0.0, 0.0, math.inf, False, True, where)
     return lecture.adagrad(learning_rate, eps, initial)
   if name == "rmsprop":
-    decay = _number(block, "decay_rate", lecture.COURSE_RMSPROP_DECAY, 0.0, 1.0, False, True, where)
+    decay = fields.number(block, "decay_rate", lecture.COURSE_RMSPROP_DECAY, 0.0, 1.0, False, True, where)
     return lecture.rmsprop(learning_rate, decay, eps)
-  b1 = _number(block, "b1", lecture.ADAM_BETA1, 0.0, 1.0, False, True, where)
-  b2 = _number(block, "b2", lecture.ADAM_BETA2, 0.0, 1.0, False, True, where)
-  bias_correction = block.get("bias_correction")
-  return lecture.adam(learning_rate, b1, b2, eps, True if bias_correction is None else bool(bias_correction))
+  b1 = fields.number(block, "b1", lecture.ADAM_BETA1, 0.0, 1.0, False, True, where)
+  b2 = fields.number(block, "b2", lecture.ADAM_BETA2, 0.0, 1.0, False, True, where)
+  bias_correction = fields.choice(block, "bias_correction", True, (True, False), where)
+  return lecture.adam(learning_rate, b1, b2, eps, bias_correction)
 
 
 def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "optimizer") -> optax.GradientTransformation:
@@ -211,19 +184,19 @@ def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "
     raise ConfigError(f"num_steps: expected a positive number of training steps, got {num_steps!r}")
   if block.get("learning_rate") is None:
     raise ConfigError(f"{where}.learning_rate: required")
-  learning_rate = _number(block, "learning_rate", None, 0.0, math.inf, True, True, where)
+  learning_rate = fields.number(block, "learning_rate", None, 0.0, math.inf, True, True, where)
   schedule_block = block.get("schedule")
   schedule = schedules.make_schedule(
       dict(schedule_block) if schedule_block is not None else None, learning_rate, num_steps, f"{where}.schedule"
   )
   rule = make_rule(block, schedule, where)
 
-  weight_decay = _number(block, "weight_decay", 0.0, 0.0, math.inf, False, True, where)
-  l2 = _number(block, "l2", 0.0, 0.0, math.inf, False, True, where)
-  l1 = _number(block, "l1", 0.0, 0.0, math.inf, False, True, where)
-  penalize = _choice(block, "penalize", "kernels", regularize.PENALIZE_CHOICES, where)
-  clip = _number(block, "grad_clip_norm", None, 0.0, math.inf, True, True, where)
-  ema_decay = _number(block, "ema_decay", None, 0.0, 1.0, True, True, where)
+  weight_decay = fields.number(block, "weight_decay", 0.0, 0.0, math.inf, False, True, where)
+  l2 = fields.number(block, "l2", 0.0, 0.0, math.inf, False, True, where)
+  l1 = fields.number(block, "l1", 0.0, 0.0, math.inf, False, True, where)
+  penalize = fields.choice(block, "penalize", "kernels", regularize.PENALIZE_CHOICES, where)
+  clip = fields.number(block, "grad_clip_norm", None, 0.0, math.inf, True, True, where)
+  ema_decay = fields.number(block, "ema_decay", None, 0.0, 1.0, True, True, where)
   trainable = _patterns(block, "trainable", where)
   frozen = _patterns(block, "frozen", where)
 
@@ -249,7 +222,7 @@ def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "
 def learning_rate_schedule(opt_config: Mapping[str, Any], num_steps: int, where: str = "optimizer") -> optax.Schedule:
   """The learning-rate schedule ``make_optimizer`` uses (for logging the rate of each step)."""
   block = dict(opt_config)
-  learning_rate = _number(block, "learning_rate", None, 0.0, math.inf, True, True, where)
+  learning_rate = fields.number(block, "learning_rate", None, 0.0, math.inf, True, True, where)
   if learning_rate is None:
     raise ConfigError(f"{where}.learning_rate: required")
   schedule_block = block.get("schedule")

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.optim import fields
 
 SCHEDULES = (
     "constant", "step", "exponential", "inverse_time", "cosine", "linear", "piecewise",
@@ -158,25 +159,17 @@ def make_schedule(
   warmup_steps = block.get("warmup_steps") or 0
   if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or not 0 <= warmup_steps < num_steps:
     raise ConfigError(f"{where}.warmup_steps: expected an integer in [0, {num_steps}) (num_steps), got {warmup_steps!r}")
-  warmup_init = block.get("warmup_init") or 0.0
-  if not 0.0 <= warmup_init <= 1.0:
-    raise ConfigError(f"{where}.warmup_init: expected a fraction in [0, 1], got {warmup_init!r}")
-  alpha = block.get("alpha") or 0.0
-  if not 0.0 <= alpha <= 1.0:
-    raise ConfigError(f"{where}.alpha: expected a fraction in [0, 1], got {alpha!r}")
+  warmup_init = fields.number(block, "warmup_init", 0.0, 0.0, 1.0, False, False, where)
+  alpha = fields.number(block, "alpha", 0.0, 0.0, 1.0, False, False, where)
   remaining = num_steps - warmup_steps
 
   def decay_rate() -> float:
-    rate = _require(block, "decay_rate", where)
-    if not 0.0 < rate <= 1.0:
-      raise ConfigError(f"{where}.decay_rate: expected a factor in (0, 1], got {rate!r}")
-    return float(rate)
+    _require(block, "decay_rate", where)
+    return fields.number(block, "decay_rate", None, 0.0, 1.0, True, False, where)
 
   def k() -> float:
-    value = _require(block, "k", where)
-    if not value > 0.0 or math.isinf(value):
-      raise ConfigError(f"{where}.k: expected a positive decay constant, got {value!r}")
-    return float(value)
+    _require(block, "k", where)
+    return fields.number(block, "k", None, 0.0, math.inf, True, True, where)
 
   def decay_steps(default: int | None = None) -> int:
     value = block.get("decay_steps")

@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.techniques import checks
 
 NONLINEARITIES: dict[str, Callable[[jax.Array], jax.Array]] = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 SETTINGS = ("tanh_0.01", "tanh_1.0", "tanh_xavier", "relu_xavier", "relu_he", "relu_he_as_transcribed")
@@ -134,8 +135,7 @@ def run_activation_statistics(config: ml_collections.ConfigDict, workdir: str) -
   if unknown:
     raise ConfigError(f"settings: {unknown[0]!r} is not one of {SETTINGS}")
   for field in ("num_layers", "width", "num_examples"):
-    if not isinstance(config[field], int) or config[field] < 1:
-      raise ConfigError(f"{field}: expected a positive integer, got {config[field]!r}")
+    checks.integer(config[field], field)
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   key = jax.random.PRNGKey(config.seed)

@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from cs231n_jax.optim.factory import param_path
+from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
 TARGET_RATIO = 1e-3  # "want ~1e-3"
@@ -33,6 +34,7 @@ EXPLODE_FACTOR = fm.EXPLODE_FACTOR
 SMALL_INIT = 1e-4  # the slide's 0.0001 * randn
 OVERFIT_EXAMPLES = 20
 TINY = 1e-12
+INITS = {"he": None, "small": SMALL_INIT}  # a run's "init" -> weight std (None: He, sqrt(2 / fan_in))
 
 
 def update_weight_ratios(params: Any, updates: Any) -> dict[str, float]:
@@ -90,15 +92,20 @@ def sanity_checks(seed: int = 0) -> dict[str, Any]:
 
 def run_babysitting(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Sanity checks, then the loss curves and update ratios of four runs (one vmapped program)."""
+  for field in ("epochs", "batch_size"):
+    checks.integer(config[field], field)
+  for label, run in config.runs.items():
+    checks.one_of(run["init"], INITS, f"runs.{label}.init")
+    checks.positive(run["lr"], f"runs.{label}.lr")
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  checks = sanity_checks(config.seed)
+  sanity = sanity_checks(config.seed)
   data = fm.digits_arrays()
   runs = dict(config.runs)
   labels = list(runs)
-  results = {"sanity_checks": checks, "runs": {}}
+  results = {"sanity_checks": sanity, "runs": {}}
   curves = {}
-  for scale_label, scale in (("he", None), ("small", SMALL_INIT)):
+  for scale_label, scale in INITS.items():
     group = [l for l in labels if (runs[l]["init"] == scale_label)]
     if not group:
       continue

@@ -24,6 +24,7 @@ import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim.regularize import averaged_params
+from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import engine_runs as er
 
 
@@ -104,11 +105,9 @@ def polyak(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
 
 def run_ensembles(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Independent ensemble, snapshot ensemble and Polyak averaging, each measured on val and test."""
-  if config.ensemble.num_models < 2:
-    raise ConfigError(f"ensemble.num_models: expected at least 2 members, got {config.ensemble.num_models!r}")
-  if config.snapshot.num_cycles < 2 or config.snapshot.cycle_steps < 1:
-    raise ConfigError(f"snapshot.num_cycles: expected >= 2 cycles of >= 1 step, got {config.snapshot.num_cycles!r} "
-                      f"of {config.snapshot.cycle_steps!r}")
+  checks.integer(config.ensemble.num_models, "ensemble.num_models", minimum=2)
+  checks.integer(config.snapshot.num_cycles, "snapshot.num_cycles", minimum=2)
+  checks.integer(config.snapshot.cycle_steps, "snapshot.cycle_steps")
   if not 0.0 < config.polyak.decay < 1.0:
     raise ConfigError(f"polyak.decay: expected a number in (0, 1), got {config.polyak.decay!r}")
   workdir = Path(workdir)

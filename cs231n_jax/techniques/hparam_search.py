@@ -31,6 +31,8 @@ import ml_collections
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.optim import lecture
+from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
 EDGE_FRACTION = 0.1  # "within 10% of a range edge" in log10 units
@@ -65,6 +67,18 @@ def run_trials(spec: fm.RunSpec, data: fm.Arrays, lrs: np.ndarray, regs: np.ndar
         "stop_step": int(out["stop_step"][i]),
     })
   return rows
+
+
+def random_stage(spec: fm.RunSpec, data: fm.Arrays, ranges: dict[str, tuple[float, float]], trials: int,
+                 sample_key: jax.Array, run_key: jax.Array) -> tuple[list[dict[str, Any]], float]:
+  """One stage of random search: ``trials`` log-uniform draws of lr and reg within ``ranges``
+  (log10 exponents), trained as one vmapped program; the rows and the stage's wall time."""
+  kl, kr = jax.random.split(sample_key)
+  lrs = log_uniform(kl, trials, *ranges["lr"])
+  regs = log_uniform(kr, trials, *ranges["reg"])
+  t0 = time.time()
+  rows = run_trials(spec, data, lrs, regs, run_key)
+  return rows, time.time() - t0
 
 
 def format_trial(row: dict[str, Any], i: int, total: int) -> str:
@@ -176,18 +190,16 @@ def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None
 
 def _check_search_config(config: ml_collections.ConfigDict) -> None:
   s = config.search
+  checks.one_of(config.optimizer.name, tuple(lecture.RULES), "optimizer.name")
+  checks.integer(config.train.batch_size, "train.batch_size")
   for stage in ("coarse", "fine"):
-    b = s[stage]
-    if not isinstance(b.trials, int) or b.trials < 2:
-      raise ConfigError(f"search.{stage}.trials: expected an integer >= 2, got {b.trials!r}")
-    if not isinstance(b.epochs, int) or b.epochs < 1:
-      raise ConfigError(f"search.{stage}.epochs: expected a positive integer, got {b.epochs!r}")
+    checks.integer(s[stage].trials, f"search.{stage}.trials", minimum=2)
+    checks.integer(s[stage].epochs, f"search.{stage}.epochs")
   for name in ("lr_range", "reg_range"):
     r = tuple(s.coarse[name])
     if len(r) != 2 or r[0] == r[1]:
       raise ConfigError(f"search.coarse.{name}: expected two different log10 exponents, got {r!r}")
-  if not isinstance(s.grid_side, int) or s.grid_side < 2:
-    raise ConfigError(f"search.grid_side: expected an integer >= 2, got {s.grid_side!r}")
+  checks.integer(s.grid_side, "search.grid_side", minimum=2)
 
 
 def run_hparam_search(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -197,24 +209,16 @@ def run_hparam_search(config: ml_collections.ConfigDict, workdir: str) -> dict[s
   workdir.mkdir(parents=True, exist_ok=True)
   data = fm.digits_arrays()
   key = jax.random.PRNGKey(config.seed)
-  k_coarse, k_fine, k_grid, k_runs, k_demo = jax.random.split(key, 5)
+  # Five keys (one once reserved for the grid, which has no randomness): the measured runs keep theirs.
+  k_coarse, k_fine, _, k_runs, k_demo = jax.random.split(key, 5)
   s = config.search
 
   coarse_ranges = {"lr": tuple(sorted(s.coarse.lr_range)), "reg": tuple(sorted(s.coarse.reg_range))}
-  kl, kr = jax.random.split(k_coarse)
-  lrs = log_uniform(kl, s.coarse.trials, *coarse_ranges["lr"])
-  regs = log_uniform(kr, s.coarse.trials, *coarse_ranges["reg"])
-  t0 = time.time()
-  coarse = run_trials(_spec(config, s.coarse.epochs), data, lrs, regs, jax.random.fold_in(k_runs, 0))
-  coarse_s = time.time() - t0
-
+  coarse, coarse_s = random_stage(_spec(config, s.coarse.epochs), data, coarse_ranges, s.coarse.trials, k_coarse,
+                                  jax.random.fold_in(k_runs, 0))
   fine_ranges = refine_ranges(coarse)
-  kl, kr = jax.random.split(k_fine)
-  lrs = log_uniform(kl, s.fine.trials, *fine_ranges["lr"])
-  regs = log_uniform(kr, s.fine.trials, *fine_ranges["reg"])
-  t0 = time.time()
-  fine = run_trials(_spec(config, s.fine.epochs), data, lrs, regs, jax.random.fold_in(k_runs, 1))
-  fine_s = time.time() - t0
+  fine, fine_s = random_stage(_spec(config, s.fine.epochs), data, fine_ranges, s.fine.trials, k_fine,
+                              jax.random.fold_in(k_runs, 1))
 
   side = s.grid_side
   grid_lr = 10.0 ** np.linspace(*fine_ranges["lr"], side)
@@ -301,12 +305,21 @@ def vmap_benchmark(spec: fm.RunSpec, data: fm.Arrays, num_models: int, key: jax.
 def run_vmap_benchmark(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """:func:`vmap_benchmark` for each model size in ``config.benchmark.models`` ((hidden width,
   batch size) pairs) and each K in ``config.benchmark.num_models``."""
+  b = config.benchmark
+  checks.one_of(config.optimizer.name, tuple(lecture.RULES), "optimizer.name")
+  for i, (hidden, batch) in enumerate(b.models):
+    checks.integer(hidden, f"benchmark.models[{i}] hidden width")
+    checks.integer(batch, f"benchmark.models[{i}] batch size")
+  for k in b.num_models:
+    checks.integer(k, "benchmark.num_models")
+  checks.integer(b.epochs, "benchmark.epochs")
+  checks.integer(b.repeats, "benchmark.repeats")
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   data = fm.digits_arrays()
   key = jax.random.PRNGKey(config.seed)
   rows = []
-  for hidden, batch in config.benchmark.models:
+  for hidden, batch in b.models:
     c = ml_collections.ConfigDict(config.to_dict())
     c.model.hidden_dims = (int(hidden),)
     c.train.batch_size = int(batch)

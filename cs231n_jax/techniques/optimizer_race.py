@@ -34,6 +34,7 @@ import numpy as np
 import optax
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.techniques import checks
 from cs231n_jax.optim import lecture, schedules
 from cs231n_jax.techniques import functional_mlp as fm
 
@@ -197,11 +198,16 @@ def plot_digits_curves(curves: dict[str, Any], path: Path) -> None:
 
 def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """The 2-D races (figures ``race_<surface>.png``) and the digits curves (``digits_curves.png``)."""
-  if config.num_steps < 1:
-    raise ConfigError(f"num_steps: expected a positive number of steps, got {config.num_steps!r}")
+  checks.integer(config.num_steps, "num_steps")
+  checks.integer(config.num_lrs, "num_lrs")
+  checks.integer(config.show_steps, "show_steps")
+  checks.positive(config.tolerance, "tolerance")
   unknown = [s for s in config.surfaces if s not in SURFACES]
   if unknown:
     raise ConfigError(f"surfaces: {unknown[0]!r} is not one of {tuple(SURFACES)}")
+  if config.digits.enabled:
+    for field in ("epochs", "batch_size", "num_lrs", "num_seeds"):
+      checks.integer(config.digits[field], f"digits.{field}")
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   lr_grid = 10.0 ** np.linspace(*config.lr_log10_range, config.num_lrs)

@@ -30,6 +30,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.techniques import checks
 from cs231n_jax.optim import lecture
 
 
@@ -128,10 +129,16 @@ def tune_first_order(loss, theta0, make_tx, lrs, iterations):
 
 def run_second_order(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Newton vs L-BFGS vs gradient descent vs Adam on full-batch softmax regression (digits)."""
-  if config.reg <= 0:
+  if isinstance(config.reg, bool) or not isinstance(config.reg, (int, float)) or config.reg <= 0:
     raise ConfigError(f"reg: expected a positive L2 strength (it makes the problem strongly convex), got {config.reg!r}")
-  if config.tolerance <= 0:
-    raise ConfigError(f"tolerance: expected a positive loss gap, got {config.tolerance!r}")
+  checks.positive(config.tolerance, "tolerance")
+  for field in ("newton_iterations", "first_order_iterations", "minibatch_size"):
+    checks.integer(config[field], field)
+  for field in ("gd_lrs", "adam_lrs"):
+    if not config[field]:
+      raise ConfigError(f"{field}: expected at least one learning rate to try")
+    for lr in config[field]:
+      checks.positive(lr, field)
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   from cs231n_jax.techniques.functional_mlp import digits_arrays

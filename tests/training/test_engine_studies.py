@@ -85,43 +85,84 @@ def test_hidden_preactivations_are_the_dense_outputs():
   np.testing.assert_allclose(z[0], np.asarray(X).reshape(6, -1) @ p["hidden0"]["kernel"] + p["hidden0"]["bias"], rtol=1e-5, atol=1e-5)
 
 
-def test_class_subset_relabels_and_draws_k_shots():
-  from cs231n_jax.data.digits import load_digits
+def test_graft_takes_pretrained_leaves_keeps_fresh_layers_and_rejects_mismatches():
+  fresh = {"conv1": {"kernel": np.zeros((3, 3, 1, 4)), "bias": np.zeros(4)}, "head": {"kernel": np.zeros((8, 5))}}
+  pre = {"conv1": {"kernel": np.ones((3, 3, 1, 4)), "bias": np.ones(4)}, "head": {"kernel": np.ones((8, 5))}}
+  out = engine_runs.graft(fresh, pre, keep_fresh=("head",))
+  np.testing.assert_array_equal(out["conv1"]["kernel"], 1.0)
+  np.testing.assert_array_equal(out["conv1"]["bias"], 1.0)
+  np.testing.assert_array_equal(out["head"]["kernel"], 0.0)
+  narrow = {"conv1": {"kernel": np.ones((3, 3, 1, 2)), "bias": np.ones(4)}}
+  with pytest.raises(ConfigError, match=r"params: conv1/kernel has shape \(3, 3, 1, 4\), pretrained \(3, 3, 1, 2\)"):
+    engine_runs.graft(fresh, narrow, keep_fresh=("head",))
+  with pytest.raises(ConfigError, match="params: head/kernel is not in the pretrained model"):
+    engine_runs.graft(fresh, {"conv1": pre["conv1"]})
 
-  ds = load_digits()
-  sub = transfer.class_subset(ds.train, (5, 6, 7, 8, 9), per_class=4, seed=1)
-  assert len(sub) == 20 and sorted(set(sub.labels.tolist())) == [0, 1, 2, 3, 4]
-  assert np.bincount(sub.labels).tolist() == [4] * 5
-  again = transfer.class_subset(ds.train, (5, 6, 7, 8, 9), per_class=4, seed=1)
-  np.testing.assert_array_equal(sub.images, again.images)
-  full = transfer.subset_dataset(ds, (5, 6, 7, 8, 9), None, 0)
-  assert full.num_classes == 5 and len(full.test) == int(np.sum(ds.test.labels >= 5))
-  with pytest.raises(ConfigError, match="shots: 1000 examples per class requested"):
-    transfer.class_subset(ds.train, (5,), per_class=1000)
 
-
-@pytest.mark.slow
-def test_linear_probe_keeps_pretrained_layers_bit_identical():
+def _tiny_transfer_config():
   from cs231n_jax.config import load_config
-  from cs231n_jax.data.digits import load_digits
 
   c = load_config("training/transfer.py")
   c.model.features = (4, 8)
   c.model.hidden_dim = 16
-  ds = load_digits()
-  source = transfer.subset_dataset(ds, (0, 1, 2, 3, 4), None, 0)
-  pre = transfer.train_on_dataset(c, source, 30, 0)
-  assert pre["test_accuracy"] > 0.5
-  target = transfer.subset_dataset(ds, (5, 6, 7, 8, 9), 5, 1)
-  c.optimizer.trainable = ("^head/",)
-  r = transfer.train_on_dataset(c, target, 20, 1, pre["params"])
+  c.transfer.shots = (3,)
+  c.transfer.methods = ("linear_probe", "finetune_all")
+  c.transfer.pretrain_steps = 30
+  c.transfer.finetune_steps = 10
+  c.transfer.num_seeds = 1
+  return c
+
+
+def test_bad_transfer_config_names_the_field(tmp_path):
+  for field, value, message in [
+      ("methods", ("linear_probe", "distill"), "transfer.methods: 'distill' is not one of"),
+      ("target_classes", (4, 5, 6, 7, 8), r"transfer.target_classes: must not overlap transfer.source_classes"),
+      ("shots", (5, -1), r"transfer.shots: expected examples per class >= 1 \(or 0 for all\), got -1"),
+      ("finetune_steps", 0, "transfer.finetune_steps: expected a positive integer, got 0"),
+  ]:
+    c = _tiny_transfer_config()
+    c.transfer[field] = value
+    with pytest.raises(ConfigError, match=message):
+      transfer.run_transfer(c, str(tmp_path / field))
+
+
+@pytest.mark.slow
+def test_transfer_runs_are_fit_runs_that_start_from_the_pretrained_parameters(tmp_path):
+  from cs231n_jax.train import loop
+
+  c = _tiny_transfer_config()
+  r = transfer.run_transfer(c, str(tmp_path))
+  row = r["table"]["3_per_class"]
+  assert row["linear_probe"]["train_examples"] == 15  # 3 examples of each of 5 digits
+  assert row["linear_probe"]["frozen_parameters_unchanged"] and row["finetune_all"]["frozen_parameters_unchanged"]
+  assert (tmp_path / "transfer.md").read_text().count("|") > 10
+  pre = engine_runs.restore(transfer.pretrain_config(c), tmp_path / "pretrain")["tree"]["best"]["params"]
+  seed = c.seed + 1
+  runs = {}
+  for method in ("linear_probe", "finetune_all"):
+    cfg = transfer.finetune_config(c, method, 3, seed)
+    wd = tmp_path / "3_per_class" / method / f"seed_{seed}"
+    state = engine_runs.restore(cfg, wd)["tree"]["state"]
+    assert int(state["step"]) == c.transfer.finetune_steps
+    runs[method] = (cfg, wd, state["params"])
+  # Linear probe: every pretrained layer bit-identical, the new head trained.
+  probe_cfg, probe_wd, probe = runs["linear_probe"]
   for layer in ("conv1", "conv2", "fc"):
     for name in ("kernel", "bias"):
-      np.testing.assert_array_equal(r["params"][layer][name], pre["params"][layer][name])
-  assert not np.array_equal(r["params"]["head"]["kernel"], r["start_params"]["head"]["kernel"])
-  assert transfer.frozen_unchanged(r["start_params"], r["params"], ("^head/",))
-  r["params"]["fc"]["bias"] = r["params"]["fc"]["bias"] + 1.0
-  assert not transfer.frozen_unchanged(r["start_params"], r["params"], ("^head/",))
+      np.testing.assert_array_equal(probe[layer][name], pre[layer][name])
+  assert not np.array_equal(probe["head"]["kernel"], pre["head"]["kernel"])
+  # Fine-tune all: every layer moved, but from the pretrained weights, not from a fresh init.
+  all_cfg, _, tuned = runs["finetune_all"]
+  fresh = loop.build_run(engine_runs.variant(all_cfg, **{"train.progress": False})).state.params
+  assert not np.array_equal(tuned["conv1"]["kernel"], pre["conv1"]["kernel"])
+  dist = lambda a, b: float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+  assert dist(tuned["conv1"]["kernel"], pre["conv1"]["kernel"]) < 0.5 * dist(tuned["conv1"]["kernel"], fresh["conv1"]["kernel"])
+  # The frozen check notices a moved parameter; a workdir with a checkpoint resumes instead of restarting.
+  moved = jax.tree.map(np.array, probe)
+  moved["fc"]["bias"] = moved["fc"]["bias"] + 1.0
+  assert not transfer.frozen_unchanged(pre, moved, probe_cfg.optimizer)
+  assert transfer.frozen_unchanged(pre, probe, probe_cfg.optimizer)
+  assert not engine_runs.start_from(probe_cfg, probe_wd, pre, {}, ("head",))
 
 
 @pytest.mark.slow
@@ -140,8 +181,11 @@ def test_ensembles_runner_end_to_end(tmp_path):
   for part in ("independent", "snapshot", "polyak"):
     for split in ("val", "test"):
       assert all(0.0 <= v <= 1.0 for k, v in r[part][split].items() if "accuracy" in k or k in ("ensemble", "polyak", "raw_final"))
+  # The ensemble averages probabilities: by convexity of -log, its NLL is at most the members' mean NLL.
+  for split in ("val", "test"):
+    assert r["independent"][split]["ensemble_nll"] <= r["independent"][split]["single_nll_mean"] + 1e-9
   # Polyak after 20 steps at 0.995 is still mostly the initialisation: far worse than the raw weights.
   assert r["polyak"]["val"]["polyak"] < r["polyak"]["val"]["raw_final"]
   c.ensemble.num_models = 1
-  with pytest.raises(ConfigError, match="ensemble.num_models: expected at least 2"):
+  with pytest.raises(ConfigError, match="ensemble.num_models: expected an integer >= 2, got 1"):
     ensembles.run_ensembles(c, str(tmp_path / "bad"))

@@ -60,15 +60,19 @@ def test_make_schedule_from_config_matches_functions():
     [
         ({"name": "step", "decay_steps": 0, "decay_rate": 0.5}, 100, r"optimizer.schedule.decay_steps: expected a positive number of steps, got 0"),
         ({"name": "step", "decay_rate": 0.5}, 100, r"optimizer.schedule.decay_steps: required"),
-        ({"name": "step", "decay_steps": 5, "decay_rate": 1.5}, 100, r"optimizer.schedule.decay_rate: expected a factor in \(0, 1\]"),
-        ({"name": "exponential", "k": -1.0}, 100, r"optimizer.schedule.k: expected a positive"),
+        ({"name": "step", "decay_steps": 5, "decay_rate": 1.5}, 100, r"optimizer.schedule.decay_rate: expected a number in \(0, 1\], got 1.5"),
+        ({"name": "exponential", "k": -1.0}, 100, r"optimizer.schedule.k: expected a number in \(0, inf\), got -1.0"),
         ({"name": "cosine", "warmup_steps": 100}, 100, r"optimizer.schedule.warmup_steps: expected an integer in \[0, 100\)"),
         ({"name": "cosine", "warmup_steps": -1}, 100, r"optimizer.schedule.warmup_steps"),
         ({"name": "piecewise", "boundaries": (60, 30), "decay_rate": 0.1}, 100, r"optimizer.schedule.boundaries: expected strictly increasing"),
         ({"name": "piecewise", "boundaries": (30, 200), "decay_rate": 0.1}, 100, r"optimizer.schedule.boundaries"),
         ({"name": "warm"}, 100, r"optimizer.schedule.name: expected one of"),
         ({"name": "constant", "decay": 3}, 100, r"optimizer.schedule.decay: unknown field"),
-        ({"name": "cosine", "alpha": 2.0}, 100, r"optimizer.schedule.alpha"),
+        ({"name": "cosine", "alpha": 2.0}, 100, r"optimizer.schedule.alpha: expected a number in \[0, 1\], got 2.0"),
+        ({"name": "cosine", "alpha": "big"}, 100, r"optimizer.schedule.alpha: expected a number in \[0, 1\], got 'big'"),
+        ({"name": "cosine", "warmup_steps": 5, "warmup_init": 1.5}, 100, r"optimizer.schedule.warmup_init: expected a number in \[0, 1\]"),
+        ({"name": "inverse_time", "k": "fast"}, 100, r"optimizer.schedule.k: expected a number in \(0, inf\), got 'fast'"),
+        ({"name": "exponential"}, 100, r"optimizer.schedule.k: required by schedule 'exponential'"),
         ({"name": "constant"}, 0, r"num_steps: expected a positive number of steps, got 0"),
     ],
 )
@@ -233,6 +237,9 @@ def test_make_optimizer_with_schedule_and_clipping():
         ({"penalize": "biases"}, r"optimizer.penalize: expected one of"),
         ({"frozen": ("(",)}, r"optimizer.frozen: '\(' is not a regular expression"),
         ({"learning_rate": "fast"}, r"optimizer.learning_rate: expected a number"),
+        ({"name": "adam", "bias_correction": "no"}, r"optimizer.bias_correction: expected one of \(True, False\), got 'no'"),
+        ({"nesterov": 1}, r"optimizer.nesterov: expected one of \(False, True\), got 1"),
+        ({"name": "adagrad", "initial_accumulator": -0.1}, r"optimizer.initial_accumulator: expected a number in \[0, inf\)"),
     ],
 )
 def test_bad_optimizer_config_names_the_field(changes, message):

@@ -75,6 +75,18 @@ def test_race_on_the_ill_conditioned_valley():
   assert 0 < rms_aligned < 20 and (rms_rotated == -1 or rms_rotated > 5 * rms_aligned)
 
 
+@pytest.mark.slow
+def test_race_on_the_saddle_every_rule_escapes():
+  """From (1, 1e-3), next to the saddle at the origin, the gradient along y is ~1e-3: every rule at
+  its best rate still leaves the saddle for a minimum (0, +-1), where f = -1/4."""
+  f, start, f_min = optimizer_race.SURFACES["saddle"]
+  assert float(jnp.linalg.norm(jax.grad(f)(jnp.asarray(start, jnp.float32))[1])) < 2e-3
+  race = optimizer_race.race_surface("saddle", 300, 10.0 ** np.linspace(-2, 0, 5), 1e-4)
+  for label, r in race.items():
+    assert 0 < r["steps_to_target"] <= 300, label
+    assert abs(r["final_value"] - f_min) < 1e-4 and abs(abs(r["path"][-1, 1]) - 1.0) < 0.05, label
+
+
 def test_steps_to_target_requires_staying_below():
   assert optimizer_race.steps_to_target(np.array([5, 0.1, 2, 0.1, 0.05]), 0.5) == 3
   assert optimizer_race.steps_to_target(np.array([5, 0.1, 2]), 0.5) == -1

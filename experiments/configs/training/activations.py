@@ -1,6 +1,7 @@
-"""Lecture 6's activation functions trained on digits (engine runs of lecture7_mlp 64-100-100-10):
-sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and ReLU at an Adam rate too high for it —
-with dead ReLUs (units never active on any training example) and saturated sigmoid/tanh units counted.
+"""Lecture 6's activation functions trained on digits, with dead ReLUs and saturated units counted.
+
+Engine runs of lecture7_mlp 64-100-100-10: sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and
+ReLU at an Adam rate too high for it; dead ReLUs are units never active on any training example.
 
 Command: cs231n-jax train --config experiments/configs/training/activations.py --workdir workdirs/activations
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): no dead units at momentum 0.05;

@@ -1,5 +1,6 @@
-"""Batch norm lets a deep MLP train at learning rates where the plain network diverges (engine runs of
-lecture7_mlp with six hidden layers of 100, momentum SGD, normalization none vs batch).
+"""Batch norm lets a deep MLP train at learning rates where the plain network diverges.
+
+Engine runs of lecture7_mlp with six hidden layers of 100, momentum SGD, normalization none vs batch.
 
 Command: cs231n-jax train --config experiments/configs/training/batchnorm_lr.py --workdir workdirs/batchnorm_lr
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): without batch norm the loss is NaN

@@ -1,5 +1,7 @@
-"""The learning-rate schedules (step, exponential, 1/t, cosine, linear, piecewise, cosine restarts,
-warm-up) built from config blocks by cs231n_jax.optim.make_schedule, and plotted.
+"""The learning-rate schedules of lecture 7 built from config blocks by make_schedule, and plotted.
+
+Step, exponential, 1/t, cosine, linear, piecewise, cosine restarts and warm-up, each built by
+cs231n_jax.optim.make_schedule from a config block like the one every optimizer config has.
 
 Command: cs231n-jax train --config experiments/configs/training/schedules.py --workdir workdirs/schedules
 Expected: schedules.png and the rates at steps 0, T/4, T/2, T-1 in results.json (closed-form values,
