@@ -39,8 +39,14 @@ def test_lecture7_mlp_regularisers_are_random_in_train_and_fixed_in_eval():
     assert any(np.max(np.abs(a - o)) > 1e-4 for o in outs), kw
   with pytest.raises(ValueError, match="model.activation: expected one of"):
     _init(get_model("lecture7_mlp", activation="swish"))
-  with pytest.raises(ValueError, match="model.dropout_keep_ratio"):
-    _init(get_model("lecture7_mlp", dropout_keep_ratio=0.0))
+  for field, value in (("dropout_keep_ratio", 0.0), ("dropconnect_keep", 1.5), ("final_survival", 0.0)):
+    # dropconnect_keep 1.5 used to switch DropConnect off silently; the others failed deep inside a layer.
+    with pytest.raises(ValueError, match=rf"model.{field}: expected a probability in \(0, 1\]"):
+      _init(get_model("lecture7_mlp", hidden_dims=(8,), residual_blocks=1, **{field: value}))
+  with pytest.raises(ValueError, match="model.residual_blocks: expected a number of blocks >= 0, got -1"):
+    _init(get_model("lecture7_mlp", residual_blocks=-1))
+  with pytest.raises(ValueError, match=r"model.dropout_keep_ratio: expected a probability in \(0, 1\]"):
+    _init(get_model("lecture7_convnet", features=(4,), hidden_dim=8, dropout_keep_ratio=0.0))
 
 
 @pytest.mark.slow

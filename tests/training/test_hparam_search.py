@@ -108,5 +108,13 @@ def test_bad_search_config_names_the_field():
   c.search.coarse.lr_range = (-3.0, -3.0)
   with pytest.raises(ConfigError, match=r"search.coarse.lr_range: expected two different"):
     hs.run_hparam_search(c, "/nonexistent-not-created")
+  c = load("hparam_search.py")
+  c.optimizer.name = "lbfgs"
+  with pytest.raises(ConfigError, match=r"optimizer.name: expected one of \('sgd', 'momentum'"):
+    hs.run_hparam_search(c, "/nonexistent-not-created")
+  c = load("vmap_benchmark.py")
+  c.benchmark.num_models = (8, 0)
+  with pytest.raises(ConfigError, match=r"benchmark.num_models: expected a positive integer, got 0"):
+    hs.run_vmap_benchmark(c, "/nonexistent-not-created")
   with pytest.raises(ValueError, match="rule: expected one of"):
     fm.make_program(fm.RunSpec(rule="lbfgs"), fm.digits_arrays(num_train=10))

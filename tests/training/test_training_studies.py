@@ -163,3 +163,20 @@ def test_bad_study_configs_name_the_field(tmp_path):
   c.width = 0
   with pytest.raises(ConfigError, match="width: expected a positive integer"):
     acts.run_activation_statistics(c, str(tmp_path))
+  cases = [
+      ("optimizer_race.py", "num_lrs", 0, optimizer_race.run_optimizer_race, "num_lrs: expected a positive integer, got 0"),
+      ("optimizer_race.py", "tolerance", -1e-6, optimizer_race.run_optimizer_race, "tolerance: expected a positive number"),
+      ("second_order.py", "newton_iterations", 0, second_order.run_second_order,
+       "newton_iterations: expected a positive integer, got 0"),
+      ("second_order.py", "gd_lrs", (), second_order.run_second_order, "gd_lrs: expected at least one learning rate"),
+      ("babysitting.py", "epochs", 0, babysitting.run_babysitting, "epochs: expected a positive integer, got 0"),
+  ]
+  for name, field, value, runner, message in cases:
+    c = load_config(f"training/{name}")
+    c[field] = value
+    with pytest.raises(ConfigError, match=message):
+      runner(c, str(tmp_path / field))
+  c = load_config("training/babysitting.py")
+  c.runs.lr_good.init = "xavier"  # was silently skipped: no run, no row, no error
+  with pytest.raises(ConfigError, match=r"runs.lr_good.init: expected one of \('he', 'small'\), got 'xavier'"):
+    babysitting.run_babysitting(c, str(tmp_path / "init"))
