@@ -178,6 +178,16 @@ class CheckpointManager:
       raise ValueError(f"checkpoint step {step}: array bytes do not match the stored checksum")
     return Restored(step, restored, meta)
 
+  def restore_as_saved(self, step: int) -> Restored:
+    """Restore ``step`` with the structure it was saved with (host arrays), for reading another
+    run's parameters; the checksum is verified as in :meth:`restore`."""
+    meta = self.read_meta(step)
+    restored = self._manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardRestore()}))
+    tree = jax.tree.map(np.asarray, restored[STATE_ITEM])
+    if checksum(tree) != meta.get("checksum"):
+      raise CheckpointError(f"checkpoint step {step} in {self.directory}: array bytes do not match the stored checksum")
+    return Restored(step, tree, meta)
+
   def restore_latest(self, template: Any, config: dict | None = None) -> Restored | None:
     """The newest readable checkpoint, quarantining unreadable ones; None when there is none."""
     for step in reversed(self.all_steps()):

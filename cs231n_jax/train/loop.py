@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -41,7 +42,7 @@ from cs231n_jax.errors import ConfigError, Cs231nError
 from cs231n_jax.models import get_model
 from cs231n_jax import optim
 from cs231n_jax.train import parallel, report
-from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
+from cs231n_jax.train.checkpoint import CheckpointManager, json_safe, leaf_paths
 from cs231n_jax.train.metrics import MetricWriter, read_jsonl
 from cs231n_jax.train.state import TrainState, create_train_state
 from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, parse_augment, prepare_model
@@ -83,6 +84,11 @@ def base_config() -> ml_collections.ConfigDict:
       "step": "jit",              # "jit" | "sharded" | "pmap"
       "compute_dtype": "float32",  # "bfloat16": bf16 compute, float32 params and optimizer state
       "progress": True,
+      # Start a fresh run from the best parameters of an earlier run's workdir (transfer learning):
+      # leaves are matched by path; those matching a regex in init_keep_fresh keep this run's
+      # initialisation (e.g. "^head/" for a new classifier).
+      "init_from": "",
+      "init_keep_fresh": (),
   })
   return c
 
@@ -211,6 +217,51 @@ def build_run(config: ml_collections.ConfigDict) -> Run:
   return Run(dataset, train_iter, num_steps, state)
 
 
+def init_from_run(state: TrainState, source_workdir: str, keep_fresh=()) -> tuple[TrainState, str]:
+  """``state`` with the parameters and model state of ``source_workdir``'s best checkpoint.
+
+  Every leaf is taken from the source at the same path, except those whose path matches a regex in
+  ``keep_fresh``; a leaf missing from the source, or of another shape, is an error naming it
+  (unless kept fresh). The optimizer state is re-initialised on the new parameters.
+  """
+  directory = epath.Path(source_workdir) / CHECKPOINT_DIR
+  source = CheckpointManager(directory, read_only=True) if directory.exists() else None
+  step = source.latest_step() if source else None
+  if step is None:
+    raise ConfigError(f"train.init_from: no checkpoint in {directory}")
+  saved = source.restore_as_saved(step).tree["best"]
+  source.close()
+  fresh = [re.compile(p) for p in keep_fresh]
+  counts = {"copied": 0, "fresh": 0}
+
+  def graft(tree, collection):
+    """``tree`` with each leaf replaced by the saved leaf at the same path (relative to the
+    collection, as in the optimizer's ``trainable`` / ``frozen`` patterns)."""
+    available = dict(leaf_paths(saved[collection]))
+
+    def take(path, leaf):
+      if any(p.search(path) for p in fresh):
+        counts["fresh"] += 1
+        return leaf
+      if path not in available:
+        raise ConfigError(f"train.init_from: {collection} {path} is not in {directory}; "
+                          "add a pattern for it to train.init_keep_fresh")
+      if available[path].shape != np.shape(leaf):
+        raise ConfigError(f"train.init_from: {collection} {path} is {available[path].shape} there, "
+                          f"{np.shape(leaf)} here; add a pattern for it to train.init_keep_fresh")
+      counts["copied"] += 1
+      return available[path].astype(np.asarray(leaf).dtype)
+
+    pairs = leaf_paths(tree)
+    return jax.tree.unflatten(jax.tree.structure(tree), [take(p, x) for p, x in pairs])
+
+  params = graft(state.params, "params")
+  state = state.replace(params=params, model_state=graft(state.model_state, "model_state"),
+                        opt_state=parallel.to_host(state.tx.init(params)))
+  return state, (f"initialised {counts['copied']} arrays from {directory} (step {step}); "
+                 f"kept fresh: {counts['fresh']}")
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train ``config.model`` on ``config.data`` in ``workdir``; returns the final results."""
   run = build_run(config)
@@ -233,6 +284,11 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     best = restored.tree["best"]
     best_val, best_step = restored.meta["best_val_accuracy"], restored.meta["best_step"]
     train_iter.restore(restored.meta["data_iterator"])
+  elif t.init_from:
+    state, message = init_from_run(state, t.init_from, t.init_keep_fresh)
+    best = {"params": state.params, "model_state": state.model_state}
+    if is_main:
+      print(message)
   start = int(state.step)
   writer = MetricWriter(workdir)
   writer.truncate_after(start)

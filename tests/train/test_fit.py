@@ -118,3 +118,29 @@ def test_unknown_model_argument_is_a_config_error():
   c.model.depth = 3
   with pytest.raises(ConfigError, match="model.depth: fc_net has no such argument"):
     build_run(c)
+
+
+def test_init_from_an_earlier_run_keeps_fresh_layers(finished_run, tmp_path):
+  """Transfer: start a 5-class run from the 10-class run's best parameters, new head kept fresh."""
+  import jax
+
+  from cs231n_jax.train.checkpoint import leaf_paths
+  from cs231n_jax.train.loop import init_from_run
+
+  _, source_dir, _ = finished_run
+  config = small_config(**{"data.classes": (5, 6, 7, 8, 9), "train.num_steps": 20,
+                           "train.init_from": str(source_dir), "train.init_keep_fresh": ("^Dense_1/",)})
+  fresh = build_run(config).state
+  state, message = init_from_run(fresh, str(source_dir), ("^Dense_1/",))
+  source_best = CheckpointManager(source_dir / "checkpoints", read_only=True).restore_as_saved(60).tree["best"]
+  got, src = dict(leaf_paths(state.params)), dict(leaf_paths(source_best["params"]))
+  np.testing.assert_array_equal(got["Dense_0/kernel"], src["Dense_0/kernel"])
+  np.testing.assert_array_equal(dict(leaf_paths(state.model_state))["batch_stats/BatchNorm_0/mean"],
+                                dict(leaf_paths(source_best["model_state"]))["batch_stats/BatchNorm_0/mean"])
+  np.testing.assert_array_equal(got["Dense_1/kernel"], dict(leaf_paths(fresh.params))["Dense_1/kernel"])
+  assert got["Dense_1/kernel"].shape == (32, 5) and "kept fresh: 2" in message
+  assert fit(config, str(tmp_path))["test_accuracy"] > 0.5
+  with pytest.raises(ConfigError, match=r"train.init_from: params Dense_1/bias is \(10,\) there, \(5,\) here"):
+    init_from_run(fresh, str(source_dir))
+  with pytest.raises(ConfigError, match="train.init_from: no checkpoint in"):
+    init_from_run(fresh, str(tmp_path / "nowhere"))
