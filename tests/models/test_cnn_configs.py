@@ -35,7 +35,8 @@ def test_config_documents_itself_and_builds(path):
   model = build_model(config.model, 10 if config.data.name != "tfds" else 1000, config.train.compute_dtype)
   shape = DIGITS_SHAPE if config.data.name in ("digits", "cifar10") else (224, 224, 3)
   assert analysis.param_count(model, shape) > 0
-  steps = config.train.num_steps or config.train.num_epochs * 10
+  train_examples = 1_281_167 if config.data.name == "tfds" else 1_257  # ImageNet / digits
+  steps = config.train.num_steps or config.train.num_epochs * -(-train_examples // config.train.batch_size)
   optim.make_optimizer(config.optimizer, steps)
 
 

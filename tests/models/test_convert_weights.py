@@ -49,7 +49,6 @@ CASES = [
 ]
 SLOW_CASES = [
     (lambda: T.ResNet(50, groups=32, width_per_group=4), "resnext50_32x4d", {}, (64, 64, 3)),
-    (lambda: T.ResNet(34), "resnet34", {}, (48, 48, 3)),
     (lambda: T.DenseNet(121), "densenet121", {}, (64, 64, 3)),
 ]
 
