@@ -45,6 +45,7 @@ from flax import traverse_util
 
 from cs231n_jax.config import parse_value
 from cs231n_jax.errors import Cs231nError
+from cs231n_jax.train import checkpoint
 from cs231n_jax.models import alexnet, densenet, googlenet, registry, resnet, squeezenet, vgg
 from cs231n_jax.models.analysis import init_shapes
 
@@ -267,31 +268,22 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Orbax I/O, isolated here until it is routed through cs231n_jax.train.checkpoint (the module meant
-# to own every orbax import).
+# Checkpoint I/O (cs231n_jax.train.checkpoint owns every orbax call).
 
 
 def save_variables(directory: str | os.PathLike, variables: dict[str, Any], overwrite: bool = False) -> Path:
-  """Write ``variables`` as an orbax checkpoint (a directory)."""
-  import orbax.checkpoint as ocp
-
-  directory = Path(directory).absolute()
-  checkpointer = ocp.StandardCheckpointer()
-  checkpointer.save(directory, variables, force=overwrite)
-  checkpointer.wait_until_finished()
-  return directory
+  """Write ``variables`` as an orbax checkpoint (a directory), through the project's checkpoint module."""
+  return Path(str(checkpoint.save_tree(directory, variables, overwrite=overwrite)))
 
 
 def load_variables(directory: str | os.PathLike, model: nn.Module | str, input_shape: Sequence[int] | None = None,
                    **model_kwargs) -> dict[str, Any]:
   """Restore converted variables for ``model`` (the target structure comes from ``eval_shape``)."""
-  import orbax.checkpoint as ocp
-
   if isinstance(model, str):
     input_shape = input_shape or registry.default_input_shape(model)
     model = registry.get_model(model, **model_kwargs)
   target = {k: v for k, v in init_shapes(model, input_shape).items() if k in CONVERTED_COLLECTIONS}
-  return ocp.StandardCheckpointer().restore(Path(directory).absolute(), target)
+  return checkpoint.load_tree(directory, target)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -224,6 +224,26 @@ class CheckpointManager:
     self._manager.close()
 
 
+def save_tree(directory: str | os.PathLike, tree: Any, overwrite: bool = False) -> epath.Path:
+  """Write one pytree of arrays as a standalone orbax checkpoint directory (e.g. converted
+  pretrained weights); an existing directory is an error unless ``overwrite``."""
+  path = epath.Path(directory if "://" in str(directory) else os.path.abspath(directory))
+  if path.exists() and not overwrite:
+    raise CheckpointError(f"{path}: already exists (pass overwrite to replace it)")
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(path, tree, force=overwrite)
+  checkpointer.wait_until_finished()
+  return path
+
+
+def load_tree(directory: str | os.PathLike, template: Any) -> Any:
+  """Read a checkpoint written by :func:`save_tree` into the structure of ``template``."""
+  path = epath.Path(directory if "://" in str(directory) else os.path.abspath(directory))
+  if not path.exists():
+    raise CheckpointError(f"{path}: no such checkpoint")
+  return ocp.StandardCheckpointer().restore(path, template)
+
+
 def json_safe(tree: Any) -> Any:
   """A JSON round-trip of ``tree`` (tuples become lists), for configs stored in ``meta``."""
   return json.loads(json.dumps(tree, default=str))
