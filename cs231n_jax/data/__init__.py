@@ -112,6 +112,8 @@ def load_source(data_config: Mapping[str, Any]) -> ImageDataset:
         data_dir=data_config.get("dir"),
         scale=scale,
         subtract_mean=subtract_mean,
+        image_size=data_config.get("image_size") or None,
+        train_scale_range=tuple(data_config.get("train_scale_range") or ()) or None,
     )
   raise DataError(f"data.name: expected one of {SOURCES}, got {name!r}")
 

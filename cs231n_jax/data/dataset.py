@@ -23,8 +23,9 @@ class Split:
   def example_shape(self) -> tuple[int, ...]:
     return tuple(self.images.shape[1:])
 
-  def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The examples at ``indices`` (the pipeline's random-access source interface)."""
+  def get_batch(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The examples at ``indices`` (the pipeline's random-access source interface; in-memory
+    images need no host-side randomness, so ``rng`` is unused)."""
     return self.images[indices], self.labels[indices]
 
 

@@ -28,11 +28,13 @@ LAST_BATCH_POLICIES = ("pad", "drop")
 
 
 class Source(Protocol):
-  """A random-access split: ``len(source)`` and ``source.get_batch(indices) -> (images, labels)``."""
+  """A random-access split: ``len(source)`` and ``source.get_batch(indices, rng) -> (images,
+  labels)``; ``rng`` (a numpy Generator seeded by the pipeline per batch, None for evaluation)
+  is for host-side random transforms such as ImageNet's scale-and-crop."""
 
   def __len__(self) -> int: ...
 
-  def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+  def get_batch(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def check_examples(
@@ -133,7 +135,9 @@ class BatchIterator:
     idx, mask = self.global_indices(self.epoch, self.position)
     lo = self.process_index * self.local_batch_size
     idx, mask = idx[lo : lo + self.local_batch_size], mask[lo : lo + self.local_batch_size]
-    images, labels = self.source.get_batch(idx)
+    # Host-side randomness of this batch: a function of (seed, epoch, position, process) only.
+    rng = np.random.default_rng([self.seed, self.epoch, self.position, self.process_index]) if self.shuffle else None
+    images, labels = self.source.get_batch(idx, rng)
     check_examples(images, labels, idx, self.num_classes, self.image_shape, self.name)
     self.position += 1
     if self.position == self.steps_per_epoch:

@@ -84,6 +84,9 @@ def base_config() -> ml_collections.ConfigDict:
       "step": "jit",              # "jit" | "sharded" | "pmap"
       "compute_dtype": "float32",  # "bfloat16": bf16 compute, float32 params and optimizer state
       "progress": True,
+      # Weight of auxiliary classifiers' losses, for models that sow "aux_logits" (GoogLeNet's
+      # paper: 0.3); models without auxiliary heads are unaffected.
+      "aux_loss_weight": 0.3,
       # Start a fresh run from the best parameters of an earlier run's workdir (transfer learning):
       # leaves are matched by path; those matching a regex in init_keep_fresh keep this run's
       # initialisation (e.g. "^head/" for a new classifier).
@@ -296,7 +299,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
 
-  steps = build_steps(t.step, augment_ops=parse_augment(config.data.get("augment", "")))
+  steps = build_steps(t.step, augment_ops=parse_augment(config.data.get("augment", "")),
+                      aux_loss_weight=t.aux_loss_weight)
   status = "complete" if start >= num_steps else "trained"
   if start >= num_steps and is_main:
     print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best parameters")

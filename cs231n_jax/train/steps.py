@@ -35,6 +35,7 @@ from cs231n_jax.train.state import TrainState
 
 STEP_KINDS = ("jit", "sharded", "pmap")
 PMAP_AXIS = "batch"
+AUX_COLLECTION = "aux_logits"
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -46,20 +47,29 @@ def psum_if(x, axis_name):
 
 
 def apply_model(state: TrainState, params, images, train: bool, rng):
-  """Run the model; returns (float32 logits, updated non-trainable collections)."""
+  """Run the model; returns (float32 logits, updated non-trainable collections, auxiliary logits).
+
+  In training, a model may ``sow`` extra classifier heads' logits into the ``"aux_logits"``
+  collection (GoogLeNet's auxiliary classifiers); they are returned separately, never stored.
+  """
   variables = {"params": params, **state.model_state}
-  mutable = list(state.model_state) if train and state.model_state else False
-  out = state.apply_fn(variables, images, train=train, rngs={"dropout": rng}, mutable=mutable)
-  logits, model_state = out if mutable else (out, state.model_state)
-  return logits.astype(jnp.float32), model_state
+  if not train:
+    return state.apply_fn(variables, images, train=False, rngs={"dropout": rng}).astype(jnp.float32), state.model_state, {}
+  out, updates = state.apply_fn(variables, images, train=True, rngs={"dropout": rng},
+                                mutable=[*state.model_state, AUX_COLLECTION])
+  updates = dict(updates)
+  aux = updates.pop(AUX_COLLECTION, {})
+  return out.astype(jnp.float32), {k: updates[k] for k in state.model_state}, aux
 
 
 def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
-               augment_ops: AugmentOps = ()) -> tuple[TrainState, Metrics]:
+               augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0) -> tuple[TrainState, Metrics]:
   """One SGD step on the mean softmax cross-entropy over the valid examples of the global batch.
 
   ``augment_ops`` (``(name, kwargs)`` pairs of :mod:`cs231n_jax.data.augment`) transform the
-  images on the device first; every step and every example draws its own randomness.
+  images on the device first; every step and every example draws its own randomness. Auxiliary
+  classifier logits (the ``"aux_logits"`` collection) add ``aux_loss_weight`` x their
+  cross-entropy to the loss; the reported loss is the main classifier's.
   """
   rng = jax.random.fold_in(state.rng, state.step)
   if axis_name is not None:  # different dropout masks and augmentations on every device
@@ -70,13 +80,18 @@ def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
   count = psum_if(jnp.sum(mask), axis_name)
   denom = jnp.maximum(count, 1.0)
 
-  def loss_fn(params):
-    logits, model_state = apply_model(state, params, images, True, dropout_rng)
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+  def mean_cross_entropy(logits):
     # This device's share of the global mean: summing the shares (psum) gives the global mean.
-    return jnp.sum(losses * mask) / denom, (logits, model_state)
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["label"])
+    return jnp.sum(losses * mask) / denom
 
-  (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  def loss_fn(params):
+    logits, model_state, aux = apply_model(state, params, images, True, dropout_rng)
+    main = mean_cross_entropy(logits)
+    total = main + aux_loss_weight * sum(mean_cross_entropy(a) for a in jax.tree.leaves(aux))
+    return total, (main, logits, model_state)
+
+  (_, (loss, logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = psum_if(grads, axis_name)
   loss = psum_if(loss, axis_name)
   correct = psum_if(jnp.sum((jnp.argmax(logits, -1) == batch["label"]) * mask), axis_name)
@@ -88,7 +103,7 @@ def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
 def eval_step(state: TrainState, batch: Batch, axis_name: str | None = None) -> Metrics:
   """Sums over the valid examples of a batch: loss, correct predictions, count, confusion matrix
   (rows = true class, columns = predicted class)."""
-  logits, _ = apply_model(state, state.params, batch["image"], False, state.rng)
+  logits, _, _ = apply_model(state, state.params, batch["image"], False, state.rng)
   mask = batch["mask"]
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
   pred = jnp.argmax(logits, -1)
@@ -183,14 +198,15 @@ def parse_augment(spec: str) -> AugmentOps:
 
 def build_steps(kind: str, donate: bool = True,
                 trace_guard: Callable[[Callable], Callable] | None = None,
-                augment_ops: AugmentOps = ()) -> Steps:
+                augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0) -> Steps:
   """Compile the train / eval steps for ``kind`` (one of :data:`STEP_KINDS`).
 
   ``trace_guard`` wraps each Python step function before it is compiled; the default,
   ``max_traces(1)``, raises on a second trace (a recompile); tests pass
   ``chex.assert_max_traces(n=1)``.
   ``donate`` lets XLA reuse the old state's buffers for the new one. ``augment_ops`` (from
-  :func:`parse_augment`) are applied to training images inside the compiled step.
+  :func:`parse_augment`) are applied to training images inside the compiled step;
+  ``aux_loss_weight`` weighs auxiliary classifiers' losses (see :func:`train_step`).
   """
   ops = tuple((name, dict(kwargs)) for name, kwargs in augment_ops)
   if kind not in STEP_KINDS:
@@ -199,7 +215,7 @@ def build_steps(kind: str, donate: bool = True,
   donate_argnums = (0,) if donate else ()
 
   def jit_train_step(state, batch):
-    return train_step(state, batch, None, ops)
+    return train_step(state, batch, None, ops, aux_loss_weight)
 
   if kind == "jit":
     if jax.process_count() > 1:
@@ -247,7 +263,7 @@ def build_steps(kind: str, donate: bool = True,
     return {k: v.reshape((n, b // n) + v.shape[1:]) for k, v in batch.items()}
 
   def pmap_train_step(state, batch):
-    return train_step(state, batch, PMAP_AXIS, ops)
+    return train_step(state, batch, PMAP_AXIS, ops, aux_loss_weight)
 
   def pmap_eval_step(state, batch):
     return eval_step(state, batch, PMAP_AXIS)

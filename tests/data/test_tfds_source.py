@@ -33,3 +33,26 @@ def test_missing_name_and_feature_errors():
       from cs231n_jax.data.tfds_source import load_tfds
 
       load_tfds("mnist", train_split="train", val_split="test", label_key="nope")
+
+
+def test_variable_size_images_are_resized_and_cropped_deterministically():
+  from cs231n_jax.data.tfds_source import TfdsSplit, resize_shorter_side
+
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, size=s, dtype=np.uint8) for s in ((300, 400, 3), (260, 260, 3), (500, 280, 3))]
+  source = [{"image": im, "label": i} for i, im in enumerate(images)]
+  split = TfdsSplit(source, image_size=224, train_scale_range=(256, 320))
+  evaluated, labels = split.get_batch(np.arange(3))
+  assert evaluated.shape == (3, 224, 224, 3) and list(labels) == [0, 1, 2]
+  # Evaluation: shorter side to 256 (224 * 256/224), then the centre crop.
+  resized = resize_shorter_side(images[0], 256)
+  assert resized.shape[:2] == (256, 341)
+  np.testing.assert_allclose(evaluated[0], resized[16:240, 58:282] / 255.0)
+  a, _ = split.get_batch(np.arange(3), np.random.default_rng([1, 2]))
+  b, _ = split.get_batch(np.arange(3), np.random.default_rng([1, 2]))
+  c, _ = split.get_batch(np.arange(3), np.random.default_rng([1, 3]))
+  assert a.shape == (3, 224, 224, 3)
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, c)
+  with pytest.raises(DataError, match="data.image_size: the images have different shapes"):
+    TfdsSplit(source).get_batch(np.arange(3))

@@ -134,3 +134,36 @@ def test_augmentation_runs_inside_the_step_and_changes_the_update():
   c, _ = shifted.train(shifted.put_state(state), shifted.put_batch(batch))
   assert not np.allclose(flat(a.params), flat(b.params))
   np.testing.assert_array_equal(flat(b.params), flat(c.params))  # deterministic given the state's key
+
+
+def test_auxiliary_classifier_losses_are_weighted_into_the_gradient():
+  import flax.linen as nn
+  import jax.numpy as jnp
+
+  class TwoHeads(nn.Module):
+    @nn.compact
+    def __call__(self, x, *, train=False):
+      h = nn.relu(nn.Dense(16)(x.reshape(x.shape[0], -1)))
+      if train:
+        self.sow("aux_logits", "logits", nn.Dense(10, name="aux")(h))
+      return nn.Dense(10, name="main")(h)
+
+  model = TwoHeads()
+  x, y = DIGITS.train.images[:8], DIGITS.train.labels[:8]
+  state = create_train_state(model, optax.sgd(1.0), x[:1], seed=0)
+  # init (train=False) does not create the aux head: give it parameters explicitly.
+  full = model.init(jax.random.PRNGKey(0), x[:1], train=True)["params"]
+  state = state.replace(params=full, opt_state=state.tx.init(full))
+  batch = {"image": x, "label": y, "mask": np.ones(8, np.float32)}
+  steps = build_steps("jit", donate=False, aux_loss_weight=0.3)
+  new, metrics = steps.train(steps.put_state(state), steps.put_batch(batch))
+
+  def expected_loss(p):
+    logits, aux = model.apply({"params": p}, x, train=True, mutable=["aux_logits"])
+    ce = lambda z: optax.softmax_cross_entropy_with_integer_labels(z, y).mean()
+    return ce(logits) + 0.3 * ce(aux["aux_logits"]["logits"][0]), ce(logits)
+
+  (_, main), g = jax.value_and_grad(expected_loss, has_aux=True)(full)
+  np.testing.assert_allclose(metrics["loss"], main, rtol=1e-6)  # the reported loss is the main head's
+  expected = jax.tree.map(lambda p, d: p - d, full, g)
+  np.testing.assert_allclose(flat(steps.get_state(new).params), flat(expected), rtol=1e-5, atol=1e-6)

@@ -1,15 +1,14 @@
 """ImageNet ResNet-50 (He et al. 2016, torchvision layout) for a TPU pod slice or a GPU node.
 
 - data: TFDS ``imagenet2012`` (prepare it once with ``tfds build imagenet2012
-  --file_format=array_record`` and the ILSVRC tarballs); random horizontal flips;
+  --file_format=array_record`` and the ILSVRC tarballs); the paper's scale augmentation (shorter
+  side resized to a random L in [256, 480], a random 224x224 crop, on the host) and random
+  horizontal flips (on the device); evaluation on the centre 224 crop of the 256-resized image;
 - 90 epochs, global batch 1024 with the linear scaling rule (Goyal et al. 2017): learning rate
   0.1 x 1024 / 256 = 0.4 after a 5-epoch linear warm-up, divided by 10 at epochs 30, 60 and 80;
   SGD momentum 0.9, weight decay 1e-4 (L2 penalty 5e-5 * sum w^2 on every parameter);
 - bf16 compute with float32 parameters and optimizer state; batch norm over the global batch
   (the ``sharded`` step: one jit program over a ('data',) mesh of every chip of every host).
-
-The ImageNet images have different sizes: they must be resized and cropped to 224x224 (the
-lecture's scale augmentation) before batching, which the TFDS source does not do yet.
 
 Command: cs231n-jax train --config experiments/configs/cnn/resnet50_imagenet.py --workdir gs://BUCKET/resnet50
 Expected: about 76% top-1 (torchvision's V1 recipe: 76.13%; Flax's ImageNet example: 76.3-76.7% on
@@ -34,6 +33,8 @@ def get_config():
   c.data.train_split = "train"
   c.data.val_split = "validation"
   c.data.test_split = "validation"
+  c.data.image_size = 224
+  c.data.train_scale_range = (256, 480)
   c.data.augment = "flip"
   c.model.name = "resnet50"
   c.optimizer.name = "momentum"
