@@ -3,12 +3,14 @@
     python -m cs231n_jax.notebooks colab/*.ipynb
 
 Each notebook runs in a fresh kernel of this Python, with the notebook's folder as working
-directory; a failing cell raises with the cell's error. Outputs are not written back, so the
+directory and matplotlib's inline backend (as on Colab, even where the caller set ``MPLBACKEND``,
+as the test suite does); a failing cell raises with the cell's error. Outputs are not written back, so the
 committed notebooks stay output-free.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,8 @@ def execute_notebook(path: str | Path, timeout: int = DEFAULT_TIMEOUT_S):
   nb = nbformat.read(path, as_version=4)
   client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                           resources={"metadata": {"path": str(path.parent.resolve())}})
-  client.execute()
+  env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel picks the inline backend
+  client.execute(env=env)
   return nb
 
 

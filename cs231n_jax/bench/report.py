@@ -6,16 +6,12 @@ import os
 from typing import Sequence
 
 from cs231n_jax.bench.harness import Record, markdown_table
+from cs231n_jax.plotting import subplots
 
 
 def plot_scan_vs_unrolled(records: Sequence[Record], path: str) -> None:
   """Compile time and step time against sequence length, scan vs unrolled, per cell."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  fig, axes = subplots(1, 2, figsize=(11, 4))
   for cell in sorted({r.params["cell"] for r in records}):
     for loop, style in (("scan", "o-"), ("unrolled", "s--")):
       rows = [r for r in records if r.params["cell"] == cell and r.params["loop"] == loop and r.compile_s]
@@ -31,18 +27,12 @@ def plot_scan_vs_unrolled(records: Sequence[Record], path: str) -> None:
     ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def plot_step_bars(records: Sequence[Record], path: str, title: str) -> None:
   """Median step time per variant as horizontal bars (p10–p90 as error bars)."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   rows = [r for r in records if r.step_median_s]
-  fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+  fig, ax = subplots(figsize=(8, 0.45 * len(rows) + 1.2))
   y = range(len(rows))
   med = [r.step_median_s * 1e3 for r in rows]
   err = [[m - r.step_p10_s * 1e3 for m, r in zip(med, rows)], [r.step_p90_s * 1e3 - m for m, r in zip(med, rows)]]
@@ -53,7 +43,6 @@ def plot_step_bars(records: Sequence[Record], path: str, title: str) -> None:
   ax.grid(alpha=0.3, axis="x")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def write_study(out_dir: str, study: str, records: Sequence[Record], ratio_to: str | None = None) -> str:

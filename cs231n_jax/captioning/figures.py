@@ -8,24 +8,15 @@ import math
 import numpy as np
 
 from cs231n_jax.captioning.data import CaptionSplit
-
-
-def _plt():
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  return plt
+from cs231n_jax.plotting import subplots
 
 
 def plot_samples(split: CaptionSplit, captions: list[str], path, num: int = 8) -> None:
   """Images with the generated caption (top) and the first reference (below)."""
-  plt = _plt()
   num = min(num, split.num_images)
   cols = min(num, 4)
   rows = math.ceil(num / cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+  fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
   for ax in axes.ravel():
     ax.set_axis_off()
   for i in range(num):
@@ -34,7 +25,6 @@ def plot_samples(split: CaptionSplit, captions: list[str], path, num: int = 8) -
     ax.set_title(f"{captions[i]}\nGT: {' '.join(split.references[i][0])}", fontsize=7)
   fig.tight_layout()
   fig.savefig(str(path), dpi=100)
-  plt.close(fig)
 
 
 def upsample_attention(weights: np.ndarray, image_size: int) -> np.ndarray:
@@ -49,11 +39,10 @@ def upsample_attention(weights: np.ndarray, image_size: int) -> np.ndarray:
 def plot_attention(split: CaptionSplit, captions: list[str], attention: np.ndarray, path, num: int = 3) -> None:
   """One row per image: the image, then for each generated word the attention of the step that
   produced it, overlaid on the image."""
-  plt = _plt()
   num = min(num, split.num_images)
   words = [c.split() + ["<END>"] for c in captions[:num]]
   cols = 1 + max(len(w) for w in words)
-  fig, axes = plt.subplots(num, cols, figsize=(1.6 * cols, 1.8 * num), squeeze=False)
+  fig, axes = subplots(num, cols, figsize=(1.6 * cols, 1.8 * num), squeeze=False)
   size = split.inputs.shape[1]
   for r in range(num):
     image = np.clip(split.inputs[r], 0, 1)
@@ -69,4 +58,3 @@ def plot_attention(split: CaptionSplit, captions: list[str], attention: np.ndarr
       ax.set_title(w, fontsize=8)
   fig.tight_layout()
   fig.savefig(str(path), dpi=100)
-  plt.close(fig)

@@ -123,6 +123,7 @@ class CaptioningRNN(_Captioner):
   encoder_channels: Sequence[int] = (32, 64)
   feature_dim: int = 128
   global_dim: int = 256
+  forget_bias: float = 0.0  # LSTM only; the course starts every bias at 0
   dtype: Any = None
 
   def setup(self):
@@ -131,8 +132,8 @@ class CaptioningRNN(_Captioner):
     self.encoder = SceneEncoder(self.encoder_channels, self.feature_dim, self.global_dim, self.dtype)
     self.W_proj = nn.Dense(self.hidden_dim, dtype=self.dtype)
     self.W_embed = nn.Embed(self.vocab_size, self.wordvec_dim)
-    # The course initialises every bias (the forget gate's included) at 0.
-    self.rnn_cell = make_cell(self.cell, self.hidden_dim, dtype=self.dtype, **({"forget_bias": 0.0} if self.cell == "lstm" else {}))
+    lstm_kwargs = {"forget_bias": self.forget_bias} if self.cell == "lstm" else {}
+    self.rnn_cell = make_cell(self.cell, self.hidden_dim, dtype=self.dtype, **lstm_kwargs)
     self.W_vocab = nn.Dense(self.vocab_size, dtype=self.dtype)
 
   def encode(self, inputs: Array, *, train: bool = False) -> dict[str, Array]:

@@ -52,7 +52,7 @@ COURSE_OVERFIT = {  # the course notebooks' settings: (learning rate, lr decay p
     "rnn": (5e-3, 0.95, 50), "lstm": (5e-3, 0.995, 50), "attention_lstm": (5e-3, 0.995, 50), "transformer": (1e-3, 1.0, 100),
 }
 MODEL_FIELDS = {
-    "rnn": ("wordvec_dim", "hidden_dim"), "lstm": ("wordvec_dim", "hidden_dim"),
+    "rnn": ("wordvec_dim", "hidden_dim"), "lstm": ("wordvec_dim", "hidden_dim", "forget_bias"),
     "attention_lstm": ("wordvec_dim", "hidden_dim", "attention_dim", "attention"),
     "transformer": ("wordvec_dim", "num_heads", "num_layers", "mlp_dim", "dropout_rate", "norm"),
 }
@@ -208,15 +208,24 @@ def attention_hit_rate(captions: list[str], attention: np.ndarray, scenes: list[
           "attention_chance": float(np.mean(area)) if area else float("nan")}
 
 
-def evaluate(model, variables, data: CaptionData, split_name: str, decode_length: int, beam_size: int,
-             batch_size: int, length_penalty: float = 0.0) -> dict[str, Any]:
-  split = data.split(split_name)
+def make_decoders(model, decode_length: int, beam_size: int, length_penalty: float = 0.0):
+  """The jitted greedy decoder and (for beam_size > 1) beam search, built once and reused for
+  every split (one compilation each)."""
   greedy = make_greedy_decoder(model, decode_length)
+  beam = make_beam_search(model, decode_length, beam_size, length_penalty) if beam_size > 1 else None
+  return greedy, beam
+
+
+def evaluate(model, variables, data: CaptionData, split_name: str, decode_length: int, beam_size: int,
+             batch_size: int, length_penalty: float = 0.0, decoders=None):
+  """(metrics, greedy captions, attention) of ``split_name``: exact match and BLEU-1…4 for greedy
+  decoding and beam search, the attention check on scenes, and a few examples."""
+  split = data.split(split_name)
+  greedy, beam = decoders or make_decoders(model, decode_length, beam_size, length_penalty)
   words, attention = decode_split(greedy, variables, split, batch_size)
   captions = data.vocab.decode_batch(words)
   out = {f"greedy_{k}": v for k, v in caption_metrics(captions, split.references).items()}
-  if beam_size > 1:
-    beam = make_beam_search(model, decode_length, beam_size, length_penalty)
+  if beam is not None:
     beam_words, _ = decode_split(beam, variables, split, batch_size)
     out.update({f"beam{beam_size}_{k}": v for k, v in caption_metrics(data.vocab.decode_batch(beam_words), split.references).items()})
   if split.scenes is not None and np.any(attention):
@@ -244,6 +253,7 @@ def default_config(name: str = "lstm") -> ml_collections.ConfigDict:
       "name": name, "wordvec_dim": 64, "hidden_dim": 128, "attention_dim": 64, "attention": "mlp",
       "num_heads": 2, "num_layers": 2, "mlp_dim": 256, "dropout_rate": 0.1, "norm": "post",
       "encoder_channels": (16, 32), "feature_dim": 64, "global_dim": 128, "doubly_stochastic": 0.0,
+      "forget_bias": 0.0,  # the LSTM captioner's; 0 as the course initialises it
   })
   c.optimizer = optim.default_config("adam", 2e-3)
   c.optimizer.eps = 1e-8  # the course's Adam
@@ -341,9 +351,10 @@ def run_captioning(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
                              "train_captions": int(len(train.captions)),
                              "parameters": int(sum(np.size(p) for p in jax.tree.leaves(variables)))}
   decoded = {}
+  decoders = make_decoders(model, decode_length, config.decode.beam_size, config.decode.length_penalty)
   for split in ("val", "test"):
     metrics, captions, attention = evaluate(model, variables, data, split, decode_length, config.decode.beam_size,
-                                            t.eval_batch_size, config.decode.length_penalty)
+                                            t.eval_batch_size, config.decode.length_penalty, decoders)
     results[split] = metrics
     decoded[split] = (captions, attention)
     writer.write(num_steps, split, {k: v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)})

@@ -8,14 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-
-def _plt():
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  return plt
+from cs231n_jax.plotting import subplots
 
 
 def tile(images01: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
@@ -32,24 +25,21 @@ def tile(images01: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
 
 def save_image_grid(images01: np.ndarray, path: str | Path, ncols: int = 10, title: str = "") -> None:
   """A grid of grey images (white = 1, as the digits are drawn: ink is high)."""
-  plt = _plt()
   canvas = tile(np.clip(images01, 0.0, 1.0), ncols)
-  fig, ax = plt.subplots(figsize=(max(3.0, canvas.shape[1] / 12), max(3.0, canvas.shape[0] / 12) + 0.4))
+  fig, ax = subplots(figsize=(max(3.0, canvas.shape[1] / 12), max(3.0, canvas.shape[0] / 12) + 0.4))
   ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
   ax.set_axis_off()
   if title:
     ax.set_title(title, fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def save_neighbour_sheet(samples01: np.ndarray, neighbours01: np.ndarray, path: str | Path,
                          distances: Sequence[float], title: str = "") -> None:
   """Each sample above its nearest training image (the lecture's memorisation figure)."""
-  plt = _plt()
   n = len(samples01)
-  fig, axes = plt.subplots(2, n, figsize=(0.9 * n, 2.3))
+  fig, axes = subplots(2, n, figsize=(0.9 * n, 2.3))
   for i in range(n):
     for row, img in enumerate((samples01[i], neighbours01[i])):
       ax = axes[row, i]
@@ -63,13 +53,11 @@ def save_neighbour_sheet(samples01: np.ndarray, neighbours01: np.ndarray, path: 
     fig.suptitle(title, fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def save_ring_scatter(panels: Sequence[tuple[str, np.ndarray]], centres: np.ndarray, path: str | Path) -> None:
   """One scatter panel per (title, samples ``(N, 2)``) with the true mode centres marked."""
-  plt = _plt()
-  fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
+  fig, axes = subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
   for ax, (title, pts) in zip(axes[0], panels):
     ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4)
     ax.scatter(centres[:, 0], centres[:, 1], s=25, marker="x", color="red")
@@ -78,14 +66,12 @@ def save_ring_scatter(panels: Sequence[tuple[str, np.ndarray]], centres: np.ndar
     ax.title.set_fontsize(8)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def save_curves(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: str | Path,
                 xlabel: str, ylabel: str, title: str = "") -> None:
   """Line plot of ``(label, x, y)`` series."""
-  plt = _plt()
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = subplots(figsize=(6, 4))
   for label, x, y in series:
     ax.plot(x, y, label=label)
   ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -93,4 +79,3 @@ def save_curves(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], 
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)

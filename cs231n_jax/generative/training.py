@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from cs231n_jax.plotting import subplots
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 from cs231n_jax.train.metrics import MetricWriter, read_jsonl
 
@@ -145,12 +146,7 @@ def fit(loss_fn: LossFn, params: Any, train_data: np.ndarray, val_loss: Callable
 def plot_history(history: list[dict[str, Any]], keys: list[tuple[str, str]], path: str | Path,
                  title: str = "", ylabel: str = "nats / image") -> None:
   """Curves of ``history`` records against epoch: ``keys`` are ``(record key, legend label)``."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = subplots(figsize=(6, 4))
   epochs = [r["epoch"] for r in history]
   for k, label in keys:
     ax.plot(epochs, [r[k] for r in history], label=label)
@@ -159,4 +155,3 @@ def plot_history(history: list[dict[str, Any]], keys: list[tuple[str, str]], pat
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)

@@ -19,8 +19,6 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
-from cs231n_jax import optim
-from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import loop
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 
@@ -66,68 +64,6 @@ def restore(config: ml_collections.ConfigDict, workdir: Path, step: int | None =
 def flatten(tree: Any) -> dict[tuple[str, ...], Any]:
   """A nested dict of arrays (params, model state) as ``{("layer", "kernel"): leaf}``."""
   return traverse_util.flatten_dict(dict(tree))
-
-
-def graft(fresh: Any, pretrained: Any, keep_fresh: tuple[str, ...] = (), where: str = "params") -> Any:
-  """``fresh`` with every leaf taken from ``pretrained``, except the top-level layers named in
-  ``keep_fresh`` (e.g. a new ``head``), which keep their fresh initialisation.
-
-  Every other leaf must exist in ``pretrained`` with the same shape: a mismatch means the two
-  models differ, which is an error here, not something to paper over with a fresh leaf.
-  """
-  flat_fresh, flat_pre = flatten(fresh), flatten(pretrained)
-  out = {}
-  for path, leaf in flat_fresh.items():
-    if path[0] in keep_fresh:
-      out[path] = leaf
-      continue
-    name = "/".join(map(str, path))
-    if path not in flat_pre:
-      raise ConfigError(f"{where}: {name} is not in the pretrained model; add its layer to the fresh ones")
-    if np.shape(flat_pre[path]) != np.shape(leaf):
-      raise ConfigError(f"{where}: {name} has shape {np.shape(leaf)}, pretrained {np.shape(flat_pre[path])}")
-    out[path] = np.asarray(flat_pre[path], np.asarray(leaf).dtype)
-  return traverse_util.unflatten_dict(out)
-
-
-def start_from(config: ml_collections.ConfigDict, workdir: Path, params: Any, model_state: Any = None,
-               keep_fresh: tuple[str, ...] = ()) -> bool:
-  """Make ``fit(config, workdir)`` start from ``params`` (and ``model_state``) instead of a random
-  initialisation — a warm start, e.g. fine-tuning pretrained weights.
-
-  ``fit`` has no warm-start field, but it resumes a run from the newest checkpoint in its workdir
-  and a run is fully defined by that checkpoint; so this writes the step-0 checkpoint ``fit``
-  would have written had it started from these parameters: the grafted parameters (see
-  :func:`graft`; the layers in ``keep_fresh`` keep ``config.seed``'s initialisation), the
-  optimizer state initialised on them, the run's own PRNG key and data-iterator position, and no
-  best validation score yet. ``fit`` then trains all ``num_steps`` steps from there. It depends on
-  the checkpoint layout of :func:`cs231n_jax.train.loop.fit`
-  (``tests/training/test_engine_studies.py`` checks that the run starts exactly here).
-
-  Returns False (and writes nothing) if ``workdir`` already has a checkpoint: that run resumes.
-  """
-  directory = Path(workdir) / loop.CHECKPOINT_DIR
-  run = loop.build_run(variant(config, **{"train.progress": False}))
-  manager = CheckpointManager(directory, keep=config.train.keep_checkpoints, async_save=False)
-  try:
-    if manager.all_steps():
-      return False
-    state = run.state
-    new_params = graft(state.params, params, keep_fresh, "params")
-    model_state = model_state or {}
-    new_model_state = {col: graft(tree, model_state.get(col, {}), keep_fresh, f"model_state.{col}")
-                       for col, tree in (state.model_state or {}).items()}
-    opt_state = optim.make_optimizer(config.optimizer, run.num_steps).init(new_params)
-    state = state.replace(params=new_params, model_state=new_model_state,
-                          opt_state=jax.tree.map(np.asarray, opt_state))
-    manager.save(0, {"state": state.data(), "best": {"params": new_params, "model_state": new_model_state}}, {
-        "data_iterator": run.train_iter.state(), "config": json_safe(config.to_dict()),
-        "best_val_accuracy": -1.0, "best_step": 0, "num_steps": run.num_steps,
-    })
-    manager.wait()
-  finally:
-    manager.close()
-  return True
 
 
 def checkpoint_steps(config: ml_collections.ConfigDict, workdir: Path) -> list[int]:

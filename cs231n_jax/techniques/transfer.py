@@ -14,9 +14,9 @@ changed: ``data.classes`` picks the digits (relabelled 0-4), ``data.train_per_cl
 ``data.subset_seed`` draw the ``k``-shot training set, and freezing is the optimizer's job
 (``optimizer.trainable``: :func:`~cs231n_jax.optim.make_optimizer` gives the other parameters zero
 updates; the result records that they stayed bit-identical to the pretrained ones). The pretrained
-run's best-validation parameters seed the fine-tuning runs through
-:func:`~cs231n_jax.techniques.engine_runs.start_from`; the layers of ``transfer.new_layers`` (the
-``head``: new classes) keep a fresh initialisation.
+run's best-validation parameters seed the fine-tuning runs through the engine's
+``train.init_from``; the layers of ``transfer.new_layers`` (the ``head``: new classes) keep a
+fresh initialisation (``train.init_keep_fresh``).
 
 A fine-tuning run validates once, at its last step, so its reported test accuracy is that of its
 final parameters (a few-shot learner has no large labelled validation set to pick a step with).
@@ -54,14 +54,16 @@ def pretrain_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
                                "train.num_steps": int(t.pretrain_steps)})
 
 
-def finetune_config(config: ml_collections.ConfigDict, method: str, shots: int, seed: int) -> ml_collections.ConfigDict:
+def finetune_config(config: ml_collections.ConfigDict, method: str, shots: int, seed: int,
+                    pretrain_workdir: str | Path) -> ml_collections.ConfigDict:
   """The run of ``method`` on ``shots`` examples per target class (0: all), drawn with ``seed``.
 
   It validates (and checkpoints) only at its last step, and its batch is no larger than its
-  training set.
+  training set. A method that uses the pretrained weights starts from the best parameters of the
+  run in ``pretrain_workdir``, every layer but ``transfer.new_layers``.
   """
   t = config.transfer
-  _, trainable = METHODS[method]
+  uses_pretrained, trainable = METHODS[method]
   steps = int(t.finetune_steps)
   batch = config.train.batch_size
   if shots != ALL_EXAMPLES:
@@ -71,6 +73,8 @@ def finetune_config(config: ml_collections.ConfigDict, method: str, shots: int, 
       "data.subset_seed": seed, "train.num_steps": steps, "train.batch_size": batch,
       "train.eval_every": steps, "train.checkpoint_every": steps, "train.keep_checkpoints": 1,
       "optimizer.trainable": trainable, "optimizer.learning_rate": float(t.learning_rates[method]),
+      "train.init_from": str(pretrain_workdir) if uses_pretrained else "",
+      "train.init_keep_fresh": tuple(f"^{layer}/" for layer in t.new_layers),
   })
 
 
@@ -120,13 +124,10 @@ def run_transfer(config: ml_collections.ConfigDict, workdir: str) -> dict[str, A
       accs, frozen_ok, train_examples = [], True, 0
       for s in range(t.num_seeds):
         seed = config.seed + 1 + s
-        c = finetune_config(config, method, shots, seed)
-        wd = workdir / label / method / f"seed_{seed}"
-        if uses_pretrained:
-          er.start_from(c, wd, pretrained["params"], pretrained["model_state"], tuple(t.new_layers))
-        r = er.fit_quietly(c, wd)
+        c = finetune_config(config, method, shots, seed, workdir / "pretrain")
+        r = er.fit_quietly(c, workdir / label / method / f"seed_{seed}")
         accs.append(r["test_accuracy"])
-        restored = er.restore(c, wd)
+        restored = er.restore(c, workdir / label / method / f"seed_{seed}")
         train_examples = len(restored["dataset"].train)
         if uses_pretrained:
           frozen_ok &= frozen_unchanged(pretrained["params"], restored["tree"]["state"]["params"], c.optimizer)

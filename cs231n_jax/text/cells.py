@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.layers.rnn_layers import lstm_forward
+from cs231n_jax.plotting import subplots
 from cs231n_jax.text.model import CharLM
 
 LSTM_CACHE_CELL_INDEX = 6  # lstm_forward's cache: (x, h0, c0, Wx, Wh, h, c, i, f, o, g, tanh_c)
@@ -83,9 +83,7 @@ def plot_cells(text: str, activations: np.ndarray, found: dict[str, dict[str, An
                columns: int = FIGURE_COLUMNS) -> None:
   """The lecture's figure: the text, each character on a background coloured by one cell."""
   import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  import matplotlib.patches
 
   rows, r, c = [], 0, 0
   for ch in text:  # (row, column) of every character, wrapping long lines
@@ -95,12 +93,12 @@ def plot_cells(text: str, activations: np.ndarray, found: dict[str, dict[str, An
     else:
       c += 1
   num_rows = r + 1
-  cmap = plt.get_cmap("coolwarm")
-  fig, axes = plt.subplots(len(found), 1, figsize=(columns * 0.11, len(found) * (num_rows * 0.17 + 0.5)), squeeze=False)
+  cmap = matplotlib.colormaps["coolwarm"]
+  fig, axes = subplots(len(found), 1, figsize=(columns * 0.11, len(found) * (num_rows * 0.17 + 0.5)), squeeze=False)
   for ax, (name, info) in zip(axes[:, 0], found.items()):
     values = activations[:, info["cell"]]
     for ch, (row, col), v in zip(text, rows, values):
-      ax.add_patch(plt.Rectangle((col, num_rows - row - 1), 1, 1, color=cmap((v + 1) / 2), lw=0))
+      ax.add_patch(matplotlib.patches.Rectangle((col, num_rows - row - 1), 1, 1, color=cmap((v + 1) / 2), lw=0))
       if ch not in "\n ":
         ax.text(col + 0.5, num_rows - row - 0.5, ch, ha="center", va="center", fontsize=6, family="monospace")
     ax.set_xlim(0, columns)
@@ -109,7 +107,6 @@ def plot_cells(text: str, activations: np.ndarray, found: dict[str, dict[str, An
     ax.set_title(f"cell {info['cell']}: {name} (r = {info['correlation']:+.2f})", fontsize=8, loc="left")
   fig.tight_layout()
   fig.savefig(str(path), dpi=110)
-  plt.close(fig)
 
 
 def interpretable_cells(model: CharLM, params, vocab, ids: np.ndarray, path, layer: int = 0,

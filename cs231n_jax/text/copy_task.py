@@ -29,6 +29,7 @@ from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.recurrent import CELL_KINDS, RecurrentStack, gradient_clipping, make_cell
+from cs231n_jax.plotting import subplots
 from cs231n_jax.text.gradient_flow import state_gradient_norms
 from cs231n_jax.train.metrics import MetricWriter
 
@@ -180,12 +181,7 @@ def run_copy_task(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
 
 
 def plot_copy_task(curves, profiles, chance: float, path) -> None:
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+  fig, (a, b) = subplots(1, 2, figsize=(10, 3.8))
   for cell, curve in curves.items():
     steps, _, acc = zip(*curve)
     a.plot(steps, acc, label=cell)
@@ -202,4 +198,3 @@ def plot_copy_task(curves, profiles, chance: float, path) -> None:
   b.legend()
   fig.tight_layout()
   fig.savefig(str(path), dpi=100)
-  plt.close(fig)

@@ -28,6 +28,7 @@ from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.recurrent import hidden_state, make_cell
+from cs231n_jax.plotting import subplots
 
 Array = jax.Array
 FIGURE_NAME = "gradient_flow.png"
@@ -138,12 +139,7 @@ def _measure(curves, config, keys, h, length) -> None:
 
 
 def plot_gradient_flow(curves: dict[str, np.ndarray], path) -> None:
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(7, 4.2))
+  fig, ax = subplots(figsize=(7, 4.2))
   for name, norms in curves.items():
     back = np.arange(len(norms))[::-1]  # entry t is len-1-t steps before the last state
     ax.semilogy(back, norms / norms[-1], label=name, ls="--" if name.startswith("linear") else "-")
@@ -153,4 +149,3 @@ def plot_gradient_flow(curves: dict[str, np.ndarray], path) -> None:
   ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(str(path), dpi=100)
-  plt.close(fig)

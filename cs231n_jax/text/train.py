@@ -35,6 +35,7 @@ from etils import epath
 from cs231n_jax import optim
 from cs231n_jax.errors import CheckpointError, ConfigError
 from cs231n_jax.nn.recurrent import gradient_clipping, truncated_bptt
+from cs231n_jax.plotting import subplots
 from cs231n_jax.text.corpus import CharCorpus, CharVocab, load_corpus
 from cs231n_jax.text.model import CharLM
 from cs231n_jax.text.ngram import DEFAULT_ORDERS, baseline_table, ngram_baselines
@@ -202,12 +203,7 @@ def check_vocabulary(checkpoints: CheckpointManager, vocab: CharVocab) -> None:
 
 
 def plot_bits(records: list[dict[str, Any]], baselines: dict[str, dict[str, float]], path) -> None:
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(7, 4))
+  fig, ax = subplots(figsize=(7, 4))
   for split, style in (("train", "-"), ("val", "o-")):
     rs = [r for r in records if r.get("split") == split and "bits_per_char" in r]
     if rs:
@@ -222,7 +218,6 @@ def plot_bits(records: list[dict[str, Any]], baselines: dict[str, dict[str, floa
   ax.legend()
   fig.tight_layout()
   fig.savefig(str(path), dpi=100)
-  plt.close(fig)
 
 
 def run_char_lm(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

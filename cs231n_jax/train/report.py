@@ -7,15 +7,12 @@ from typing import Any, Sequence
 import numpy as np
 from etils import epath
 
+from cs231n_jax.plotting import subplots
+
 
 def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike) -> None:
   """Loss and accuracy against step, training and validation, as one PNG."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+  fig, axes = subplots(1, 2, figsize=(10, 4))
   for split, style in (("train", "-"), ("val", "o-")):
     rows = [r for r in records if r.get("split") == split]
     if not rows:
@@ -31,20 +28,14 @@ def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike) -
   fig.tight_layout()
   with epath.Path(path).open("wb") as f:
     fig.savefig(f, format="png", dpi=100)
-  plt.close(fig)
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | epath.PathLike,
                    title: str = "confusion matrix (test)") -> None:
   """Rows are true classes, columns predictions; cells show counts."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   c = np.asarray(confusion)
   n = c.shape[0]
-  fig, ax = plt.subplots(figsize=(1 + 0.5 * n, 1 + 0.5 * n))
+  fig, ax = subplots(figsize=(1 + 0.5 * n, 1 + 0.5 * n))
   ax.imshow(c, cmap="Blues")
   for i in range(n):
     for j in range(n):
@@ -56,7 +47,6 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
   fig.tight_layout()
   with epath.Path(path).open("wb") as f:
     fig.savefig(f, format="png", dpi=100)
-  plt.close(fig)
 
 
 def summary_table(rows: Sequence[tuple[str, Any]]) -> str:

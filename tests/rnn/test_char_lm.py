@@ -20,6 +20,7 @@ from cs231n_jax.text import ngram as G
 from cs231n_jax.text import train as T
 from cs231n_jax.text.model import CharLM
 from cs231n_jax.text.sample import make_sampler, pick
+from cs231n_jax.train.metrics import read_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -248,10 +249,9 @@ def test_chunked_evaluation_equals_one_pass_over_the_sequence():
 
 def _tiny_config():
   c = T.default_config()
-  c.model.hidden_size = 16
-  c.model.embed_dim = 8
-  c.train.update(batch_size=4, seq_length=16, num_steps=20, steps_per_call=10, eval_every=10, log_every=10,
-                 checkpoint_every=10, eval_chunk=256, progress=False)
+  c.model.update(cell="gru", hidden_size=16, embed_dim=8)  # (the LSTM-only cells figure is tested in colab/07)
+  c.train.update(batch_size=4, seq_length=16, num_steps=10, steps_per_call=5, eval_every=5, log_every=5,
+                 checkpoint_every=5, eval_chunk=256, progress=False)
   c.sample.length = 20
   c.ngram_orders = (1, 2)
   return c
@@ -265,15 +265,16 @@ def test_char_lm_runner_trains_resumes_and_refuses_another_vocabulary(tmp_path):
   path.write_text(text)
   c.data.name, c.data.path = "file", str(path)
   results = T.run_char_lm(c, str(tmp_path / "run"))
-  assert results["steps"] == 20 and results["test_bits_per_char"] < math.log2(results["corpus"]["vocab_size"])
+  assert results["steps"] == 10 and results["test_bits_per_char"] < math.log2(results["corpus"]["vocab_size"])
   assert set(results["samples"]) == {"0.5", "1.0"} and results["samples"]["0.5"].startswith("The ")
   for name in ("results.json", "samples.txt", "bits_per_char.png", "metrics.jsonl"):
     assert (tmp_path / "run" / name).exists(), name
-  # Restarting with more steps continues from the checkpoint at step 20.
-  c.train.num_steps = 30
-  c.train.steps_per_call = c.train.eval_every = c.train.log_every = c.train.checkpoint_every = 10
+  # Restarting with more steps continues from the checkpoint at step 10.
+  c.train.num_steps = 15
   resumed = T.run_char_lm(c, str(tmp_path / "run"))
-  assert resumed["steps"] == 30
+  assert resumed["steps"] == 15
+  steps = [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["split"] == "train"]
+  assert steps == [5, 10, 15]  # the resumed run logged only its own steps
   # The same workdir with another text (another vocabulary) is refused in one line.
   path.write_text("".join(sorted(set(text)))[::-1] * 3 + "ZZZ\u00e9\u00e8" * 500)
   with pytest.raises(CheckpointError, match="different character vocabulary") as info:
@@ -282,7 +283,7 @@ def test_char_lm_runner_trains_resumes_and_refuses_another_vocabulary(tmp_path):
 
 
 @pytest.mark.parametrize("field,value,pattern", [
-    ("num_steps", 25, "multiple of train.steps_per_call"),
+    ("num_steps", 12, "multiple of train.steps_per_call"),
     ("batch_size", 0, "train.batch_size: expected a positive integer"),
     ("clip", "squared", "train.clip"),
 ])

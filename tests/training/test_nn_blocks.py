@@ -225,8 +225,7 @@ def test_stochastic_depth_drops_whole_branch_and_scales_at_test_time():
   block = regularizers.ResidualBlock(survival_prob=0.7)
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 6))
   v = block.init(jax.random.PRNGKey(1), x)
-  branch = lambda: regularizers.ResidualBlock(survival_prob=1.0).apply(v, x) - 0  # full network
-  full = branch()
+  full = regularizers.ResidualBlock(survival_prob=1.0).apply(v, x)  # the branch always kept
   skip = nn.relu(x)
   test_out = block.apply(v, x)
   params = v["params"]

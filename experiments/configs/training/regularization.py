@@ -1,6 +1,8 @@
-"""Train/val gaps on digits with and without each regulariser of lecture 7 (engine runs of lecture7_mlp
-and lecture7_convnet): L2, L1, elastic net, decoupled weight decay, dropout, DropConnect, data
-augmentation (crop + cutout), batch norm, stochastic depth, fractional max pooling.
+"""Train/val gaps on the full digits training set with and without each regulariser of lecture 7.
+
+Engine runs of lecture7_mlp and lecture7_convnet: L2, L1, elastic net, decoupled weight decay,
+dropout, DropConnect, data augmentation (crop + cutout), batch norm, stochastic depth, fractional
+max pooling. The small-data version, where overfitting is real, is regularization_small_data.py.
 
 Command: cs231n-jax train --config experiments/configs/training/regularization.py --workdir workdirs/regularization
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): accuracies within one or two val
