@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 
 NONLINEARITIES: dict[str, Callable[[jax.Array], jax.Array]] = {"tanh": jnp.tanh, "relu": jax.nn.relu}
@@ -103,11 +104,9 @@ def format_table(setting: str, stats: dict[str, Any]) -> str:
 
 def plot_statistics(results: dict[str, dict[str, Any]], path: Path) -> None:
   """Per setting: layer means, layer stds (log scale) and the histogram of each layer's values."""
-  import matplotlib.pyplot as plt
-
   settings = list(results)
   num_layers = len(next(iter(results.values()))["std"])
-  fig, axes = plt.subplots(len(settings), num_layers + 2, figsize=(2 * (num_layers + 2), 1.9 * len(settings)), squeeze=False)
+  fig, axes = subplots(len(settings), num_layers + 2, figsize=(2 * (num_layers + 2), 1.9 * len(settings)), squeeze=False)
   edges = np.linspace(*HIST_RANGE, HIST_BINS + 1)
   for row, setting in enumerate(settings):
     s = results[setting]
@@ -126,7 +125,6 @@ def plot_statistics(results: dict[str, dict[str, Any]], path: Path) -> None:
         ax.set_title(f"layer {i + 1}", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=80)
-  plt.close(fig)
 
 
 def run_activation_statistics(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from cs231n_jax.optim.factory import param_path
+from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
@@ -130,9 +131,7 @@ def run_babysitting(config: ml_collections.ConfigDict, workdir: str) -> dict[str
 
 
 def _plot(curves: dict[str, tuple[np.ndarray, np.ndarray, int]], path: Path) -> None:
-  import matplotlib.pyplot as plt
-
-  fig, (ax_loss, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4))
+  fig, (ax_loss, ax_ratio) = subplots(1, 2, figsize=(11, 4))
   for label, (loss, ratio, stop) in curves.items():
     steps = np.arange(1, stop + 1)
     line, = ax_loss.plot(steps, loss[:stop], label=label)
@@ -154,4 +153,3 @@ def _plot(curves: dict[str, tuple[np.ndarray, np.ndarray, int]], path: Path) -> 
   ax_ratio.legend(fontsize=6, ncol=2)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)

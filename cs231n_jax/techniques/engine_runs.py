@@ -2,8 +2,9 @@
 
 A study is several ``fit`` runs, each in its own sub-directory of the study's workdir, followed by
 analysis of the trained variables restored from the engine's checkpoints (best-validation
-parameters, a given step's parameters, or the optimizer state's Polyak average). A run can start
-from another run's parameters (:func:`start_from`, for transfer learning).
+parameters, a given step's parameters, or the optimizer state's Polyak average). A run that
+starts from another run's parameters (transfer learning) says so in its own config, through the
+engine's ``train.init_from`` / ``train.init_keep_fresh``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import lecture
+from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
@@ -144,13 +145,11 @@ def random_vs_grid(key: jax.Array, budget_side: int = 3, repeats: int = 1000) ->
 
 
 def plot_random_vs_grid(path: Path, key: jax.Array, budget_side: int = 3) -> None:
-  import matplotlib.pyplot as plt
-
   n = budget_side * budget_side
   grid_axis = (np.arange(budget_side) + 0.5) / budget_side
   gx, gy = np.meshgrid(grid_axis, grid_axis, indexing="ij")
   rnd = np.asarray(jax.random.uniform(key, (n, 2)))
-  fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharey=True)
+  fig, axes = subplots(1, 2, figsize=(8, 4), sharey=True)
   xs = np.linspace(0, 1, 200)
   bump = np.exp(-0.5 * ((xs - 0.37) / 0.05) ** 2)
   for ax, (px, py), title in ((axes[0], (gx.ravel(), gy.ravel()), "grid layout"), (axes[1], (rnd[:, 0], rnd[:, 1]), "random layout")):
@@ -165,17 +164,14 @@ def plot_random_vs_grid(path: Path, key: jax.Array, budget_side: int = 3) -> Non
   axes[0].set_ylabel("unimportant parameter")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
   """The lecture's plot: val accuracy against learning rate and regularisation (colour)."""
-  import matplotlib.pyplot as plt
-
   lr = np.array([r["lr"] for r in rows])
   reg = np.array([r["reg"] for r in rows])
   acc = np.array([r["val_accuracy"] for r in rows])
-  fig, ax = plt.subplots(figsize=(6, 4.5))
+  fig, ax = subplots(figsize=(6, 4.5))
   sc = ax.scatter(lr, reg, c=acc, cmap="viridis", vmin=0, vmax=1, s=40, edgecolors="k")
   ax.set_xscale("log")
   ax.set_yscale("log")
@@ -185,7 +181,6 @@ def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None
   fig.colorbar(sc, label="val accuracy")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def _check_search_config(config: ml_collections.ConfigDict) -> None:

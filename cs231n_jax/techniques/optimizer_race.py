@@ -34,8 +34,9 @@ import numpy as np
 import optax
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.techniques import checks
 from cs231n_jax.optim import lecture, schedules
+from cs231n_jax.plotting import subplots
+from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
 RACE_RULES = {  # label -> (rule name, keyword arguments)
@@ -119,8 +120,6 @@ def race_surface(surface: str, num_steps: int, lr_grid: np.ndarray, tol: float) 
 
 
 def plot_race(surface: str, race: dict[str, Any], path: Path, show_steps: int) -> None:
-  import matplotlib.pyplot as plt
-
   f, start, f_min = SURFACES[surface]
   if surface == "ill_conditioned":
     xs, ys = np.linspace(-10, 10, 200), np.linspace(-2, 2, 200)
@@ -130,7 +129,7 @@ def plot_race(surface: str, race: dict[str, Any], path: Path, show_steps: int) -
     xs, ys = np.linspace(-1.5, 1.5, 200), np.linspace(-1.5, 1.5, 200)
   gx, gy = np.meshgrid(xs, ys)
   z = np.asarray(jax.vmap(f)(jnp.stack([gx.ravel(), gy.ravel()], -1))).reshape(gx.shape)
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  fig, ax = subplots(figsize=(7, 4.5))
   ax.contour(gx, gy, np.log10(z - f_min + 1e-3), levels=25, cmap="Greys", linewidths=0.6)  # log-spaced levels
   for label, r in race.items():
     p = r["path"][: show_steps + 1]
@@ -143,7 +142,6 @@ def plot_race(surface: str, race: dict[str, Any], path: Path, show_steps: int) -
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def digits_curves(config: ml_collections.ConfigDict, key: jax.Array) -> dict[str, Any]:
@@ -178,9 +176,7 @@ def digits_curves(config: ml_collections.ConfigDict, key: jax.Array) -> dict[str
 
 
 def plot_digits_curves(curves: dict[str, Any], path: Path) -> None:
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  fig, ax = subplots(figsize=(7, 4.5))
   for label, c in curves.items():
     mean, std = np.array(c["train_loss_mean"]), np.array(c["train_loss_std"])
     epochs = np.arange(1, len(mean) + 1)
@@ -193,7 +189,6 @@ def plot_digits_curves(curves: dict[str, Any], path: Path) -> None:
   ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -224,10 +219,8 @@ def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 
 def plot_schedules(named: dict[str, optax.Schedule], num_steps: int, path: Path) -> None:
-  import matplotlib.pyplot as plt
-
   steps = np.arange(num_steps)
-  fig, ax = plt.subplots(figsize=(7, 4))
+  fig, ax = subplots(figsize=(7, 4))
   for label, s in named.items():
     ax.plot(steps, np.asarray(jax.vmap(s)(jnp.asarray(steps))), label=label)
   ax.set_xlabel("step")
@@ -236,7 +229,6 @@ def plot_schedules(named: dict[str, optax.Schedule], num_steps: int, path: Path)
   ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def run_schedules(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

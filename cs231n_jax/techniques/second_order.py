@@ -30,8 +30,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.techniques import checks
 from cs231n_jax.optim import lecture
+from cs231n_jax.plotting import subplots
+from cs231n_jax.techniques import checks
 
 
 def newton_step(f: Callable[[jax.Array], jax.Array], theta: jax.Array) -> jax.Array:
@@ -184,9 +185,7 @@ def run_second_order(config: ml_collections.ConfigDict, workdir: str) -> dict[st
 
 
 def _plot(curves: dict[str, np.ndarray], best: float, path: Path) -> None:
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  fig, ax = subplots(figsize=(7, 4.5))
   for name, c in curves.items():
     ax.semilogy(np.arange(1, len(c) + 1), np.maximum(c - best, 1e-16), label=name)
   ax.set_xscale("log")
@@ -196,4 +195,3 @@ def _plot(curves: dict[str, np.ndarray], best: float, path: Path) -> None:
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)

@@ -180,3 +180,22 @@ def test_bad_study_configs_name_the_field(tmp_path):
   c.runs.lr_good.init = "xavier"  # was silently skipped: no run, no row, no error
   with pytest.raises(ConfigError, match=r"runs.lr_good.init: expected one of \('he', 'small'\), got 'xavier'"):
     babysitting.run_babysitting(c, str(tmp_path / "init"))
+
+
+def test_study_figures_never_touch_pyplot(tmp_path):
+  """Library figures are bare ``Figure`` objects (cs231n_jax.plotting.subplots): pyplot would
+  register them with the notebook's backend, and ``matplotlib.use`` would switch inline plots off."""
+  import pathlib
+
+  import matplotlib
+
+  import cs231n_jax.techniques
+
+  for path in pathlib.Path(cs231n_jax.techniques.__file__).parent.glob("*.py"):
+    source = path.read_text()
+    assert "pyplot" not in source and "matplotlib.use" not in source, path.name
+  backend = matplotlib.get_backend()
+  named = {"cosine": optax.cosine_decay_schedule(0.1, 20), "constant": optax.constant_schedule(0.05)}
+  optimizer_race.plot_schedules(named, 20, tmp_path / "schedules.png")
+  assert (tmp_path / "schedules.png").stat().st_size > 1000
+  assert matplotlib.get_backend() == backend
