@@ -62,11 +62,13 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   root = Path(workdir)
   likelihood: list[dict[str, Any]] = []
   quality: list[dict[str, Any]] = []
+  scorer_accuracy: dict[str, float] = {}  # the scale of the sample metrics depends on the scorer
   rng = np.random.default_rng(config.seed)
   for binarize in (True, False):
     kind = KINDS[binarize]
     data = load_level_digits(binarize)
     scorer = scorer_for(config, binarize)
+    scorer_accuracy[kind] = scorer.test_accuracy
     test01 = to_unit(data.test.astype(np.float32), data.num_levels)
     quality.append({"data": kind, "model": "real held-out test digits", **ev.sample_quality(scorer, test01)})
     quality.append({"data": kind, "model": "noise (" + ("coin flips" if binarize else "uniform") + ")",
@@ -114,11 +116,12 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   for name in config.gans:
     r = run_gan(override(_config(name, config), seed=config.seeds[0]), str(root / f"{name}__seed{config.seeds[0]}"))
     quality.append({"data": KINDS[False], "model": f"GAN: {name}", **r["quality"]})
-  tables = write_tables(root, likelihood, quality)
-  return write_results(root, {"likelihood": likelihood, "quality": quality, **tables})
+  tables = write_tables(root, likelihood, quality, scorer_accuracy)
+  return write_results(root, {"likelihood": likelihood, "quality": quality, "scorer_test_accuracy": scorer_accuracy,
+                              **tables})
 
 
-def write_tables(root: Path, likelihood, quality) -> dict[str, str]:
+def write_tables(root: Path, likelihood, quality, scorer_accuracy: dict[str, float] | None = None) -> dict[str, str]:
   lines = ["| data | model | test NLL (nats/image) | bits/dim | exact? |", "|---|---|---|---|---|"]
   for r in likelihood:
     bits = nats_to_bits_per_dim(r["nats"], 64)
@@ -131,6 +134,10 @@ def write_tables(root: Path, likelihood, quality) -> dict[str, str]:
   for r in quality:
     lines.append(f"| {r['data']} | {r['model']} | {r['inception_score']:.2f} | {r['marginal_entropy']:.2f} | "
                  f"{r['mean_max_prob']:.2f} | {r['frechet_distance']:.1f} | {r['classes_present']} |")
+  if scorer_accuracy:
+    lines.append("")
+    lines.append("Scorer: the project's digits classifier, test accuracy " + ", ".join(
+        f"{100 * acc:.1f}% ({kind})" for kind, acc in scorer_accuracy.items()) + ".")
   qual = "\n".join(lines)
   (root / "likelihood_table.md").write_text(like + "\n")
   (root / "sample_quality.md").write_text(qual + "\n")

@@ -27,7 +27,7 @@ from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier
 from cs231n_jax.generative.baselines import minimize_lbfgs
 from cs231n_jax.generative.gan import interpolate
 from cs231n_jax.generative.configs import SCORER_EPOCHS
-from cs231n_jax.generative.data import (LevelDigits, dequantize, discrete_bound_offset,
+from cs231n_jax.generative.data import (LevelDigits, check_levels, dequantize, discrete_bound_offset,
                                         load_level_digits, nats_to_bits_per_dim, to_unit)
 from cs231n_jax.generative.models import build_pixel_model, train_pixel_model
 from cs231n_jax.generative.pixelrnn import count_params
@@ -115,17 +115,21 @@ def logistic_regression_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_tes
   mean, std = x_train.mean(0), x_train.std(0) + 1e-6  # standardise on the labelled examples only
   x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
   classes = int(max(y_train.max(), y_test.max()) + 1)
-  params = {"w": jnp.zeros((x_train.shape[1], classes)), "b": jnp.zeros((classes,))}
-  xt, yt = jnp.asarray(x_train), jnp.asarray(y_train)
-
-  def objective(p):
-    logits = xt @ p["w"] + p["b"]
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, yt).mean()
-    return ce + jnp.sum(p["w"] ** 2) / (2.0 * c * len(x_train))
-
-  params = minimize_lbfgs(objective, params, iterations)
+  params = _fit_logistic_regression(jnp.asarray(x_train), jnp.asarray(y_train), jnp.float32(c), classes, iterations)
   pred = np.asarray(jnp.asarray(x_test) @ params["w"] + params["b"]).argmax(-1)
   return float((pred == y_test).mean())
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _fit_logistic_regression(x: jax.Array, y: jax.Array, c: jax.Array, classes: int, iterations: int):
+  """The L-BFGS fit, compiled once per data shape (the probes call it for every seed)."""
+  params = {"w": jnp.zeros((x.shape[1], classes)), "b": jnp.zeros((classes,))}
+
+  def objective(p):
+    ce = optax.softmax_cross_entropy_with_integer_labels(x @ p["w"] + p["b"], y).mean()
+    return ce + jnp.sum(p["w"] ** 2) / (2.0 * c * x.shape[0])
+
+  return minimize_lbfgs(objective, params, iterations)
 
 
 def vae_data(decoder: str) -> tuple[LevelDigits, bool]:
@@ -135,7 +139,11 @@ def vae_data(decoder: str) -> tuple[LevelDigits, bool]:
 
 
 def vae_inputs(model: vae_lib.VAE, levels, key: jax.Array, num_levels: int) -> jax.Array:
-  """What the VAE models: {0, 1} pixels (Bernoulli) or dequantised ``(levels + u) / 17`` (Gaussian)."""
+  """What the VAE models: {0, 1} pixels (Bernoulli) or dequantised ``(levels + u) / 17`` (Gaussian).
+
+  ``levels`` are checked first: 17-level digits given to a Bernoulli decoder would otherwise be
+  scored as if every ink value were a probability-1 outcome, a silently wrong likelihood."""
+  check_levels(levels, 2 if model.decoder == "bernoulli" else num_levels, tuple(model.image_shape), "levels")
   if model.decoder == "bernoulli":
     return jnp.asarray(levels, jnp.float32)
   return dequantize(key, levels, num_levels)
@@ -369,18 +377,21 @@ def finetune_classifier(encoder_params, x, y, x_test, y_test, config, seed: int)
   params = model.init(jax.random.key(seed + 100), x[:1])["params"]
   if encoder_params is not None:
     params = dict(params, encoder=encoder_params)
-  tx = optax.adam(config.pretrain.learning_rate)
-  opt_state = tx.init(params)
+  learning_rate = float(config.pretrain.learning_rate)
+  opt_state = optax.adam(learning_rate).init(params)
   xb, yb = jnp.asarray(x), jnp.asarray(y)
-
-  @jax.jit
-  def step(p, s):
-    loss, g = jax.value_and_grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(
-        model.apply({"params": q}, xb), yb).mean())(p)
-    u, s = tx.update(g, s, p)
-    return optax.apply_updates(p, u), s
-
   for _ in range(config.pretrain.steps):
-    params, opt_state = step(params, opt_state)
+    params, opt_state = _finetune_step(model, learning_rate, params, opt_state, xb, yb)
   pred = np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1)
   return float((pred == y_test).mean())
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _finetune_step(model: EncoderClassifier, learning_rate: float, params, opt_state, x: jax.Array, y: jax.Array):
+  """One full-batch Adam step on the softmax loss, compiled once for every seed and initialisation (the
+  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see training.py)."""
+  tx = optax.adam(learning_rate)
+  grads = jax.grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": q}, x), y).mean())(
+      params)
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state

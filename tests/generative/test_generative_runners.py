@@ -50,6 +50,21 @@ def test_vae_runner_with_a_2d_latent_checks_the_bound_by_quadrature(tmp_path):
 
 
 @pytest.mark.slow
+def test_autoencoder_runner_compares_encoder_init_with_random_init(tmp_path):
+  from cs231n_jax.generative.runners import run_autoencoder
+
+  c = cfg("autoencoder", **{"model.code_dim": 4, "train": {"num_epochs": 2, "batch_size": 256},
+                            "pretrain": {"seeds": (0,), "steps": 3}})
+  r = run_autoencoder(c, str(tmp_path))
+  assert r["seeds"] == 1 and r["labels_per_class"] == 10 and r["test_l2_per_image"] > 0
+  for row in ("encoder_init", "random_init", "frozen_codes_logreg", "raw_pixels_logreg"):
+    assert 0.0 <= r[f"{row}_accuracy_mean"] <= 1.0 and r[f"{row}_accuracy_sd"] >= 0.0, row
+  # Raw-pixel logistic regression on 100 labelled digits is far above chance (10%) on any seed.
+  assert r["raw_pixels_logreg_accuracy_mean"] > 0.6
+  assert {"reconstructions.png", "curves.png", "results.json"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.slow
 def test_gan_runner_checkpoints_both_networks_and_scores_samples(tmp_path):
   from cs231n_jax.generative.gan_runners import run_gan
 
@@ -104,6 +119,9 @@ def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
   assert like.count("| binarised |") == 5 and like.count("| 17-level |") == 5  # 2 baselines, 1 model, 2 VAE rows
   qual = (tmp_path / "sample_quality.md").read_text()
   assert "real held-out test digits" in qual and "noise (uniform)" in qual and "GAN: gan_mlp" in qual
+  assert set(r["scorer_test_accuracy"]) == {"binarised", "17-level"}
+  assert all(0.0 < a <= 1.0 for a in r["scorer_test_accuracy"].values())
+  assert "Scorer: the project's digits classifier, test accuracy" in qual  # the metrics' scale, in the table
   indep = [row for row in r["likelihood"] if row["model"].startswith("independent")]
   assert [round(row["nats"], 2) for row in indep] == [25.21, 107.97]
   pixel = results(tmp_path / "gated_pixelcnn__binarised__seed0")

@@ -12,7 +12,7 @@ import pytest
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative.baselines import IndependentPixels, LogisticAutoregressive
 from cs231n_jax.generative.pixelcnn import GatedPixelCNN, PixelCNN
-from cs231n_jax.generative.pixelrnn import DiagonalBiLSTM, PixelRNN, skew, unskew
+from cs231n_jax.generative.pixelrnn import DiagonalBiLSTM, PixelRNN, scan_lengths, skew, unskew
 
 
 def dependency(model, shape, seed=0):
@@ -120,6 +120,39 @@ def test_diagonal_bilstm_pixelrnn_misses_only_the_end_of_the_previous_row():
     for j in range(i):
       missed = (j == (r - 1) * w + (w - 1)) and c < w - 1 - k // 2
       assert (jac[i, j] == 0) == missed, (divmod(i, w), divmod(j, w))
+
+
+def top_level_scan_lengths(closed_jaxpr):
+  """Lengths of the scans in a jaxpr, looking inside pjit / custom-call bodies but not inside scans."""
+  out = []
+
+  def visit(jaxpr):
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name == "scan":
+        out.append(eqn.params["length"])
+        continue
+      for v in eqn.params.values():
+        inner = getattr(v, "jaxpr", v)
+        if hasattr(inner, "eqns"):
+          visit(inner)
+
+  visit(closed_jaxpr.jaxpr)
+  return out
+
+
+@pytest.mark.parametrize("kind,scans_per_layer", [("row", 1), ("diagonal", 2)])
+def test_pixelrnn_recurrences_are_lax_scans_over_rows_or_diagonals(kind, scans_per_layer):
+  # A non-square image tells rows (H = 5) from diagonals (H + W - 1 = 11) apart; the Diagonal BiLSTM
+  # runs one scan per direction.
+  shape = (5, 7, 1)
+  model = PixelRNN(num_levels=2, image_shape=shape, kind=kind, hidden=3, num_layers=2, first_kernel=3,
+                   head_features=4)
+  x = jnp.zeros((2, *shape), jnp.int32)
+  variables = jax.jit(model.init)(jax.random.key(0), x)
+  lengths = top_level_scan_lengths(jax.make_jaxpr(lambda v: model.apply(v, x))(variables))
+  want = 5 if kind == "row" else 5 + 7 - 1
+  assert scan_lengths(model) == want
+  assert lengths == [want] * (scans_per_layer * model.num_layers)
 
 
 def test_skew_unskew_round_trip_and_layout():

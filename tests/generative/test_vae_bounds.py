@@ -167,3 +167,24 @@ def test_autoencoder_shapes_loss_and_encoder_transfer():
   np.testing.assert_allclose(np.asarray(logits), np.asarray(want), rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match="x: the autoencoder was built for"):
     ae.apply({"params": params}, jnp.zeros((1, 4, 4, 1)), method=ConvAutoencoder.encode)
+
+
+def test_vae_inputs_reject_levels_the_decoder_does_not_model():
+  from cs231n_jax.generative.runners import vae_inputs
+
+  bernoulli = V.VAE(latent_dim=2, hidden=(8,), decoder="bernoulli")
+  gaussian = V.VAE(latent_dim=2, hidden=(8,), decoder="gaussian")
+  seventeen = np.full((2, 8, 8, 1), 16, np.int32)
+  cases = [
+      (lambda: vae_inputs(bernoulli, seventeen, jax.random.key(0), 2), "levels: expected intensity levels 0..1"),
+      (lambda: vae_inputs(gaussian, seventeen + 1, jax.random.key(0), 17), "levels: expected intensity levels 0..16"),
+      (lambda: vae_inputs(gaussian, np.zeros((2, 4, 4, 1), np.int32), jax.random.key(0), 17),
+       "levels: expected shape (N, 8, 8, 1)"),
+  ]
+  for fn, text in cases:
+    with pytest.raises(ValueError) as e:
+      fn()
+    assert text in str(e.value) and "\n" not in str(e.value)
+  x = np.asarray(vae_inputs(gaussian, seventeen, jax.random.key(0), 17))
+  assert np.all((x >= 16 / 17) & (x < 1.0))  # dequantised inside the top level's bin
+  np.testing.assert_array_equal(np.asarray(vae_inputs(bernoulli, seventeen // 16, jax.random.key(0), 2)), 1.0)
