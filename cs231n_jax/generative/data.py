@@ -77,7 +77,8 @@ def check_levels(images, num_levels: int, image_shape: tuple[int, ...] | None = 
   shape = tuple(np.shape(images))
   if image_shape is not None and (len(shape) != len(image_shape) + 1 or shape[1:] != tuple(image_shape)):
     raise ValueError(f"{name}: expected shape (N, {', '.join(map(str, image_shape))}), got {shape}")
-  dtype = np.dtype(getattr(images, "dtype", np.asarray(images).dtype))
+  # (not getattr(images, "dtype", default): the default would be evaluated, converting a tracer)
+  dtype = np.dtype(images.dtype if hasattr(images, "dtype") else np.asarray(images).dtype)
   if is_traced(images):
     if not jnp.issubdtype(dtype, jnp.integer):
       raise ValueError(f"{name}: expected integer intensity levels 0..{num_levels - 1}, got dtype {dtype}")

@@ -185,6 +185,11 @@ def test_vae_inputs_reject_levels_the_decoder_does_not_model():
     with pytest.raises(ValueError) as e:
       fn()
     assert text in str(e.value) and "\n" not in str(e.value)
+  # Under jit (the training step) the levels are tracers: only their dtype can be checked.
+  traced = jax.jit(lambda v: vae_inputs(bernoulli, v, jax.random.key(0), 2))(seventeen // 16)
+  np.testing.assert_array_equal(np.asarray(traced), 1.0)
+  with pytest.raises(ValueError, match="levels: expected integer intensity levels 0..1, got dtype float32"):
+    jax.jit(lambda v: vae_inputs(bernoulli, v, jax.random.key(0), 2))(np.ones((2, 8, 8, 1), np.float32))
   x = np.asarray(vae_inputs(gaussian, seventeen, jax.random.key(0), 17))
   assert np.all((x >= 16 / 17) & (x < 1.0))  # dequantised inside the top level's bin
   np.testing.assert_array_equal(np.asarray(vae_inputs(bernoulli, seventeen // 16, jax.random.key(0), 2)), 1.0)
