@@ -6,7 +6,11 @@ images): 100 training images (data.train_per_class = 10), 5 seeds, each drawing 
 runs of lecture7_mlp / lecture7_convnet.
 
 Command: cs231n-jax train --config experiments/configs/training/regularization_small_data.py --workdir workdirs/regularization_small_data
-Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): (to be measured)
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 13.5 min wall under load): baseline
+  MLP train 1.000 / val 0.919 / NLL gap 0.366; penalties (L2, L1, elastic net, decoupled decay) cut
+  the NLL gap to 0.305-0.340 without raising accuracy; dropout, DropConnect, batch norm and
+  augmentation do not help (augmentation -4.4 val points); stochastic depth lifts the residual MLP
+  from val 0.854 to 0.892 (+3.8 +- 2.2 points); fractional pooling costs the convnet 6 points.
 """
 
 import ml_collections
@@ -36,6 +40,12 @@ def get_config():
   c.num_seeds = 5
   mlp = lambda **o: {"baseline": "mlp", "overrides": o}
   residual = {"hidden_dims": (128,), "residual_blocks": 6}
+  # The unnormalised residual stack (He init in both branch layers: the variance roughly doubles per
+  # block) did not fit its 100 images at lr 0.05 (train accuracy 0.60, seed 0); of 0.02 / 0.01 /
+  # 0.005 the plain residual MLP fits at all three and validates best at 0.01 (2 seeds). Both
+  # residual variants use that rate, so stochastic depth is compared as a regulariser, not as a
+  # rescue of a run that failed to train.
+  residual_rate = {"learning_rate": 0.01}
   convnet = {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128}
   c.variants = ml_collections.ConfigDict({
       "mlp": {"baseline": "", "overrides": {}},
@@ -53,8 +63,9 @@ def get_config():
       "mlp_augment_crop": mlp(data={"augment": "crop(padding=1)"}),
       "mlp_augment_crop_cutout": mlp(data={"augment": "crop(padding=1) | cutout(size=3)"}),
       "mlp_batchnorm": mlp(model={"normalization": "batch"}),
-      "mlp_residual": {"baseline": "", "overrides": {"model": residual}},
-      "mlp_stochastic_depth": {"baseline": "mlp_residual", "overrides": {"model": {**residual, "final_survival": 0.5}}},
+      "mlp_residual": {"baseline": "", "overrides": {"model": residual, "optimizer": residual_rate}},
+      "mlp_stochastic_depth": {"baseline": "mlp_residual",
+                               "overrides": {"model": {**residual, "final_survival": 0.5}, "optimizer": residual_rate}},
       "convnet": {"baseline": "", "overrides": {"model": {**convnet, "pool": "max"}}},
       "convnet_fractional_pool": {"baseline": "convnet", "overrides": {"model": {**convnet, "pool": "fractional"}}},
   })
