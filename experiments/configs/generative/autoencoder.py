@@ -4,7 +4,10 @@ The lecture's use of an autoencoder: train without labels, throw the decoder awa
 on few labels. Compared over 5 label draws with the same classifier from random initialisation, and with
 logistic regression on the frozen codes and on raw pixels.
 Command: cs231n-jax train --config experiments/configs/generative/autoencoder.py --workdir workdirs/autoencoder
-Expected: measured on CPU-2 (docs/results.md, "Lecture 13"): see the autoencoder row there.
+Expected: test L2 0.417 per image (still improving at epoch 100); with 10 labels per class over 5 draws, fine-tuning
+  from the encoder 82.1 ± 2.9% vs from random initialisation 85.9 ± 2.3% (the lecture's claim does not hold here),
+  logistic regression on the frozen codes 90.3 ± 0.7% vs on raw pixels 89.3 ± 1.1%; 188 s on CPU-2
+  (docs/results.md, "Lecture 13").
 """
 
 import ml_collections
