@@ -74,6 +74,60 @@ def test_merge_nested_overrides_and_variant():
   assert v.model.width == 5 and c.model.width == 3
 
 
+
+def _tiny_regularization_config():
+  from cs231n_jax.config import load_config
+
+  c = load_config("training/regularization_small_data.py")
+  c.model.hidden_dims = (8,)
+  c.data.train_per_class = 2
+  c.train.num_steps = 4
+  c.train.eval_every = 4
+  c.seed = 3  # not the default data.subset_seed (0): the run must set it from the seed
+  c.num_seeds = 1
+  mlp = lambda **o: {"baseline": "mlp", "overrides": o}
+  c.variants = ml_collections.ConfigDict({
+      "mlp": {"baseline": "", "overrides": {}},
+      "same_as_mlp": mlp(),  # no regulariser: every change must be exactly zero
+      "mlp_l2": mlp(optimizer={"l2": 1.0}),
+  })
+  return c
+
+
+def test_bad_regularization_config_names_the_field(tmp_path):
+  c = _tiny_regularization_config()
+  c.variants.mlp_l2.baseline = "plain"
+  with pytest.raises(ConfigError, match="variants.mlp_l2.baseline: 'plain' is not a variant"):
+    regularization.run_regularization(c, str(tmp_path / "baseline"))
+  c = _tiny_regularization_config()
+  c.num_seeds = 0
+  with pytest.raises(ConfigError, match="num_seeds: expected a positive integer, got 0"):
+    regularization.run_regularization(c, str(tmp_path / "seeds"))
+
+
+@pytest.mark.slow
+def test_regularization_variants_are_paired_with_their_baseline(tmp_path):
+  """A variant and its baseline share seed, initialisation, batch order and (with
+  data.train_per_class) the training subset, so a variant that changes nothing differs by exactly 0;
+  a real regulariser changes the result."""
+  from cs231n_jax.train import loop
+  from cs231n_jax.train.checkpoint import CheckpointManager
+
+  rows = regularization.run_regularization(_tiny_regularization_config(), str(tmp_path))
+  assert "val_accuracy_change" not in rows["mlp"]
+  for k in regularization.CHANGES:
+    assert rows["same_as_mlp"][f"{k}_change"] == 0.0, k
+  assert rows["mlp_l2"]["loss_gap_change"] != 0.0
+  # The run recorded its seed, which also drew its training subset (data.subset_seed), and the override.
+  for name, l2 in (("mlp", 0.0), ("mlp_l2", 1.0)):
+    manager = CheckpointManager(tmp_path / name / "seed_3" / loop.CHECKPOINT_DIR, read_only=True)
+    saved = manager.read_meta(manager.all_steps()[-1])["config"]
+    manager.close()
+    assert (saved["seed"], saved["data"]["subset_seed"], saved["data"]["train_per_class"]) == (3, 3, 2)
+    assert saved["optimizer"]["l2"] == l2
+  table = (tmp_path / "regularization.md").read_text()
+  assert "| same_as_mlp | mlp |" in table and "+0.0000 +- 0.0000" in table
+
 def test_unit_statistics_counts_never_active_units_and_saturation():
   z = [np.array([[1.0, -1.0, -2.0], [2.0, -0.5, 0.0]]), np.array([[-3.0], [-1.0]])]
   s = activation_study.unit_statistics("relu", z)
