@@ -4,8 +4,10 @@ Step, exponential, 1/t, cosine, linear, piecewise, cosine restarts and warm-up, 
 cs231n_jax.optim.make_schedule from a config block like the one every optimizer config has.
 
 Command: cs231n-jax train --config experiments/configs/training/schedules.py --workdir workdirs/schedules
-Expected: schedules.png and the rates at steps 0, T/4, T/2, T-1 in results.json (closed-form values,
-  e.g. exponential k=3 per T: 0.1 * e^-1.5 = 0.0223 at T/2).
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 7 s): schedules.png and the rates at
+  steps 0, 250, 500, 999 (T = 1000) in results.json, the closed-form values: at step 500 exponential
+  k=3 per T 0.0223 (= 0.1 e^-1.5), 1/t k=9 per T 0.0182, step (half every 200) 0.025, cosine 0.05,
+  piecewise 0.01; warm-up + cosine 0 at step 0 and 0.0933 at 250.
 """
 
 import ml_collections
