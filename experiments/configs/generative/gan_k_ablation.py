@@ -2,7 +2,7 @@
 
 The lecture: "no real clear rule" for k. Reported: IS / FD analogues, marginal class entropy and wall-clock, over
 3 seeds; no pass/fail.
-Command: cs231n-jax train --config experiments/configs/generative/gan_k_ablation.py --workdir workdirs/gan_k
+Command: cs231n-jax train --config experiments/configs/generative/gan_k_ablation.py --workdir workdirs/gan_k_ablation
 Expected: measured on CPU-2 (docs/results.md, "Lecture 13"): see the k table there.
 """
 
