@@ -5,9 +5,10 @@ dropout, DropConnect, data augmentation (crop + cutout), batch norm, stochastic 
 max pooling. The small-data version, where overfitting is real, is regularization_small_data.py.
 
 Command: cs231n-jax train --config experiments/configs/training/regularization.py --workdir workdirs/regularization
-Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): accuracies within one or two val
-  images of the baseline (val 0.964); L2 / elastic net / augmentation cut the NLL gap from 0.160 to
-  0.093-0.100; stochastic depth lifts the residual MLP from val 0.911 to 0.967.
+Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 11 min wall under load): accuracies
+  within one or two val images of the baseline (val 0.964); L2 / elastic net / augmentation cut the
+  NLL gap from 0.160 to 0.093-0.100; stochastic depth moves the residual MLP (lr 0.01) from val
+  0.958 to 0.964, one val image.
 """
 
 import ml_collections
@@ -43,9 +44,15 @@ def get_config():
       "mlp_dropconnect_half": mlp(model={"dropconnect_keep": 0.5}),
       "mlp_augment": mlp(data={"augment": "crop(padding=1) | cutout(size=3)"}),
       "mlp_batchnorm": mlp(model={"normalization": "batch"}),
-      "mlp_residual": {"baseline": "", "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6}}},
+      # The unnormalised residual stack (He init in both branch layers) trains poorly at the MLPs'
+      # 0.05 (val 0.911, train 0.977 when measured so); both residual variants use 0.01, the plain
+      # residual MLP's best rate on the small-data version, so stochastic depth is compared as a
+      # regulariser rather than as a rescue of a run that failed to train.
+      "mlp_residual": {"baseline": "", "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6},
+                                                     "optimizer": {"learning_rate": 0.01}}},
       "mlp_stochastic_depth": {"baseline": "mlp_residual",
-                               "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6, "final_survival": 0.5}}},
+                               "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6, "final_survival": 0.5},
+                                             "optimizer": {"learning_rate": 0.01}}},
       "convnet": {"baseline": "", "overrides": {"model": {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "max"}}},
       "convnet_fractional_pool": {"baseline": "convnet",
                                   "overrides": {"model": {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "fractional"}}},
