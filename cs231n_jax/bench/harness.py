@@ -135,13 +135,13 @@ def summarize(record: Record, times: Sequence[float]) -> Record:
   return record
 
 
-def measure_jax(
+def prepare_jax(
     fn: Callable, args: Sequence[Any], *, study: str, variant: str, carry: bool = False,
-    donate_argnums: Sequence[int] = (), n_runs: int = 20, warmup: int = 2,
-    peak_flops_per_s: float | None = None, params: dict[str, Any] | None = None,
-    jit_kwargs: dict[str, Any] | None = None,
-) -> Record:
-  """Time every stage of ``jax.jit(fn)`` on ``args``.
+    donate_argnums: Sequence[int] = (), peak_flops_per_s: float | None = None,
+    params: dict[str, Any] | None = None, jit_kwargs: dict[str, Any] | None = None,
+) -> tuple[Record, Callable[[], None]]:
+  """Trace, lower and compile ``jax.jit(fn)`` on ``args`` (timing each stage), run the first step;
+  returns the record and a blocking ``call`` for the steady-state timing.
 
   With ``carry=True`` the function is a step ``fn(state, *rest) -> (state, aux)`` and each call
   feeds the previous state back in (so donated buffers are never reused).
@@ -176,23 +176,55 @@ def measure_jax(
   t0 = time.perf_counter()
   call()
   r.first_step_s = time.perf_counter() - t0
+  return r, call
+
+
+def measure_jax(fn: Callable, args: Sequence[Any], *, n_runs: int = 20, warmup: int = 2, **kwargs: Any) -> Record:
+  """Time every stage of ``jax.jit(fn)`` on ``args`` (see :func:`prepare_jax` for the arguments),
+  then ``n_runs`` steady-state steps after ``warmup`` untimed ones."""
+  r, call = prepare_jax(fn, args, **kwargs)
   return summarize(r, time_calls(call, n_runs, warmup))
 
 
-def measure_python(
-    call: Callable[[], Any], *, study: str, variant: str, framework: str, n_runs: int = 20,
-    warmup: int = 2, flops: float | None = None, peak_flops_per_s: float | None = None,
-    params: dict[str, Any] | None = None,
-) -> Record:
-  """Time a peer (NumPy, PyTorch, un-jitted JAX) that has no separate compile stages; ``call``
-  must block until its result is ready. ``flops`` (e.g. the JAX variant's XLA count for the same
-  computation) gives the peer's achieved FLOP/s."""
+def prepare_python(
+    call: Callable[[], Any], *, study: str, variant: str, framework: str, flops: float | None = None,
+    peak_flops_per_s: float | None = None, params: dict[str, Any] | None = None,
+) -> tuple[Record, Callable[[], Any]]:
+  """The record of a peer (NumPy, PyTorch, un-jitted JAX) that has no separate compile stages,
+  with its first call timed; ``call`` must block until its result is ready. ``flops`` (e.g. the
+  JAX variant's XLA count for the same computation) gives the peer's achieved FLOP/s."""
   r = Record(study, variant, framework=framework, params=dict(params or {}), meta=metadata(),
              flops=flops, peak_flops_per_s=peak_flops_per_s)
   t0 = time.perf_counter()
   call()
   r.first_step_s = time.perf_counter() - t0
+  return r, call
+
+
+def measure_python(call: Callable[[], Any], *, n_runs: int = 20, warmup: int = 2, **kwargs: Any) -> Record:
+  """A peer's record (see :func:`prepare_python`) with ``n_runs`` timed calls after ``warmup``."""
+  r, call = prepare_python(call, **kwargs)
   return summarize(r, time_calls(call, n_runs, warmup))
+
+
+def measure_interleaved(prepared: Sequence[tuple[Record, Callable[[], Any]]], n_runs: int = 20,
+                        warmup: int = 2) -> list[Record]:
+  """Steady-state times of several prepared variants, taking turns call by call.
+
+  On a machine shared with other jobs the load changes over seconds; alternating A, B, A, B...
+  exposes every variant to the same load, so their ratio stays meaningful where back-to-back
+  blocks of runs would not be.
+  """
+  for _ in range(warmup):
+    for _, call in prepared:
+      call()
+  times: list[list[float]] = [[] for _ in prepared]
+  for _ in range(n_runs):
+    for i, (_, call) in enumerate(prepared):
+      t0 = time.perf_counter()
+      call()
+      times[i].append(time.perf_counter() - t0)
+  return [summarize(r, t) for (r, _), t in zip(prepared, times)]
 
 
 def measure_peak_matmul(n: int = PEAK_MATMUL_SIZE, n_runs: int = 10) -> float:

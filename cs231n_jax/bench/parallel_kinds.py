@@ -17,7 +17,6 @@ import sys
 import time
 
 import jax
-import numpy as np
 
 from cs231n_jax.bench.harness import Record, count_hlo_instructions, metadata, summarize, time_calls, xla_flops
 

@@ -17,13 +17,12 @@ all on the same sizes, the same float32 data and the same number of CPU threads.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.bench.harness import Record, measure_jax, measure_python
+from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
 
 LECTURE_SIZES = (64, 1000, 100, 10)  # N, D_in, H, D_out
 LARGE_SIZES = (256, 4096, 1024, 10)
@@ -90,11 +89,11 @@ def run(sizes=LECTURE_SIZES, n_runs: int = 50, peak: float | None = None, with_c
   d = make_data(sizes)
   w = (jnp.asarray(d["w1"]), jnp.asarray(d["w2"]))
   x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
-  jit_rec = measure_jax(jax_step, (w, x, y), study="static_vs_dynamic", variant="JAX jit", carry=True,
-                        donate_argnums=(0,), n_runs=n_runs, peak_flops_per_s=peak, params=params)
-  flops = jit_rec.flops
-  records = [jit_rec]
-
+  jit = prepare_jax(jax_step, (w, x, y), study="static_vs_dynamic", variant="JAX jit", carry=True,
+                    donate_argnums=(0,), peak_flops_per_s=peak, params=params)
+  peer = lambda call, variant, framework: prepare_python(call, study="static_vs_dynamic", variant=variant,
+                                                         framework=framework, flops=jit[0].flops,
+                                                         peak_flops_per_s=peak, params=params)
   eager = {"w": (jnp.asarray(d["w1"]), jnp.asarray(d["w2"]))}
 
   def eager_step():
@@ -102,27 +101,21 @@ def run(sizes=LECTURE_SIZES, n_runs: int = 50, peak: float | None = None, with_c
       eager["w"], loss = jax_step(eager["w"], x, y)
     jax.block_until_ready(loss)
 
-  records.append(measure_python(eager_step, study="static_vs_dynamic", variant="JAX op-by-op (no jit)",
-                                framework="jax", n_runs=n_runs, flops=flops, peak_flops_per_s=peak, params=params))
   nd = make_data(sizes)
-  records.append(measure_python(lambda: numpy_step(nd), study="static_vs_dynamic", variant="NumPy by hand",
-                                framework="numpy", n_runs=n_runs, flops=flops, peak_flops_per_s=peak, params=params))
+  prepared = [jit, peer(eager_step, "JAX op-by-op (no jit)", "jax"), peer(lambda: numpy_step(nd), "NumPy by hand", "numpy")]
   try:
     import torch
   except ImportError:
-    return records
-  torch.set_num_threads(threads)
-  _, step = torch_modules(d)
-  records.append(measure_python(step, study="static_vs_dynamic", variant="PyTorch eager", framework="torch",
-                                n_runs=n_runs, flops=flops, peak_flops_per_s=peak, params=params))
-  if with_compile:
-    _, step = torch_modules(d)
-    compiled = torch.compile(step)
-    rec = measure_python(compiled, study="static_vs_dynamic", variant="torch.compile", framework="torch",
-                         n_runs=n_runs, flops=flops, peak_flops_per_s=peak, params=params)
-    rec.compile_s = rec.first_step_s  # torch.compile compiles on the first call
-    records.append(rec)
-  return records
+    torch = None
+  if torch is not None:
+    torch.set_num_threads(threads)
+    prepared.append(peer(torch_modules(d)[1], "PyTorch eager", "torch"))
+    if with_compile:
+      compiled = peer(torch.compile(torch_modules(d)[1]), "torch.compile", "torch")
+      compiled[0].compile_s = compiled[0].first_step_s  # torch.compile compiles on the first call
+      prepared.append(compiled)
+  # The variants take turns call by call, so a shared machine's changing load hits them alike.
+  return measure_interleaved(prepared, n_runs=n_runs)
 
 
 def check_equivalence(sizes=(8, 12, 6, 3)) -> dict[str, float]:

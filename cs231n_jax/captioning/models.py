@@ -40,6 +40,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.attention import (LearnedPositionalEncoding, SinusoidalPositionalEncoding, TransformerDecoder)
+from cs231n_jax.nn.conv_pool import Conv, max_pool
 from cs231n_jax.nn.recurrent import LSTMCell, make_cell
 
 Array = jax.Array
@@ -63,12 +64,12 @@ class SceneEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, images: Array) -> tuple[Array, Array]:
-    conv = lambda c, name: nn.Conv(c, (3, 3), padding=1, kernel_init=nn.initializers.he_normal(), dtype=self.dtype, name=name)
+    conv = lambda c, name: Conv(c, (3, 3), padding=1, kernel_init=nn.initializers.he_normal(), dtype=self.dtype, name=name)
     x = images.astype(self.dtype or jnp.float32)
     for i, c in enumerate(self.channels):
       x = nn.relu(conv(c, f"conv{i}_1")(x))
       x = nn.relu(conv(c, f"conv{i}_2")(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = max_pool(x, (2, 2), strides=(2, 2))
     x = nn.relu(conv(self.feature_dim, "conv_out")(x))
     n, h, w, c = x.shape
     # Layer norm on both outputs: a fresh CNN's features on mostly-dark images are tiny and nearly

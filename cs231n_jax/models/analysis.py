@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.models.registry import default_input_shape, get_model, list_models
+from cs231n_jax.nn import conv_pool
 
 # torchvision's published multiply-add counts at 224x224 (``Weights.meta["_ops"]``, in G) and
 # parameter counts (``meta["num_params"]``), for the models whose counters the docs table compares.
@@ -211,7 +212,10 @@ def count_macs(model: nn.Module | str, input_shape: Sequence[int] | None = None,
   x = jax.ShapeDtypeStruct((batch, *shape), jnp.float32)
   variables = init_shapes(net, shape, batch)
   forward = fn or (lambda v, x: net.apply(v, x, train=False))
-  closed = jax.make_jaxpr(forward)(variables, x)
+  # The model's arithmetic, not the CPU-friendly padding of cs231n_jax.nn.conv_pool (a fresh
+  # function so that no cached trace is reused).
+  with conv_pool.xla_default_lowering():
+    closed = jax.make_jaxpr(lambda v, x: forward(v, x))(variables, x)
   return _jaxpr_macs(closed.jaxpr, {})
 
 
@@ -227,7 +231,8 @@ def xla_flops(model: nn.Module | str, input_shape: Sequence[int] | None = None, 
   shape = _input_shape(model, input_shape)
   variables = init_shapes(net, shape, batch)
   x = jax.ShapeDtypeStruct((batch, *shape), jnp.float32)
-  lowered = jax.jit(lambda v, x: net.apply(v, x, train=False)).lower(variables, x)
+  with conv_pool.xla_default_lowering():  # the model's arithmetic (see count_macs)
+    lowered = jax.jit(lambda v, x: net.apply(v, x, train=False)).lower(variables, x)
   analysis = lowered.compile().cost_analysis() if compiled else lowered.cost_analysis()
   if isinstance(analysis, (list, tuple)):  # older JAX returned one dict per device
     analysis = analysis[0]

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cs231n_jax.nn.conv_pool import Conv, max_pool as tiled_max_pool
+
 Dtype = Any
 
 # PyTorch's BatchNorm2d defaults. Flax's ``momentum`` is the decay of the running average
@@ -78,7 +80,7 @@ def max_pool(x: jnp.ndarray, window: int, stride: int, pad: int = 0, ceil_mode: 
     out = pool_output_size(size, window, stride, pad, ceil_mode)
     extra = max((out - 1) * stride + window - (size + 2 * pad), 0)
     pads.append((pad, pad + extra))
-  return nn.max_pool(x, (window, window), strides=(stride, stride), padding=tuple(pads))
+  return tiled_max_pool(x, (window, window), strides=(stride, stride), padding=tuple(pads))
 
 
 def avg_pool(x: jnp.ndarray, window: int, stride: int, pad: int = 0) -> jnp.ndarray:
@@ -177,7 +179,7 @@ class ConvBN(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
-    x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.strides,
+    x = Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.strides,
                 padding=pad2(self.padding), feature_group_count=self.groups, use_bias=False,
                 kernel_init=he_fan_out, dtype=self.dtype, param_dtype=self.param_dtype, name="conv")(x)
     x = batch_norm(self, train, name="bn", epsilon=self.bn_epsilon, zero_init=self.zero_init_scale)(x)
@@ -206,7 +208,7 @@ def dense(module: nn.Module, features: int, name: str, kernel_init=nn.initialize
 def conv(module: nn.Module, features: int, kernel_size: int, name: str, strides: int = 1, padding: int = 0,
          use_bias: bool = True, groups: int = 1, kernel_init=he_fan_out) -> nn.Conv:
   """A convolution with symmetric (PyTorch) padding in ``module``'s compute / parameter dtypes."""
-  return nn.Conv(features, (kernel_size, kernel_size), strides=strides, padding=pad2(padding),
+  return Conv(features, (kernel_size, kernel_size), strides=strides, padding=pad2(padding),
                  feature_group_count=groups, use_bias=use_bias, kernel_init=kernel_init,
                  dtype=module.dtype, param_dtype=module.param_dtype, name=name)
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.models.mlp import kernel_init
 from cs231n_jax.models.registry import register
+from cs231n_jax.nn.conv_pool import Conv, max_pool
 
 
 @register("three_layer_convnet", input_shape=(8, 8, 1))
@@ -32,9 +33,9 @@ class ThreeLayerConvNet(nn.Module):
       raise ValueError(f"images: ThreeLayerConvNet expects NHWC images, got shape {x.shape}")
     init = kernel_init(self.weight_scale)
     pad = (self.filter_size - 1) // 2
-    x = nn.Conv(self.num_filters, (self.filter_size, self.filter_size), padding=pad, kernel_init=init,
+    x = Conv(self.num_filters, (self.filter_size, self.filter_size), padding=pad, kernel_init=init,
                 dtype=self.dtype)(x)
-    x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+    x = max_pool(nn.relu(x), (2, 2), strides=(2, 2))
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=init, dtype=self.dtype)(x))
     return nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype)(x)
@@ -58,7 +59,7 @@ class SmallVGG(nn.Module):
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     for width in self.widths:
       for _ in range(self.convs_per_stage):
-        x = nn.relu(nn.Conv(width, (3, 3), padding=1, dtype=self.dtype)(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = nn.relu(Conv(width, (3, 3), padding=1, dtype=self.dtype)(x))
+      x = max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape(x.shape[0], -1)
     return nn.Dense(self.num_classes, dtype=self.dtype)(x)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.models.registry import register
 from cs231n_jax.nn import activations, norms, regularizers
+from cs231n_jax.nn.conv_pool import Conv, max_pool
 
 POOLS = ("max", "fractional")
 MLP_NORMS = ("none", "batch", "layer")
@@ -103,12 +104,12 @@ class Lecture7ConvNet(nn.Module):
       raise ValueError(f"images: lecture7_convnet expects NHWC images, got shape {x.shape}")
     check_probability("dropout_keep_ratio", self.dropout_keep_ratio)
     for i, f in enumerate(self.features, start=1):
-      x = nn.Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=f"conv{i}")(x)
+      x = Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=f"conv{i}")(x)
       if self.batch_norm:
         x = norms.make_norm("batch", train, bn_axis_name=self.bn_axis_name, module_name=f"bn{i}")(x)
       x = nn.relu(x)
       if self.pool == "max":
-        x = nn.max_pool(x, (2, 2), strides=(2, 2)) if min(x.shape[1:3]) >= 2 else x
+        x = max_pool(x, (2, 2), strides=(2, 2)) if min(x.shape[1:3]) >= 2 else x
       else:
         x = regularizers.FractionalMaxPool(ratio=math.sqrt(2.0), name=f"fmp{i}")(x, train=train)
     x = x.reshape(x.shape[0], -1)

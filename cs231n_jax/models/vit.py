@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import register
 from cs231n_jax.nn.attention import TransformerEncoder, positional_encoding
+from cs231n_jax.nn.conv_pool import Conv
 
 POOLS = ("cls", "mean")
 
@@ -55,7 +56,7 @@ class VisionTransformer(nn.Module):
     if self.pool not in POOLS:
       raise ConfigError(f"model.pool: expected one of {POOLS}, got {self.pool!r}")
     # Flatten-and-project every P x P patch == a P x P convolution with stride P.
-    x = nn.Conv(self.hidden_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, name="patch_embedding")(x)
+    x = Conv(self.hidden_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, name="patch_embedding")(x)
     x = x.reshape(n, -1, self.hidden_dim)
     if self.pool == "cls":
       cls = self.param("cls_token", nn.initializers.zeros_init(), (1, 1, self.hidden_dim))

@@ -33,6 +33,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cs231n_jax.nn.conv_pool import Conv
+
 NORMS = ("none", "batch", "layer", "instance", "group")
 BN_MOMENTUM = 0.9  # the course's running = momentum * running + (1 - momentum) * batch
 NORM_EPSILON = 1e-5
@@ -106,9 +108,9 @@ class ConvBN(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     if self.fused:
-      x = nn.Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=True, name="conv")(x)
+      x = Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=True, name="conv")(x)
     else:
-      x = nn.Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=self.use_bias, name="conv")(x)
+      x = Conv(self.features, self.kernel_size, self.strides, padding="SAME", use_bias=self.use_bias, name="conv")(x)
       x = make_norm("batch", train, bn_axis_name=self.bn_axis_name, module_name="bn")(x)
     return nn.relu(x) if self.relu else x
 

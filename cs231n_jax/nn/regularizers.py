@@ -37,6 +37,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cs231n_jax.nn.conv_pool import Conv
+
 FINAL_SURVIVAL = 0.5  # Huang et al.'s p_L
 EVAL_OFFSET = 0.5  # the fixed u of the deterministic (eval) fractional pooling sequence
 FMP_SCHEMES = ("random", "pseudo_random")
@@ -96,7 +98,7 @@ class ResidualBlock(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     width = x.shape[-1]
     if self.conv:
-      layer = lambda name: nn.Conv(width, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=name)
+      layer = lambda name: Conv(width, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=name)
     else:
       layer = lambda name: nn.Dense(width, kernel_init=nn.initializers.he_normal(), name=name)
     branch = layer("branch_1")(nn.relu(layer("branch_0")(x)))

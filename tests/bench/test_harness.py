@@ -67,3 +67,16 @@ def test_write_and_read_records(tmp_path):
 
 def test_peak_matmul_is_positive():
   assert harness.measure_peak_matmul(n=128, n_runs=2) > 0
+
+
+def test_interleaved_variants_take_turns_and_keep_their_records():
+  order = []
+  jit = harness.prepare_jax(lambda x: x + 1, (jnp.ones(4),), study="t", variant="jax")
+  peer = harness.prepare_python(lambda: order.append("peer"), study="t", variant="peer", framework="python")
+  assert jit[0].compile_s > 0 and jit[0].first_step_s > 0 and order == ["peer"]  # prepared = compiled + first step
+  calls = {"jax": jit[1]}
+  jit = (jit[0], lambda: (order.append("jax"), calls["jax"]()))
+  del order[:]
+  records = harness.measure_interleaved([jit, peer], n_runs=3, warmup=1)
+  assert order == ["jax", "peer"] * 4  # one warm-up round, then three timed rounds, alternating
+  assert [r.variant for r in records] == ["jax", "peer"] and all(r.n_runs == 3 and r.step_median_s > 0 for r in records)

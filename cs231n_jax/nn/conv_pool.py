@@ -1,0 +1,155 @@
+"""``Conv`` and ``max_pool``: Flax's, expressed so that XLA:CPU runs them at full speed.
+
+Both compute exactly what ``flax.linen.Conv`` / ``flax.linen.max_pool`` compute; they differ only
+in how the computation is written down for XLA, after profiling the course's convnets on a 2-core
+CPU (``docs/benchmarks.md``, "The CPU goal"):
+
+- **Max-pool gradient.** XLA differentiates ``reduce_window(max)`` into ``select_and_scatter``,
+  which XLA:CPU runs as a scalar loop: for a 2x2 pool over (128, 32, 32, 32) the backward pass took
+  ~30x the forward pass. For non-overlapping windows (stride = window, the course's 2x2 pools) the
+  tangent here is a masked sum over each window, with the mask at the *first* maximum in row-major
+  window order -- the element ``select_and_scatter`` picks -- so gradients are bitwise equal,
+  ties included, and about 4x faster. Overlapping windows (3x3 stride 2) keep XLA's rule.
+- **Odd input channels.** XLA:CPU's convolution takes a slow path when the input has an odd number
+  of channels > 1 (an RGB image: 3): a 7x7 convolution of (128, 32, 32, 3) ran ~4x slower than the
+  same convolution with one zero channel appended. ``Conv`` appends that zero channel (to the input
+  and the kernel) in the forward pass; the parameters keep their published shape, and the
+  derivatives are those of the unpadded convolution, so gradients are XLA's own.
+
+Both rules are written as ``custom_jvp`` (not ``custom_vjp``) so forward-mode and higher-order
+differentiation keep working. On other backends the padding costs a little memory and changes
+nothing; the pool rule is correct everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Callable, Iterator, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.custom_derivatives import SymbolicZero
+
+
+_rewrites = {"enabled": True}
+
+
+@contextlib.contextmanager
+def xla_default_lowering() -> Iterator[None]:
+  """Within this context, ``Conv`` and ``max_pool`` trace as plain ``flax.linen.Conv`` / ``max_pool``:
+  the benchmark's "before" variant, measured in the same run as the "after".
+
+  The switch is read while tracing, and JAX caches traces by function: trace a function object
+  here that was not traced outside (e.g. a fresh ``lambda *a: step(*a)``).
+  """
+  previous = _rewrites["enabled"]
+  _rewrites["enabled"] = False
+  try:
+    yield
+  finally:
+    _rewrites["enabled"] = previous
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+
+def _first_max_mask(x: jax.Array, window: tuple[int, int]) -> jax.Array:
+  """True at the first maximum (row-major over the window) of every non-overlapping window of the
+  NHWC ``x`` (H and W multiples of the window); shape (N, H/kh, kh, W/kw, kw, C)."""
+  n, h, w, c = x.shape
+  kh, kw = window
+  x6 = x.reshape(n, h // kh, kh, w // kw, kw, c)
+  is_max = x6 == x6.max(axis=(2, 4), keepdims=True)
+  position = (jnp.arange(kh)[:, None] * kw + jnp.arange(kw)[None, :]).reshape(1, 1, kh, 1, kw, 1)
+  first = jnp.where(is_max, position, kh * kw).min(axis=(2, 4), keepdims=True)
+  return position == first
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _tiled_max_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
+  return nn.max_pool(x, window, strides=window)
+
+
+@_tiled_max_pool.defjvp
+def _tiled_max_pool_jvp(window, primals, tangents):
+  (x,), (t,) = primals, tangents
+  n, h, w, c = x.shape
+  kh, kw = window
+  t6 = t.reshape(n, h // kh, kh, w // kw, kw, c)
+  return _tiled_max_pool(x, window), jnp.where(_first_max_mask(x, window), t6, 0).sum(axis=(2, 4))
+
+
+def max_pool(x: jax.Array, window_shape: Sequence[int], strides: Sequence[int] | None = None,
+             padding: str | Sequence[tuple[int, int]] = "VALID") -> jax.Array:
+  """``flax.linen.max_pool`` with the same arguments and results, and a fast exact gradient for
+  non-overlapping windows over NHWC images (see the module docstring)."""
+  window = tuple(window_shape)
+  strides = tuple(strides) if strides is not None else (1,) * len(window)
+  unpadded = padding == "VALID" or (not isinstance(padding, str) and all(tuple(p) == (0, 0) for p in padding))
+  if not _rewrites["enabled"] or x.ndim != 4 or len(window) != 2 or strides != window or not unpadded:
+    return nn.max_pool(x, window, strides=strides, padding=padding)
+  h, w = (x.shape[1] // window[0]) * window[0], (x.shape[2] // window[1]) * window[1]
+  # VALID pooling ignores the rows / columns that do not fill a window; so does their gradient.
+  return _tiled_max_pool(x[:, :h, :w], window)
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _odd_channel_count(lhs: jax.Array, rhs: jax.Array, dimension_numbers) -> int | None:
+  """The input channel count if it is odd and > 1, else None (no padding needed)."""
+  dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+  channels = lhs.shape[dn.lhs_spec[1]]
+  return channels if channels > 1 and channels % 2 else None
+
+
+def even_channel_conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
+                                      padding: Any, lhs_dilation: Sequence[int] | None = None,
+                                      rhs_dilation: Sequence[int] | None = None, dimension_numbers: Any = None,
+                                      feature_group_count: int = 1, batch_group_count: int = 1,
+                                      precision: Any = None, preferred_element_type: Any = None) -> jax.Array:
+  """``lax.conv_general_dilated``, computed with a zero input channel appended when the input has
+  an odd number of channels > 1 (ungrouped convolutions); derivatives are the unpadded ones."""
+  conv = functools.partial(lax.conv_general_dilated, window_strides=window_strides, padding=padding,
+                           lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+                           dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+                           batch_group_count=batch_group_count, precision=precision,
+                           preferred_element_type=preferred_element_type)
+  if (not _rewrites["enabled"] or feature_group_count != 1 or batch_group_count != 1
+      or _odd_channel_count(lhs, rhs, dimension_numbers) is None):
+    return conv(lhs, rhs)
+  dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+
+  def pad_channel(x: jax.Array, axis: int) -> jax.Array:
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (0, 1)
+    return jnp.pad(x, widths)
+
+  @jax.custom_jvp
+  def padded(lhs, rhs):
+    return conv(pad_channel(lhs, dn.lhs_spec[1]), pad_channel(rhs, dn.rhs_spec[1]))
+
+  def padded_jvp(primals, tangents):
+    (lhs, rhs), (d_lhs, d_rhs) = primals, tangents
+    out = padded(lhs, rhs)
+    # The convolution is bilinear: its tangent is conv(d_lhs, rhs) + conv(lhs, d_rhs), written
+    # with the unpadded convolution so that its transpose (the gradient) is XLA's usual one.
+    terms = [conv(d, r) for d, r in ((d_lhs, rhs), (lhs, d_rhs)) if not isinstance(d, SymbolicZero)
+             and not isinstance(r, SymbolicZero)]
+    return out, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(out)
+
+  padded.defjvp(padded_jvp, symbolic_zeros=True)
+  return padded(lhs, rhs)
+
+
+class Conv(nn.Conv):
+  """``flax.linen.Conv`` (same fields, parameters and results) with the even-channel forward pass.
+
+  It sets Flax's ``conv_general_dilated`` hook, which Flax marks as deprecated; if a later Flax
+  removes it, ``tests/nn/test_conv_pool.py`` fails (it checks that the padding happens).
+  """
+
+  conv_general_dilated: Callable[..., jax.Array] | None = even_channel_conv_general_dilated
