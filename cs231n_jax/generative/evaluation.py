@@ -48,9 +48,11 @@ def _config(name: str, config: ml_collections.ConfigDict | None = None) -> ml_co
   return override(c, **extra.to_dict()) if extra else c
 
 
-def _mean_sd(values) -> tuple[float, float]:
+def _mean_sd(values) -> tuple[float, float | None]:
+  """Mean and standard deviation over seeds; no sd from a single seed (a "± 0.00" would read as a measured
+  spread)."""
   values = [float(v) for v in values]
-  return float(np.mean(values)), float(np.std(values))
+  return float(np.mean(values)), (float(np.std(values)) if len(values) > 1 else None)
 
 
 def _fmt(mean: float, sd: float | None, digits: int = 2) -> str:

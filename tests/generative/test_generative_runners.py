@@ -117,6 +117,7 @@ def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
   r = run_evaluation(c, str(tmp_path))
   like = (tmp_path / "likelihood_table.md").read_text()
   assert like.count("| binarised |") == 5 and like.count("| 17-level |") == 5  # 2 baselines, 1 model, 2 VAE rows
+  assert "±" not in like  # one seed: no spread is claimed
   qual = (tmp_path / "sample_quality.md").read_text()
   assert "real held-out test digits" in qual and "noise (uniform)" in qual and "GAN: gan_mlp" in qual
   assert set(r["scorer_test_accuracy"]) == {"binarised", "17-level"}

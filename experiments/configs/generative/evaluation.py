@@ -1,12 +1,18 @@
 """The generative-model evaluation on held-out digits: the likelihood table and the sample-quality table.
 
 Trains (or resumes, from sub-workdirs) every model with its own config in this folder: baselines (independent
-pixels, logistic autoregressive), PixelCNN, gated PixelCNN, PixelRNN Row LSTM and Diagonal BiLSTM (3 seeds, on
-binarised and 17-level digits), the VAEs (Bernoulli / Gaussian decoder; -ELBO and IW k=1000), and the GANs;
-scores 360 samples of each with the project's digits classifier next to real held-out digits and noise.
-Command: cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/generative_eval
-Expected: measured on CPU-2 (docs/results.md, "Lecture 13": both tables are this run's likelihood_table.md and
-  sample_quality.md).
+pixels, logistic autoregressive), PixelCNN, gated PixelCNN, PixelRNN Row LSTM and Diagonal BiLSTM (on binarised
+and 17-level digits), the VAEs (Bernoulli / Gaussian decoder; -ELBO and IW k=1000), and the GANs; scores 360
+samples of each with the project's digits classifier next to real held-out digits and noise.
+Reduced to one seed: with the curriculum's 3 seeds (--config.seeds="(0, 1, 2)") the run trains 24 pixel models
+and 6 VAEs, about 90 minutes on CPU-2, more than this shared machine could give it; the one-seed table is what
+was measured.
+Command: cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/evaluation
+Expected: test NLL (nats/image) binarised / 17-level: independent pixels 25.21 / 107.97, logistic autoregressive
+  18.13 / 89.75, PixelCNN 17.98 / 80.50, gated PixelCNN 16.97 / 78.55, Row LSTM 17.23 / 79.80, Diagonal BiLSTM
+  17.15 / 79.48, VAE -ELBO 18.41 / 117.63 and IW k=1000 17.05 / 111.70; IS analogue of real test digits 7.86 / 8.61,
+  noise 3.27 / 2.35, DCGAN 7.17; 1,517 s on CPU-2 (docs/results.md, "Lecture 13": both tables are this run's
+  likelihood_table.md and sample_quality.md).
 """
 
 import ml_collections
@@ -18,7 +24,7 @@ def get_config():
   c = ml_collections.ConfigDict()
   c.runner = "cs231n_jax.generative.evaluation:run_evaluation"
   c.seed = 0
-  c.seeds = (0, 1, 2)
+  c.seeds = (0,)  # one seed (see the docstring); mean ± sd columns need --config.seeds="(0, 1, 2)"
   c.pixel_models = ("pixelcnn", "gated_pixelcnn", "pixelrnn_row", "pixelrnn_diagonal")
   c.vae_binarized = "vae"
   c.vae_levels = "vae_gaussian"
