@@ -3,7 +3,8 @@
 The lecture: "no real clear rule" for k. Reported: IS / FD analogues, marginal class entropy and wall-clock, over
 3 seeds; no pass/fail.
 Command: cs231n-jax train --config experiments/configs/generative/gan_k_ablation.py --workdir workdirs/gan_k_ablation
-Expected: measured on CPU-2 (docs/results.md, "Lecture 13"): see the k table there.
+Expected: IS analogue (mean ± sd over 3 seeds) k=1 6.75 ± 0.15, k=2 5.07 ± 0.06, k=5 3.35 ± 0.17; marginal class
+  entropy 2.27 / 1.99 / 1.52 nats; training 47 s per run at k=5; 271 s on CPU-2 (docs/results.md, "Lecture 13").
 """
 
 import ml_collections
