@@ -4,7 +4,7 @@ Same hidden size (64), Adam 3e-3, clipping by norm 1, 2000 steps of 64 sequences
 forget-gate bias 3, GRU update-gate bias 3: both start remembering);
 held-out accuracy (chance 0.125) and the gradient-flow profile of each trained network.
 Command: cs231n-jax train --config experiments/configs/rnn/copy_task.py --workdir workdirs/copy_task
-Expected: LSTM and GRU near 1.0, the vanilla RNN near chance; measured values in docs/results.md ("Lectures 10-11").
+Expected: held-out accuracy after 2000 steps LSTM 1.000, GRU 1.000, vanilla RNN 0.132 (chance 0.125); CPU-2, 2 min 15 s; docs/results.md ("Lectures 10-11").
 """
 
 from cs231n_jax.text.copy_task import default_config

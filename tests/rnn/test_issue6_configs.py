@@ -1,0 +1,34 @@
+"""The lecture 10-11 experiment configs (recurrent models and captioning): each loads, names a
+runner that exists, documents its exact command and states a measured result."""
+
+from pathlib import Path
+
+import pytest
+
+from cs231n_jax.config import describe, load_config, resolve_runner
+from cs231n_jax.text.train import check_config as check_char_lm_config
+
+ROOT = Path(__file__).parents[2] / "experiments" / "configs"
+CONFIGS = sorted((ROOT / "rnn").glob("*.py")) + sorted((ROOT / "captioning").glob("*.py"))
+
+
+def test_the_issue_configs_are_all_here():
+  assert {p.stem for p in CONFIGS} >= {"char_lstm", "char_rnn", "min_char_rnn", "copy_task", "gradient_flow",
+                                       "scan_benchmark", "vit_digits", "rnn", "lstm", "attention_lstm",
+                                       "transformer", "overfit"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[f"{p.parent.name}/{p.stem}" for p in CONFIGS])
+def test_config_documents_a_measured_result_and_resolves_its_runner(path):
+  info = describe(path)
+  topic = path.parent.name
+  assert info["description"]
+  assert f"cs231n-jax train --config experiments/configs/{topic}/{path.name} --workdir" in info["command"]
+  expected = info["expected"]
+  # A measured value, not a promise: a number and the machine it was measured on.
+  assert "CPU-2" in expected and any(ch.isdigit() for ch in expected), expected
+  assert "to be measured" not in expected and "measured value in" not in expected
+  config = load_config(path)
+  assert callable(resolve_runner(config))
+  if config.runner == "cs231n_jax.text.train:run_char_lm":
+    check_char_lm_config(config)
