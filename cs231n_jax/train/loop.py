@@ -13,7 +13,9 @@ Behaviour worth knowing:
   ``status="preempted"`` (the CLI exits 0). With several processes, the hosts agree on the step
   through JAX's preemption sync point.
 - A NaN or infinite loss raises :class:`TrainingDiverged` naming the step; nothing after the last
-  good checkpoint is saved, so that checkpoint is what a restart resumes from.
+  good checkpoint is saved, so that checkpoint is what a restart resumes from. With
+  ``train.stop_loss_factor`` (lecture 6's babysitting: 3), so does a loss that many times the
+  first step's; ``train.log_update_ratio`` logs each layer's ||update|| / ||weights||.
 - The best validation parameters are kept (as the course's Solver keeps ``best_params``), saved in
   every checkpoint, and used for the final test evaluation.
 """
@@ -92,6 +94,11 @@ def base_config() -> ml_collections.ConfigDict:
       # initialisation (e.g. "^head/" for a new classifier).
       "init_from": "",
       "init_keep_fresh": (),
+      # Babysitting (lecture 6): stop when the training loss exceeds this many times its initial
+      # value (the lecture's 3; 0 = only NaN / inf stop a run), and log each layer's
+      # ||update|| / ||weights|| (the lecture's ~1e-3) as train metrics update_ratio/<layer>.
+      "stop_loss_factor": 0.0,
+      "log_update_ratio": False,
   })
   return c
 
@@ -117,6 +124,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {t.step!r}")
   if t.compute_dtype not in COMPUTE_DTYPES:
     raise ConfigError(f"train.compute_dtype: expected one of {tuple(COMPUTE_DTYPES)}, got {t.compute_dtype!r}")
+  factor = t.get("stop_loss_factor", 0.0)
+  if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (factor == 0 or factor > 1):
+    raise ConfigError(f"train.stop_loss_factor: expected 0 (off) or a number > 1, got {factor!r}")
   if "name" not in config.model:
     raise ConfigError("model.name: every config names its model")
   parse_augment(config.data.get("augment", ""))
@@ -278,6 +288,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
   best = {"params": state.params, "model_state": state.model_state}
   best_val, best_step = -1.0, 0
+  initial_loss = None  # the first step's training loss (train.stop_loss_factor)
 
   config_json = json_safe(config.to_dict())
   checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=t.keep_checkpoints, async_save=t.async_checkpoints)
@@ -286,6 +297,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     state = state.replace(**restored.tree["state"])
     best = restored.tree["best"]
     best_val, best_step = restored.meta["best_val_accuracy"], restored.meta["best_step"]
+    initial_loss = restored.meta.get("initial_loss")
     train_iter.restore(restored.meta["data_iterator"])
   elif t.init_from:
     state, message = init_from_run(state, t.init_from, t.init_keep_fresh)
@@ -299,8 +311,9 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
 
+  stop_factor = t.get("stop_loss_factor", 0.0)
   steps = build_steps(t.step, augment_ops=parse_augment(config.data.get("augment", "")),
-                      aux_loss_weight=t.aux_loss_weight)
+                      aux_loss_weight=t.aux_loss_weight, log_update_ratio=t.get("log_update_ratio", False))
   status = "complete" if start >= num_steps else "trained"
   if start >= num_steps and is_main:
     print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best parameters")
@@ -310,23 +323,34 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   def save(step, device_state):
     checkpoints.save(step, {"state": steps.get_state(device_state).data(), "best": best}, {
         "data_iterator": train_iter.state(), "config": config_json, "best_val_accuracy": best_val,
-        "best_step": best_step, "num_steps": num_steps,
+        "best_step": best_step, "num_steps": num_steps, "initial_loss": window["initial_loss"],
     })
 
   device_state = steps.put_state(state)
-  window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "t0": time.time()}
+  window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "t0": time.time(), "update_ratio": {},
+            "initial_loss": initial_loss}
   wall_start = time.time()
+
+  def diverged(message):
+    checkpoints.wait()
+    last = checkpoints.latest_step()
+    kept = f"the last good checkpoint (step {last}) is kept in {checkpoints.directory}" if last else "no checkpoint was written"
+    return TrainingDiverged(f"{message}; training stopped and {kept}")
 
   def record(step, metrics):
     """Check one step's metrics (host values) and add them to the logging window."""
     loss = float(metrics["loss"])
     if not math.isfinite(loss):
-      checkpoints.wait()
-      last = checkpoints.latest_step()
-      kept = f"the last good checkpoint (step {last}) is kept in {checkpoints.directory}" if last else "no checkpoint was written"
-      raise TrainingDiverged(f"loss is {loss} at step {step}; training stopped and {kept}")
+      raise diverged(f"loss is {loss} at step {step}")
+    if window["initial_loss"] is None:
+      window["initial_loss"] = loss  # the run's first step (kept in the checkpoints for a resumed run)
+    if stop_factor and loss > stop_factor * window["initial_loss"]:
+      raise diverged(f"loss {loss:.4g} at step {step} is more than train.stop_loss_factor = {stop_factor:g} "
+                     f"times its initial {window['initial_loss']:.4g}")
     window["loss"] += loss
     window["accuracy"] += float(metrics["accuracy"])
+    for layer, ratio in metrics.get("update_ratio", {}).items():
+      window["update_ratio"][layer] = window["update_ratio"].get(layer, 0.0) + float(ratio)
     window["n"] += 1
 
   progress = None
@@ -359,11 +383,12 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
           elapsed = max(time.time() - window["t0"], 1e-9)
           n = window["n"]
           train_metrics = {"loss": window["loss"] / n, "accuracy": window["accuracy"] / n,
-                           "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch}
+                           "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch,
+                           **{f"update_ratio/{k}": v / n for k, v in window["update_ratio"].items()}}
           writer.write(step, "train", train_metrics)
           if progress is not None:
             progress.set_postfix(loss=f"{train_metrics['loss']:.4f}", ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
-          window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time())
+          window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time(), update_ratio={})
         if eval_now:
           val = evaluate(steps, device_state, dataset.val, t.eval_batch_size, dataset.num_classes)
           writer.write(step, "val", {"loss": val["loss"], "accuracy": val["accuracy"]})

@@ -62,14 +62,27 @@ def apply_model(state: TrainState, params, images, train: bool, rng):
   return out.astype(jnp.float32), {k: updates[k] for k in state.model_state}, aux
 
 
+def update_ratios(old_params: Any, new_params: Any) -> dict[str, jax.Array]:
+  """Lecture 6's babysitting number per top-level layer: ||update|| / ||weights|| (~1e-3 is healthy;
+  much larger, the learning rate is too high; much smaller, too low)."""
+  ratios = {}
+  for layer, old in old_params.items():
+    sq = lambda tree: sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree.leaves(tree))
+    update = jax.tree.map(jnp.subtract, new_params[layer], old)
+    ratios[str(layer)] = jnp.sqrt(sq(update)) / jnp.maximum(jnp.sqrt(sq(old)), jnp.finfo(jnp.float32).tiny)
+  return ratios
+
+
 def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
-               augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0) -> tuple[TrainState, Metrics]:
+               augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0,
+               log_update_ratio: bool = False) -> tuple[TrainState, Metrics]:
   """One SGD step on the mean softmax cross-entropy over the valid examples of the global batch.
 
   ``augment_ops`` (``(name, kwargs)`` pairs of :mod:`cs231n_jax.data.augment`) transform the
   images on the device first; every step and every example draws its own randomness. Auxiliary
   classifier logits (the ``"aux_logits"`` collection) add ``aux_loss_weight`` x their
-  cross-entropy to the loss; the reported loss is the main classifier's.
+  cross-entropy to the loss; the reported loss is the main classifier's. ``log_update_ratio`` adds
+  :func:`update_ratios` to the metrics.
   """
   rng = jax.random.fold_in(state.rng, state.step)
   if axis_name is not None:  # different dropout masks and augmentations on every device
@@ -97,7 +110,10 @@ def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
   correct = psum_if(jnp.sum((jnp.argmax(logits, -1) == batch["label"]) * mask), axis_name)
   new_state = state.apply_gradients(grads, model_state)
   grad_norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-  return new_state, {"loss": loss, "accuracy": correct / denom, "grad_norm": grad_norm}
+  metrics = {"loss": loss, "accuracy": correct / denom, "grad_norm": grad_norm}
+  if log_update_ratio:
+    metrics["update_ratio"] = update_ratios(state.params, new_state.params)
+  return new_state, metrics
 
 
 def eval_step(state: TrainState, batch: Batch, axis_name: str | None = None) -> Metrics:
@@ -198,7 +214,7 @@ def parse_augment(spec: str) -> AugmentOps:
 
 def build_steps(kind: str, donate: bool = True,
                 trace_guard: Callable[[Callable], Callable] | None = None,
-                augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0) -> Steps:
+                augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0, log_update_ratio: bool = False) -> Steps:
   """Compile the train / eval steps for ``kind`` (one of :data:`STEP_KINDS`).
 
   ``trace_guard`` wraps each Python step function before it is compiled; the default,
@@ -206,7 +222,8 @@ def build_steps(kind: str, donate: bool = True,
   ``chex.assert_max_traces(n=1)``.
   ``donate`` lets XLA reuse the old state's buffers for the new one. ``augment_ops`` (from
   :func:`parse_augment`) are applied to training images inside the compiled step;
-  ``aux_loss_weight`` weighs auxiliary classifiers' losses (see :func:`train_step`).
+  ``aux_loss_weight`` weighs auxiliary classifiers' losses and ``log_update_ratio`` adds the
+  per-layer update / weight ratios to the metrics (see :func:`train_step`).
   """
   ops = tuple((name, dict(kwargs)) for name, kwargs in augment_ops)
   if kind not in STEP_KINDS:
@@ -215,7 +232,7 @@ def build_steps(kind: str, donate: bool = True,
   donate_argnums = (0,) if donate else ()
 
   def jit_train_step(state, batch):
-    return train_step(state, batch, None, ops, aux_loss_weight)
+    return train_step(state, batch, None, ops, aux_loss_weight, log_update_ratio)
 
   if kind == "jit":
     if jax.process_count() > 1:
@@ -263,7 +280,7 @@ def build_steps(kind: str, donate: bool = True,
     return {k: v.reshape((n, b // n) + v.shape[1:]) for k, v in batch.items()}
 
   def pmap_train_step(state, batch):
-    return train_step(state, batch, PMAP_AXIS, ops, aux_loss_weight)
+    return train_step(state, batch, PMAP_AXIS, ops, aux_loss_weight, log_update_ratio)
 
   def pmap_eval_step(state, batch):
     return eval_step(state, batch, PMAP_AXIS)

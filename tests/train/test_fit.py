@@ -92,6 +92,26 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
   assert steps and max(steps) == bad_step - 1  # nothing at or after the NaN was saved
 
 
+def test_loss_above_stop_loss_factor_times_the_initial_stops_the_run(tmp_path):
+  config = small_config(**{"model.normalization": "none", "optimizer.learning_rate": 30.0,
+                           "train.stop_loss_factor": 3.0, "train.eval_every": 100})
+  with pytest.raises(TrainingDiverged, match=r"loss \S+ at step \d+ is more than train.stop_loss_factor = 3 times "
+                                             r"its initial \S+; training stopped and no checkpoint was written"):
+    fit(config, str(tmp_path))
+
+
+def test_update_ratios_are_logged_per_layer(tmp_path):
+  from cs231n_jax.train.steps import update_ratios
+
+  ratios = update_ratios({"a": {"w": np.ones(4), "b": np.zeros(2)}}, {"a": {"w": np.full(4, 1.1), "b": np.zeros(2)}})
+  assert ratios.keys() == {"a"} and float(ratios["a"]) == pytest.approx(0.1, rel=1e-6)
+  fit(small_config(**{"train.log_update_ratio": True, "train.num_steps": 20}), str(tmp_path))
+  train = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "train"]
+  layers = {k for k in train[0] if k.startswith("update_ratio/")}
+  assert layers == {"update_ratio/Dense_0", "update_ratio/Dense_1", "update_ratio/BatchNorm_0"}
+  assert all(0 < r[k] < 1 for r in train for k in layers)
+
+
 def test_bfloat16_compute_keeps_float32_params(tmp_path):
   run = build_run(small_config(**{"train.compute_dtype": "bfloat16"}))
   assert {x.dtype for x in __import__("jax").tree.leaves(run.state.params)} == {np.dtype("float32")}
@@ -107,6 +127,7 @@ def test_bfloat16_compute_keeps_float32_params(tmp_path):
     ("optimizer.momentum", 1.0, "optimizer.momentum"),
     ("model.name", "'resnet9000'", "model.name: unknown model"),
     ("data.view", "'1x1'", "data.view"),
+    ("train.stop_loss_factor", 0.5, r"train.stop_loss_factor: expected 0 \(off\) or a number > 1, got 0.5"),
 ])
 def test_impossible_values_name_the_field(key, value, match):
   with pytest.raises(ValueError, match=match):
