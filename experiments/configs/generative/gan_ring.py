@@ -4,9 +4,10 @@ The 2-D mixture of 8 Gaussians (radius 2, sd 0.02; Metz et al. 2017). Each loss 
 WGAN with clipping, WGAN-GP) trains an MLP generator and discriminator with 3 seeds; a mode is covered when at
 least 1% of the samples lie within 3 sd of it. Also: D trained alone until D(G(z)) < 0.1, then the generator's
 gradient norm under the minimax vs the non-saturating loss (the lecture's saturation argument).
-Reduced to 5,000 generator steps per run (from 10,000): the 15 runs take about 25 minutes at 10,000 on CPU-2
-(measured from a 1,000-step run: 51 s of training per seed for the five losses), more than this shared machine
-could give it.
+Reduced to 5,000 generator steps per run (from 10,000): a 1,000-step run (51 s of training per seed for the five
+losses, on CPU-2 under heavy load) put 10,000 steps at about 25 minutes. At lighter load the 5,000-step run took
+420 s, and continuing its checkpoints to 10,000 steps another 410 s (docs/results.md: no loss meets the criterion
+there either); 10,000 from scratch was not run.
 Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py --workdir workdirs/gan_ring
 Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80% high-quality samples (0/3 runs
   each): modes covered per seed minimax 2/1/2, non-saturating 4/4/3, LSGAN 5/3/4, WGAN 0/0/0, WGAN-GP 5/6/1;
