@@ -99,13 +99,6 @@ def max_pool(x: jax.Array, window_shape: Sequence[int], strides: Sequence[int] |
 # ----------------------------------------------------------------------------- convolution
 
 
-def _odd_channel_count(lhs: jax.Array, rhs: jax.Array, dimension_numbers) -> int | None:
-  """The input channel count if it is odd and > 1, else None (no padding needed)."""
-  dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-  channels = lhs.shape[dn.lhs_spec[1]]
-  return channels if channels > 1 and channels % 2 else None
-
-
 def even_channel_conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
                                       padding: Any, lhs_dilation: Sequence[int] | None = None,
                                       rhs_dilation: Sequence[int] | None = None, dimension_numbers: Any = None,
@@ -118,10 +111,11 @@ def even_channel_conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_str
                            dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
                            batch_group_count=batch_group_count, precision=precision,
                            preferred_element_type=preferred_element_type)
-  if (not _rewrites["enabled"] or feature_group_count != 1 or batch_group_count != 1
-      or _odd_channel_count(lhs, rhs, dimension_numbers) is None):
-    return conv(lhs, rhs)
   dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+  channels = lhs.shape[dn.lhs_spec[1]]
+  odd = channels > 1 and channels % 2 == 1  # the slow path of XLA:CPU
+  if not _rewrites["enabled"] or feature_group_count != 1 or batch_group_count != 1 or not odd:
+    return conv(lhs, rhs)
 
   def pad_channel(x: jax.Array, axis: int) -> jax.Array:
     widths = [(0, 0)] * x.ndim

@@ -65,12 +65,10 @@ def apply_model(state: TrainState, params, images, train: bool, rng):
 def update_ratios(old_params: Any, new_params: Any) -> dict[str, jax.Array]:
   """Lecture 6's babysitting number per top-level layer: ||update|| / ||weights|| (~1e-3 is healthy;
   much larger, the learning rate is too high; much smaller, too low)."""
-  ratios = {}
-  for layer, old in old_params.items():
-    sq = lambda tree: sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree.leaves(tree))
-    update = jax.tree.map(jnp.subtract, new_params[layer], old)
-    ratios[str(layer)] = jnp.sqrt(sq(update)) / jnp.maximum(jnp.sqrt(sq(old)), jnp.finfo(jnp.float32).tiny)
-  return ratios
+  def ratio(old, new):
+    return optax.tree.norm(jax.tree.map(jnp.subtract, new, old)) / jnp.maximum(optax.tree.norm(old), jnp.finfo(jnp.float32).tiny)
+
+  return {str(layer): ratio(old, new_params[layer]) for layer, old in old_params.items()}
 
 
 def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
@@ -109,8 +107,7 @@ def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
   loss = psum_if(loss, axis_name)
   correct = psum_if(jnp.sum((jnp.argmax(logits, -1) == batch["label"]) * mask), axis_name)
   new_state = state.apply_gradients(grads, model_state)
-  grad_norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-  metrics = {"loss": loss, "accuracy": correct / denom, "grad_norm": grad_norm}
+  metrics = {"loss": loss, "accuracy": correct / denom, "grad_norm": optax.tree.norm(grads)}
   if log_update_ratio:
     metrics["update_ratio"] = update_ratios(state.params, new_state.params)
   return new_state, metrics
