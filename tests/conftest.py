@@ -10,6 +10,7 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import cs231n_jax  # noqa: E402,F401  (sets the library's XLA:CPU flag, as a user's import does)
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

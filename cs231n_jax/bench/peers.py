@@ -5,9 +5,11 @@ batch 128 of 32x32x3 images: forward, softmax cross-entropy, backward, SGD with 
 Before timing, the PyTorch peer's random weights are converted onto the Flax model and both losses
 are compared, so both sides compute the same function. Both get this machine's CPU threads. The
 fraction of peak uses XLA's FLOP count of the step for both and the float32 matmul peak measured
-in the same run. A third variant is the same Flax step with XLA's default convolution and
-max-pool lowering (before :mod:`cs231n_jax.nn.conv_pool`); the three take turns step by step
-(:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load hits them alike.
+in the same run. Two more variants undo the library's CPU work: the same Flax step compiled with
+XLA's default YNNPACK choice (before :mod:`cs231n_jax.xla_flags`), and with that and XLA's default
+convolution and max-pool lowering too (before :mod:`cs231n_jax.nn.conv_pool`). The four take turns
+step by step (:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load
+hits them alike.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
+from cs231n_jax import xla_flags
 from cs231n_jax.nn import conv_pool
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")
@@ -86,17 +89,21 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
     rel = check_same_function(name, tm, state, x, y)
     params = {"model": name, "batch": batch, "threads": threads, "loss_rel_diff": rel}
     data = {"image": jnp.asarray(x), "label": jnp.asarray(y), "mask": jnp.ones(batch)}
+    xla_defaults = {"compiler_options": xla_flags.xla_default_compiler_options()}
     # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool): the same step traced
     # with XLA's default lowering. A fresh function, since JAX caches traces by function.
     with conv_pool.xla_default_lowering():
       before = prepare_jax(lambda *a: train_step(*a), (flax_state_from_torch(name, tm), data), study="peers",
-                           variant=f"{name} Flax/JAX jit, XLA default conv/pool", carry=True, donate_argnums=(0,),
-                           peak_flops_per_s=peak, params=params)
+                           variant=f"{name} Flax/JAX jit, XLA defaults (flags, conv/pool)", carry=True,
+                           donate_argnums=(0,), peak_flops_per_s=peak, params=params, jit_kwargs=xla_defaults)
+    default_flags = prepare_jax(lambda *a: train_step(*a), (flax_state_from_torch(name, tm), data), study="peers",
+                                variant=f"{name} Flax/JAX jit, XLA default flags", carry=True, donate_argnums=(0,),
+                                peak_flops_per_s=peak, params=params, jit_kwargs=xla_defaults)
     jax_prepared = prepare_jax(train_step, (state, data), study="peers", variant=f"{name} Flax/JAX jit", carry=True,
                                donate_argnums=(0,), peak_flops_per_s=peak, params=params)
     # Every variant is credited with the model's arithmetic (XLA's count of the default lowering),
     # not with the zero channel the even-channel convolution adds.
-    flops = jax_prepared[0].flops = before[0].flops
+    flops = jax_prepared[0].flops = default_flags[0].flops = before[0].flops
     opt = torch.optim.SGD(tm.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     tx_, ty_ = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y.astype(np.int64))
 
@@ -107,5 +114,5 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
 
     torch_prepared = prepare_python(torch_step, study="peers", variant=f"{name} PyTorch eager", framework="torch",
                                     flops=flops, peak_flops_per_s=peak, params=params)
-    records += measure_interleaved([jax_prepared, torch_prepared, before], n_runs=n_runs)
+    records += measure_interleaved([jax_prepared, torch_prepared, default_flags, before], n_runs=n_runs)
   return records
