@@ -1,10 +1,12 @@
 """cs231n_jax.xla_flags: the XLA:CPU option the library sets on import takes effect, respects the
 user's own XLA_FLAGS, stays out of jaxlib versions it was not measured on, and can be turned off."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -64,3 +66,14 @@ def test_late_import_warns_and_opt_out_leaves_xla_flags_untouched():
   opted_out = _python("import os, cs231n_jax; print(os.environ['XLA_FLAGS'])",
                       XLA_FLAGS="--xla_cpu_enable_fast_math=false", **{xla_flags.OPT_OUT_ENV: "1"})
   assert opted_out.stdout.strip() == "--xla_cpu_enable_fast_math=false"
+
+
+def test_every_notebook_imports_cs231n_jax_before_jax():
+  """A notebook that starts JAX first would run with XLA's default flag (and print the warning)."""
+  notebooks = sorted((Path(__file__).parents[1] / "colab").glob("*.ipynb"))
+  assert notebooks
+  for path in notebooks:
+    lines = [line for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"
+             for line in "".join(cell["source"]).splitlines()]
+    first = lambda pattern: next((i for i, line in enumerate(lines) if re.match(pattern, line)), len(lines))
+    assert first(r"\s*(import|from) cs231n_jax\b") < first(r"\s*(import|from) jax\b"), path.name
