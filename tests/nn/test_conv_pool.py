@@ -1,13 +1,15 @@
 """conv_pool.Conv / max_pool compute what flax.linen.Conv / max_pool compute, with XLA's own
 gradients (bitwise for the pool, ties included), in reverse and forward mode."""
 
+import re
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cs231n_jax.nn.conv_pool import Conv, max_pool, xla_default_lowering
+from cs231n_jax.nn.conv_pool import Conv, materialized, max_pool, xla_default_lowering
 
 
 def _vjp(f, x, g):
@@ -85,10 +87,55 @@ def test_odd_channel_conv_equals_flax_conv_with_the_same_gradients(channels, kwa
 
 
 @pytest.mark.parametrize("channels", [1, 2, 4])
-def test_one_or_even_channels_are_the_plain_convolution(channels):
+def test_one_or_even_channels_are_the_plain_convolution_with_bitwise_gradients(channels):
   x, v, ours, ref = _conv_pair(channels)
   assert "pad[" not in str(jax.make_jaxpr(lambda x: ours.apply(v, x))(x))
   np.testing.assert_array_equal(ours.apply(v, x), ref.apply(v, x))
+  # The weight gradient reads the input through the identity matmul (on this CPU backend) and is
+  # still XLA's own convolution of the same numbers: equal, not just close.
+  loss = lambda m: (lambda p, x: jnp.sum(jnp.sin(m.apply(p, x))))
+  grads = lambda m: jax.jit(jax.grad(loss(m), (0, 1)))(v, x)
+  assert "dot_general" in str(jax.make_jaxpr(jax.grad(loss(ours)))(v, x))
+  for a, b in zip(jax.tree.leaves(grads(ours)), jax.tree.leaves(grads(ref))):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
+def test_materialized_is_the_identity(dtype):
+  x = (jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4, 7)) * 1e3).astype(dtype)
+  x = x.at[0, 0, 0, :].set(0).at[1, 1, 1, 1].set(jnp.finfo(dtype).max).at[2, 2, 2, 2].set(jnp.finfo(dtype).tiny)
+  for axis in (3, 1):
+    out = jax.jit(materialized, static_argnums=1)(x, axis)
+    assert out.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(out, np.float64), np.asarray(x, np.float64))
+
+
+def _widest_transposing_fusion(compiled_text: str) -> int:
+  """Operands of the widest fusion whose name says it transposes (XLA:CPU's layout copies)."""
+  return max([m.group(1).count("%") for m in re.finditer(r"%transpose[\w.\-]*fusion[\w.\-]* = \S+ fusion\(([^)]*)\)",
+                                                        compiled_text)] or [0])
+
+
+@pytest.mark.slow
+def test_weight_gradient_copies_no_longer_recompute_the_residual_stream():
+  """The reason for materialized(): in a ResNet-20 gradient XLA:CPU's transposing copies for the
+  weight gradients recompute a stage's residual stream (many operands); with it they narrow."""
+  from cs231n_jax.models import get_model
+
+  model = get_model("resnet20")
+  x = jax.random.normal(jax.random.PRNGKey(0), (8, 32, 32, 3))
+  v = model.init(jax.random.PRNGKey(1), x, train=False)
+
+  def make_grad():
+    def loss(p):
+      return model.apply({**v, "params": p}, x, train=True, mutable=["batch_stats"])[0].sum()
+    return jax.grad(loss)
+
+  cpu_text = lambda f: jax.jit(f).lower(v["params"]).compile().as_text()
+  with xla_default_lowering():
+    before = _widest_transposing_fusion(cpu_text(make_grad()))
+  after = _widest_transposing_fusion(cpu_text(make_grad()))
+  assert after < before, (after, before)
 
 
 def test_grouped_convolution_is_untouched():
