@@ -7,8 +7,8 @@ multi-host), ``cli`` (the ``cs231n-jax`` command).
 
 __version__ = "0.1.0"
 
-# Before anything starts a JAX backend: the XLA:CPU flag that makes convnet training ~1.7x faster
-# on CPU (cs231n_jax/xla_flags.py says which and why).
+# Before anything starts a JAX backend: the XLA:CPU flag that makes convnet training 1.3-1.7x
+# faster on CPU (cs231n_jax/xla_flags.py says which and why).
 from cs231n_jax import xla_flags as _xla_flags  # noqa: E402
 
 _xla_flags.apply()

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
 from cs231n_jax import xla_flags
+from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
 from cs231n_jax.nn import conv_pool
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")
