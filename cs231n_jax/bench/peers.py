@@ -90,17 +90,18 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
     params = {"model": name, "batch": batch, "threads": threads, "loss_rel_diff": rel}
     data = {"image": jnp.asarray(x), "label": jnp.asarray(y), "mask": jnp.ones(batch)}
     xla_defaults = {"compiler_options": xla_flags.xla_default_compiler_options()}
-    # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool): the same step traced
-    # with XLA's default lowering. A fresh function, since JAX caches traces by function.
+
+    def flax_step(label, jit_kwargs=None):
+      # A fresh function and state per variant: JAX caches traces by function, and steps donate.
+      return prepare_jax(lambda *a: train_step(*a), (flax_state_from_torch(name, tm), data), study="peers",
+                         variant=f"{name} Flax/JAX jit{label}", carry=True, donate_argnums=(0,),
+                         peak_flops_per_s=peak, params=params, jit_kwargs=jit_kwargs)
+
+    # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool) as well: XLA's default lowering.
     with conv_pool.xla_default_lowering():
-      before = prepare_jax(lambda *a: train_step(*a), (flax_state_from_torch(name, tm), data), study="peers",
-                           variant=f"{name} Flax/JAX jit, XLA defaults (flags, conv/pool)", carry=True,
-                           donate_argnums=(0,), peak_flops_per_s=peak, params=params, jit_kwargs=xla_defaults)
-    default_flags = prepare_jax(lambda *a: train_step(*a), (flax_state_from_torch(name, tm), data), study="peers",
-                                variant=f"{name} Flax/JAX jit, XLA default flags", carry=True, donate_argnums=(0,),
-                                peak_flops_per_s=peak, params=params, jit_kwargs=xla_defaults)
-    jax_prepared = prepare_jax(train_step, (state, data), study="peers", variant=f"{name} Flax/JAX jit", carry=True,
-                               donate_argnums=(0,), peak_flops_per_s=peak, params=params)
+      before = flax_step(", XLA defaults (flags, conv/pool)", xla_defaults)
+    default_flags = flax_step(", XLA default flags", xla_defaults)
+    jax_prepared = flax_step("")
     # Every variant is credited with the model's arithmetic (XLA's count of the default lowering),
     # not with the zero channel the even-channel convolution adds.
     flops = jax_prepared[0].flops = default_flags[0].flops = before[0].flops
