@@ -71,7 +71,8 @@ def metadata() -> dict[str, Any]:
       "process_count": jax.process_count(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
       "flax": flax.__version__, "numpy": np.__version__, "python": platform.python_version(),
       "machine": platform.machine(), "cpu_count": os.cpu_count(),
-      "xla_flags": os.environ.get("XLA_FLAGS", ""), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""), "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+      "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
   }
   try:
     import torch
