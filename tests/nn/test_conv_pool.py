@@ -31,6 +31,13 @@ def test_tiled_max_pool_gradient_is_bitwise_select_and_scatter(values):
   np.testing.assert_array_equal(jax.jit(lambda v: _vjp(ours, v, g))(x), _vjp(flax_pool, x, g))
   t = jax.random.normal(jax.random.PRNGKey(2), x.shape)
   np.testing.assert_array_equal(jax.jvp(ours, (x,), (t,))[1], jax.jvp(flax_pool, (x,), (t,))[1])
+  np.testing.assert_array_equal(jax.jit(ours)(x), flax_pool(x))
+
+
+def test_tiled_max_pool_gradient_computes_the_maximum_once():
+  x, g = jnp.ones((2, 8, 8, 3)), jnp.ones((2, 4, 4, 3))
+  jaxpr = str(jax.make_jaxpr(lambda v: jax.vjp(lambda u: max_pool(u, (2, 2), strides=(2, 2)), v)[1](g))(x))
+  assert jaxpr.count("reduce_max") == 1 and "reduce_window" not in jaxpr
 
 
 @pytest.mark.slow
