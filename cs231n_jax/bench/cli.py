@@ -1,7 +1,7 @@
 """``cs231n-jax bench STUDY [--out DIR] [--quick]``: run benchmark studies, write records and tables.
 
 Studies: static_vs_dynamic, scan_vs_unrolled, parallel_kinds, compile_cache, remat_donation,
-scan_layers, course_layers, peers, all; plus ``model --model NAME [--step train|eval]`` and
+scan_layers, course_layers, peers, conv_kernels, all; plus ``model --model NAME [--step train|eval]`` and
 ``fn --fn module:function`` for anything else. ``--quick`` shrinks every study (for a smoke run).
 """
 
@@ -12,7 +12,7 @@ import time
 from typing import Sequence
 
 STUDIES = ("static_vs_dynamic", "scan_vs_unrolled", "parallel_kinds", "compile_cache", "remat_donation",
-           "scan_layers", "course_layers", "peers")
+           "scan_layers", "course_layers", "peers", "conv_kernels")
 
 
 def run_study(name: str, out: str, quick: bool, peak: float) -> list:
@@ -64,6 +64,14 @@ def run_study(name: str, out: str, quick: bool, peak: float) -> list:
     records = s.run(models=("three_layer_convnet",) if quick else s.MODELS, n_runs=n or 10, peak=peak)
     report.write_study(out, name, records)
     report.plot_step_bars(records, os.path.join(out, f"{name}.png"), "training step, batch 128: Flax/JAX vs PyTorch eager")
+  elif name == "conv_kernels":
+    from cs231n_jax.bench import conv_kernels as s
+
+    records = s.run(shapes=s.SHAPES[:1] if quick else s.SHAPES, batch=8 if quick else s.BATCH, n_runs=n or 10,
+                    peak=peak)
+    report.write_study(out, name, records)
+    with open(os.path.join(out, f"{name}.md"), "a") as f:
+      f.write(s.ratio_table(records))
   else:
     raise ValueError(f"study: expected one of {STUDIES + ('all',)}, got {name!r}")
   return records

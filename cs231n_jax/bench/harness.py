@@ -209,12 +209,16 @@ def measure_python(call: Callable[[], Any], *, n_runs: int = 20, warmup: int = 2
 
 
 def measure_interleaved(prepared: Sequence[tuple[Record, Callable[[], Any]]], n_runs: int = 20,
-                        warmup: int = 2) -> list[Record]:
+                        warmup: int = 2, settle: int = 1) -> list[Record]:
   """Steady-state times of several prepared variants, taking turns call by call.
 
   On a machine shared with other jobs the load changes over seconds; alternating A, B, A, B...
   exposes every variant to the same load, so their ratio stays meaningful where back-to-back
-  blocks of runs would not be.
+  blocks of runs would not be. Each timed call comes after ``settle`` untimed calls of the same
+  variant: a framework's worker threads (PyTorch's OpenMP team, XLA's thread pool) keep spinning
+  for a while after a call returns, and a call timed right after another framework's would share
+  the cores with them (a 16-channel 3x3 convolution at batch 128: XLA's forward 5.0 ms alone,
+  7.0-7.5 ms right after PyTorch's; PyTorch's 3.3-4.0 ms alone, 4.4-5.6 ms right after XLA's).
   """
   for _ in range(warmup):
     for _, call in prepared:
@@ -222,6 +226,8 @@ def measure_interleaved(prepared: Sequence[tuple[Record, Callable[[], Any]]], n_
   times: list[list[float]] = [[] for _ in prepared]
   for _ in range(n_runs):
     for i, (_, call) in enumerate(prepared):
+      for _ in range(settle):
+        call()
       t0 = time.perf_counter()
       call()
       times[i].append(time.perf_counter() - t0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cs231n_jax.bench import scan_unrolled, static_dynamic
+from cs231n_jax.bench.harness import read_records
 from cs231n_jax.bench.cli import main
 
 
@@ -78,3 +79,31 @@ def test_bench_cli_quick_run_writes_records_tables_and_plots(tmp_path):
 def test_bench_cli_usage_error(capsys):
   assert main(["model", "--model", "resnet20", "--step", "sideways"]) == 2
   assert "--step" in capsys.readouterr().err
+
+
+def test_conv_kernels_study_checks_results_then_times_each_operation(tmp_path):
+  from cs231n_jax.bench import conv_kernels
+
+  assert main(["conv_kernels", "--quick", "--out", str(tmp_path)]) == 0
+  table = (tmp_path / "conv_kernels.md").read_text()
+  rows = [line for line in table.splitlines() if line.startswith("| 16->16 at 32x32 |")]
+  assert [row.split(" | ")[1] for row in rows] == list(conv_kernels.OPS)  # the ratio table: one row each
+  records = read_records(str(tmp_path / "records.jsonl"))
+  assert sorted((r["params"]["op"], r["framework"]) for r in records) == sorted(
+      (op, fw) for op in conv_kernels.OPS for fw in ("jax", "torch"))
+  assert all(r["step_median_s"] > 0 and r["flops"] == 2.0 * 8 * 32 * 32 * 16 * 16 * 9 for r in records)
+
+
+def test_conv_kernels_comparison_catches_a_wrong_result():
+  import torch
+
+  from cs231n_jax.bench import conv_kernels
+
+  rng = np.random.default_rng(0)
+  x, w, g = (rng.standard_normal(s).astype(np.float32) for s in ((2, 4, 6, 6), (4, 4, 3, 3), (2, 4, 6, 6)))
+  jax_args = (x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), g.transpose(0, 2, 3, 1))
+  calls = conv_kernels.torch_ops(*map(torch.from_numpy, (x, w, g)))
+  conv_kernels.check_same_results(jax_args, calls)
+  wrong = dict(calls, **{"weight gradient": lambda: calls["weight gradient"]() * 1.001})
+  with pytest.raises(AssertionError, match="weight gradient"):
+    conv_kernels.check_same_results(jax_args, wrong)
