@@ -16,3 +16,4 @@ def test_static_graphs_notebook_runs():
                  for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
   assert "z > 0 uses w1: True" in text and "scan == python loop: True" in text
   assert "same outputs: True" in text and "| JAX jit |" in text
+  assert "| 16->16 at 32x32 | weight gradient |" in text  # section 6: XLA's kernels vs PyTorch's
