@@ -6,7 +6,7 @@ that large with ``mmap`` and returns them with ``munmap``, so every step faults 
 back in, 4 KiB at a time, and the kernel zeroes each page: ~74,000 page faults per ResNet-20 step on
 this project's 2-core machine. With ``glibc.malloc.hugetlb=1`` glibc asks the kernel for
 transparent huge pages (``madvise``), and the same memory arrives in 2 MiB pages: ~400-1,200 faults
-per step, and steps 10-20% faster (``docs/benchmarks.md``, "The CPU goal"). PyTorch in the same
+per step, and steps 8-20% faster (``docs/benchmarks.md``, "The CPU goal"). PyTorch in the same
 process gains as well, so ``bench peers`` stays a fair race.
 
 glibc reads ``GLIBC_TUNABLES`` once, when a process starts, so a library cannot change it for the
