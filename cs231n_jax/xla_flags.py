@@ -23,6 +23,7 @@ first backend: import ``cs231n_jax`` before running any JAX computation.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 YNN_FUSION_OPTION = "xla_cpu_experimental_ynn_fusion_type"
@@ -65,11 +66,14 @@ def apply() -> None:
   wanted = with_library_flags(flags, jaxlib.__version__)
   if wanted == flags:
     return
-  from jax._src import xla_bridge
+  # No backend can have started before jax is imported (and importing it here costs ~0.6 s, twice
+  # for a command that restarts itself: cs231n_jax/glibc_tunables.py).
+  if "jax" in sys.modules:
+    from jax._src import xla_bridge
 
-  if xla_bridge.backends_are_initialized():
-    warnings.warn(f"cs231n_jax: JAX started before cs231n_jax was imported, so XLA:CPU keeps its default "
-                  f"{YNN_FUSION_OPTION} (convnet training on CPU up to 2x slower); import cs231n_jax first "
-                  f"or set XLA_FLAGS='--{YNN_FUSION_OPTION}={LIBRARY_YNN_FUSION_TYPES}'", stacklevel=3)
-    return
+    if xla_bridge.backends_are_initialized():
+      warnings.warn(f"cs231n_jax: JAX started before cs231n_jax was imported, so XLA:CPU keeps its default "
+                    f"{YNN_FUSION_OPTION} (convnet training on CPU up to 2x slower); import cs231n_jax first "
+                    f"or set XLA_FLAGS='--{YNN_FUSION_OPTION}={LIBRARY_YNN_FUSION_TYPES}'", stacklevel=3)
+      return
   os.environ["XLA_FLAGS"] = wanted
