@@ -129,6 +129,40 @@ def materialized(x: jax.Array, axis: int) -> jax.Array:
   return jnp.moveaxis(out, -1, axis)
 
 
+def _input_tangent_for_cpu(conv_as: Callable[..., jax.Array], d_lhs: jax.Array, rhs: jax.Array,
+                           dn: lax.ConvDimensionNumbers) -> jax.Array:
+  """``conv(d_lhs, rhs)`` with the kernel's input and output dimensions swapped in memory, so that
+  its transpose -- the input gradient -- is a convolution in XLA:CPU's own layout (NHWC by HWIO for
+  Flax's convolutions). In a ``lax.scan`` body XLA:CPU does not copy a convolution's operands into
+  that layout and runs the convolution on a generic slow path instead."""
+  out_dim, in_dim = dn.rhs_spec[:2]
+  perm = list(range(rhs.ndim))
+  perm[out_dim], perm[in_dim] = in_dim, out_dim
+  spec = lax.ConvDimensionNumbers(dn.lhs_spec, (in_dim, out_dim, *dn.rhs_spec[2:]), dn.out_spec)
+  return conv_as(d_lhs, jnp.transpose(rhs, perm), dimension_numbers=spec)
+
+
+def _weight_tangent_for_cpu(conv_as: Callable[..., jax.Array], lhs: jax.Array, d_rhs: jax.Array,
+                            dn: lax.ConvDimensionNumbers) -> jax.Array:
+  """``conv(lhs, d_rhs)``, written so that its transpose -- the weight gradient -- is a convolution
+  in XLA:CPU's own layout: the input as (C, spatial..., N) read through :func:`materialized`, the
+  kernel tangent as (I, spatial..., O), the output as (spatial..., N, C). The weight gradient then
+  reads its input as a batch of C images of N features, and the output gradient as a
+  (spatial..., N, O) kernel, both plain row-major arrays."""
+  n_spatial = lhs.ndim - 2
+  spatial = tuple(range(1, n_spatial + 1))
+  lhs_t = jnp.transpose(materialized(lhs, dn.lhs_spec[1]), (dn.lhs_spec[1], *dn.lhs_spec[2:], dn.lhs_spec[0]))
+  d_rhs_t = jnp.transpose(d_rhs, (dn.rhs_spec[1], *dn.rhs_spec[2:], dn.rhs_spec[0]))
+  spec = lax.ConvDimensionNumbers(lhs_spec=(n_spatial + 1, 0, *spatial), rhs_spec=(n_spatial + 1, 0, *spatial),
+                                  out_spec=(n_spatial, n_spatial + 1, *range(n_spatial)))
+  y = conv_as(lhs_t, d_rhs_t, dimension_numbers=spec)
+  back = [0] * y.ndim
+  back[dn.out_spec[0]], back[dn.out_spec[1]] = n_spatial, n_spatial + 1
+  for i, d in enumerate(dn.out_spec[2:]):
+    back[d] = i
+  return jnp.transpose(y, back)
+
+
 def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int], padding: Any,
                          lhs_dilation: Sequence[int] | None = None, rhs_dilation: Sequence[int] | None = None,
                          dimension_numbers: Any = None, feature_group_count: int = 1, batch_group_count: int = 1,
@@ -140,19 +174,19 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
   :func:`materialized`. In the profile of a ResNet-56 training step the weight gradients' input
   copies -- each recomputing a stage's residual stream, up to 159 fused instructions -- took 2.3 of
   5.4 thread-seconds (docs/benchmarks.md, "The CPU goal")."""
-  conv = functools.partial(lax.conv_general_dilated, window_strides=window_strides, padding=padding,
-                           lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
-                           dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
-                           batch_group_count=batch_group_count, precision=precision,
-                           preferred_element_type=preferred_element_type)
+  conv_as = functools.partial(lax.conv_general_dilated, window_strides=window_strides, padding=padding,
+                              lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+                              feature_group_count=feature_group_count, batch_group_count=batch_group_count,
+                              precision=precision, preferred_element_type=preferred_element_type)
+  conv = functools.partial(conv_as, dimension_numbers=dimension_numbers)
   if not _rewrites["enabled"] or feature_group_count != 1 or batch_group_count != 1:
     return conv(lhs, rhs)
   dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
   channels = lhs.shape[dn.lhs_spec[1]]
   odd = channels > 1 and channels % 2 == 1  # the slow path of XLA:CPU
-  # Trace-time choice: the copies this avoids are XLA:CPU's; elsewhere the matmul would be waste.
-  materialize_input = jax.default_backend() == "cpu"
-  if not odd and not materialize_input:
+  # Trace-time choice: the copies and layouts this is about are XLA:CPU's; elsewhere it would be waste.
+  on_cpu = jax.default_backend() == "cpu"
+  if not odd and not on_cpu:
     return conv(lhs, rhs)
 
   def pad_channel(x: jax.Array, axis: int) -> jax.Array:
@@ -171,9 +205,9 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
     # the unpadded convolution so that its transpose (the gradient) is XLA's usual one.
     terms = []
     if not isinstance(d_lhs, SymbolicZero):
-      terms.append(conv(d_lhs, rhs))
+      terms.append(_input_tangent_for_cpu(conv_as, d_lhs, rhs, dn) if on_cpu else conv(d_lhs, rhs))
     if not isinstance(d_rhs, SymbolicZero):
-      terms.append(conv(materialized(lhs, dn.lhs_spec[1]) if materialize_input else lhs, d_rhs))
+      terms.append(_weight_tangent_for_cpu(conv_as, lhs, d_rhs, dn) if on_cpu else conv(lhs, d_rhs))
     return out, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(out)
 
   rewritten.defjvp(rewritten_jvp, symbolic_zeros=True)
