@@ -41,8 +41,9 @@ Scaling options, numerically identical to the plain network (tested):
   leading axis under ``layer{i}_rest``; :func:`stack_blocks` / :func:`unstack_blocks` convert
   between the two layouts (e.g. after converting pretrained weights). ``resnet1202`` and
   ``preact_resnet1001`` default to ``scan_blocks=True``. On XLA's CPU backend a scanned training
-  step runs 10-22x *slower* than the unrolled one (the backward convolutions inside the loop body
-  miss the CPU's fast convolution path; docs/benchmarks.md), so on a CPU scan only for compile time.
+  step costs 1.06-1.23x the unrolled one (ResNet-110 / -56): ``conv_pool`` writes the convolution's
+  gradients so that XLA:CPU's fast kernel runs them inside the loop body too (docs/benchmarks.md,
+  study 6; before that, 37-44x).
 
 The lecture's training recipe (13895-13903) says "Weight decay of 1e-5"; the paper (section 3.4)
 uses 1e-4, which the configs in ``experiments/configs/cnn`` use.

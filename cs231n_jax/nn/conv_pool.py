@@ -24,10 +24,16 @@ CPU (``docs/benchmarks.md``, "The CPU goal"):
   input through an exact identity matmul (:func:`materialized`), which XLA:CPU does not fuse with
   its producers, so the copy is a plain transpose: a ResNet-56 training step went from ~2.6 s to
   ~1.45 s.
+- **Gradients inside loops.** Outside loops XLA:CPU copies a convolution's operands into the
+  layout of its fast kernel (NHWC by HWIO); inside a ``lax.scan`` body it does not, and the input
+  and weight gradients autodiff derives ran on a generic path (a scanned ResNet-56 step: 52.9 s
+  against 1.2 s unrolled). On the CPU backend the tangent rule transposes its operands explicitly
+  so that both gradients are convolutions in that layout wherever they run (scanned: 1.85 s).
 
 All rules are written as ``custom_jvp`` (not ``custom_vjp``) so forward-mode and higher-order
 differentiation keep working. On other backends the padding costs a little memory and changes
-nothing, and the identity matmul is left out; the pool rule is correct everywhere.
+nothing, and the identity matmul and explicit transposes are left out; the pool rule is correct
+everywhere.
 """
 
 from __future__ import annotations
