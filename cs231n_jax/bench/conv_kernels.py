@@ -56,10 +56,6 @@ def torch_ops(x, w, g):
           "input gradient": lambda: grad_x()[0], "weight gradient": lambda: grad_w()[1]}
 
 
-def _nhwc(t) -> np.ndarray:
-  return t.numpy().transpose(0, 2, 3, 1)
-
-
 def check_same_results(jax_args, torch_calls, rtol: float = 1e-4) -> None:
   """Each JAX operation against PyTorch's, relative to the largest magnitude."""
   for op in OPS:
