@@ -127,9 +127,9 @@ def materialized(x: jax.Array, axis: int) -> jax.Array:
   XLA:CPU fuses cheap element-wise producers (batch norm, a residual add, ReLU) into every consumer
   and removes ``lax.optimization_barrier`` before fusion, so a transposing copy of ``x`` recomputes
   the whole element-wise chain behind it in transposed, cache-hostile order. XLA:CPU does not fuse
-  element-wise producers into a dot. ``x @ I`` equals ``x`` for finite values (a zero's sign may flip to +0; an
-  inf or NaN spreads over its row), in every precision since ``Precision.HIGHEST`` keeps TPUs and
-  GPUs from rounding the product."""
+  element-wise producers into a dot. ``x @ I`` equals ``x`` for finite values (a zero's sign may
+  flip to +0; an inf or NaN spreads over its row), in every precision since ``Precision.HIGHEST``
+  keeps TPUs and GPUs from rounding the product."""
   eye = jnp.eye(x.shape[axis], dtype=x.dtype)
   out = jnp.tensordot(jnp.moveaxis(x, axis, -1), eye, axes=1, precision=lax.Precision.HIGHEST)
   return jnp.moveaxis(out, -1, axis)
@@ -208,7 +208,8 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
     (lhs, rhs), (d_lhs, d_rhs) = primals, tangents
     out = rewritten(lhs, rhs)
     # The convolution is bilinear: its tangent is conv(d_lhs, rhs) + conv(lhs, d_rhs), written with
-    # the unpadded convolution so that its transpose (the gradient) is XLA's usual one.
+    # the unpadded convolution so that its transpose (the gradient) computes XLA's usual numbers; on
+    # CPU in XLA:CPU's own layout (the two helpers above).
     terms = []
     if not isinstance(d_lhs, SymbolicZero):
       terms.append(_input_tangent_for_cpu(conv_as, d_lhs, rhs, dn) if on_cpu else conv(d_lhs, rhs))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cs231n_jax.bench import scan_unrolled, static_dynamic
-from cs231n_jax.bench.harness import read_records
 from cs231n_jax.bench.cli import main
+from cs231n_jax.bench.harness import read_records
 
 
 def test_static_vs_dynamic_variants_agree():
