@@ -48,6 +48,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from cs231n_jax.nn import cpu_kernels
+
 
 _rewrites = {"enabled": True}
 
@@ -194,6 +196,11 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
   on_cpu = jax.default_backend() == "cpu"
   if not odd and not on_cpu:
     return conv(lhs, rhs)
+  if on_cpu and cpu_kernels.in_use() and cpu_kernels.supports(
+      lhs, rhs, dn, lhs_dilation, rhs_dilation, feature_group_count, batch_group_count, preferred_element_type):
+    pads = (lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
+            if isinstance(padding, str) else padding)
+    return cpu_kernels.conv2d(lhs, rhs, window_strides, pads)
 
   def pad_channel(x: jax.Array, axis: int) -> jax.Array:
     widths = [(0, 0)] * x.ndim

@@ -1,5 +1,9 @@
 """conv_pool.Conv / max_pool compute what flax.linen.Conv / max_pool compute, with XLA's own
-gradients (bitwise for the pool, ties included), in reverse and forward mode."""
+gradients (bitwise for the pool, ties included), in reverse and forward mode.
+
+The convolution tests here cover XLA's own convolutions as the library writes them (inside
+``cpu_kernels.disabled()``: the path where the CPU kernels are not built or do not apply); the
+kernels themselves are tested in test_cpu_kernels.py."""
 
 import re
 
@@ -10,7 +14,7 @@ from jax import lax
 import numpy as np
 import pytest
 
-from cs231n_jax.nn import conv_pool
+from cs231n_jax.nn import conv_pool, cpu_kernels
 from cs231n_jax.nn.conv_pool import Conv, materialized, max_pool, xla_default_lowering
 
 
@@ -79,7 +83,7 @@ def _conv_pair(channels, dtype=jnp.float32, **kwargs):
 @pytest.mark.parametrize("channels,kwargs", [(3, {}), (5, {"strides": 2, "padding": "VALID"}),
                                              (3, {"kernel_dilation": 2, "use_bias": False})])
 def test_odd_channel_conv_equals_flax_conv_with_the_same_gradients(channels, kwargs):
-  with jax.enable_x64(True):
+  with jax.enable_x64(True), cpu_kernels.disabled():
     x, v, ours, ref = _conv_pair(channels, jnp.float64, **kwargs)
     assert "pad[" in str(jax.make_jaxpr(lambda x: ours.apply(v, x))(x))  # the hook is in use
     np.testing.assert_allclose(ours.apply(v, x), ref.apply(v, x), rtol=1e-12, atol=1e-12)
@@ -96,6 +100,7 @@ def test_odd_channel_conv_equals_flax_conv_with_the_same_gradients(channels, kwa
 
 
 @pytest.mark.parametrize("channels", [1, 2, 4])
+@cpu_kernels.disabled()
 def test_one_or_even_channels_are_the_plain_convolution_with_bitwise_gradients(channels):
   x, v, ours, ref = _conv_pair(channels)
   assert "pad[" not in str(jax.make_jaxpr(lambda x: ours.apply(v, x))(x))
@@ -143,7 +148,8 @@ def test_weight_gradient_copies_no_longer_recompute_the_residual_stream():
   cpu_text = lambda f: jax.jit(f).lower(v["params"]).compile().as_text()
   with xla_default_lowering():
     before = _widest_transposing_fusion(cpu_text(make_grad()))
-  after = _widest_transposing_fusion(cpu_text(make_grad()))
+  with cpu_kernels.disabled():
+    after = _widest_transposing_fusion(cpu_text(make_grad()))
   assert after < before, (after, before)
 
 
@@ -161,12 +167,16 @@ def test_xla_default_lowering_switches_both_rewrites_off_while_tracing():
   make_f = lambda: (lambda x: jax.grad(lambda x: jnp.sum(max_pool(conv.apply(v, x), (2, 2), strides=(2, 2)) ** 2))(x))
   with xla_default_lowering():
     before = str(jax.make_jaxpr(make_f())(x))  # a fresh function: JAX caches traces by function
+  with cpu_kernels.disabled():
+    after_without_kernels = str(jax.make_jaxpr(make_f())(x))
   after = str(jax.make_jaxpr(make_f())(x))
-  assert "select_and_scatter" in before and "pad[" not in before
-  assert "select_and_scatter" not in after and "pad[" in after
+  assert "select_and_scatter" in before and "pad[" not in before and "cs231n_conv2d" not in before
+  assert "select_and_scatter" not in after_without_kernels and "pad[" in after_without_kernels
+  assert "select_and_scatter" not in after and "cs231n_conv2d" in after
 
 
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+@cpu_kernels.disabled()
 def test_gradients_inside_scan_use_xla_cpus_own_convolution_layout(strides):
   """In a lax.scan body XLA:CPU does not copy a convolution's operands into its own layout (it did
   outside loops) and ran the convolution on a generic path, ~30x slower. Every convolution of the
