@@ -5,9 +5,10 @@ batch 128 of 32x32x3 images: forward, softmax cross-entropy, backward, SGD with 
 Before timing, the PyTorch peer's random weights are converted onto the Flax model and both losses
 are compared, so both sides compute the same function. Both get this machine's CPU threads. The
 fraction of peak uses XLA's FLOP count of the step for both and the float32 matmul peak measured
-in the same run. Two more variants undo the library's CPU work: the same Flax step compiled with
-XLA's default YNNPACK choice (before :mod:`cs231n_jax.xla_flags`), and with that and XLA's default
-convolution and max-pool lowering too (before :mod:`cs231n_jax.nn.conv_pool`). The four take turns
+in the same run. Two more variants undo the library's CPU work: the same Flax step with XLA's own
+convolutions (before :mod:`cs231n_jax.nn.cpu_kernels`), and with XLA's default flags and
+convolution and max-pool lowering (before :mod:`cs231n_jax.xla_flags` and
+:mod:`cs231n_jax.nn.conv_pool`). The four take turns
 step by step (:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load
 hits them alike.
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 from cs231n_jax import xla_flags
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
-from cs231n_jax.nn import conv_pool
+from cs231n_jax.nn import conv_pool, cpu_kernels
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")
 MODEL_KWARGS = {"three_layer_convnet": {"filter_size": 7}}  # the course's defaults: 32 7x7 filters, 100 hidden
@@ -100,11 +101,13 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
     # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool) as well: XLA's default lowering.
     with conv_pool.xla_default_lowering():
       before = flax_step(", XLA defaults (flags, conv/pool)", xla_defaults)
-    default_flags = flax_step(", XLA default flags", xla_defaults)
+    with cpu_kernels.disabled():  # before the CPU kernels: XLA's convolutions as conv_pool writes them
+      xla_convs = flax_step(", XLA's convolutions")
     jax_prepared = flax_step("")
-    # Every variant is credited with the model's arithmetic (XLA's count of the default lowering),
-    # not with the zero channel the even-channel convolution adds.
-    flops = jax_prepared[0].flops = default_flags[0].flops = before[0].flops
+    # Every variant is credited with the model's arithmetic (XLA's count of the default lowering):
+    # not with the zero channel the even-channel convolution adds, and XLA cannot count inside the
+    # kernels' custom calls.
+    flops = jax_prepared[0].flops = xla_convs[0].flops = before[0].flops
     opt = torch.optim.SGD(tm.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     tx_, ty_ = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y.astype(np.int64))
 
@@ -115,5 +118,5 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
 
     torch_prepared = prepare_python(torch_step, study="peers", variant=f"{name} PyTorch eager", framework="torch",
                                     flops=flops, peak_flops_per_s=peak, params=params)
-    records += measure_interleaved([jax_prepared, torch_prepared, default_flags, before], n_runs=n_runs)
+    records += measure_interleaved([jax_prepared, torch_prepared, xla_convs, before], n_runs=n_runs)
   return records
