@@ -1,4 +1,4 @@
-"""Where the CPU goal's remaining time goes: one 3x3 convolution's three kernels, XLA vs PyTorch.
+"""One 3x3 convolution's three kernels, the library's vs PyTorch's.
 
 For each 3x3 stride-1 "same" convolution shape of the CIFAR ResNets and ``small_vgg`` at batch 128,
 three operations, each as one compiled JAX program and as one PyTorch eager call (NCHW, as in the
@@ -9,8 +9,9 @@ three operations, each as one compiled JAX program and as one PyTorch eager call
 - ``weight gradient``: with respect to the kernel.
 
 The JAX side is the library's convolution (:func:`cs231n_jax.nn.conv_pool.conv_general_dilated`,
-what ``Conv`` runs, its weight gradient reading the input through the identity matmul on CPU), so
-its times include every copy XLA adds around the kernel. PyTorch runs ``conv2d`` and
+what ``Conv`` runs: on CPU the kernels of :mod:`cs231n_jax.nn.cpu_kernels`, or XLA's convolution
+written as ``conv_pool`` writes it where they are not built), so its times include every copy XLA
+adds around the kernel. PyTorch runs ``conv2d`` and
 ``aten.convolution_backward`` (oneDNN on x86). Both sides' results are compared before timing, and
 the six variants of a shape take turns call by call.
 """
@@ -89,7 +90,7 @@ def run(shapes=SHAPES, batch: int = BATCH, n_runs: int = 10, peak: float | None 
     prepared = []
     for op in OPS:
       name = f"{c_in}->{c_out} @{size}x{size} {op}"
-      jax_record, jax_call = prepare_jax(JAX_OPS[op], jax_args, study="conv_kernels", variant=f"{name}, XLA",
+      jax_record, jax_call = prepare_jax(JAX_OPS[op], jax_args, study="conv_kernels", variant=f"{name}, library",
                                          peak_flops_per_s=peak, params={**params, "op": op})
       jax_record.flops = flops  # XLA's count would add the identity matmul and padding
       prepared.append((jax_record, jax_call))
@@ -102,11 +103,11 @@ def run(shapes=SHAPES, batch: int = BATCH, n_runs: int = 10, peak: float | None 
 
 
 def ratio_table(records) -> str:
-  """Markdown: per shape and operation, both medians and XLA / PyTorch."""
+  """Markdown: per shape and operation, both medians and library / PyTorch."""
   by_variant = {(r.params["c_in"], r.params["c_out"], r.params["size"], r.params["op"], r.framework): r.step_median_s
                 for r in records}
   batch = records[0].params["batch"] if records else BATCH
-  lines = [f"| convolution (batch {batch}) | operation | XLA (library) | PyTorch eager | XLA / PyTorch |",
+  lines = [f"| convolution (batch {batch}) | operation | library (JAX) | PyTorch eager | library / PyTorch |",
            "|---|---|---:|---:|---:|"]
   for (c_in, c_out, size, op, framework), t in by_variant.items():
     if framework != "jax":

@@ -261,7 +261,17 @@ def _batch_sequentially(primitive, args, dims, **params):
   return lax.map(lambda a: primitive.bind(*a, **params), moved), 0
 
 
-batching.primitive_batchers[conv2d_p] = functools.partial(_batch_sequentially, conv2d_p)
+def _batch_conv(args, dims, **params):
+  """vmap of the convolution: a batch of inputs with one kernel folds into the kernel's own batch."""
+  (x, w), (x_dim, w_dim) = args, dims
+  if w_dim is not None:
+    return _batch_sequentially(conv2d_p, args, dims, **params)
+  x = jnp.moveaxis(x, x_dim, 0)
+  out = conv2d_p.bind(x.reshape(-1, *x.shape[2:]), w, **params)
+  return out.reshape(*x.shape[:2], *out.shape[1:]), 0
+
+
+batching.primitive_batchers[conv2d_p] = _batch_conv
 batching.primitive_batchers[weight_grad_p] = functools.partial(_batch_sequentially, weight_grad_p)
 
 
