@@ -18,6 +18,9 @@ Transposes in ``x`` (needed only by higher-order derivatives) use ``lax``'s own 
 of forward and reverse differentiation works. ``conv_pool.conv_general_dilated`` writes the
 convolution's weight tangent with ``conv2d_p`` on the CPU backend when :func:`available`.
 
+``jax.export`` refuses custom calls (they carry no compatibility guarantee): to export a CPU program
+with convolutions, trace it inside :func:`disabled` (XLA's own convolutions, portable).
+
 No compiler, a failed build or ``CS231N_JAX_XLA_DEFAULTS=1``: :func:`available` is False (with one
 warning naming the reason) and the library keeps XLA's own weight gradient. A compiler comes from
 ``$CXX``, else ``c++`` / ``g++`` / ``clang++`` on the ``PATH``, else the ``ziglang`` package

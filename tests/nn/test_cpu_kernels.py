@@ -210,3 +210,16 @@ def _fake_run_without_version(run):
       return run(["echo", "false 1.0"], *args, **kwargs)
     return run(command, *args, **kwargs)
   return fake
+
+
+def test_export_needs_xlas_convolutions():
+  """jax.export refuses custom calls; traced inside disabled() a CPU convnet exports and runs."""
+  f = lambda x, w: _ours(x, w, (1, 1), "SAME")
+  args = (jax.ShapeDtypeStruct((2, 8, 8, 4), jnp.float32), jax.ShapeDtypeStruct((3, 3, 4, 8), jnp.float32))
+  with pytest.raises(ValueError, match="custom calls"):
+    jax.export.export(jax.jit(f))(*args)
+  with cpu_kernels.disabled():
+    exported = jax.export.export(jax.jit(lambda x, w: f(x, w)))(*args)
+  x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 8))
+  restored = jax.export.deserialize(exported.serialize())
+  np.testing.assert_allclose(restored.call(x, w), _reference(x, w, (1, 1), "SAME"), rtol=1e-6)
