@@ -30,6 +30,10 @@ CPU (``docs/benchmarks.md``, "The CPU goal"):
   against 1.2 s unrolled). On the CPU backend the tangent rule transposes its operands explicitly
   so that both gradients are convolutions in that layout wherever they run (scanned: 1.85 s).
 
+- **The kernels themselves.** On the CPU backend, where :mod:`cs231n_jax.nn.cpu_kernels` is built
+  (a C++ compiler on the machine), the convolutions it supports run as its kernels instead, which
+  make the three items above unnecessary for them; the items remain the path for everything else.
+
 All rules are written as ``custom_jvp`` (not ``custom_vjp``) so forward-mode and higher-order
 differentiation keep working. On other backends the padding costs a little memory and changes
 nothing, and the identity matmul and explicit transposes are left out; the pool rule is correct
@@ -177,7 +181,10 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
                          precision: Any = None, preferred_element_type: Any = None) -> jax.Array:
   """``lax.conv_general_dilated`` (same arguments, values and derivatives), expressed for XLA:CPU.
 
-  For ungrouped convolutions: the forward pass appends a zero input channel when the input has an
+  On the CPU backend, convolutions the library's kernels compute (2-D, Flax's NHWC x HWIO layout,
+  float32 / float64, undilated, ungrouped) go to them (:mod:`cs231n_jax.nn.cpu_kernels`: forward,
+  input and weight gradient 1-3x faster than XLA:CPU's own). For the others, ungrouped: the forward
+  pass appends a zero input channel when the input has an
   odd number of channels > 1, and on the CPU backend the weight gradient reads its input through
   :func:`materialized`. In the profile of a ResNet-56 training step the weight gradients' input
   copies -- each recomputing a stage's residual stream, up to 159 fused instructions -- took 2.3 of
@@ -196,6 +203,7 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
   on_cpu = jax.default_backend() == "cpu"
   if not odd and not on_cpu:
     return conv(lhs, rhs)
+  # The kernels carry their own derivatives (bilinear primitives); the rules below are for XLA's.
   if on_cpu and cpu_kernels.in_use() and cpu_kernels.supports(
       lhs, rhs, dn, lhs_dilation, rhs_dilation, feature_group_count, batch_group_count, preferred_element_type):
     pads = (lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
