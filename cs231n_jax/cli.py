@@ -127,10 +127,10 @@ def cmd_list(what: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  if argv is None:  # run as the command (not called from Python): restart once with huge pages
-    from cs231n_jax.glibc_tunables import restart_with_huge_pages
+  if argv is None:  # run as the command (not called from Python): restart once with the malloc tunables
+    from cs231n_jax.glibc_tunables import restart_with_malloc_tunables
 
-    restart_with_huge_pages()
+    restart_with_malloc_tunables()
   argv = list(sys.argv[1:] if argv is None else argv)
   # Subcommands with their own argument parsers.
   if argv and argv[0] == "bench":

@@ -1,22 +1,30 @@
-"""The glibc malloc tunable the ``cs231n-jax`` command sets for itself (huge pages), and why.
+"""The glibc malloc tunables the ``cs231n-jax`` command sets for itself, and why.
 
 XLA:CPU allocates a compiled program's temporary buffer afresh on every execution: 57 MB for the
 ThreeLayerConvNet's training step at batch 128, 289 MB for ResNet-20's. glibc serves allocations
 that large with ``mmap`` and returns them with ``munmap``, so every step faults the whole buffer
 back in, 4 KiB at a time, and the kernel zeroes each page: ~74,000 page faults per ResNet-20 step on
-this project's 2-core machine. With ``glibc.malloc.hugetlb=1`` glibc asks the kernel for
-transparent huge pages (``madvise``), and the same memory arrives in 2 MiB pages: ~400-1,200 faults
-per step, and steps 8-20% faster (``docs/benchmarks.md``, "The CPU goal"). PyTorch in the same
-process gains as well, so ``bench peers`` stays a fair race.
+this project's 2-core machine. Two remedies, both set by the command (``docs/benchmarks.md``, "The
+CPU goal", items 4 and 13):
+
+- ``glibc.malloc.hugetlb=1``: glibc asks the kernel for transparent huge pages (``madvise``), and the
+  same memory arrives in 2 MiB pages: ~400-1,200 faults per step, steps 8-20% faster.
+- ``glibc.malloc.arena_max=1``, ``mmap_max=0`` and a ``trim_threshold`` of 1 TiB: large blocks come
+  from the heap and freed memory stays there, so the next step reuses the same pages -- no faults
+  at all, and with the huge pages another 6-14% off a step (ResNet-20 / -56's kernels and XLA
+  zeroed ~0.5-1.4 GB of fresh pages per step). The process keeps its peak memory until it exits.
+
+PyTorch in the same process gains as well, so ``bench peers`` stays a fair race.
 
 glibc reads ``GLIBC_TUNABLES`` once, when a process starts, so a library cannot change it for the
-process that imports it: the command re-executes itself once, with the tunable added. Notebooks and
-other programs can start with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` in their environment.
+process that imports it: the command re-executes itself once, with the tunables added. Notebooks and
+other programs can start with :data:`TUNABLES` in their environment (``GLIBC_TUNABLES=...``).
 
-Left alone: a ``GLIBC_TUNABLES`` that already names ``glibc.malloc.hugetlb`` (the user's choice;
-``=0`` measures without), anything but Linux with glibc 2.35 or later (the tunable's first release),
-a kernel whose transparent huge pages are ``never``, and ``CS231N_JAX_XLA_DEFAULTS=1`` (which turns
-off every runtime default of this library, the XLA flag of :mod:`cs231n_jax.xla_flags` included).
+Left alone: a ``GLIBC_TUNABLES`` that already names any ``glibc.malloc`` tunable (the user manages
+malloc; ``glibc.malloc.hugetlb=0`` measures without), anything but Linux with glibc 2.35 or later
+(the huge-page tunable's first release), a kernel whose transparent huge pages are ``never``, and
+``CS231N_JAX_XLA_DEFAULTS=1`` (which turns off every runtime default of this library, the XLA flag
+of :mod:`cs231n_jax.xla_flags` included).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from typing import Mapping
 from cs231n_jax.xla_flags import OPT_OUT_ENV
 
 HUGETLB = "glibc.malloc.hugetlb"
+MALLOC = "glibc.malloc."
+TUNABLES = f"{HUGETLB}=1:{MALLOC}arena_max=1:{MALLOC}mmap_max=0:{MALLOC}trim_threshold={1 << 40}"
 FIRST_GLIBC = (2, 35)
 THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -57,13 +67,13 @@ def tunables_to_set(environ: Mapping[str, str], glibc: tuple[int, int] | None) -
   if environ.get(OPT_OUT_ENV) == "1" or glibc is None or glibc < FIRST_GLIBC:
     return None
   current = environ.get("GLIBC_TUNABLES", "")
-  if any(item.split("=")[0] == HUGETLB for item in current.split(":")):
+  if any(item.startswith(MALLOC) for item in current.split(":")):
     return None
-  return f"{current}:{HUGETLB}=1" if current else f"{HUGETLB}=1"
+  return f"{current}:{TUNABLES}" if current else TUNABLES
 
 
-def restart_with_huge_pages() -> None:
-  """Replace this process by the same command line with ``glibc.malloc.hugetlb=1`` added to
+def restart_with_malloc_tunables() -> None:
+  """Replace this process by the same command line with :data:`TUNABLES` added to
   ``GLIBC_TUNABLES``; return at once if there is nothing to add. Call it first thing, before any
   work: whatever ran before is run again."""
   if not sys.platform.startswith("linux") or not transparent_huge_pages_possible():

@@ -1,5 +1,6 @@
-"""cs231n_jax.glibc_tunables: the command restarts itself once with glibc.malloc.hugetlb=1, keeps
-the user's own tunables, never overrides the user's choice for that one, and can be turned off."""
+"""cs231n_jax.glibc_tunables: the command restarts itself once with its malloc tunables (huge pages,
+freed memory kept), keeps the user's own tunables, leaves malloc alone when the user tunes it, and
+can be turned off."""
 
 import os
 import subprocess
@@ -8,23 +9,29 @@ import sys
 from cs231n_jax import cli, glibc_tunables
 from cs231n_jax.xla_flags import OPT_OUT_ENV
 
-ON = f"{glibc_tunables.HUGETLB}=1"
+ON = glibc_tunables.TUNABLES
 
 
-def test_tunable_is_added_after_the_users_own():
+def test_the_tunables_are_huge_pages_and_kept_memory():
+  assert ON.split(":") == ["glibc.malloc.hugetlb=1", "glibc.malloc.arena_max=1", "glibc.malloc.mmap_max=0",
+                           "glibc.malloc.trim_threshold=1099511627776"]
+
+
+def test_tunables_are_added_after_the_users_own():
   assert glibc_tunables.tunables_to_set({}, (2, 36)) == ON
-  mine = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=1048576"
+  mine = "glibc.rtld.optional_static_tls=2048:glibc.pthread.rseq=0"
   assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 35)) == f"{mine}:{ON}"
 
 
-def test_users_choice_old_or_other_libc_and_opt_out_are_left_alone():
-  for mine in ("glibc.malloc.hugetlb=0", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=2"):
+def test_users_malloc_choice_old_or_other_libc_and_opt_out_are_left_alone():
+  for mine in ("glibc.malloc.hugetlb=0", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=2",
+               "glibc.pthread.rseq=0:glibc.malloc.trim_threshold=1048576"):
     assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 36)) is None
-  assert glibc_tunables.tunables_to_set({}, (2, 34)) is None  # glibc before the tunable existed
+  assert glibc_tunables.tunables_to_set({}, (2, 34)) is None  # glibc before the huge-page tunable existed
   assert glibc_tunables.tunables_to_set({}, None) is None  # musl, macOS, Windows
   assert glibc_tunables.tunables_to_set({OPT_OUT_ENV: "1"}, (2, 36)) is None
-  # A tunable whose name merely starts the same is not the user's choice for this one.
-  other = "glibc.malloc.hugetlbx=0"
+  # A tunable of another namespace whose name merely looks alike is not a malloc choice.
+  other = "glibc.mallocx.hugetlb=0"
   assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": other}, (2, 36)) == f"{other}:{ON}"
 
 
@@ -42,7 +49,7 @@ def _env(**extra) -> dict:
 
 
 RESTART = ("import os; from cs231n_jax import glibc_tunables as g; "
-           "print('run', os.getpid(), os.environ.get('GLIBC_TUNABLES')); g.restart_with_huge_pages(); "
+           "print('run', os.getpid(), os.environ.get('GLIBC_TUNABLES')); g.restart_with_malloc_tunables(); "
            "print('work', os.getpid(), os.environ.get('GLIBC_TUNABLES'))")
 
 
@@ -51,14 +58,14 @@ def _expects_restart() -> bool:
           and (glibc_tunables.glibc_version() or (0, 0)) >= glibc_tunables.FIRST_GLIBC)
 
 
-def test_restart_runs_the_same_command_once_with_the_tunable():
-  out = subprocess.run([sys.executable, "-c", RESTART], env=_env(GLIBC_TUNABLES="glibc.malloc.arena_max=4"),
+def test_restart_runs_the_same_command_once_with_the_tunables():
+  out = subprocess.run([sys.executable, "-c", RESTART], env=_env(GLIBC_TUNABLES="glibc.pthread.rseq=0"),
                        capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
   lines = [line.split(" ", 2) for line in out if line]
   if _expects_restart():
-    both = f"glibc.malloc.arena_max=4:{ON}"
+    both = f"glibc.pthread.rseq=0:{ON}"
     # exec keeps the process id; the output before the restart is not lost (flushed first).
-    assert lines == [["run", lines[0][1], "glibc.malloc.arena_max=4"], ["run", lines[0][1], both],
+    assert lines == [["run", lines[0][1], "glibc.pthread.rseq=0"], ["run", lines[0][1], both],
                      ["work", lines[0][1], both]]
   else:
     assert [line[0] for line in lines] == ["run", "work"]
@@ -73,7 +80,7 @@ def test_no_restart_when_turned_off_or_already_chosen():
 
 def test_the_command_restarts_only_when_run_as_a_program(monkeypatch):
   calls = []
-  monkeypatch.setattr(glibc_tunables, "restart_with_huge_pages", lambda: calls.append(1))
+  monkeypatch.setattr(glibc_tunables, "restart_with_malloc_tunables", lambda: calls.append(1))
   monkeypatch.setattr(sys, "argv", ["cs231n-jax", "list", "models"])
   assert cli.main() == 0  # as the console script calls it
   assert cli.main(["list", "models"]) == 0  # from Python (tests, notebooks): no restart

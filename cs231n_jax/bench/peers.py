@@ -6,7 +6,7 @@ Before timing, the PyTorch peer's random weights are converted onto the Flax mod
 are compared, so both sides compute the same function. Both get this machine's CPU threads. The
 fraction of peak uses XLA's FLOP count of the step for both and the float32 matmul peak measured
 in the same run. Two more variants undo the library's CPU work: the same Flax step with XLA's own
-convolutions (before :mod:`cs231n_jax.nn.cpu_kernels`), and with XLA's default flags and
+convolutions and Flax's batch norm (before :mod:`cs231n_jax.nn.cpu_kernels`), and with XLA's default flags and
 convolution and max-pool lowering (before :mod:`cs231n_jax.xla_flags` and
 :mod:`cs231n_jax.nn.conv_pool`). The four take turns
 step by step (:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load
@@ -101,8 +101,9 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
     # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool) as well: XLA's default lowering.
     with conv_pool.xla_default_lowering():
       before = flax_step(", XLA defaults (flags, conv/pool)", xla_defaults)
-    with cpu_kernels.disabled():  # before the CPU kernels: XLA's convolutions as conv_pool writes them
-      xla_convs = flax_step(", XLA's convolutions")
+    # Before the CPU kernels: XLA's convolutions as conv_pool writes them, Flax's batch norm.
+    with cpu_kernels.disabled():
+      xla_convs = flax_step(", without the CPU kernels")
     jax_prepared = flax_step("")
     # Every variant is credited with the model's arithmetic (XLA's count of the default lowering):
     # not with the zero channel the even-channel convolution adds, and XLA cannot count inside the

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.nn.conv_pool import Conv, max_pool as tiled_max_pool
+from cs231n_jax.nn.norms import BatchNorm
 
 Dtype = Any
 
@@ -182,22 +183,24 @@ class ConvBN(nn.Module):
     x = Conv(self.features, (self.kernel_size, self.kernel_size), strides=self.strides,
                 padding=pad2(self.padding), feature_group_count=self.groups, use_bias=False,
                 kernel_init=he_fan_out, dtype=self.dtype, param_dtype=self.param_dtype, name="conv")(x)
-    x = batch_norm(self, train, name="bn", epsilon=self.bn_epsilon, zero_init=self.zero_init_scale)(x)
-    return nn.relu(x) if self.relu else x
+    return batch_norm(self, train, name="bn", epsilon=self.bn_epsilon, zero_init=self.zero_init_scale,
+                      relu=self.relu)(x)
 
 
 def batch_norm(module: nn.Module, train: bool, name: str | None = None, epsilon: float = BN_EPSILON,
-               zero_init: bool = False) -> nn.BatchNorm:
-  """A batch norm configured from ``module``'s ``dtype``, ``param_dtype`` and ``bn_axis_name``.
+               zero_init: bool = False, relu: bool = False) -> BatchNorm:
+  """A batch norm (then a ReLU if ``relu``) configured from ``module``'s ``dtype``, ``param_dtype``
+  and ``bn_axis_name``: :class:`cs231n_jax.nn.norms.BatchNorm`, Flax's layer whose training steps
+  run on the library's CPU kernels, the ReLU fused into them.
 
   ``bn_axis_name`` names the pmap axis to average batch statistics over (synchronised batch norm);
   under ``jax.jit`` with a sharded batch the statistics are global already and it stays ``None``.
   ``zero_init`` starts the scale at 0 (Goyal et al. 2017, the last BN of a residual branch).
   """
-  return nn.BatchNorm(
+  return BatchNorm(
       use_running_average=not train, momentum=BN_MOMENTUM, epsilon=epsilon, dtype=module.dtype,
       param_dtype=module.param_dtype, axis_name=module.bn_axis_name,
-      scale_init=nn.initializers.zeros if zero_init else nn.initializers.ones, name=name)
+      scale_init=nn.initializers.zeros if zero_init else nn.initializers.ones, relu=relu, name=name)
 
 
 def dense(module: nn.Module, features: int, name: str, kernel_init=nn.initializers.lecun_normal()) -> nn.Dense:

@@ -45,11 +45,11 @@ class DenseLayer(nn.Module):
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
     if self.bn_size is not None:
-      x = nn.relu(L.batch_norm(self, self.train, name="norm1")(x))
+      x = L.batch_norm(self, self.train, name="norm1", relu=True)(x)
       x = L.conv(self, self.bn_size * self.growth_rate, 1, "conv1", use_bias=False)(x)
-      x = nn.relu(L.batch_norm(self, self.train, name="norm2")(x))
+      x = L.batch_norm(self, self.train, name="norm2", relu=True)(x)
     else:
-      x = nn.relu(L.batch_norm(self, self.train, name="norm1")(x))
+      x = L.batch_norm(self, self.train, name="norm1", relu=True)(x)
     x = L.conv(self, self.growth_rate, 3, "conv2" if self.bn_size is not None else "conv1", padding=1,
                use_bias=False)(x)
     return nn.Dropout(self.drop_rate, deterministic=not self.train)(x)
@@ -89,7 +89,7 @@ class Transition(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    x = nn.relu(L.batch_norm(self, self.train, name="norm")(x))
+    x = L.batch_norm(self, self.train, name="norm", relu=True)(x)
     x = L.conv(self, self.features, 1, "conv", use_bias=False)(x)
     return L.avg_pool(x, 2, 2)
 
@@ -126,7 +126,7 @@ class DenseNet(nn.Module):
     kw = dict(train=train, dtype=self.dtype, param_dtype=self.param_dtype, bn_axis_name=self.bn_axis_name)
     if self.stem == "imagenet":
       x = L.conv(self, self.num_init_features, 7, "conv0", strides=2, padding=3, use_bias=False)(x)
-      x = nn.relu(L.batch_norm(self, train, name="norm0")(x))
+      x = L.batch_norm(self, train, name="norm0", relu=True)(x)
       x = L.MaxPool(3, 2, pad=1, name="pool0")(x)
     else:
       x = L.conv(self, self.num_init_features, 3, "conv0", padding=1, use_bias=False)(x)
@@ -135,7 +135,7 @@ class DenseNet(nn.Module):
                      name=f"denseblock{b}", **kw)(x)
       if b < len(self.block_config):
         x = Transition(int(x.shape[-1] * self.compression), name=f"transition{b}", **kw)(x)
-    x = nn.relu(L.batch_norm(self, train, name="norm5")(x))
+    x = L.batch_norm(self, train, name="norm5", relu=True)(x)
     x = L.global_avg_pool(x)
     return L.logits_f32(L.dense(self, self.num_classes, "classifier")(x))
 

@@ -79,7 +79,7 @@ class BasicConv(nn.Module):
     x = L.conv(self, self.features, self.kernel_size, "conv", strides=self.strides, padding=self.padding,
                use_bias=not self.batch_norm)(x)
     if self.batch_norm:
-      x = L.batch_norm(self, train, name="bn", epsilon=self.bn_epsilon)(x)
+      return L.batch_norm(self, train, name="bn", epsilon=self.bn_epsilon, relu=True)(x)
     return nn.relu(x)
 
 

@@ -128,27 +128,32 @@ class ResidualBlock(nn.Module):
     dropout = nn.Dropout(self.dropout_rate, deterministic=not self.train)
 
     if self.preact:
-      pre = nn.relu(bn(name="bn1")(x))
+      pre = bn(name="bn1", relu=True)(x)
       shortcut = x
       if needs_projection:
         shortcut = self._shortcut(pre if self.shortcut == "projection" else x, out_channels, with_bn=False)
       if self.bottleneck:
-        y = nn.relu(bn(name="bn2")(conv(width, 1, "conv1")(pre)))
-        y = nn.relu(bn(name="bn3")(conv(width, 3, "conv2", strides=self.strides, padding=1, groups=self.groups)(y)))
+        y = bn(name="bn2", relu=True)(conv(width, 1, "conv1")(pre))
+        y = bn(name="bn3", relu=True)(conv(width, 3, "conv2", strides=self.strides, padding=1, groups=self.groups)(y))
         y = conv(out_channels, 1, "conv3")(dropout(y))
       else:
-        y = nn.relu(bn(name="bn2")(conv(width, 3, "conv1", strides=self.strides, padding=1)(pre)))
+        y = bn(name="bn2", relu=True)(conv(width, 3, "conv1", strides=self.strides, padding=1)(pre))
         y = conv(out_channels, 3, "conv2", padding=1)(dropout(y))
     else:
       shortcut = self._shortcut(x, out_channels, with_bn=True) if needs_projection else x
       last_bn = functools.partial(L.batch_norm, self, self.train, zero_init=self.zero_init_residual)
+      # Without squeeze-excite or drop-path the residual add and the ReLU join the last batch norm.
+      fuse_add = self.se_reduction is None and not (self.use_drop_path and self.train)
       if self.bottleneck:
-        y = nn.relu(bn(name="bn1")(conv(width, 1, "conv1")(x)))
-        y = nn.relu(bn(name="bn2")(conv(width, 3, "conv2", strides=self.strides, padding=1, groups=self.groups)(y)))
-        y = last_bn(name="bn3")(conv(out_channels, 1, "conv3")(dropout(y)))
+        y = bn(name="bn1", relu=True)(conv(width, 1, "conv1")(x))
+        y = bn(name="bn2", relu=True)(conv(width, 3, "conv2", strides=self.strides, padding=1, groups=self.groups)(y))
+        h, last_name = conv(out_channels, 1, "conv3")(dropout(y)), "bn3"
       else:
-        y = nn.relu(bn(name="bn1")(conv(width, 3, "conv1", strides=self.strides, padding=1)(x)))
-        y = last_bn(name="bn2")(conv(out_channels, 3, "conv2", padding=1)(dropout(y)))
+        y = bn(name="bn1", relu=True)(conv(width, 3, "conv1", strides=self.strides, padding=1)(x))
+        h, last_name = conv(out_channels, 3, "conv2", padding=1)(dropout(y)), "bn2"
+      if fuse_add:
+        return last_bn(name=last_name, relu=True)(h, residual=shortcut), None
+      y = last_bn(name=last_name)(h)
     if self.se_reduction is not None:
       y = SqueezeExcite(self.se_reduction, dtype=self.dtype, param_dtype=self.param_dtype, name="se")(y)
     if self.use_drop_path and self.train:
@@ -219,12 +224,12 @@ class ResNet(nn.Module):
     x = x.astype(self.dtype)
     if self.stem == "imagenet":
       x = L.conv(self, self.stem_width, 7, "conv1", strides=2, padding=3, use_bias=False)(x)
-      x = nn.relu(L.batch_norm(self, train, name="bn1")(x))
+      x = L.batch_norm(self, train, name="bn1", relu=True)(x)
       x = L.MaxPool(3, 2, pad=1, name="maxpool")(x)
     else:
       x = L.conv(self, self.stem_width, 3, "conv1", padding=1, use_bias=False)(x)
       if not self.preact:  # a pre-activation network starts its first block with BN-ReLU
-        x = nn.relu(L.batch_norm(self, train, name="bn1")(x))
+        x = L.batch_norm(self, train, name="bn1", relu=True)(x)
 
     bottleneck = self.block == "bottleneck"
     expansion = self.expansion or (BOTTLENECK_EXPANSION if bottleneck else 1)
@@ -251,7 +256,7 @@ class ResNet(nn.Module):
           x, _ = block_cls(planes, 1, name=f"layer{i}_{j}", **block_kwargs)(x, float(rates[start + j]))
       start += n
     if self.preact:
-      x = nn.relu(L.batch_norm(self, train, name="final_bn")(x))
+      x = L.batch_norm(self, train, name="final_bn", relu=True)(x)
     x = L.global_avg_pool(x)
     return L.logits_f32(L.dense(self, self.num_classes, "fc")(x))
 

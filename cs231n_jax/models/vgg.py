@@ -68,9 +68,7 @@ class VGG(nn.Module):
     for b, widths in enumerate(VGG_CONFIGS[self.depth], start=1):
       for i, width in enumerate(widths, start=1):
         x = L.conv(self, width, 3, f"conv{b}_{i}", padding=1, kernel_init=L.he_fan_out)(x)
-        if self.batch_norm:
-          x = L.batch_norm(self, train, name=f"bn{b}_{i}")(x)
-        x = nn.relu(x)
+        x = L.batch_norm(self, train, name=f"bn{b}_{i}", relu=True)(x) if self.batch_norm else nn.relu(x)
       x = L.MaxPool(2, 2, name=f"pool{b}")(x)
     x = L.AdaptiveAvgPool(tuple(self.pool_size), name="avgpool")(x)
     x = L.flatten(x)

@@ -60,8 +60,9 @@ _rewrites = {"enabled": True}
 
 @contextlib.contextmanager
 def xla_default_lowering() -> Iterator[None]:
-  """Within this context, ``Conv`` and ``max_pool`` trace as plain ``flax.linen.Conv`` / ``max_pool``:
-  the benchmark's "before" variant, measured in the same run as the "after".
+  """Within this context, ``Conv`` and ``max_pool`` trace as plain ``flax.linen.Conv`` / ``max_pool``
+  and ``norms.BatchNorm`` as Flax's (no CPU kernels, :func:`cpu_kernels.disabled`): the benchmark's
+  "before" variant, measured in the same run as the "after", and what XLA's cost analysis can count.
 
   The switch is read while tracing, and JAX caches traces by function: trace a function object
   here that was not traced outside (e.g. a fresh ``lambda *a: step(*a)``).
@@ -69,7 +70,8 @@ def xla_default_lowering() -> Iterator[None]:
   previous = _rewrites["enabled"]
   _rewrites["enabled"] = False
   try:
-    yield
+    with cpu_kernels.disabled():
+      yield
   finally:
     _rewrites["enabled"] = previous
 

@@ -13,12 +13,16 @@
 // the result does not depend on which thread ran which chunk (bitwise reproducible run to run).
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -143,64 +147,53 @@ void AccumulateImage(const Geometry& g, const T* x, const T* dy, T* dw) {
 // At most this many partial sums: fixed, so that results do not depend on the thread count.
 constexpr int64_t kMaxChunks = 8;
 
-// Chunks of images shared between the calling thread and the tasks it schedules. Tasks claim chunks
-// from a counter; the caller claims too, so it never waits for a task that has not started (a pool
-// whose threads are all busy cannot deadlock it), only for chunks that some thread is running.
-template <typename T>
-struct Work {
-  Geometry g;
-  const T* x;
-  const T* dy;
-  int64_t chunks, weight_size;
-  std::vector<T> partial;  // chunks x weight_size
-  std::atomic<int64_t> next{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t finished = 0;
-
-  // Runs chunks until none is left; returns how many this thread finished.
-  void Run() {
+// Runs fn(u) for every u in [0, units), shared between the calling thread and up to
+// pool.num_threads() - 1 tasks it schedules. Tasks claim units from a counter; the caller claims too,
+// so it never waits for a task that has not started (a pool whose threads are all busy cannot
+// deadlock it), only for units that some thread is running. A task that starts after the last unit
+// was claimed returns at once without touching fn's data.
+template <typename F>
+void ParallelFor(ffi::ThreadPool& pool, int64_t units, const F& fn) {
+  struct State {
+    std::atomic<int64_t> next{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t finished = 0;
+  };
+  auto state = std::make_shared<State>();
+  auto run = [state, units, fn] {
     int64_t done = 0;
-    for (int64_t k; (k = next.fetch_add(1)) < chunks; ++done) {
-      T* sum = partial.data() + k * weight_size;
-      std::fill(sum, sum + weight_size, T(0));
-      const int64_t image_size = g.h * g.w * g.c, grad_size = g.oh * g.ow * g.o;
-      for (int64_t b = g.n * k / chunks; b < g.n * (k + 1) / chunks; ++b)
-        AccumulateImage<T>(g, x + b * image_size, dy + b * grad_size, sum);
-    }
+    for (int64_t u; (u = state->next.fetch_add(1)) < units; ++done) fn(u);
     if (done > 0) {
-      std::lock_guard<std::mutex> lock(mu);
-      finished += done;
-      cv.notify_all();
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->finished += done;
+      state->cv.notify_all();
     }
-    return;
-  }
-};
+  };
+  const int64_t helpers = std::min<int64_t>(pool.num_threads(), units) - 1;
+  for (int64_t t = 0; t < helpers; ++t) pool.Schedule([run] { run(); });
+  run();
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->finished == units; });
+}
 
 template <typename T>
 void WeightGrad(ffi::ThreadPool& pool, const Geometry& g, const T* x, const T* dy, T* dw) {
   const int64_t weight_size = g.kh * g.kw * g.c * g.o;
-  auto work = std::make_shared<Work<T>>();
-  work->g = g;
-  work->x = x;
-  work->dy = dy;
-  work->chunks = std::max<int64_t>(1, std::min<int64_t>(g.n, kMaxChunks));
-  work->weight_size = weight_size;
-  work->partial.resize(work->chunks * weight_size);
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), work->chunks) - 1;
-  for (int64_t t = 0; t < helpers; ++t) pool.Schedule([work] { work->Run(); });
-  work->Run();
-  {
-    std::unique_lock<std::mutex> lock(work->mu);
-    work->cv.wait(lock, [&] { return work->finished == work->chunks; });
-  }
-  std::copy(work->partial.begin(), work->partial.begin() + weight_size, dw);
-  for (int64_t k = 1; k < work->chunks; ++k) {
-    const T* sum = work->partial.data() + k * weight_size;
+  const int64_t image_size = g.h * g.w * g.c, grad_size = g.oh * g.ow * g.o;
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(g.n, kMaxChunks));
+  std::vector<T> partial(chunks * weight_size, T(0));  // one sum per chunk of images
+  ParallelFor(pool, chunks, [&](int64_t k) {
+    T* sum = partial.data() + k * weight_size;
+    for (int64_t b = g.n * k / chunks; b < g.n * (k + 1) / chunks; ++b)
+      AccumulateImage<T>(g, x + b * image_size, dy + b * grad_size, sum);
+  });
+  std::copy(partial.begin(), partial.begin() + weight_size, dw);
+  for (int64_t k = 1; k < chunks; ++k) {
+    const T* sum = partial.data() + k * weight_size;
     for (int64_t i = 0; i < weight_size; ++i) dw[i] += sum[i];
   }
 }
-
 
 // ----------------------------------------------------------------------------- the convolution
 
@@ -272,47 +265,14 @@ void ConvRow(const Geometry& g, const T* x, const T* w, T* y_row, int64_t r, std
     }
 }
 
-// Output rows shared between the caller and its helper tasks (see Work: the same protocol, no sums).
-template <typename T>
-struct ConvWork {
-  Geometry g;
-  const T* x;
-  const T* w;
-  T* y;
-  std::atomic<int64_t> next{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t finished = 0;
-
-  void Run() {
-    std::vector<T> rows;
-    int64_t done = 0;
-    const int64_t units = g.n * g.oh;
-    for (int64_t u; (u = next.fetch_add(1)) < units; ++done) {
-      const int64_t b = u / g.oh, r = u % g.oh;
-      ConvRow<T>(g, x + b * g.h * g.w * g.c, w, y + (b * g.oh + r) * g.ow * g.o, r, rows);
-    }
-    if (done > 0) {
-      std::lock_guard<std::mutex> lock(mu);
-      finished += done;
-      cv.notify_all();
-    }
-  }
-};
-
+// One unit of work per (image, output row).
 template <typename T>
 void Conv(ffi::ThreadPool& pool, const Geometry& g, const T* x, const T* w, T* y) {
-  auto work = std::make_shared<ConvWork<T>>();
-  work->g = g;
-  work->x = x;
-  work->w = w;
-  work->y = y;
-  const int64_t units = g.n * g.oh;
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), units) - 1;
-  for (int64_t t = 0; t < helpers; ++t) pool.Schedule([work] { work->Run(); });
-  work->Run();
-  std::unique_lock<std::mutex> lock(work->mu);
-  work->cv.wait(lock, [&] { return work->finished == units; });
+  ParallelFor(pool, g.n * g.oh, [&](int64_t u) {
+    thread_local std::vector<T> rows;
+    const int64_t b = u / g.oh, r = u % g.oh;
+    ConvRow<T>(g, x + b * g.h * g.w * g.c, w, y + (b * g.oh + r) * g.ow * g.o, r, rows);
+  });
 }
 
 ffi::Error Conv2dImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Result<ffi::AnyBuffer> y,
@@ -362,6 +322,290 @@ ffi::Error ConvWeightGradImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBu
   }
 }
 
+// ----------------------------------------------------------------------------- batch norm (training)
+// x is (M, C): every axis but the last (channels) flattened. Statistics are over M, the variance
+// biased (divided by M), as Flax's nn.BatchNorm. The layer's output is
+//   y = act(z + residual),  z = (x - mean) * (scale / sqrt(var + eps)) + bias,
+// act the identity or (kRelu) max(0, .), residual (kResidual) an array of x's shape -- the residual
+// block's "relu(bn(conv(h)) + shortcut)" in one pass. The backward pass recomputes z + residual
+// from x with the same expression, so forward and backward agree on the ReLU's mask.
+// Rows are split into a fixed number of chunks whose sums (in double) are added in chunk order:
+// bitwise reproducible whatever the thread count. Forward: two passes (statistics, then the
+// output); backward: two passes (the two sums, then dx and the residual's gradient).
+
+constexpr int64_t kStatChunks = 64;
+constexpr int64_t kRowBlock = 32;  // rows summed in T before the sums move to double
+
+struct Rows {
+  int64_t m, c, chunks;
+  int64_t Lo(int64_t k) const { return m * k / chunks; }
+  int64_t Hi(int64_t k) const { return m * (k + 1) / chunks; }
+};
+
+// The passes below are written once for V = T (any C) and V = Vec<T> (C a multiple of the lanes).
+template <typename V, typename T>
+inline V LoadAs(const T* p) {
+  if constexpr (std::is_same_v<V, T>) return *p;
+  else return Load(p);
+}
+template <typename T>
+inline void StoreFrom(T* p, T v) { *p = v; }
+template <typename T>
+inline void StoreFrom(T* p, Vec<T> v) { Store(p, v); }
+template <typename T>
+inline void AddTo(double* s, T v) { *s += static_cast<double>(v); }
+template <typename T>
+inline void AddTo(double* s, Vec<T> v) {
+  for (int l = 0; l < kLanes<T>; ++l) s[l] += static_cast<double>(v[l]);
+}
+template <typename V>
+inline V Zero() { return V{} * 0; }
+
+// The layer's operands, and its options as template arguments.
+template <typename T>
+struct BatchNormArgs {
+  Rows rows;
+  double epsilon;
+  const T *x, *scale, *bias, *residual;  // residual: null unless kResidual
+  T *mean, *var;                         // outputs of the forward pass, inputs of the backward
+};
+
+// Per-channel constants shared by the forward and backward passes, so that both compute the
+// pre-activation with the same values.
+template <typename T>
+struct Channels {
+  std::vector<T> inv_std, mul;  // 1 / sqrt(var + eps), and that times scale
+  Channels(const BatchNormArgs<T>& a) : inv_std(a.rows.c), mul(a.rows.c) {
+    for (int64_t j = 0; j < a.rows.c; ++j) {
+      inv_std[j] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(a.var[j]) + a.epsilon));
+      mul[j] = inv_std[j] * a.scale[j];
+    }
+  }
+};
+
+// z + residual at element (r, j .. j + lanes), from x - mean.
+template <bool kResidual, typename V, typename T>
+inline V PreActivation(const BatchNormArgs<T>& a, const Channels<T>& ch, int64_t r, int64_t j, V centered) {
+  V z = centered * LoadAs<V>(ch.mul.data() + j) + LoadAs<V>(a.bias + j);
+  if constexpr (kResidual) z += LoadAs<V>(a.residual + r * a.rows.c + j);
+  return z;
+}
+
+// Per-chunk sums over rows [lo, hi): s1 += sum of u, s2 += sum of w, where (u, w) = term(row, j)
+// for the channels j .. j + lanes; sums of up to kRowBlock rows are formed in T, then added in double.
+template <typename V, typename T, typename Term>
+void ChunkSums(const Rows& rows, int64_t k, double* s1, double* s2, const Term& term) {
+  constexpr int64_t step = sizeof(V) / sizeof(T);
+  const int64_t c = rows.c;
+  std::vector<V> u(c / step), w(c / step);
+  for (int64_t r0 = rows.Lo(k); r0 < rows.Hi(k); r0 += kRowBlock) {
+    std::fill(u.begin(), u.end(), Zero<V>());
+    std::fill(w.begin(), w.end(), Zero<V>());
+    for (int64_t r = r0; r < std::min(rows.Hi(k), r0 + kRowBlock); ++r)
+      for (int64_t j = 0; j < c; j += step) term(r, j, u[j / step], w[j / step]);
+    for (int64_t j = 0; j < c; j += step) {
+      AddTo<T>(s1 + j, u[j / step]);
+      AddTo<T>(s2 + j, w[j / step]);
+    }
+  }
+}
+
+// Both sums of every channel over all rows: per chunk in parallel, then added in chunk order.
+template <typename V, typename T, typename Term>
+void ChannelSums(ffi::ThreadPool& pool, const Rows& rows, std::vector<double>* sum1, std::vector<double>* sum2,
+                 const Term& term) {
+  const int64_t c = rows.c;
+  std::vector<double> partial(rows.chunks * 2 * c, 0.0);
+  ParallelFor(pool, rows.chunks, [&](int64_t k) {
+    ChunkSums<V, T>(rows, k, partial.data() + k * 2 * c, partial.data() + k * 2 * c + c, term);
+  });
+  sum1->assign(c, 0.0);
+  sum2->assign(c, 0.0);
+  for (int64_t k = 0; k < rows.chunks; ++k)
+    for (int64_t j = 0; j < c; ++j) {
+      (*sum1)[j] += partial[k * 2 * c + j];
+      (*sum2)[j] += partial[k * 2 * c + c + j];
+    }
+}
+
+template <bool kRelu, bool kResidual, typename V, typename T>
+void BatchNormForward(ffi::ThreadPool& pool, const BatchNormArgs<T>& a, T* y) {
+  const Rows& rows = a.rows;
+  const int64_t c = rows.c;
+  const T* x = a.x;
+  // Sums of x - x[0] (shifted, so that the variance does not cancel when |mean| >> std).
+  std::vector<double> s1, s2;
+  ChannelSums<V, T>(pool, rows, &s1, &s2, [&](int64_t r, int64_t j, V& u, V& w) {
+    const V d = LoadAs<V>(x + r * c + j) - LoadAs<V>(x + j);
+    u += d;
+    w += d * d;
+  });
+  for (int64_t j = 0; j < c; ++j) {
+    const double shifted_mean = s1[j] / rows.m;
+    a.mean[j] = static_cast<T>(static_cast<double>(x[j]) + shifted_mean);
+    a.var[j] = static_cast<T>(std::max(0.0, s2[j] / rows.m - shifted_mean * shifted_mean));
+  }
+  const Channels<T> ch(a);
+  constexpr int64_t step = sizeof(V) / sizeof(T);
+  ParallelFor(pool, rows.chunks, [&](int64_t k) {
+    for (int64_t r = rows.Lo(k); r < rows.Hi(k); ++r)
+      for (int64_t j = 0; j < c; j += step) {
+        V z = PreActivation<kResidual>(a, ch, r, j, LoadAs<V>(x + r * c + j) - LoadAs<V>(a.mean + j));
+        if constexpr (kRelu) z = z > Zero<V>() ? z : Zero<V>();
+        StoreFrom(y + r * c + j, z);
+      }
+  });
+}
+
+// dx, dscale, dbias (and, kResidual, dresidual) from dy.
+template <bool kRelu, bool kResidual, typename V, typename T>
+void BatchNormBackward(ffi::ThreadPool& pool, const BatchNormArgs<T>& a, const T* dy, T* dx, T* dscale, T* dbias,
+                       T* dresidual) {
+  const Rows& rows = a.rows;
+  const int64_t c = rows.c;
+  const Channels<T> ch(a);
+  // g: dy where the output is positive (kRelu), else dy -- the gradient of z + residual.
+  const auto masked = [&](int64_t r, int64_t j, V centered) {
+    const V d = LoadAs<V>(dy + r * c + j);
+    if constexpr (kRelu) return PreActivation<kResidual>(a, ch, r, j, centered) > Zero<V>() ? d : Zero<V>();
+    else return d;
+  };
+  std::vector<double> sg, sgx;  // sums of g and of g * xhat
+  ChannelSums<V, T>(pool, rows, &sg, &sgx, [&](int64_t r, int64_t j, V& u, V& w) {
+    const V centered = LoadAs<V>(a.x + r * c + j) - LoadAs<V>(a.mean + j);
+    const V g = masked(r, j, centered);
+    u += g;
+    w += g * (centered * LoadAs<V>(ch.inv_std.data() + j));
+  });
+  std::vector<T> shift(c), slope(c);  // dx = mul * (g - shift) - (x - mean) * slope
+  for (int64_t j = 0; j < c; ++j) {
+    dbias[j] = static_cast<T>(sg[j]);
+    dscale[j] = static_cast<T>(sgx[j]);
+    shift[j] = static_cast<T>(sg[j] / rows.m);
+    slope[j] = static_cast<T>(static_cast<double>(ch.mul[j]) * static_cast<double>(ch.inv_std[j]) * sgx[j] / rows.m);
+  }
+  constexpr int64_t step = sizeof(V) / sizeof(T);
+  ParallelFor(pool, rows.chunks, [&](int64_t k) {
+    for (int64_t r = rows.Lo(k); r < rows.Hi(k); ++r)
+      for (int64_t j = 0; j < c; j += step) {
+        const V centered = LoadAs<V>(a.x + r * c + j) - LoadAs<V>(a.mean + j);
+        const V g = masked(r, j, centered);
+        if constexpr (kResidual) StoreFrom(dresidual + r * c + j, g);
+        StoreFrom(dx + r * c + j, LoadAs<V>(ch.mul.data() + j) * (g - LoadAs<V>(shift.data() + j)) -
+                                      centered * LoadAs<V>(slope.data() + j));
+      }
+  });
+}
+
+// Calls kernel<kRelu, kResidual, V, T>(args...) for the options given at run time, with V the
+// vector of T when the channels split into whole vectors, else T.
+template <template <bool, bool, typename, typename> class Kernel, typename T, typename... Args>
+void Dispatch(bool relu, bool residual, int64_t c, Args&&... args) {
+  const bool vector = c % kLanes<T> == 0;
+  const int which = (relu ? 4 : 0) + (residual ? 2 : 0) + (vector ? 1 : 0);
+  switch (which) {
+    case 0: return Kernel<false, false, T, T>::Run(args...);
+    case 1: return Kernel<false, false, Vec<T>, T>::Run(args...);
+    case 2: return Kernel<false, true, T, T>::Run(args...);
+    case 3: return Kernel<false, true, Vec<T>, T>::Run(args...);
+    case 4: return Kernel<true, false, T, T>::Run(args...);
+    case 5: return Kernel<true, false, Vec<T>, T>::Run(args...);
+    case 6: return Kernel<true, true, T, T>::Run(args...);
+    default: return Kernel<true, true, Vec<T>, T>::Run(args...);
+  }
+}
+template <bool kRelu, bool kResidual, typename V, typename T>
+struct ForwardKernel {
+  template <typename... Args>
+  static void Run(Args&&... args) { BatchNormForward<kRelu, kResidual, V, T>(args...); }
+};
+template <bool kRelu, bool kResidual, typename V, typename T>
+struct BackwardKernel {
+  template <typename... Args>
+  static void Run(Args&&... args) { BatchNormBackward<kRelu, kResidual, V, T>(args...); }
+};
+
+// Checks the operands' shapes and dtypes; fills a's rows (x is (..., C), the rest C values or x's shape).
+template <typename T>
+ffi::Error MakeArgs(const char* what, ffi::AnyBuffer x, ffi::AnyBuffer scale, ffi::AnyBuffer bias,
+                    ffi::AnyBuffer residual, bool has_residual, double epsilon,
+                    std::initializer_list<ffi::AnyBuffer> per_channel, std::initializer_list<ffi::AnyBuffer> like_x,
+                    BatchNormArgs<T>* a) {
+  const auto xd = x.dimensions();
+  if (xd.size() < 1) return ffi::Error::InvalidArgument(std::string(what) + ": x must have a channel axis");
+  const int64_t c = xd[xd.size() - 1], m = c > 0 ? static_cast<int64_t>(x.element_count()) / c : 0;
+  if (m < 1) return ffi::Error::InvalidArgument(std::string(what) + ": x must not be empty");
+  for (const auto& v : per_channel)
+    if (v.element_type() != x.element_type() || v.element_count() != static_cast<size_t>(c))
+      return ffi::Error::InvalidArgument(std::string(what) + ": per-channel operands must be C values of x's dtype");
+  for (const auto& v : like_x)
+    if (v.element_type() != x.element_type() || v.element_count() != x.element_count())
+      return ffi::Error::InvalidArgument(std::string(what) + ": dy and the residual must have x's shape and dtype");
+  if (has_residual && (residual.element_type() != x.element_type() || residual.element_count() != x.element_count()))
+    return ffi::Error::InvalidArgument(std::string(what) + ": the residual must have x's shape and dtype");
+  *a = BatchNormArgs<T>{{m, c, std::max<int64_t>(1, std::min<int64_t>(m, kStatChunks))}, epsilon,
+                        x.typed_data<T>(), scale.typed_data<T>(), bias.typed_data<T>(),
+                        has_residual ? residual.typed_data<T>() : nullptr, nullptr, nullptr};
+  return ffi::Error::Success();
+}
+
+// Operands x, scale, bias, residual (a placeholder of one element when residual == 0).
+ffi::Error BatchNormForwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer scale, ffi::AnyBuffer bias,
+                                ffi::AnyBuffer residual, ffi::Result<ffi::AnyBuffer> y,
+                                ffi::Result<ffi::AnyBuffer> mean, ffi::Result<ffi::AnyBuffer> var, double epsilon,
+                                int64_t relu, int64_t has_residual) {
+  const auto run = [&](auto type_tag) {
+    using T = decltype(type_tag);
+    BatchNormArgs<T> a;
+    if (auto e = MakeArgs<T>("batch norm", x, scale, bias, residual, has_residual, epsilon, {scale, bias}, {}, &a);
+        e.failure())
+      return e;
+    a.mean = mean->typed_data<T>();
+    a.var = var->typed_data<T>();
+    Dispatch<ForwardKernel, T>(relu, has_residual, a.rows.c, pool, a, y->typed_data<T>());
+    return ffi::Error::Success();
+  };
+  switch (x.element_type()) {
+    case ffi::DataType::F32:
+      return run(float());
+    case ffi::DataType::F64:
+      return run(double());
+    default:
+      return ffi::Error::InvalidArgument("batch norm: dtype must be float32 or float64");
+  }
+}
+
+// Operands x, scale, bias, mean, var, residual (placeholder), dy; results dx, dscale, dbias and
+// dresidual (a placeholder of one element when residual == 0).
+ffi::Error BatchNormBackwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer scale, ffi::AnyBuffer bias,
+                                 ffi::AnyBuffer mean, ffi::AnyBuffer var, ffi::AnyBuffer residual, ffi::AnyBuffer dy,
+                                 ffi::Result<ffi::AnyBuffer> dx, ffi::Result<ffi::AnyBuffer> dscale,
+                                 ffi::Result<ffi::AnyBuffer> dbias, ffi::Result<ffi::AnyBuffer> dresidual,
+                                 double epsilon, int64_t relu, int64_t has_residual) {
+  const auto run = [&](auto type_tag) {
+    using T = decltype(type_tag);
+    BatchNormArgs<T> a;
+    if (auto e = MakeArgs<T>("batch norm gradient", x, scale, bias, residual, has_residual, epsilon,
+                             {scale, bias, mean, var}, {dy}, &a);
+        e.failure())
+      return e;
+    a.mean = const_cast<T*>(mean.typed_data<T>());  // read only in the backward pass
+    a.var = const_cast<T*>(var.typed_data<T>());
+    Dispatch<BackwardKernel, T>(relu, has_residual, a.rows.c, pool, a, dy.typed_data<T>(), dx->typed_data<T>(),
+                                dscale->typed_data<T>(), dbias->typed_data<T>(),
+                                has_residual ? dresidual->typed_data<T>() : nullptr);
+    return ffi::Error::Success();
+  };
+  switch (x.element_type()) {
+    case ffi::DataType::F32:
+      return run(float());
+    case ffi::DataType::F64:
+      return run(double());
+    default:
+      return ffi::Error::InvalidArgument("batch norm gradient: dtype must be float32 or float64");
+  }
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(ConvWeightGrad, ConvWeightGradImpl,
@@ -385,3 +629,35 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(Conv2d, Conv2dImpl,
                                   .Attr<int64_t>("stride_w")
                                   .Attr<int64_t>("pad_top")
                                   .Attr<int64_t>("pad_left"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(BatchNorm, BatchNormForwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Attr<double>("epsilon")
+                                  .Attr<int64_t>("relu")
+                                  .Attr<int64_t>("residual"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(BatchNormGrad, BatchNormBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Attr<double>("epsilon")
+                                  .Attr<int64_t>("relu")
+                                  .Attr<int64_t>("residual"));

@@ -1,11 +1,12 @@
-"""The convolution's weight gradient on the CPU: a kernel compiled on this machine, as a JAX primitive.
+"""Convolutions and batch norm on the CPU: kernels compiled on this machine, as JAX primitives.
 
 XLA:CPU computes a convolution's weight gradient with Eigen kernels that jaxlib compiles for plain
 AVX; on the CIFAR ResNets' 3x3 convolutions they reach 20-45 GFLOP/s of this machine's ~170
-(docs/benchmarks.md, "The CPU goal"). ``cpu_kernels.cc`` computes the same sums, register-blocked
-over channels, with the host's widest vectors: it is compiled here, once per source, compiler, jaxlib
-and CPU (``-march=native``), into a cache directory, and called as an XLA FFI custom call that
-splits the batch over XLA's own intra-op thread pool.
+(docs/benchmarks.md, "The CPU goal"); and it spends ~10 passes over the activation on batch norm,
+the residual add and the ReLU of a residual block. ``cpu_kernels.cc`` computes the convolution,
+its weight gradient and batch norm (forward and backward) with the host's widest vectors: it is
+compiled here, once per source, compiler, jaxlib and CPU (``-march=native``), into a cache
+directory, and called as XLA FFI custom calls that split the work over XLA's own intra-op thread pool.
 
 Two primitives carry it into autodiff, since a custom call has no derivatives of its own:
 
@@ -15,16 +16,17 @@ Two primitives carry it into autodiff, since a custom call has no derivatives of
   convolution elsewhere. Its transpose in ``g`` is ``conv2d_p`` again.
 
 Transposes in ``x`` (needed only by higher-order derivatives) use ``lax``'s own rules, so every order
-of forward and reverse differentiation works. ``conv_pool.conv_general_dilated`` writes the
-convolution's weight tangent with ``conv2d_p`` on the CPU backend when :func:`available`.
+of forward and reverse differentiation works. ``conv_pool.conv_general_dilated`` uses ``conv2d_p``
+on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
+``norms.BatchNorm`` in training) has three primitives of its own; see its section below.
 
 ``jax.export`` refuses custom calls (they carry no compatibility guarantee): to export a CPU program
-with convolutions, trace it inside :func:`disabled` (XLA's own convolutions, portable).
+with convolutions or training-mode batch norm, trace it inside :func:`disabled` (XLA's own, portable).
 
 No compiler, a failed build or ``CS231N_JAX_XLA_DEFAULTS=1``: :func:`available` is False (with one
-warning naming the reason) and the library keeps XLA's own weight gradient. A compiler comes from
-``$CXX``, else ``c++`` / ``g++`` / ``clang++`` on the ``PATH``, else the ``ziglang`` package
-(``pip install ziglang``) if installed. The cache lives in ``$CS231N_JAX_KERNEL_CACHE`` or
+warning naming the reason) and the library keeps XLA's convolutions and Flax's batch norm. A
+compiler comes from ``$CXX``, else ``c++`` / ``g++`` / ``clang++`` on the ``PATH``, else the
+``ziglang`` package (``pip install ziglang``) if installed. The cache lives in ``$CS231N_JAX_KERNEL_CACHE`` or
 ``~/.cache/cs231n_jax/kernels``.
 """
 
@@ -55,6 +57,8 @@ from jax.interpreters import ad, batching, mlir
 SOURCE = pathlib.Path(__file__).with_name("cpu_kernels.cc")
 CONV_TARGET = "cs231n_conv2d"
 WEIGHT_GRAD_TARGET = "cs231n_conv2d_weight_grad"
+BATCH_NORM_TARGET = "cs231n_batch_norm"
+BATCH_NORM_GRAD_TARGET = "cs231n_batch_norm_grad"
 NHWC = ("NHWC", "HWIO", "NHWC")
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC")
@@ -112,21 +116,23 @@ def build(cxx: Sequence[str]) -> pathlib.Path:
 
 @functools.cache
 def available() -> bool:
-  """Whether the weight-gradient kernel is built, loaded and registered with XLA for the CPU."""
+  """Whether the kernels are built, loaded and registered with XLA for the CPU."""
   if os.environ.get("CS231N_JAX_XLA_DEFAULTS") == "1":
     return False
   cxx = compiler()
   if cxx is None:
     warnings.warn("cs231n_jax: no C++ compiler (CXX, c++, g++, clang++ or the ziglang package): "
-                  "convolution weight gradients use XLA's own kernel on the CPU", stacklevel=2)
+                  "convolutions and batch norm use XLA's own kernels on the CPU", stacklevel=2)
     return False
   try:
     library = ctypes.cdll.LoadLibrary(str(build(cxx)))
     jax.ffi.register_ffi_target(CONV_TARGET, jax.ffi.pycapsule(library.Conv2d), platform="cpu")
     jax.ffi.register_ffi_target(WEIGHT_GRAD_TARGET, jax.ffi.pycapsule(library.ConvWeightGrad), platform="cpu")
+    jax.ffi.register_ffi_target(BATCH_NORM_TARGET, jax.ffi.pycapsule(library.BatchNorm), platform="cpu")
+    jax.ffi.register_ffi_target(BATCH_NORM_GRAD_TARGET, jax.ffi.pycapsule(library.BatchNormGrad), platform="cpu")
   except (OSError, AttributeError, RuntimeError, subprocess.SubprocessError) as error:
-    warnings.warn(f"cs231n_jax: building the CPU convolution kernel failed ({error}): convolution "
-                  "weight gradients use XLA's own kernel on the CPU", stacklevel=2)
+    warnings.warn(f"cs231n_jax: building the CPU kernels failed ({error}): convolutions and batch "
+                  "norm use XLA's own kernels on the CPU", stacklevel=2)
     return False
   return True
 
@@ -136,8 +142,8 @@ _switch = {"enabled": True}
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-  """Within this context, convolutions traced by ``conv_pool`` use XLA's own kernels (the "before"
-  of a benchmark, or a bitwise comparison with ``flax.linen.Conv``). Read while tracing: trace a
+  """Within this context, convolutions traced by ``conv_pool`` and ``norms.BatchNorm`` use XLA's own
+  kernels (the "before" of a benchmark, or a bitwise comparison with ``flax.linen``). Read while tracing: trace a
   fresh function object here (JAX caches traces by function)."""
   previous = _switch["enabled"]
   _switch["enabled"] = False
@@ -283,3 +289,193 @@ def conv2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Sequence
   kernel (see the module docstring); ``padding`` explicit."""
   return conv2d_p.bind(x, w, strides=tuple(int(s) for s in strides),
                        padding=tuple((int(lo), int(hi)) for lo, hi in padding))
+
+
+# ----------------------------------------------------------------------------- batch norm (training)
+# Batch norm over every axis but the last, with the batch's biased variance (Flax's nn.BatchNorm in
+# training), then optionally a residual added and a ReLU:
+#   y = act(z + residual),  z = (x - mean) / sqrt(var + eps) * scale + bias.
+# XLA:CPU spends ~10 passes over the activation on batch norm, the residual add and the ReLU of a
+# ResNet block, forward and backward (several fusions and reductions); the kernels take 4.
+#
+# Three primitives carry it into autodiff (``residual`` present or not is the parameter ``residual``):
+# - ``batch_norm_p(x, scale, bias[, residual]) -> (y, mean, var)``: the layer, reached only through
+#   the ``custom_jvp`` function :func:`batch_norm`, whose rule gives the tangents;
+# - ``batch_norm_tangent_p(x, scale, bias, mean, var[, residual], dx, dscale, dbias[, dresidual]) -> dy``:
+#   y's tangent, linear in the trailing tangents; transposed, ``batch_norm_cotangent_p``;
+# - ``batch_norm_cotangent_p(x, scale, bias, mean, var[, residual], dy) -> (dx, dscale, dbias[, dresidual])``:
+#   the backward pass, linear in dy; transposed, ``batch_norm_tangent_p``.
+# So reverse mode runs the forward and backward kernels; forward mode, every higher order and vmap
+# use the jnp references below (correct, not sped up).
+
+
+def _reduction_axes(x):
+  return tuple(range(x.ndim - 1))
+
+
+def _pre_activation(x, scale, bias, mean, var, residual, epsilon):
+  z = (x - mean) * (lax.rsqrt(var + epsilon) * scale) + bias
+  return z if residual is None else z + residual
+
+
+def _mask(relu, pre, value):
+  """``value`` where the ReLU passes (``pre > 0``), zero elsewhere; ``value`` itself without a ReLU."""
+  return jnp.where(pre > 0, value, jnp.zeros_like(value)) if relu else value
+
+
+def _split(args, n_primal, residual):
+  """(x, scale, bias, mean, var, residual or None) and the rest of a tangent / cotangent primitive's operands."""
+  primal = list(args[:n_primal + residual])
+  if not residual:
+    primal.append(None)
+  return primal, list(args[n_primal + residual:])
+
+
+def _batch_norm_reference(*args, epsilon, relu, residual):
+  x, scale, bias = args[:3]
+  r = args[3] if residual else None
+  axes = _reduction_axes(x)
+  mean = jnp.mean(x, axes)
+  var = jnp.mean(jnp.square(x - mean), axes)
+  pre = _pre_activation(x, scale, bias, mean, var, r, epsilon)
+  return _mask(relu, pre, pre), mean, var
+
+
+def _batch_norm_tangent_reference(*args, epsilon, relu, residual):
+  (x, scale, bias, mean, var, r), tangents = _split(args, 5, residual)
+  dx, dscale, dbias = tangents[:3]
+  axes = _reduction_axes(x)
+  inv_std = lax.rsqrt(var + epsilon)
+  xhat = (x - mean) * inv_std
+  dxhat = (dx - jnp.mean(dx, axes) - xhat * jnp.mean(dx * xhat, axes)) * inv_std
+  dpre = dxhat * scale + xhat * dscale + dbias + (tangents[3] if residual else 0)
+  return _mask(relu, _pre_activation(x, scale, bias, mean, var, r, epsilon), dpre)
+
+
+def _batch_norm_cotangent_reference(*args, epsilon, relu, residual):
+  (x, scale, bias, mean, var, r), (dy,) = _split(args, 5, residual)
+  axes = _reduction_axes(x)
+  inv_std = lax.rsqrt(var + epsilon)
+  xhat = (x - mean) * inv_std
+  g = _mask(relu, _pre_activation(x, scale, bias, mean, var, r, epsilon), dy)
+  dbias, dscale = jnp.sum(g, axes), jnp.sum(g * xhat, axes)
+  m = x.size // x.shape[-1]
+  dx = scale * inv_std * (g - dbias / m - xhat * (dscale / m))
+  return (dx, dscale, dbias, g) if residual else (dx, dscale, dbias)
+
+
+
+
+def _kernel_params(epsilon, relu, residual):
+  return dict(epsilon=np.float64(epsilon), relu=np.int64(relu), residual=np.int64(residual))
+
+
+def _batch_norm_on_cpu(*args, epsilon, relu, residual):
+  if not available():
+    return _batch_norm_reference(*args, epsilon=epsilon, relu=relu, residual=residual)
+  x, scale, bias = args[:3]
+  r = args[3] if residual else jnp.zeros((1,), x.dtype)
+  out = jax.eval_shape(functools.partial(_batch_norm_reference, epsilon=epsilon, relu=relu, residual=residual), *args)
+  return tuple(jax.ffi.ffi_call(BATCH_NORM_TARGET, out)(x, scale, bias, r, **_kernel_params(epsilon, relu, residual)))
+
+
+def _batch_norm_cotangent_on_cpu(*args, epsilon, relu, residual):
+  if not available():
+    return _batch_norm_cotangent_reference(*args, epsilon=epsilon, relu=relu, residual=residual)
+  (x, scale, bias, mean, var, r), (dy,) = _split(args, 5, residual)
+  like_x, per_channel = jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(scale.shape, x.dtype)
+  out = (like_x, per_channel, per_channel, like_x if residual else jax.ShapeDtypeStruct((1,), x.dtype))
+  dx, dscale, dbias, dr = jax.ffi.ffi_call(BATCH_NORM_GRAD_TARGET, out)(
+      x, scale, bias, mean, var, r if residual else jnp.zeros((1,), x.dtype), dy,
+      **_kernel_params(epsilon, relu, residual))
+  return (dx, dscale, dbias, dr) if residual else (dx, dscale, dbias)
+
+
+def _define(primitive, reference, on_cpu=None, multiple_results=False):
+  """Abstract evaluation, lowerings, JVP and vmap of ``primitive`` from its jnp ``reference``;
+  ``on_cpu`` (the kernel) replaces the reference's lowering on the CPU backend."""
+  primitive.multiple_results = multiple_results
+
+  def shaped(*args, **params):
+    out = jax.eval_shape(functools.partial(reference, **params), *args)
+    avals = [jax.core.ShapedArray(o.shape, o.dtype) for o in (out if multiple_results else [out])]
+    return avals if multiple_results else avals[0]
+
+  def jvp(primals, tangents, **params):
+    tangents = tuple(ad.instantiate_zeros(t) for t in tangents)
+    return jax.jvp(functools.partial(reference, **params), tuple(primals), tangents)
+
+  def batch(args, dims, **params):
+    out = jax.vmap(functools.partial(reference, **params), in_axes=dims)(*args)
+    return out, ([0] * len(out) if multiple_results else 0)
+
+  primitive.def_impl(lambda *args, **params: (on_cpu if on_cpu and jax.default_backend() == "cpu"
+                                              else reference)(*args, **params))
+  primitive.def_abstract_eval(shaped)
+  mlir.register_lowering(primitive, mlir.lower_fun(reference, multiple_results=multiple_results))
+  if on_cpu:
+    mlir.register_lowering(primitive, mlir.lower_fun(on_cpu, multiple_results=multiple_results), platform="cpu")
+  ad.primitive_jvps[primitive] = jvp
+  batching.primitive_batchers[primitive] = batch
+
+
+batch_norm_p = core.Primitive("cs231n_batch_norm")
+batch_norm_tangent_p = core.Primitive("cs231n_batch_norm_tangent")
+batch_norm_cotangent_p = core.Primitive("cs231n_batch_norm_cotangent")
+_define(batch_norm_p, _batch_norm_reference, _batch_norm_on_cpu, multiple_results=True)
+_define(batch_norm_tangent_p, _batch_norm_tangent_reference)
+_define(batch_norm_cotangent_p, _batch_norm_cotangent_reference, _batch_norm_cotangent_on_cpu, multiple_results=True)
+
+
+def _transpose_tangent(ct, *args, residual, **params):
+  n_primal = 5 + residual
+  primal, linear = args[:n_primal], args[n_primal:]
+  if type(ct) is ad.Zero:
+    return [None] * len(args)
+  cts = batch_norm_cotangent_p.bind(*primal, ct, residual=residual, **params)
+  return [None] * n_primal + [c if ad.is_undefined_primal(a) else None for a, c in zip(linear, cts)]
+
+
+def _transpose_cotangent(cts, *args, residual, **params):
+  primal = args[:-1]
+  if all(type(c) is ad.Zero for c in cts):
+    return [None] * len(args)
+  tangents = [ad.instantiate_zeros(c) for c in cts]
+  return [None] * len(primal) + [batch_norm_tangent_p.bind(*primal, *tangents, residual=residual, **params)]
+
+
+ad.primitive_transposes[batch_norm_tangent_p] = _transpose_tangent
+ad.primitive_transposes[batch_norm_cotangent_p] = _transpose_cotangent
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _batch_norm(x, scale, bias, residual, epsilon, relu):
+  operands = (x, scale, bias) if residual is None else (x, scale, bias, residual)
+  return tuple(batch_norm_p.bind(*operands, epsilon=epsilon, relu=relu, residual=residual is not None))
+
+
+@_batch_norm.defjvp
+def _batch_norm_jvp(epsilon, relu, primals, tangents):
+  x, scale, bias, residual = primals
+  dx, dscale, dbias, dresidual = tangents
+  y, mean, var = _batch_norm(x, scale, bias, residual, epsilon, relu)
+  has_residual = residual is not None
+  operands = [x, scale, bias, mean, var] + ([residual] if has_residual else []) + [dx, dscale, dbias]
+  dy = batch_norm_tangent_p.bind(*operands, *([dresidual] if has_residual else []), epsilon=epsilon, relu=relu,
+                                 residual=has_residual)
+  axes = _reduction_axes(x)
+  return (y, mean, var), (dy, jnp.mean(dx, axes), 2 * jnp.mean((x - mean) * dx, axes))
+
+
+def batch_norm(x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float, relu: bool = False,
+               residual: jax.Array | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Training-mode batch norm of ``x`` over every axis but the last, plus ``residual`` if given,
+  then a ReLU if ``relu``: ``act((x - mean) / sqrt(var + epsilon) * scale + bias + residual)``.
+
+  Returns ``(y, mean, var)``: the output and the batch's mean and biased variance (what Flax's
+  ``nn.BatchNorm`` folds into its running averages). Differentiable to every order; reverse mode
+  runs the CPU kernels where :func:`available`, on the CPU backend."""
+  if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype):
+    raise ValueError(f"residual: expected shape {x.shape} and dtype {x.dtype} (x's), "
+                     f"got {residual.shape} {residual.dtype}")
+  return _batch_norm(x, scale, bias, residual, float(epsilon), bool(relu))

@@ -32,7 +32,9 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from cs231n_jax.nn import cpu_kernels
 from cs231n_jax.nn.conv_pool import Conv
 
 NORMS = ("none", "batch", "layer", "instance", "group")
@@ -51,8 +53,8 @@ def make_norm(name: str, train: bool, num_groups: int = DEFAULT_GROUPS, bn_axis_
   if name == "none":
     return lambda x: x
   if name == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=epsilon, axis_name=bn_axis_name,
-                        name=module_name)
+    return BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=epsilon, axis_name=bn_axis_name,
+                     name=module_name)
   if name == "layer":
     return LayerNorm(epsilon=epsilon, name=module_name)
   if name == "instance":
@@ -60,6 +62,53 @@ def make_norm(name: str, train: bool, num_groups: int = DEFAULT_GROUPS, bn_axis_
   if name == "group":
     return nn.GroupNorm(num_groups=num_groups, epsilon=epsilon, name=module_name)
   raise ValueError(f"normalization: expected one of {NORMS}, got {name!r}")
+
+
+class BatchNorm(nn.BatchNorm):
+  """Flax's ``nn.BatchNorm`` (same fields, variables and results), optionally followed by a residual
+  add and a ReLU -- ``relu(bn(x) + residual)``, the end of a residual block -- with training-mode
+  steps on the CPU computed by the library's kernels.
+
+  Where :func:`cpu_kernels.in_use` on the CPU backend, a training-mode call on float32 / float64
+  input over the last (channel) axis with learned scale and bias, no mask and no ``axis_name`` goes
+  to :func:`cpu_kernels.batch_norm`: batch norm, residual add and ReLU in two passes over the
+  activation forward and two backward, instead of XLA's ~10 (docs/benchmarks.md, "The CPU goal",
+  item 12). Its variance is the two-pass one (Flax's default ``use_fast_variance`` is
+  E[x^2] - E[x]^2), so float32 results differ from Flax's by rounding. Every other call is
+  Flax's own layer, then the add and the ReLU.
+  """
+
+  relu: bool = False
+
+  @nn.compact
+  def __call__(self, x, use_running_average: bool | None = None, *, mask: jax.Array | None = None,
+               residual: jax.Array | None = None):
+    running = nn.merge_param("use_running_average", self.use_running_average, use_running_average)
+    if residual is not None and residual.shape != x.shape:
+      raise ValueError(f"residual: expected the input's shape {x.shape}, got {residual.shape}")
+    if running or mask is not None or not self._kernel_applies(x, residual):
+      y = super().__call__(x, use_running_average, mask=mask)
+      y = y if residual is None else y + residual
+      return nn.relu(y) if self.relu else y
+    features = (x.shape[-1],)
+    ra_mean = self.variable("batch_stats", "mean", lambda s: jnp.zeros(s, self._stats_dtype()), features)
+    ra_var = self.variable("batch_stats", "var", lambda s: jnp.ones(s, self._stats_dtype()), features)
+    scale = self.param("scale", self.scale_init, features, self.param_dtype)
+    bias = self.param("bias", self.bias_init, features, self.param_dtype)
+    y, mean, var = cpu_kernels.batch_norm(x, scale, bias, self.epsilon, self.relu, residual)
+    ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+    ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    return y
+
+  def _stats_dtype(self):
+    return jnp.float32 if self.force_float32_reductions else self.param_dtype
+
+  def _kernel_applies(self, x: jax.Array, residual: jax.Array | None) -> bool:
+    return (not self.is_initializing() and self.axis_name is None and self.axis in (-1, x.ndim - 1)
+            and self.use_bias and self.use_scale and np.dtype(x.dtype) in cpu_kernels.SUPPORTED_DTYPES
+            and np.dtype(self.param_dtype) == x.dtype and self.dtype in (None, x.dtype)
+            and (residual is None or residual.dtype == x.dtype)
+            and jax.default_backend() == "cpu" and cpu_kernels.in_use())
 
 
 class LayerNorm(nn.Module):

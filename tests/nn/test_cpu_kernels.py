@@ -1,7 +1,8 @@
 """The CPU convolution kernels (cs231n_jax/nn/cpu_kernels.cc) compute lax.conv_general_dilated and
 its derivatives of every order: float64 to rounding, on strides, paddings, kernel sizes and channel
 counts that exercise every register block and tail; bitwise reproducible; built once and cached;
-and the library falls back to XLA's convolution, with a warning, when they cannot be built."""
+and the library falls back to XLA's convolution and Flax's batch norm, with a warning, when they
+cannot be built. (The batch-norm kernels: test_batch_norm_kernels.py.)"""
 
 import re
 
@@ -11,7 +12,7 @@ from jax import lax
 import numpy as np
 import pytest
 
-from cs231n_jax.nn import conv_pool, cpu_kernels
+from cs231n_jax.nn import conv_pool, cpu_kernels, norms
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -200,6 +201,9 @@ def test_without_kernels_the_library_warns_once_and_uses_xla(fresh_availability,
   x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 8))
   jaxpr = str(jax.make_jaxpr(jax.grad(lambda x, w: _ours(x, w, (1, 1), "SAME").sum(), (0, 1)))(x, w))
   assert "cs231n_conv2d" not in jaxpr and "conv_general_dilated" in jaxpr
+  layer = norms.BatchNorm(use_running_average=False, relu=True)
+  variables = layer.init(jax.random.PRNGKey(0), x)
+  assert "cs231n_batch_norm" not in str(jax.make_jaxpr(lambda v, x: layer.apply(v, x, mutable=["batch_stats"]))(variables, x))
   assert list(fresh_availability.glob("*.so")) == []
 
 
