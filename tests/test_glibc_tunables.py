@@ -81,9 +81,9 @@ def test_no_restart_when_turned_off_or_already_chosen():
 def test_the_command_restarts_only_when_run_as_a_program(monkeypatch):
   calls = []
   monkeypatch.setattr(glibc_tunables, "restart_with_malloc_tunables", lambda: calls.append(1))
-  monkeypatch.setattr(sys, "argv", ["cs231n-jax", "list", "models"])
+  monkeypatch.setattr(sys, "argv", ["cs231n-jax", "list"])
   assert cli.main() == 0  # as the console script calls it
-  assert cli.main(["list", "models"]) == 0  # from Python (tests, notebooks): no restart
+  assert cli.main(["list"]) == 0  # from Python (tests, notebooks): no restart
   assert calls == [1]
 
 

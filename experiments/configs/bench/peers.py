@@ -1,10 +1,11 @@
 """The CPU goal: Flax/JAX vs PyTorch eager training steps at batch 128 (course convnet, VGG-style, CIFAR ResNets).
 
 Command: cs231n-jax train --config experiments/configs/bench/peers.py --workdir bench_out/peers
-Expected: on CPU-2 (2026-11-21 19:16, 424 s, no other jobs) our step / PyTorch eager's = 0.83x (ThreeLayerConvNet:
-56.6 vs 68.4 ms), 0.96x (small_vgg: 212 vs 220 ms) -- the goal reached -- and 1.44x (ResNet-20), 1.54x (ResNet-56)
--- slower, in batch norm and element-wise work; the library's CPU convolution kernels cut each step by 18-39% against
-XLA's convolutions, and ours is 3.1-3.5x faster than the same step with XLA's defaults.
+Expected: on CPU-2 (2026-11-21 21:49, 330 s, no other jobs) our step / PyTorch eager's = 0.71x (ThreeLayerConvNet:
+41.2 vs 58.3 ms), 0.76x (small_vgg: 188 vs 246 ms) -- the goal reached -- and 1.13x (ResNet-20: 296 vs 262 ms), 1.08x
+(ResNet-56: 909 vs 839 ms) -- still slower, in the 16-channel convolutions; the library's CPU kernels (convolutions,
+batch norm with its residual add and ReLU) cut each step by 27-44% against the same step without them, and ours is
+2.9-4.4x faster than the same step with XLA's defaults.
 Full table: docs/benchmarks.md, "The CPU goal".
 """
 
