@@ -275,6 +275,19 @@ void Conv(ffi::ThreadPool& pool, const Geometry& g, const T* x, const T* w, T* y
   });
 }
 
+// Calls run(T()) with T the C++ type of a float32 or float64 operand; any other dtype is an error.
+template <typename Run>
+ffi::Error ForFloatTypes(ffi::DataType type, const char* what, const Run& run) {
+  switch (type) {
+    case ffi::DataType::F32:
+      return run(float());
+    case ffi::DataType::F64:
+      return run(double());
+    default:
+      return ffi::Error::InvalidArgument(std::string(what) + ": dtype must be float32 or float64");
+  }
+}
+
 ffi::Error Conv2dImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Result<ffi::AnyBuffer> y,
                       int64_t stride_h, int64_t stride_w, int64_t pad_top, int64_t pad_left) {
   const auto xd = x.dimensions(), wd = w.dimensions(), yd = y->dimensions();
@@ -286,16 +299,11 @@ ffi::Error Conv2dImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer w, 
     return ffi::Error::InvalidArgument("conv: inconsistent shapes or strides");
   const Geometry g{xd[0], xd[1], xd[2], xd[3], yd[1], yd[2], yd[3], wd[0], wd[1],
                    stride_h, stride_w, pad_top, pad_left};
-  switch (x.element_type()) {
-    case ffi::DataType::F32:
-      Conv<float>(pool, g, x.typed_data<float>(), w.typed_data<float>(), y->typed_data<float>());
-      return ffi::Error::Success();
-    case ffi::DataType::F64:
-      Conv<double>(pool, g, x.typed_data<double>(), w.typed_data<double>(), y->typed_data<double>());
-      return ffi::Error::Success();
-    default:
-      return ffi::Error::InvalidArgument("conv: dtype must be float32 or float64");
-  }
+  return ForFloatTypes(x.element_type(), "conv", [&](auto type_tag) {
+    using T = decltype(type_tag);
+    Conv<T>(pool, g, x.typed_data<T>(), w.typed_data<T>(), y->typed_data<T>());
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error ConvWeightGradImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer dy,
@@ -310,16 +318,11 @@ ffi::Error ConvWeightGradImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBu
     return ffi::Error::InvalidArgument("conv weight gradient: inconsistent shapes or strides");
   const Geometry g{xd[0], xd[1], xd[2], xd[3], dyd[1], dyd[2], dyd[3], dwd[0], dwd[1],
                    stride_h, stride_w, pad_top, pad_left};
-  switch (x.element_type()) {
-    case ffi::DataType::F32:
-      WeightGrad<float>(pool, g, x.typed_data<float>(), dy.typed_data<float>(), dw->typed_data<float>());
-      return ffi::Error::Success();
-    case ffi::DataType::F64:
-      WeightGrad<double>(pool, g, x.typed_data<double>(), dy.typed_data<double>(), dw->typed_data<double>());
-      return ffi::Error::Success();
-    default:
-      return ffi::Error::InvalidArgument("conv weight gradient: dtype must be float32 or float64");
-  }
+  return ForFloatTypes(x.element_type(), "conv weight gradient", [&](auto type_tag) {
+    using T = decltype(type_tag);
+    WeightGrad<T>(pool, g, x.typed_data<T>(), dy.typed_data<T>(), dw->typed_data<T>());
+    return ffi::Error::Success();
+  });
 }
 
 // ----------------------------------------------------------------------------- batch norm (training)
@@ -565,14 +568,7 @@ ffi::Error BatchNormForwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::Any
     Dispatch<ForwardKernel, T>(relu, has_residual, a.rows.c, pool, a, y->typed_data<T>());
     return ffi::Error::Success();
   };
-  switch (x.element_type()) {
-    case ffi::DataType::F32:
-      return run(float());
-    case ffi::DataType::F64:
-      return run(double());
-    default:
-      return ffi::Error::InvalidArgument("batch norm: dtype must be float32 or float64");
-  }
+  return ForFloatTypes(x.element_type(), "batch norm", run);
 }
 
 // Operands x, scale, bias, mean, var, residual (placeholder), dy; results dx, dscale, dbias and
@@ -596,14 +592,7 @@ ffi::Error BatchNormBackwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::An
                                 has_residual ? dresidual->typed_data<T>() : nullptr);
     return ffi::Error::Success();
   };
-  switch (x.element_type()) {
-    case ffi::DataType::F32:
-      return run(float());
-    case ffi::DataType::F64:
-      return run(double());
-    default:
-      return ffi::Error::InvalidArgument("batch norm gradient: dtype must be float32 or float64");
-  }
+  return ForFloatTypes(x.element_type(), "batch norm gradient", run);
 }
 
 }  // namespace
