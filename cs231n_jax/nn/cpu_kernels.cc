@@ -370,7 +370,7 @@ struct BatchNormArgs {
   Rows rows;
   double epsilon;
   const T *x, *scale, *bias, *residual;  // residual: null unless kResidual
-  T *mean, *var;                         // outputs of the forward pass, inputs of the backward
+  const T *mean, *var;                   // the batch's statistics (the forward pass computes them)
 };
 
 // Per-channel constants shared by the forward and backward passes, so that both compute the
@@ -432,7 +432,7 @@ void ChannelSums(ffi::ThreadPool& pool, const Rows& rows, std::vector<double>* s
 }
 
 template <bool kRelu, bool kResidual, typename V, typename T>
-void BatchNormForward(ffi::ThreadPool& pool, const BatchNormArgs<T>& a, T* y) {
+void BatchNormForward(ffi::ThreadPool& pool, BatchNormArgs<T> a, T* y, T* mean, T* var) {
   const Rows& rows = a.rows;
   const int64_t c = rows.c;
   const T* x = a.x;
@@ -445,9 +445,11 @@ void BatchNormForward(ffi::ThreadPool& pool, const BatchNormArgs<T>& a, T* y) {
   });
   for (int64_t j = 0; j < c; ++j) {
     const double shifted_mean = s1[j] / rows.m;
-    a.mean[j] = static_cast<T>(static_cast<double>(x[j]) + shifted_mean);
-    a.var[j] = static_cast<T>(std::max(0.0, s2[j] / rows.m - shifted_mean * shifted_mean));
+    mean[j] = static_cast<T>(static_cast<double>(x[j]) + shifted_mean);
+    var[j] = static_cast<T>(std::max(0.0, s2[j] / rows.m - shifted_mean * shifted_mean));
   }
+  a.mean = mean;
+  a.var = var;
   const Channels<T> ch(a);
   constexpr int64_t step = sizeof(V) / sizeof(T);
   ParallelFor(pool, rows.chunks, [&](int64_t k) {
@@ -563,9 +565,8 @@ ffi::Error BatchNormForwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::Any
     if (auto e = MakeArgs<T>("batch norm", x, scale, bias, residual, has_residual, epsilon, {scale, bias}, {}, &a);
         e.failure())
       return e;
-    a.mean = mean->typed_data<T>();
-    a.var = var->typed_data<T>();
-    Dispatch<ForwardKernel, T>(relu, has_residual, a.rows.c, pool, a, y->typed_data<T>());
+    Dispatch<ForwardKernel, T>(relu, has_residual, a.rows.c, pool, a, y->typed_data<T>(), mean->typed_data<T>(),
+                               var->typed_data<T>());
     return ffi::Error::Success();
   };
   return ForFloatTypes(x.element_type(), "batch norm", run);
@@ -585,8 +586,8 @@ ffi::Error BatchNormBackwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::An
                              {scale, bias, mean, var}, {dy}, &a);
         e.failure())
       return e;
-    a.mean = const_cast<T*>(mean.typed_data<T>());  // read only in the backward pass
-    a.var = const_cast<T*>(var.typed_data<T>());
+    a.mean = mean.typed_data<T>();
+    a.var = var.typed_data<T>();
     Dispatch<BackwardKernel, T>(relu, has_residual, a.rows.c, pool, a, dy.typed_data<T>(), dx->typed_data<T>(),
                                 dscale->typed_data<T>(), dbias->typed_data<T>(),
                                 has_residual ? dresidual->typed_data<T>() : nullptr);
