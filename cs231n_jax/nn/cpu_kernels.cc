@@ -120,12 +120,21 @@ void TailColumns(const Geometry& g, const T* x, const T* dy, T* dw_tap, int64_t 
   }
 }
 
+// Input channels [0, C) of one tap in blocks of CB (CB * OV accumulators), then of 4, then single.
+template <typename T, int CB, int OV>
+void ChannelBlocks(const Geometry& g, const T* x, const T* dy, T* dw_tap, int64_t tap_h, int64_t tap_w,
+                   int64_t o_lo, int64_t o_hi, Range rows, Range cols) {
+  const int64_t c_wide = g.c / CB * CB, c4 = c_wide + (g.c - c_wide) / 4 * 4;
+  Blocks<T, CB, OV>(g, x, dy, dw_tap, tap_h, tap_w, 0, c_wide, o_lo, o_hi, rows, cols);
+  Blocks<T, 4, OV>(g, x, dy, dw_tap, tap_h, tap_w, c_wide, c4, o_lo, o_hi, rows, cols);
+  Blocks<T, 1, OV>(g, x, dy, dw_tap, tap_h, tap_w, c4, g.c, o_lo, o_hi, rows, cols);
+}
+
 // dw += the weight gradient of one image (x and dy point at that image).
 template <typename T>
 void AccumulateImage(const Geometry& g, const T* x, const T* dy, T* dw) {
   constexpr int L = kLanes<T>;
   const int64_t o_wide = g.o / (2 * L) * (2 * L), o_vec = g.o / L * L;
-  const int64_t c8 = g.c / 8 * 8, c4 = c8 + (g.c - c8) / 4 * 4;
   for (int64_t i = 0; i < g.kh; ++i) {
     const Range rows = ValidOutputs(i, g.pt, g.sh, g.h, g.oh);
     if (rows.lo >= rows.hi) continue;
@@ -133,12 +142,8 @@ void AccumulateImage(const Geometry& g, const T* x, const T* dy, T* dw) {
       const Range cols = ValidOutputs(j, g.pl, g.sw, g.w, g.ow);
       if (cols.lo >= cols.hi) continue;
       T* dw_tap = dw + (i * g.kw + j) * g.c * g.o;
-      Blocks<T, 8, 2>(g, x, dy, dw_tap, i, j, 0, c8, 0, o_wide, rows, cols);
-      Blocks<T, 4, 2>(g, x, dy, dw_tap, i, j, c8, c4, 0, o_wide, rows, cols);
-      Blocks<T, 1, 2>(g, x, dy, dw_tap, i, j, c4, g.c, 0, o_wide, rows, cols);
-      Blocks<T, 8, 1>(g, x, dy, dw_tap, i, j, 0, c8, o_wide, o_vec, rows, cols);
-      Blocks<T, 4, 1>(g, x, dy, dw_tap, i, j, c8, c4, o_wide, o_vec, rows, cols);
-      Blocks<T, 1, 1>(g, x, dy, dw_tap, i, j, c4, g.c, o_wide, o_vec, rows, cols);
+      ChannelBlocks<T, 8, 2>(g, x, dy, dw_tap, i, j, 0, o_wide, rows, cols);
+      ChannelBlocks<T, 16, 1>(g, x, dy, dw_tap, i, j, o_wide, o_vec, rows, cols);
       if (o_vec < g.o) TailColumns<T>(g, x, dy, dw_tap, i, j, o_vec, rows, cols);
     }
   }
@@ -197,19 +202,20 @@ void WeightGrad(ffi::ThreadPool& pool, const Geometry& g, const T* x, const T* d
 
 // ----------------------------------------------------------------------------- the convolution
 
-// y[b, r, q, o0:o0+OV*lanes] for the P output columns q0..q0+P-1 of one output row; `rows` holds
-// the KH padded input rows that row reads (Wp columns of C channels each, zeros where padding).
+// y[q0 + p, o0 : o0 + OV * lanes] of one output row for p < P: P columns by OV vectors of output
+// channels, summed in registers. `rows` holds the KH padded input rows the output row reads (Wp
+// columns of C channels each, zeros where padding). P * OV accumulators keep both FMA units busy;
+// each input channel costs P broadcasts and OV weight loads.
 template <typename T, int P, int OV>
 void ConvBlock(const Geometry& g, int64_t wp, const T* rows, const T* w, T* y_row, int64_t q0, int64_t o0) {
   constexpr int L = kLanes<T>;
   Vec<T> acc[P][OV];
   for (int p = 0; p < P; ++p)
-    for (int v = 0; v < OV; ++v) acc[p][v] = Vec<T>{} ;
-  for (int64_t i = 0; i < g.kh; ++i) {
-    const T* row = rows + i * wp * g.c;
+    for (int v = 0; v < OV; ++v) acc[p][v] = Vec<T>{};
+  for (int64_t i = 0; i < g.kh; ++i)
     for (int64_t j = 0; j < g.kw; ++j) {
       const T* w_tap = w + (i * g.kw + j) * g.c * g.o + o0;
-      const T* xp = row + (q0 * g.sw + j) * g.c;
+      const T* xp = rows + i * wp * g.c + (q0 * g.sw + j) * g.c;
       for (int64_t c = 0; c < g.c; ++c) {
         Vec<T> wv[OV];
         for (int v = 0; v < OV; ++v) wv[v] = Load(w_tap + c * g.o + v * L);
@@ -219,41 +225,32 @@ void ConvBlock(const Geometry& g, int64_t wp, const T* rows, const T* w, T* y_ro
         }
       }
     }
-  }
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < OV; ++v) Store(y_row + (q0 + p) * g.o + o0 + v * L, acc[p][v]);
 }
 
+// Output channels [o_lo, o_hi) (whole groups of OV vectors) of one output row: blocks of P columns,
+// then of 4, then single columns.
 template <typename T, int P, int OV>
-int64_t ConvBlocks(const Geometry& g, int64_t wp, const T* rows, const T* w, T* y_row, int64_t q_lo, int64_t o_lo,
-                   int64_t o_hi) {
+void ConvColumns(const Geometry& g, int64_t wp, const T* rows, const T* w, T* y_row, int64_t o_lo, int64_t o_hi) {
   constexpr int L = kLanes<T>;
-  int64_t q = q_lo;
+  int64_t q = 0;
   for (; q + P <= g.ow; q += P)
     for (int64_t o = o_lo; o + OV * L <= o_hi; o += OV * L) ConvBlock<T, P, OV>(g, wp, rows, w, y_row, q, o);
-  return q;
+  for (; q + 4 <= g.ow; q += 4)
+    for (int64_t o = o_lo; o + OV * L <= o_hi; o += OV * L) ConvBlock<T, 4, OV>(g, wp, rows, w, y_row, q, o);
+  for (; q < g.ow; ++q)
+    for (int64_t o = o_lo; o + OV * L <= o_hi; o += OV * L) ConvBlock<T, 1, OV>(g, wp, rows, w, y_row, q, o);
 }
 
-// One output row of one image: copies the input rows it reads into `rows` with the padding made
-// explicit, then runs the register blocks (and scalar loops for the last O % lanes channels).
+// One output row: 8 columns by 2 vectors of output channels where they divide, 16 columns by 1
+// vector for the rest (16 accumulators either way), scalar loops for the last O % lanes channels.
 template <typename T>
-void ConvRow(const Geometry& g, const T* x, const T* w, T* y_row, int64_t r, std::vector<T>& rows) {
+void ConvRow(const Geometry& g, int64_t wp, const T* rows, const T* w, T* y_row) {
   constexpr int L = kLanes<T>;
-  const int64_t wp = (g.ow - 1) * g.sw + g.kw;
-  rows.assign(g.kh * wp * g.c, T(0));
-  for (int64_t i = 0; i < g.kh; ++i) {
-    const int64_t ih = r * g.sh + i - g.pt;
-    if (ih < 0 || ih >= g.h) continue;
-    const int64_t col_lo = std::max<int64_t>(0, g.pl), col_hi = std::min<int64_t>(wp, g.w + g.pl);
-    if (col_lo < col_hi)
-      std::copy(x + (ih * g.w + col_lo - g.pl) * g.c, x + (ih * g.w + col_hi - g.pl) * g.c,
-                rows.data() + (i * wp + col_lo) * g.c);
-  }
   const int64_t o_wide = g.o / (2 * L) * (2 * L), o_vec = g.o / L * L;
-  int64_t q = ConvBlocks<T, 4, 2>(g, wp, rows.data(), w, y_row, 0, 0, o_wide);
-  ConvBlocks<T, 1, 2>(g, wp, rows.data(), w, y_row, q, 0, o_wide);
-  q = ConvBlocks<T, 8, 1>(g, wp, rows.data(), w, y_row, 0, o_wide, o_vec);
-  ConvBlocks<T, 1, 1>(g, wp, rows.data(), w, y_row, q, o_wide, o_vec);
+  ConvColumns<T, 8, 2>(g, wp, rows, w, y_row, 0, o_wide);
+  ConvColumns<T, 16, 1>(g, wp, rows, w, y_row, o_wide, o_vec);
   for (int64_t q = 0; q < g.ow; ++q)
     for (int64_t o = o_vec; o < g.o; ++o) {
       T sum = 0;
@@ -265,13 +262,47 @@ void ConvRow(const Geometry& g, const T* x, const T* w, T* y_row, int64_t r, std
     }
 }
 
-// One unit of work per (image, output row).
+// Output rows [r_lo, r_hi) of one image: copies the input rows they read into `band` once, with the
+// padding made explicit (zeros), then runs each output row's blocks on it.
+template <typename T>
+void ConvBand(const Geometry& g, const T* x, const T* w, T* y, int64_t r_lo, int64_t r_hi, std::vector<T>& band) {
+  const int64_t wp = (g.ow - 1) * g.sw + g.kw, first = r_lo * g.sh - g.pt;
+  const int64_t count = (r_hi - 1 - r_lo) * g.sh + g.kh;
+  const int64_t col_lo = std::max<int64_t>(0, g.pl), col_hi = std::min<int64_t>(wp, g.w + g.pl);
+  band.resize(count * wp * g.c);
+  for (int64_t i = 0; i < count; ++i) {
+    T* dst = band.data() + i * wp * g.c;
+    const int64_t ih = first + i;
+    if (ih < 0 || ih >= g.h || col_lo >= col_hi) {
+      std::fill(dst, dst + wp * g.c, T(0));
+      continue;
+    }
+    std::fill(dst, dst + col_lo * g.c, T(0));
+    std::copy(x + (ih * g.w + col_lo - g.pl) * g.c, x + (ih * g.w + col_hi - g.pl) * g.c, dst + col_lo * g.c);
+    std::fill(dst + col_hi * g.c, dst + wp * g.c, T(0));
+  }
+  for (int64_t r = r_lo; r < r_hi; ++r)
+    ConvRow<T>(g, wp, band.data() + (r - r_lo) * g.sh * wp * g.c, w, y + r * g.ow * g.o);
+}
+
+// Output rows per unit of work: whole images when the batch alone gives every thread several units,
+// fewer rows otherwise; and at most as many as keep a band's input rows within kBandBytes (in L2).
+constexpr int64_t kBandBytes = 256 << 10;
+inline int64_t BandRows(const Geometry& g, int64_t threads, int64_t element_size) {
+  const int64_t bands = std::min<int64_t>(g.oh, std::max<int64_t>(1, CeilDiv(8 * threads, g.n)));
+  const int64_t row_bytes = ((g.ow - 1) * g.sw + g.kw) * g.c * g.sh * element_size;
+  return std::max<int64_t>(1, std::min<int64_t>(CeilDiv(g.oh, bands), kBandBytes / row_bytes));
+}
+
+// One unit of work per (image, band of output rows). Every output element is computed by the same
+// sequence of operations whatever the bands, so the result does not depend on the thread count.
 template <typename T>
 void Conv(ffi::ThreadPool& pool, const Geometry& g, const T* x, const T* w, T* y) {
-  ParallelFor(pool, g.n * g.oh, [&](int64_t u) {
-    thread_local std::vector<T> rows;
-    const int64_t b = u / g.oh, r = u % g.oh;
-    ConvRow<T>(g, x + b * g.h * g.w * g.c, w, y + (b * g.oh + r) * g.ow * g.o, r, rows);
+  const int64_t rows = BandRows(g, pool.num_threads(), sizeof(T)), bands = CeilDiv(g.oh, rows);
+  ParallelFor(pool, g.n * bands, [&](int64_t u) {
+    thread_local std::vector<T> band;
+    const int64_t b = u / bands, r_lo = u % bands * rows;
+    ConvBand<T>(g, x + b * g.h * g.w * g.c, w, y + b * g.oh * g.ow * g.o, r_lo, std::min(g.oh, r_lo + rows), band);
   });
 }
 

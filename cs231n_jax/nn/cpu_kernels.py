@@ -207,22 +207,45 @@ def _weight_grad_on_cpu(x, g, *, strides, padding, kernel_size):
   return _by_kernel(WEIGHT_GRAD_TARGET, out, x, g, strides=strides, padding=padding)
 
 
+def _phase(phase, stride, taps, pad, grad_size, phase_size):
+  """One axis of a strided convolution's input gradient, restricted to the input positions
+  ``i = m * stride + phase``: those receive the taps ``k = first + t * stride`` (t < count) from the
+  output positions ``o = m + shift - t``. Returns ``first``, ``count`` and the padding of the
+  unit-stride convolution (of the output cotangent with those taps, flipped) that gives positions
+  m < ``phase_size``."""
+  first = (phase + pad) % stride
+  count = max(0, -(-(taps - first) // stride))
+  shift = (phase + pad - first) // stride
+  low = count - 1 - shift
+  return first, count, (low, phase_size - grad_size - low + count - 1)
+
+
 def _input_grad(g, w, *, x_shape, strides, padding):
-  """The input gradient of ``conv(x, w)`` at the output cotangent ``g``, as a unit-stride convolution
-  that ``conv2d_p`` (the CPU kernel) computes: of ``g`` -- spread out to the unit-stride output's
-  positions, zeros between, when the convolution is strided -- with the kernel flipped in space and
-  its channel axes swapped. Strided, this multiplies zeros (4x the work at stride 2), which the
-  kernel still does faster than XLA:CPU's own transposed convolution (~3x on ResNet-20's)."""
-  (kh, kw), (h, wd), (oh, ow) = w.shape[:2], x_shape[1:3], g.shape[1:3]
-  (top, bottom), (left, right) = padding
-  full_h, full_w = h + top + bottom - kh + 1, wd + left + right - kw + 1  # the unit-stride output
-  if tuple(strides) != (1, 1):
-    sh, sw = strides
-    g = lax.pad(g, jnp.zeros((), g.dtype), ((0, 0, 0), (0, full_h - (oh - 1) * sh - 1, sh - 1),
-                                            (0, full_w - (ow - 1) * sw - 1, sw - 1), (0, 0, 0)))
-  flipped = jnp.swapaxes(w[::-1, ::-1], 2, 3)
-  pads = ((kh - 1 - top, h - full_h + top), (kw - 1 - left, wd - full_w + left))
-  return conv2d_p.bind(g, flipped, strides=(1, 1), padding=pads)
+  """The input gradient of ``conv(x, w)`` at the output cotangent ``g``, by the kernel: a unit-stride
+  convolution of ``g`` with the kernel flipped in space and its channel axes swapped. Strided, one
+  such convolution per phase of the input (the positions with the same remainder modulo the
+  stride), each with the taps that reach that phase, interleaved: the convolution's own FLOPs,
+  where spreading ``g`` out with zeros between would multiply zeros (4x the work at stride 2)."""
+  (kh, kw), (h, wd) = w.shape[:2], x_shape[1:3]
+  (sh, sw), ((top, _), (left, _)) = strides, padding
+  flip = lambda taps: jnp.swapaxes(taps[::-1, ::-1], 2, 3)
+  if (sh, sw) == (1, 1):
+    pads = ((kh - 1 - top, h - g.shape[1] + top), (kw - 1 - left, wd - g.shape[2] + left))
+    return conv2d_p.bind(g, flip(w), strides=(1, 1), padding=pads)
+  rows, cols = -(-h // sh), -(-wd // sw)  # positions per phase; the last phases may need one fewer
+  phases = []
+  for phase_h in range(sh):
+    first_h, count_h, pads_h = _phase(phase_h, sh, kh, top, g.shape[1], rows)
+    for phase_w in range(sw):
+      first_w, count_w, pads_w = _phase(phase_w, sw, kw, left, g.shape[2], cols)
+      if count_h == 0 or count_w == 0:  # no tap reaches these positions (kernel smaller than stride)
+        phases.append(jnp.zeros((g.shape[0], rows, cols, w.shape[2]), g.dtype))
+      else:
+        taps = w[first_h::sh, first_w::sw][:count_h, :count_w]
+        phases.append(conv2d_p.bind(g, flip(taps), strides=(1, 1), padding=(pads_h, pads_w)))
+  dx = jnp.stack(phases, axis=3).reshape(g.shape[0], rows, cols, sh, sw, w.shape[2])
+  dx = dx.transpose(0, 1, 3, 2, 4, 5).reshape(g.shape[0], rows * sh, cols * sw, w.shape[2])
+  return dx[:, :h, :wd]
 
 
 conv2d_p = core.Primitive("cs231n_conv2d")
