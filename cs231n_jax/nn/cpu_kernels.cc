@@ -130,6 +130,79 @@ void ChannelBlocks(const Geometry& g, const T* x, const T* dy, T* dw_tap, int64_
   Blocks<T, 1, OV>(g, x, dy, dw_tap, tap_h, tap_w, c4, g.c, o_lo, o_hi, rows, cols);
 }
 
+// Like Block for an input of C = CB < 4 channels (an RGB image's 3), where CB * OV sums are too few
+// to keep the FMA units busy: the JB taps (tap_h, j0 .. j0 + JB - 1) of one kernel row at once, over
+// the output columns where all of them are valid; JB * CB * OV accumulators.
+template <typename T, int JB, int CB, int OV>
+void TapsBlock(const Geometry& g, const T* x, const T* dy, T* dw, int64_t tap_h, int64_t j0, int64_t o0,
+               Range rows, Range cols) {
+  constexpr int L = kLanes<T>;
+  Vec<T> acc[JB][CB][OV];
+  T* out = dw + (tap_h * g.kw + j0) * CB * g.o + o0;  // tap j0 + t at out + t * CB * O
+  for (int t = 0; t < JB; ++t)
+    for (int c = 0; c < CB; ++c)
+      for (int v = 0; v < OV; ++v) acc[t][c][v] = Load(out + (t * CB + c) * g.o + v * L);
+  for (int64_t r = rows.lo; r < rows.hi; ++r) {
+    const T* x_row = x + (r * g.sh + tap_h - g.pt) * g.w * CB;
+    const T* dy_row = dy + r * g.ow * g.o + o0;
+    for (int64_t q = cols.lo; q < cols.hi; ++q) {
+      const T* xp = x_row + (q * g.sw + j0 - g.pl) * CB;  // the JB taps' pixels, CB channels apart
+      const T* dp = dy_row + q * g.o;
+      Vec<T> d[OV];
+      for (int v = 0; v < OV; ++v) d[v] = Load(dp + v * L);
+      for (int t = 0; t < JB; ++t)
+        for (int c = 0; c < CB; ++c) {
+          const T xv = xp[t * CB + c];
+          for (int v = 0; v < OV; ++v) acc[t][c][v] += xv * d[v];
+        }
+    }
+  }
+  for (int t = 0; t < JB; ++t)
+    for (int c = 0; c < CB; ++c)
+      for (int v = 0; v < OV; ++v) Store(out + (t * CB + c) * g.o + v * L, acc[t][c][v]);
+}
+
+// Kernel row tap_h of the weight gradient for C = CB < 4 input channels, output channels [o_lo, o_hi)
+// in groups of OV vectors: three taps at a time where all three are valid, single taps elsewhere.
+template <typename T, int CB, int OV>
+void FewChannelsRow(const Geometry& g, const T* x, const T* dy, T* dw, int64_t tap_h, int64_t o_lo, int64_t o_hi,
+                    Range rows) {
+  constexpr int L = kLanes<T>, JB = 3;
+  const auto single = [&](int64_t j, Range cols) {
+    if (cols.lo < cols.hi)
+      Blocks<T, CB, OV>(g, x, dy, dw + (tap_h * g.kw + j) * CB * g.o, tap_h, j, 0, CB, o_lo, o_hi, rows, cols);
+  };
+  int64_t j0 = 0;
+  for (; j0 + JB <= g.kw; j0 += JB) {
+    Range common{0, g.ow};
+    for (int64_t j = j0; j < j0 + JB; ++j) {
+      const Range cols = ValidOutputs(j, g.pl, g.sw, g.w, g.ow);
+      common = {std::max(common.lo, cols.lo), std::min(common.hi, cols.hi)};
+    }
+    if (common.lo < common.hi)
+      for (int64_t o = o_lo; o + OV * L <= o_hi; o += OV * L)
+        TapsBlock<T, JB, CB, OV>(g, x, dy, dw, tap_h, j0, o, rows, common);
+    for (int64_t j = j0; j < j0 + JB; ++j) {  // the columns outside `common`
+      const Range cols = ValidOutputs(j, g.pl, g.sw, g.w, g.ow);
+      if (common.lo >= common.hi) {
+        single(j, cols);
+        continue;
+      }
+      single(j, {cols.lo, std::min(cols.hi, common.lo)});
+      single(j, {std::max(cols.lo, common.hi), cols.hi});
+    }
+  }
+  for (; j0 < g.kw; ++j0) single(j0, ValidOutputs(j0, g.pl, g.sw, g.w, g.ow));
+}
+
+template <typename T, int CB>
+void FewChannels(const Geometry& g, const T* x, const T* dy, T* dw, int64_t tap_h, Range rows) {
+  constexpr int L = kLanes<T>;
+  const int64_t o_wide = g.o / (2 * L) * (2 * L), o_vec = g.o / L * L;
+  FewChannelsRow<T, CB, 2>(g, x, dy, dw, tap_h, 0, o_wide, rows);
+  FewChannelsRow<T, CB, 1>(g, x, dy, dw, tap_h, o_wide, o_vec, rows);
+}
+
 // dw += the weight gradient of one image (x and dy point at that image).
 template <typename T>
 void AccumulateImage(const Geometry& g, const T* x, const T* dy, T* dw) {
@@ -138,12 +211,19 @@ void AccumulateImage(const Geometry& g, const T* x, const T* dy, T* dw) {
   for (int64_t i = 0; i < g.kh; ++i) {
     const Range rows = ValidOutputs(i, g.pt, g.sh, g.h, g.oh);
     if (rows.lo >= rows.hi) continue;
+    if (g.c < 4) {
+      if (g.c == 1) FewChannels<T, 1>(g, x, dy, dw, i, rows);
+      if (g.c == 2) FewChannels<T, 2>(g, x, dy, dw, i, rows);
+      if (g.c == 3) FewChannels<T, 3>(g, x, dy, dw, i, rows);
+    }
     for (int64_t j = 0; j < g.kw; ++j) {
       const Range cols = ValidOutputs(j, g.pl, g.sw, g.w, g.ow);
       if (cols.lo >= cols.hi) continue;
       T* dw_tap = dw + (i * g.kw + j) * g.c * g.o;
-      ChannelBlocks<T, 8, 2>(g, x, dy, dw_tap, i, j, 0, o_wide, rows, cols);
-      ChannelBlocks<T, 16, 1>(g, x, dy, dw_tap, i, j, o_wide, o_vec, rows, cols);
+      if (g.c >= 4) {
+        ChannelBlocks<T, 8, 2>(g, x, dy, dw_tap, i, j, 0, o_wide, rows, cols);
+        ChannelBlocks<T, 16, 1>(g, x, dy, dw_tap, i, j, o_wide, o_vec, rows, cols);
+      }
       if (o_vec < g.o) TailColumns<T>(g, x, dy, dw_tap, i, j, o_vec, rows, cols);
     }
   }

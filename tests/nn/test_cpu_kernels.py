@@ -38,10 +38,11 @@ def test_the_kernels_are_built_on_this_machine():
 
 
 # (batch, height, width, in channels, out channels, kernel, strides, padding): every register block
-# (16 / 8 / 4 / 1 input channels, 2 / 1 vectors of output channels, 16 / 8 / 4 / 1 output columns) and
-# the scalar tails (output channels not a multiple of the vector), odd channels, 1x1 and 7x7 kernels,
-# asymmetric and negative padding, strides that do not divide the input (input-gradient phases that
-# no tap reaches), one image (split into bands of output rows).
+# (16 / 8 / 4 / 1 input channels, three taps at once for 1-3 input channels, 2 / 1 vectors of output
+# channels, 16 / 8 / 4 / 1 output columns) and the scalar tails (output channels not a multiple of
+# the vector), odd channels, 1x1, 3x5 and 7x7 kernels, asymmetric and negative padding, strides that
+# do not divide the input (input-gradient phases that no tap reaches), one image (split into bands
+# of output rows).
 GEOMETRIES = [
     (3, 9, 9, 5, 16, (3, 3), (1, 1), "SAME"),
     (3, 10, 10, 4, 48, (7, 7), (2, 2), ((3, 2), (3, 2))),
@@ -52,6 +53,7 @@ GEOMETRIES = [
     (9, 6, 6, 1, 8, (3, 3), (1, 1), ((-1, 2), (1, 0))),
     (2, 16, 16, 12, 64, (3, 3), (1, 1), "SAME"),
     (1, 20, 18, 20, 24, (3, 3), (1, 1), "SAME"),
+    (2, 9, 8, 2, 20, (3, 5), (1, 2), ((1, 1), (2, 2))),
 ]
 
 
