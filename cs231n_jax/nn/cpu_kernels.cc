@@ -506,20 +506,22 @@ inline V PreActivation(const BatchNormArgs<T>& a, const Channels<T>& ch, int64_t
 }
 
 // Per-chunk sums over rows [lo, hi): s1 += sum of u, s2 += sum of w, where (u, w) = term(row, j)
-// for the channels j .. j + lanes; sums of up to kRowBlock rows are formed in T, then added in double.
+// for the channels j .. j + lanes. Blocks of kRowBlock rows are summed in T -- in registers, four
+// partial sums over alternate rows so that the additions do not wait on each other -- then added in
+// double.
 template <typename V, typename T, typename Term>
 void ChunkSums(const Rows& rows, int64_t k, double* s1, double* s2, const Term& term) {
   constexpr int64_t step = sizeof(V) / sizeof(T);
-  const int64_t c = rows.c;
-  std::vector<V> u(c / step), w(c / step);
   for (int64_t r0 = rows.Lo(k); r0 < rows.Hi(k); r0 += kRowBlock) {
-    std::fill(u.begin(), u.end(), Zero<V>());
-    std::fill(w.begin(), w.end(), Zero<V>());
-    for (int64_t r = r0; r < std::min(rows.Hi(k), r0 + kRowBlock); ++r)
-      for (int64_t j = 0; j < c; j += step) term(r, j, u[j / step], w[j / step]);
-    for (int64_t j = 0; j < c; j += step) {
-      AddTo<T>(s1 + j, u[j / step]);
-      AddTo<T>(s2 + j, w[j / step]);
+    const int64_t r1 = std::min(rows.Hi(k), r0 + kRowBlock);
+    for (int64_t j = 0; j < rows.c; j += step) {
+      V u[4] = {Zero<V>(), Zero<V>(), Zero<V>(), Zero<V>()}, w[4] = {Zero<V>(), Zero<V>(), Zero<V>(), Zero<V>()};
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4)
+        for (int i = 0; i < 4; ++i) term(r + i, j, u[i], w[i]);
+      for (; r < r1; ++r) term(r, j, u[0], w[0]);
+      AddTo<T>(s1 + j, (u[0] + u[1]) + (u[2] + u[3]));
+      AddTo<T>(s2 + j, (w[0] + w[1]) + (w[2] + w[3]));
     }
   }
 }
