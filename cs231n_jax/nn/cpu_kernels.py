@@ -10,13 +10,14 @@ directory, and called as XLA FFI custom calls that split the work over XLA's own
 
 Two primitives carry it into autodiff, since a custom call has no derivatives of its own:
 
-- ``conv2d_p(x, w)``: the 2-D NHWC x HWIO convolution, bilinear; lowered to XLA's convolution. Its
-  transpose in ``w`` -- the weight gradient -- is ``weight_grad_p``.
+- ``conv2d_p(x, w)``: the 2-D NHWC x HWIO convolution, bilinear; the custom call on CPU, XLA's
+  convolution elsewhere. Its transpose in ``w`` -- the weight gradient -- is ``weight_grad_p``.
 - ``weight_grad_p(x, g)``: the weight gradient, bilinear; the custom call on CPU, XLA's own
   convolution elsewhere. Its transpose in ``g`` is ``conv2d_p`` again.
 
-Transposes in ``x`` (needed only by higher-order derivatives) use ``lax``'s own rules, so every order
-of forward and reverse differentiation works. ``conv_pool.conv_general_dilated`` uses ``conv2d_p``
+Transposes in ``x`` -- the input gradient -- are ``conv2d_p`` of the output gradient with the kernel
+flipped (one per phase of the input when strided, :func:`_input_grad`), so every order of forward
+and reverse differentiation works and runs on the kernels. ``conv_pool.conv_general_dilated`` uses ``conv2d_p``
 on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
 ``norms.BatchNorm`` in training) has three primitives of its own; see its section below.
 
@@ -269,14 +270,14 @@ mlir.register_lowering(weight_grad_p, mlir.lower_fun(_weight_grad_by_xla, multip
 mlir.register_lowering(weight_grad_p, mlir.lower_fun(_weight_grad_on_cpu, multiple_results=False),
                        platform="cpu")
 
-# conv2d_p(x, w): transposed in x, XLA's input gradient; in w, the kernel's weight gradient.
+# conv2d_p(x, w): transposed in x, the input gradient (by the kernel); in w, the weight gradient.
 ad.defbilinear(
     conv2d_p,
     lambda ct, x, w, *, strides, padding: _input_grad(ct, w, x_shape=x.aval.shape, strides=strides,
                                                       padding=padding),
     lambda ct, x, w, *, strides, padding: weight_grad_p.bind(x, ct, strides=strides, padding=padding,
                                                              kernel_size=w.aval.shape[:2]))
-# weight_grad_p(x, g) = d<conv(x, w), g>/dw: transposed in g, conv(x, .); in x, XLA's input gradient
+# weight_grad_p(x, g) = d<conv(x, w), g>/dw: transposed in g, conv(x, .); in x, the input gradient
 # of conv(., ct) at the cotangent g.
 ad.defbilinear(
     weight_grad_p,

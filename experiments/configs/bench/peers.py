@@ -1,11 +1,11 @@
 """The CPU goal: Flax/JAX vs PyTorch eager training steps at batch 128 (course convnet, VGG-style, CIFAR ResNets).
 
 Command: cs231n-jax train --config experiments/configs/bench/peers.py --workdir bench_out/peers
-Expected: on CPU-2 (2026-11-21 21:49, 330 s, no other jobs) our step / PyTorch eager's = 0.71x (ThreeLayerConvNet:
-41.2 vs 58.3 ms), 0.76x (small_vgg: 188 vs 246 ms) -- the goal reached -- and 1.13x (ResNet-20: 296 vs 262 ms), 1.08x
-(ResNet-56: 909 vs 839 ms) -- still slower, in the 16-channel convolutions; the library's CPU kernels (convolutions,
-batch norm with its residual add and ReLU) cut each step by 27-44% against the same step without them, and ours is
-2.9-4.4x faster than the same step with XLA's defaults.
+Expected: on CPU-2 (2026-11-22 00:45, 237 s, no other jobs) our step / PyTorch eager's = 0.63x (ThreeLayerConvNet:
+25.7 vs 40.8 ms), 0.91x (small_vgg: 142 vs 156 ms), 0.81x (ResNet-20: 188 vs 234 ms), 0.88x (ResNet-56: 582 vs 664 ms)
+-- the goal reached for all four, p10-p90 ranges apart; the library's CPU kernels (convolutions, batch norm with its
+residual add and ReLU) cut each step by 35-52% against the same step without them, and ours is 3.1-4.9x faster than
+the same step with XLA's defaults.
 Full table: docs/benchmarks.md, "The CPU goal".
 """
 
