@@ -8,9 +8,10 @@
 //
 // Work: for every image, for every kernel tap (kh, kw), a block of CB input channels by OV vectors
 // of output channels stays in registers while the tap's valid output positions stream past (for 1-3
-// input channels, three taps of a kernel row at once); the image's x and dy (<= a few hundred KiB) stay in cache across the taps. Images are split into a
-// fixed number of chunks, each summed into its own buffer and the buffers added in chunk order, so
-// the result does not depend on which thread ran which chunk (bitwise reproducible run to run).
+// input channels, three taps of a kernel row at once); the image's x and dy (<= a few hundred KiB)
+// stay in cache across the taps. Images are split into a fixed number of chunks, each summed into
+// its own buffer and the buffers added in chunk order, so the result does not depend on which
+// thread ran which chunk (bitwise reproducible run to run).
 
 #include <algorithm>
 #include <cmath>
