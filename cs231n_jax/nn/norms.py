@@ -107,6 +107,8 @@ class BatchNorm(nn.BatchNorm):
     return (not self.is_initializing() and self.axis_name is None and self.axis in (-1, x.ndim - 1)
             and self.use_bias and self.use_scale and np.dtype(x.dtype) in cpu_kernels.SUPPORTED_DTYPES
             and np.dtype(self.param_dtype) == x.dtype and self.dtype in (None, x.dtype)
+            and all(self.get_variable("params", name).dtype == x.dtype  # as given, not as declared
+                    for name in ("scale", "bias") if self.has_variable("params", name))
             and (residual is None or residual.dtype == x.dtype)
             and jax.default_backend() == "cpu" and cpu_kernels.in_use())
 

@@ -198,3 +198,19 @@ def test_what_the_kernels_do_not_cover_stays_flaxs_layer(case):
   ref_y, ref_updates = apply(reference)(variables, x)
   np.testing.assert_array_equal(y, nn.relu(ref_y))
   jax.tree.map(np.testing.assert_array_equal, updates, ref_updates)
+
+
+def test_parameters_given_in_another_dtype_stay_flaxs_layer():
+  """Variables cast to float64 for a float32 input (param_dtype still float32): Flax's layer, which
+  promotes, and its gradients (the kernels take one dtype)."""
+  with jax.enable_x64(True):
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 6, 6, 16), jnp.float32)
+    variables = nn.BatchNorm(use_running_average=False).init(jax.random.PRNGKey(1), x)
+    variables = jax.tree.map(lambda a: a.astype(jnp.float64), variables)
+    apply = lambda module: (lambda v, x: module.apply(v, x, mutable=["batch_stats"])[0])
+    ours, reference = norms.BatchNorm(use_running_average=False, relu=True), nn.BatchNorm(use_running_average=False)
+    assert "cs231n_batch_norm" not in str(jax.make_jaxpr(apply(ours))(variables, x))
+    np.testing.assert_array_equal(apply(ours)(variables, x), nn.relu(apply(reference)(variables, x)))
+    loss = lambda module: (lambda v, x: jnp.sum(jnp.sin(apply(module)(v, x))))
+    jax.tree.map(np.testing.assert_array_equal, jax.grad(loss(ours), (0, 1))(variables, x),
+                 jax.grad(lambda v, x: jnp.sum(jnp.sin(nn.relu(apply(reference)(v, x)))), (0, 1))(variables, x))
