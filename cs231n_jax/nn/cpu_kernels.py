@@ -17,8 +17,8 @@ Two primitives carry it into autodiff, since a custom call has no derivatives of
 
 Transposes in ``x`` -- the input gradient -- are ``conv2d_p`` of the output gradient with the kernel
 flipped (one per phase of the input when strided, :func:`_input_grad`), so every order of forward
-and reverse differentiation works and runs on the kernels. ``conv_pool.conv_general_dilated`` uses ``conv2d_p``
-on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
+and reverse differentiation works and runs on the kernels. ``conv_pool.conv_general_dilated`` uses
+``conv2d_p`` on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
 ``norms.BatchNorm`` in training) has three primitives of its own; see its section below.
 
 ``jax.export`` refuses custom calls (they carry no compatibility guarantee): to export a CPU program
@@ -229,10 +229,6 @@ def _input_grad(g, w, *, x_shape, strides, padding):
   where spreading ``g`` out with zeros between would multiply zeros (4x the work at stride 2)."""
   (kh, kw), (h, wd) = w.shape[:2], x_shape[1:3]
   (sh, sw), ((top, _), (left, _)) = strides, padding
-  flip = lambda taps: jnp.swapaxes(taps[::-1, ::-1], 2, 3)
-  if (sh, sw) == (1, 1):
-    pads = ((kh - 1 - top, h - g.shape[1] + top), (kw - 1 - left, wd - g.shape[2] + left))
-    return conv2d_p.bind(g, flip(w), strides=(1, 1), padding=pads)
   rows, cols = -(-h // sh), -(-wd // sw)  # positions per phase; the last phases may need one fewer
   phases = []
   for phase_h in range(sh):
@@ -243,7 +239,10 @@ def _input_grad(g, w, *, x_shape, strides, padding):
         phases.append(jnp.zeros((g.shape[0], rows, cols, w.shape[2]), g.dtype))
       else:
         taps = w[first_h::sh, first_w::sw][:count_h, :count_w]
-        phases.append(conv2d_p.bind(g, flip(taps), strides=(1, 1), padding=(pads_h, pads_w)))
+        flipped = jnp.swapaxes(taps[::-1, ::-1], 2, 3)
+        phases.append(conv2d_p.bind(g, flipped, strides=(1, 1), padding=(pads_h, pads_w)))
+  if len(phases) == 1:  # unit stride: the one phase is the whole input
+    return phases[0]
   dx = jnp.stack(phases, axis=3).reshape(g.shape[0], rows, cols, sh, sw, w.shape[2])
   dx = dx.transpose(0, 1, 3, 2, 4, 5).reshape(g.shape[0], rows * sh, cols * sw, w.shape[2])
   return dx[:, :h, :wd]
