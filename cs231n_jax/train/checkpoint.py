@@ -247,3 +247,24 @@ def load_tree(directory: str | os.PathLike, template: Any) -> Any:
 def json_safe(tree: Any) -> Any:
   """A JSON round-trip of ``tree`` (tuples become lists), for configs stored in ``meta``."""
   return json.loads(json.dumps(tree, default=str))
+
+
+def reached_preemption(step: int) -> bool:
+  """Whether all processes have reached the step at which to save for a preemption.
+
+  orbax's multi-host sync point (``orbax.checkpoint.multihost.reached_preemption``, JAX's
+  preemption service underneath: once any host is sent SIGTERM, every host gets True at the same
+  ``step``); JAX's ``multihost_utils.reached_preemption_sync_point`` where orbax lacks it. False
+  with one process, and where the preemption service is off. Call it at every step on every host.
+  """
+  if jax.process_count() == 1:
+    return False
+  orbax_reached = getattr(getattr(ocp, "multihost", None), "reached_preemption", None)
+  if orbax_reached is not None:
+    return bool(orbax_reached(step))
+  from jax.experimental import multihost_utils
+
+  try:
+    return bool(multihost_utils.reached_preemption_sync_point(step))
+  except RuntimeError:  # the preemption service is disabled (jax_enable_preemption_service)
+    return False
