@@ -26,6 +26,7 @@ and lets JAX's own cluster detection read the topology. ``CS231N_JAX_DISTRIBUTED
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import urllib.request
@@ -177,11 +178,9 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, num_processes=num_processes, process_id=process_id)
   elif mode == MODE_MPI and OMPI_URI_ENV not in env:
-    try:
-      import mpi4py  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("mpi4py") is None:  # JAX's Mpi4pyCluster imports it
       raise ConfigError(f"{OMPI_SIZE_ENV}={env[OMPI_SIZE_ENV]} without {OMPI_URI_ENV} (Open MPI 5): "
-                        "install mpi4py, or pass --coordinator/--num-processes/--process-id") from None
+                        "install mpi4py, or pass --coordinator/--num-processes/--process-id")
     jax.distributed.initialize(cluster_detection_method="mpi4py")
   elif mode != MODE_SINGLE:
     jax.distributed.initialize()

@@ -186,6 +186,21 @@ def test_initialize_open_mpi_5_without_mpi4py_says_what_to_do(recorder, monkeypa
   assert recorder == []
 
 
+def test_initialize_open_mpi_5_with_mpi4py_asks_jax_to_use_it(recorder, monkeypatch):
+  import importlib.machinery
+  import sys
+  import types
+
+  fake = types.ModuleType("mpi4py")
+  fake.__spec__ = importlib.machinery.ModuleSpec("mpi4py", None)
+  monkeypatch.setitem(sys.modules, "mpi4py", fake)
+  for k, v in OMPI.items():
+    if k != "OMPI_MCA_orte_hnp_uri":
+      monkeypatch.setenv(k, v)
+  parallel.initialize()
+  assert recorder == [((), {"cluster_detection_method": "mpi4py"})]
+
+
 def test_initialize_runs_once(recorder, monkeypatch):
   for k, v in SLURM.items():
     monkeypatch.setenv(k, v)
