@@ -152,11 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
       parallel.initialize(args.coordinator, args.num_processes, args.process_id)
       run_experiment(args.config, args.workdir, overrides)
     elif args.command == "eval":
-      from cs231n_jax.config import apply_overrides, load_config
-      from cs231n_jax.train.loop import evaluate_run
+      from cs231n_jax.config import apply_overrides, load_config, resolve_runner
 
       config = apply_overrides(load_config(args.config), overrides)
-      print(json.dumps(evaluate_run(config, args.workdir, args.split), indent=2))
+      evaluate = resolve_runner(config, "evaluate")
+      print(json.dumps(evaluate(config, args.workdir, args.split), indent=2, default=float))
     elif args.command == "list":
       cmd_list(args.what)
     elif args.command == "data":

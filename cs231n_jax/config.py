@@ -5,8 +5,9 @@ A config file under ``experiments/configs/<topic>/<name>.py`` defines ``get_conf
 ``Command:`` and ``Expected:`` lines (``cs231n-jax list`` shows them).
 
 ``config.runner`` names the function that runs the experiment, as ``"module:function"`` with the
-signature ``run(config, workdir) -> dict`` of final results; the default is the Flax training loop
-``cs231n_jax.train.loop:fit``.
+signature ``run(config, workdir) -> dict`` of final results; the default is image classification
+through the engine, ``cs231n_jax.tasks.classification:run``. ``cs231n-jax eval`` calls the same
+module's ``evaluate(config, workdir, split)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import ml_collections
 
 from cs231n_jax.errors import ConfigError
 
-DEFAULT_RUNNER = "cs231n_jax.train.loop:fit"
+DEFAULT_RUNNER = "cs231n_jax.tasks.classification:run"
 CONFIGS_ENV = "CS231N_JAX_CONFIGS"
 
 
@@ -113,8 +114,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str])
   return config
 
 
-def resolve_runner(config: ml_collections.ConfigDict) -> Callable[[ml_collections.ConfigDict, str], dict]:
-  """The ``run(config, workdir)`` function ``config.runner`` names."""
+def resolve_runner(config: ml_collections.ConfigDict, function: str | None = None) -> Callable[..., dict]:
+  """The ``run(config, workdir)`` function ``config.runner`` names, or with ``function`` another
+  function of the same module (``"evaluate"`` for ``cs231n-jax eval``)."""
   spec = config.get("runner", DEFAULT_RUNNER)
   module_name, sep, fn_name = spec.partition(":")
   if not sep:
@@ -123,8 +125,11 @@ def resolve_runner(config: ml_collections.ConfigDict) -> Callable[[ml_collection
     module = importlib.import_module(module_name)
   except ImportError as e:
     raise ConfigError(f"runner: cannot import {module_name!r} ({e})") from None
-  fn = getattr(module, fn_name, None)
+  fn = getattr(module, function or fn_name, None)
   if not callable(fn):
+    if function:
+      raise ConfigError(f"runner: {module_name} has no {function}(config, workdir, split): this experiment "
+                        "cannot be evaluated from its checkpoints")
     raise ConfigError(f"runner: {module_name} has no function {fn_name!r}")
   return fn
 

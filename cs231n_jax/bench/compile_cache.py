@@ -34,14 +34,15 @@ def first_step_seconds(cache_dir: str | None) -> dict[str, float]:
   import optax
 
   from cs231n_jax.models import get_model
-  from cs231n_jax.train.state import create_train_state
-  from cs231n_jax.train.steps import build_steps
+  from cs231n_jax.tasks.classification import classification_task
+  from cs231n_jax.train.steps import build_steps, engine_state, init_key
 
-  model = get_model(MODEL)
-  steps = build_steps("jit")
+  task = classification_task(get_model(MODEL), optax.sgd(0.1, momentum=0.9))
+  steps = build_steps(task, "jit")
   x = np.zeros((BATCH, 32, 32, 3), np.float32)
-  batch = steps.put_batch({"image": x, "label": np.zeros(BATCH, np.int32), "mask": np.ones(BATCH, np.float32)})
-  state = steps.put_state(create_train_state(model, optax.sgd(0.1, momentum=0.9), x[:1], seed=0))
+  batch = {"image": x, "label": np.zeros(BATCH, np.int32), "mask": np.ones(BATCH, np.float32)}
+  state = steps.put_state(engine_state(task.init(init_key(0), batch), 0))
+  batch = steps.put_batch(batch)
   t0 = time.perf_counter()
   state, m = steps.train(state, batch)
   jax.block_until_ready(m)

@@ -35,7 +35,7 @@ def setup(model_name: str, batch: int = BATCH, **model_kwargs):
 
 
 def run_remat_donation(model_name: str = "resnet56", n_runs: int = 5, peak: float | None = None) -> list[Record]:
-  from cs231n_jax.train.steps import train_step
+  from cs231n_jax.tasks.classification import plain_train_step as train_step
 
   records = []
   for remat in (False, True):
@@ -50,7 +50,7 @@ def run_remat_donation(model_name: str = "resnet56", n_runs: int = 5, peak: floa
 
 
 def run_scan_layers(model_names=("resnet56", "resnet110"), n_runs: int = 3, peak: float | None = None) -> list[Record]:
-  from cs231n_jax.train.steps import train_step
+  from cs231n_jax.tasks.classification import plain_train_step as train_step
 
   records = []
   for name in model_names:

@@ -31,14 +31,16 @@ def measure_kind(kind: str, n_runs: int, peak: float | None) -> Record:
   from cs231n_jax.data.digits import load_digits
   from cs231n_jax.data.pipeline import BatchIterator
   from cs231n_jax.models import get_model
-  from cs231n_jax.train.state import create_train_state
-  from cs231n_jax.train.steps import build_steps, prepare_model
+  from cs231n_jax.tasks.classification import classification_task, prepare_model
+  from cs231n_jax.train.steps import build_steps, engine_state, init_key
 
   data = load_digits("32x32x3")
   model = prepare_model(get_model("three_layer_convnet", filter_size=3), kind)
-  steps = build_steps(kind)
-  state = steps.put_state(create_train_state(model, optax.sgd(0.01, momentum=0.9), data.train.images[:1], seed=0))
-  batch = steps.put_batch(next(BatchIterator(data.train, BATCH, 10, seed=0)))
+  task = classification_task(model, optax.sgd(0.01, momentum=0.9))
+  steps = build_steps(task, kind)
+  batch = next(BatchIterator(data.train, BATCH, 10, seed=0))
+  state = steps.put_state(engine_state(task.init(init_key(0), batch), 0))
+  batch = steps.put_batch(batch)
   r = Record("parallel_kinds", kind, params={"model": "three_layer_convnet", "batch": BATCH, "devices": jax.device_count()},
              meta=metadata(), peak_flops_per_s=peak)
   t0 = time.perf_counter()

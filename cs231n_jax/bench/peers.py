@@ -60,7 +60,7 @@ def check_same_function(name: str, torch_model, state, x, y, rtol: float = 1e-4)
   """Relative difference of the two training-mode losses on the same batch."""
   import torch
 
-  from cs231n_jax.train.steps import train_step
+  from cs231n_jax.tasks.classification import plain_train_step as train_step
 
   torch_model.train()
   with torch.no_grad():
@@ -77,7 +77,7 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
   import torch
 
   from cs231n_jax.bench import torch_peers
-  from cs231n_jax.train.steps import train_step
+  from cs231n_jax.tasks.classification import plain_train_step as train_step
 
   threads = os.cpu_count()
   torch.set_num_threads(threads)

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import numpy as np
 
@@ -28,13 +28,34 @@ LAST_BATCH_POLICIES = ("pad", "drop")
 
 
 class Source(Protocol):
-  """A random-access split: ``len(source)`` and ``source.get_batch(indices, rng) -> (images,
-  labels)``; ``rng`` (a numpy Generator seeded by the pipeline per batch, None for evaluation)
-  is for host-side random transforms such as ImageNet's scale-and-crop."""
+  """A random-access split: ``len(source)`` and ``source.get_batch(indices, rng)``, which returns
+  ``(images, labels)`` (an image-classification split: checked, and batched as ``{"image",
+  "label"}``) or a dict of arrays (any other task's examples, e.g. :class:`ArraySource`); ``rng``
+  (a numpy Generator seeded by the pipeline per batch, None for evaluation) is for host-side
+  random transforms such as ImageNet's scale-and-crop."""
 
   def __len__(self) -> int: ...
 
-  def get_batch(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+  def get_batch(self, indices: np.ndarray, rng: np.random.Generator | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | dict[str, np.ndarray]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySource:
+  """In-memory examples of any structure: a dict of arrays that share their first axis."""
+
+  arrays: Mapping[str, np.ndarray]
+
+  def __post_init__(self):
+    lengths = {k: len(v) for k, v in self.arrays.items()}
+    if not lengths or len(set(lengths.values())) != 1:
+      raise DataError(f"ArraySource: expected arrays with one common first axis, got lengths {lengths}")
+
+  def __len__(self) -> int:
+    return len(next(iter(self.arrays.values())))
+
+  def get_batch(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    return {k: v[indices] for k, v in self.arrays.items()}
 
 
 def check_examples(
@@ -64,13 +85,14 @@ def check_examples(
 class BatchIterator:
   """Deterministic, shardable, checkpointable batches over a :class:`Source`.
 
-  Yields ``{"image", "label", "mask"}`` dicts of numpy arrays holding this process's
-  ``global_batch_size // process_count`` rows.
+  Yields dicts of numpy arrays holding this process's ``global_batch_size // process_count`` rows:
+  ``{"image", "label", "mask"}`` for an image-classification source, the source's own keys and
+  ``"mask"`` for a dict source.
   """
 
   source: Source
   global_batch_size: int
-  num_classes: int
+  num_classes: int = 0  # checked against the labels of (images, labels) sources
   seed: int = 0
   shuffle: bool = True
   last_batch: str = "pad"
@@ -137,12 +159,17 @@ class BatchIterator:
     idx, mask = idx[lo : lo + self.local_batch_size], mask[lo : lo + self.local_batch_size]
     # Host-side randomness of this batch: a function of (seed, epoch, position, process) only.
     rng = np.random.default_rng([self.seed, self.epoch, self.position, self.process_index]) if self.shuffle else None
-    images, labels = self.source.get_batch(idx, rng)
-    check_examples(images, labels, idx, self.num_classes, self.image_shape, self.name)
+    examples = self.source.get_batch(idx, rng)
+    if isinstance(examples, Mapping):
+      batch = dict(examples)
+    else:
+      images, labels = examples
+      check_examples(images, labels, idx, self.num_classes, self.image_shape, self.name)
+      batch = {"image": images, "label": labels.astype(np.int32)}
     self.position += 1
     if self.position == self.steps_per_epoch:
       self.epoch, self.position = self.epoch + 1, 0
-    return {"image": images, "label": labels.astype(np.int32), "mask": mask}
+    return {**batch, "mask": mask}
 
   def state(self) -> dict[str, int]:
     return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
@@ -155,7 +182,7 @@ class BatchIterator:
     self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
 
-def eval_batches(source: Source, global_batch_size: int, num_classes: int, process_index: int = 0,
+def eval_batches(source: Source, global_batch_size: int, num_classes: int = 0, process_index: int = 0,
                  process_count: int = 1, name: str = "eval"):
   """One pass over ``source`` in order, in padded batches of a fixed shape (no recompiles)."""
   it = BatchIterator(source, global_batch_size, num_classes, shuffle=False, last_batch="pad",

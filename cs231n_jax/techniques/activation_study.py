@@ -1,5 +1,5 @@
 """Activations and their gradient flow on a trained network; dead ReLUs counted; batch norm at a high
-learning rate (lectures 6-7). Every network is trained by the engine (``train.loop.fit``).
+learning rate (lectures 6-7). Every network is trained by the engine (``tasks.classification.run``).
 
 - :func:`run_activation_study`: the digits MLP with each activation of lecture 6 (sigmoid, tanh,
   ReLU, leaky ReLU, PReLU, ELU, maxout), and ReLU at a learning rate too high for it. For every

@@ -1,4 +1,4 @@
-"""Helpers for studies that train ordinary Flax classifiers with the engine (``train.loop.fit``).
+"""Helpers for studies that train ordinary Flax classifiers with the engine (``tasks.classification`` through ``train.loop.fit``).
 
 A study is several ``fit`` runs, each in its own sub-directory of the study's workdir, followed by
 analysis of the trained variables restored from the engine's checkpoints (best-validation
@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
+from cs231n_jax.tasks import classification
 from cs231n_jax.train import loop
 from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 
@@ -37,29 +38,35 @@ def variant(config: ml_collections.ConfigDict, **overrides: Any) -> ml_collectio
 
 
 def fit_quietly(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
-  """``fit`` without its progress bar and summary table (many runs per study); returns its results."""
+  """A classification run without its progress bar and summary table (many runs per study);
+  returns its results."""
   config = variant(config, **{"train.progress": False})
+  task, data, _ = classification.build(config)
   with contextlib.redirect_stdout(io.StringIO()):
-    return loop.fit(config, str(workdir))
+    return loop.fit(task, data, config, str(workdir))
 
 
 def restore(config: ml_collections.ConfigDict, workdir: Path, step: int | None = None) -> dict[str, Any]:
-  """The checkpointed tree of a finished run: ``{"state": {...}, "best": {...}}`` (numpy arrays).
+  """The checkpointed tree of a finished run: ``{"state": {"params", "model_state", "opt_state",
+  "step", "rng"}, "best": {"params", "model_state"}}`` (numpy arrays), with the run's model, data
+  set and a freshly initialised TrainState.
 
   ``step=None`` restores the newest checkpoint.
   """
   config = variant(config, **{"train.progress": False})
-  run = loop.build_run(config)
+  task, data, dataset = classification.build(config)
+  template = loop.checkpoint_template(task, data, config)
   manager = CheckpointManager(Path(workdir) / loop.CHECKPOINT_DIR, keep=config.train.keep_checkpoints, read_only=True)
   try:
     steps = manager.all_steps()
     if not steps:
       raise FileNotFoundError(f"{workdir}: no checkpoint")
-    restored = manager.restore(steps[-1] if step is None else step, run.template(), config=json_safe(config.to_dict()))
+    restored = manager.restore(steps[-1] if step is None else step, template, config=json_safe(config.to_dict()))
   finally:
     manager.close()
-  return {"tree": restored.tree, "model": loop.build_model(config.model, run.dataset.num_classes, "float32"),
-          "dataset": run.dataset, "state": run.state, "steps": steps}
+  tree = {"state": restored.tree["state"]["task"].data(), "best": restored.tree["best"]}
+  return {"tree": tree, "model": classification.build_model(config.model, dataset.num_classes, "float32"),
+          "dataset": dataset, "state": template["state"]["task"], "steps": steps}
 
 
 def flatten(tree: Any) -> dict[tuple[str, ...], Any]:

@@ -11,7 +11,7 @@
   (``optimizer.ema_decay``) and read back from the last checkpoint's optimizer state; compared with
   the raw final parameters of the same run.
 
-All runs are ordinary engine runs (``train.loop.fit``), each in its own sub-directory.
+All runs are ordinary engine runs (``tasks.classification.run``), each in its own sub-directory.
 """
 
 from __future__ import annotations

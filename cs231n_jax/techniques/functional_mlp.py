@@ -14,7 +14,7 @@ lecture's ``lambda R(W)``, biases unpenalised). Minibatches are sampled with rep
 course's trainer does with ``sample_batches=True``; ``lr_decay`` multiplies the rate once per epoch
 (the trainer's ``learning_rate_decay``).
 
-For ordinary "train a Flax classifier" runs use the engine (``cs231n_jax.train.loop.fit``); this
+For ordinary "train a Flax classifier" runs use the engine (``cs231n_jax.tasks.classification.run``); this
 program exists because training many small models as one vmapped program is the point.
 """
 

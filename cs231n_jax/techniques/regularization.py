@@ -1,6 +1,6 @@
 """Does each regulariser of lecture 7 matter? Train/val gaps on digits, with and without it.
 
-Every variant is an engine run (``train.loop.fit``) of the same base config with a few fields
+Every variant is an engine run (``tasks.classification.run``) of the same base config with a few fields
 changed — the regulariser's own fields: ``optimizer.l2`` / ``l1`` / ``weight_decay``,
 ``model.dropout_keep_ratio``, ``model.dropconnect_keep``, ``model.final_survival`` (stochastic
 depth on residual blocks), ``model.normalization``, ``model.pool`` (fractional max pooling), or

@@ -9,7 +9,7 @@
 - ``finetune_all``: train everything, starting from the pretrained weights;
 - ``scratch``: the same network from random initialisation.
 
-Every run is an ordinary engine run (``train.loop.fit``) of the study's config with a few fields
+Every run is an ordinary engine run (``tasks.classification.run``) of the study's config with a few fields
 changed: ``data.classes`` picks the digits (relabelled 0-4), ``data.train_per_class`` /
 ``data.subset_seed`` draw the ``k``-shot training set, and freezing is the optimizer's job
 (``optimizer.trainable``: :func:`~cs231n_jax.optim.make_optimizer` gives the other parameters zero

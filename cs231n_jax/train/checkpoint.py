@@ -58,9 +58,10 @@ def manifest(tree: Any) -> dict[str, list]:
 
 
 def checksum(tree: Any) -> str:
-  """SHA-256 over every leaf's path, shape, dtype and bytes (host arrays)."""
+  """SHA-256 over every leaf's path, shape, dtype and bytes (host arrays), in path order: a tree
+  restored without a template (dicts for dataclass nodes such as a TrainState) sums the same."""
   h = hashlib.sha256()
-  for p, x in leaf_paths(tree):
+  for p, x in sorted(leaf_paths(tree), key=lambda pair: pair[0]):
     x = np.ascontiguousarray(np.asarray(x))
     h.update(f"{p}{x.shape}{x.dtype}".encode())
     h.update(x.tobytes())

@@ -1,23 +1,25 @@
-"""``fit``: the train / eval loop every Flax classifier config runs (the default runner).
+"""``fit``: the one train / eval loop, for every task (:mod:`cs231n_jax.train.task`).
 
-It ties the rooms together: data source → pipeline (this process's slice of each global batch)
-→ compiled step (``jit`` / ``sharded`` / ``pmap``) → metrics (JSONL, TensorBoard, progress bar) and
-checkpoints (async, every N steps, with the data-iterator position, PRNG key and config).
+It ties the rooms together: the task's data (this process's slice of each global batch) → the
+compiled step (``jit`` / ``sharded`` / ``pmap``) → metrics (JSONL, TensorBoard, progress bar) and
+checkpoints (async, every N steps, with the data-iterator position, PRNG key and config). The
+caller chooses the model and builds the task; this module knows no model and no lecture area.
 
 Behaviour worth knowing:
 
 - Restarting the same command in the same workdir resumes from the newest readable checkpoint and
-  ends bitwise identical to an uninterrupted run (batches, dropout keys and state all come from
-  the checkpoint); a finished run reports that it is complete.
+  ends bitwise identical to an uninterrupted run (batches, keys and state all come from the
+  checkpoint); a finished run reports that it is complete.
 - SIGTERM / SIGINT (preemption, Ctrl-C) finish the current step, save, and return with
   ``status="preempted"`` (the CLI exits 0). With several processes, the hosts agree on the step
   through JAX's preemption sync point.
 - A NaN or infinite loss raises :class:`TrainingDiverged` naming the step; nothing after the last
   good checkpoint is saved, so that checkpoint is what a restart resumes from. With
   ``train.stop_loss_factor`` (lecture 6's babysitting: 3), so does a loss that many times the
-  first step's; ``train.log_update_ratio`` logs each layer's ||update|| / ||weights||.
-- The best validation parameters are kept (as the course's Solver keeps ``best_params``), saved in
-  every checkpoint, and used for the final test evaluation.
+  first step's.
+- The best state by the task's metric on ``val`` (``train.best_metric`` / ``train.best_mode``
+  override the task's) is kept (as the course's Solver keeps ``best_params``), saved in every
+  checkpoint, and used for the final evaluation of every split.
 """
 
 from __future__ import annotations
@@ -26,57 +28,38 @@ import contextlib
 import dataclasses
 import json
 import math
-import re
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from etils import epath
 
-from cs231n_jax.data import load_dataset
-from cs231n_jax.data.pipeline import BatchIterator, eval_batches
 from cs231n_jax.errors import ConfigError, Cs231nError
-from cs231n_jax.models import get_model
-from cs231n_jax import optim
 from cs231n_jax.train import parallel, report
-from cs231n_jax.train.checkpoint import CheckpointManager, json_safe, leaf_paths
+from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
 from cs231n_jax.train.metrics import MetricWriter, read_jsonl
-from cs231n_jax.train.state import TrainState, create_train_state
-from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, parse_augment, prepare_model
+from cs231n_jax.train.steps import STEP_KINDS, Steps, build_steps, engine_state, init_key
+from cs231n_jax.train.task import MODES, Batch, Data, Task
 
-COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 RESULTS_NAME = "results.json"
 CHECKPOINT_DIR = "checkpoints"
 CURVES_NAME = "curves.png"
-CONFUSION_NAME = "confusion_matrix.png"
 
 
 class TrainingDiverged(Cs231nError):
   """The loss became NaN or infinite."""
 
 
-def base_config() -> ml_collections.ConfigDict:
-  """Defaults of every field ``fit`` reads; experiment configs start from this and override."""
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.train.loop:fit"
-  c.seed = 0
-  c.data = ml_collections.ConfigDict(
-      {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": "",
-       "augment": "",  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
-       "classes": (), "train_per_class": 0, "subset_seed": 0}  # subsets: cs231n_jax.data.load_dataset
-  )
-  c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
-  c.optimizer = optim.default_config("momentum", 0.1)  # fields: cs231n_jax.optim.factory
-  c.train = ml_collections.ConfigDict({
+def engine_config() -> ml_collections.ConfigDict:
+  """Defaults of every ``config.train`` field ``fit`` reads; a task's base config adds its own."""
+  return ml_collections.ConfigDict({
       "batch_size": 128,          # global: split over every device of every process
       "num_epochs": 10,
       "num_steps": 0,             # > 0 overrides num_epochs
-      "last_batch": "pad",        # the short last batch of an epoch: "pad" (masked) or "drop"
       "eval_every": 0,            # steps between validations; 0 = once per epoch
       "log_every": 10,            # steps between training-metric records
       "checkpoint_every": 0,      # steps between checkpoints; 0 = at every validation
@@ -84,72 +67,37 @@ def base_config() -> ml_collections.ConfigDict:
       "async_checkpoints": True,
       "eval_batch_size": 500,
       "step": "jit",              # "jit" | "sharded" | "pmap"
-      "compute_dtype": "float32",  # "bfloat16": bf16 compute, float32 params and optimizer state
       "progress": True,
-      # Weight of auxiliary classifiers' losses, for models that sow "aux_logits" (GoogLeNet's
-      # paper: 0.3); models without auxiliary heads are unaffected.
-      "aux_loss_weight": 0.3,
-      # Start a fresh run from the best parameters of an earlier run's workdir (transfer learning):
-      # leaves are matched by path; those matching a regex in init_keep_fresh keep this run's
-      # initialisation (e.g. "^head/" for a new classifier).
-      "init_from": "",
-      "init_keep_fresh": (),
+      "best_metric": "",          # "" = the task's (e.g. accuracy, bits_per_char)
+      "best_mode": "",            # "" = the task's; "max" | "min"
       # Babysitting (lecture 6): stop when the training loss exceeds this many times its initial
-      # value (the lecture's 3; 0 = only NaN / inf stop a run), and log each layer's
-      # ||update|| / ||weights|| (the lecture's ~1e-3) as train metrics update_ratio/<layer>.
+      # value (the lecture's 3; 0 = only NaN / inf stop a run).
       "stop_loss_factor": 0.0,
-      "log_update_ratio": False,
   })
-  return c
 
 
-def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raise ``ConfigError`` naming the first impossible value."""
-  t = config.train
+def check_engine_config(t: ml_collections.ConfigDict) -> None:
+  """Raise ``ConfigError`` naming the first impossible ``train.*`` value the engine reads."""
 
   def positive(name, allow_zero=False):
     v = t[name]
-    if not isinstance(v, int) or v < 0 or (v == 0 and not allow_zero):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (v == 0 and not allow_zero):
       raise ConfigError(f"train.{name}: expected a {'non-negative' if allow_zero else 'positive'} integer, got {v!r}")
 
-  positive("batch_size")
-  positive("eval_batch_size")
-  positive("log_every")
-  positive("keep_checkpoints")
+  for name in ("batch_size", "eval_batch_size", "log_every", "keep_checkpoints"):
+    positive(name)
   for name in ("num_epochs", "num_steps", "eval_every", "checkpoint_every"):
     positive(name, allow_zero=True)
   if t.num_steps == 0 and t.num_epochs == 0:
     raise ConfigError("train.num_epochs: set num_epochs or num_steps to a positive number")
   if t.step not in STEP_KINDS:
     raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {t.step!r}")
-  if t.compute_dtype not in COMPUTE_DTYPES:
-    raise ConfigError(f"train.compute_dtype: expected one of {tuple(COMPUTE_DTYPES)}, got {t.compute_dtype!r}")
   factor = t.get("stop_loss_factor", 0.0)
   if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (factor == 0 or factor > 1):
     raise ConfigError(f"train.stop_loss_factor: expected 0 (off) or a number > 1, got {factor!r}")
-  if "name" not in config.model:
-    raise ConfigError("model.name: every config names its model")
-  parse_augment(config.data.get("augment", ""))
-
-
-def build_model(model_config: ml_collections.ConfigDict, num_classes: int, compute_dtype: str):
-  kwargs = {k: v for k, v in model_config.items() if k != "name"}
-  kwargs = {k: (v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v) for k, v in kwargs.items()}
-  try:
-    probe = get_model(model_config.name)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
-  fields = getattr(type(probe), "__dataclass_fields__", {})
-  if "num_classes" in fields:
-    kwargs.setdefault("num_classes", num_classes)
-  if compute_dtype != "float32":
-    if "dtype" not in fields:
-      raise ConfigError(f"train.compute_dtype: model {model_config.name!r} has no dtype field for {compute_dtype} compute")
-    kwargs["dtype"] = COMPUTE_DTYPES[compute_dtype]
-  try:
-    return get_model(model_config.name, **kwargs)
-  except (TypeError, ValueError) as e:
-    raise ConfigError(str(e).splitlines()[0]) from None
+  mode = t.get("best_mode", "")
+  if mode and mode not in MODES:
+    raise ConfigError(f"train.best_mode: expected one of {MODES} (or '' for the task's), got {mode!r}")
 
 
 @contextlib.contextmanager
@@ -184,127 +132,78 @@ def should_stop(flag, step: int) -> bool:
   return False
 
 
-def evaluate(steps: Steps, device_state, split, batch_size: int, num_classes: int) -> dict[str, Any]:
-  """Loss, accuracy and confusion matrix of ``device_state`` on a whole split."""
+def evaluate(steps: Steps, device_state, batches: Iterable[Batch], task: Task) -> dict[str, Any]:
+  """The task's summarized metrics of ``device_state`` over ``batches`` (one pass of a split)."""
   total = None
-  for batch in eval_batches(split, batch_size, num_classes, jax.process_index(), jax.process_count()):
+  for batch in batches:
     sums = steps.get_metrics(steps.evaluate(device_state, steps.put_batch(batch)))
     total = sums if total is None else jax.tree.map(np.add, total, sums)
-  count = max(float(total["count"]), 1.0)
-  return {"loss": float(total["loss_sum"]) / count, "accuracy": float(total["correct"]) / count,
-          "confusion": total["confusion"]}
+  if total is None:
+    raise ConfigError("data: an evaluation split gave no batches")
+  return task.summarize(total)
 
 
-@dataclasses.dataclass
-class Run:
-  """What a config builds before any training: data, batches, model, optimizer, initial state."""
-
-  dataset: Any
-  train_iter: BatchIterator
-  num_steps: int
-  state: TrainState  # host (numpy) state, freshly initialised
-
-  def template(self) -> dict[str, Any]:
-    """The checkpointed tree's structure: the state's data and the best parameters."""
-    return {"state": self.state.data(),
-            "best": {"params": self.state.params, "model_state": self.state.model_state}}
+def scalars(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+  """The scalar leaves of a (nested) metrics dict as ``{"a/b": float}``; arrays are left out."""
+  out = {}
+  for k, v in values.items():
+    if isinstance(v, Mapping):
+      out.update(scalars(v, f"{prefix}{k}/"))
+    elif np.ndim(v) == 0:
+      out[f"{prefix}{k}"] = float(v)
+  return out
 
 
-def build_run(config: ml_collections.ConfigDict) -> Run:
-  check_config(config)
-  parallel.initialize()
-  t = config.train
-  dataset = load_dataset(config.data)
-  if t.step != "jit":
-    parallel.check_batch_size(t.batch_size)
-  train_iter = BatchIterator(
-      dataset.train, t.batch_size, dataset.num_classes, seed=config.seed, last_batch=t.last_batch,
-      process_index=jax.process_index(), process_count=jax.process_count(),
-      image_shape=dataset.image_shape, name="train",
-  )
-  num_steps = t.num_steps or t.num_epochs * train_iter.steps_per_epoch
-  model = prepare_model(build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
-  tx = optim.make_optimizer(config.optimizer, num_steps)
-  example = np.zeros((1, *dataset.image_shape), np.float32)
-  state = parallel.to_host(create_train_state(model, tx, example, config.seed))
-  return Run(dataset, train_iter, num_steps, state)
+def best_settings(task: Task, t: ml_collections.ConfigDict) -> tuple[str, Task]:
+  """The metric that picks the best state and the task with the config's mode, if any."""
+  metric = t.get("best_metric", "") or task.metric
+  mode = t.get("best_mode", "") or task.mode
+  return metric, dataclasses.replace(task, metric=metric, mode=mode)
 
 
-def init_from_run(state: TrainState, source_workdir: str, keep_fresh=()) -> tuple[TrainState, str]:
-  """``state`` with the parameters and model state of ``source_workdir``'s best checkpoint.
+def checkpoint_template(task: Task, data: Data, config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The structure of a run's checkpoints, from a fresh initialisation: ``{"state": the engine
+  state (step, rng, task), "best": task.best(task state)}`` (host arrays)."""
+  state = engine_state(parallel.to_host(task.init(init_key(config.seed), data.example)), config.seed)
+  return {"state": state, "best": task.best(state["task"])}
 
-  Every leaf is taken from the source at the same path, except those whose path matches a regex in
-  ``keep_fresh``; a leaf missing from the source, or of another shape, is an error naming it
-  (unless kept fresh). The optimizer state is re-initialised on the new parameters.
+
+def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str | epath.PathLike) -> dict[str, Any]:
+  """Train ``task`` on ``data`` as ``config.train`` says, in ``workdir``; returns the final results.
+
+  ``results`` holds ``status``, ``steps``, ``best_step``, ``wall_time_s``, ``<split>_<metric>`` of
+  the best state for every evaluation split, and whatever ``task.finish`` adds.
   """
-  directory = epath.Path(source_workdir) / CHECKPOINT_DIR
-  source = CheckpointManager(directory, read_only=True) if directory.exists() else None
-  step = source.latest_step() if source else None
-  if step is None:
-    raise ConfigError(f"train.init_from: no checkpoint in {directory}")
-  saved = source.restore_as_saved(step).tree["best"]
-  source.close()
-  fresh = [re.compile(p) for p in keep_fresh]
-  counts = {"copied": 0, "fresh": 0}
-
-  def graft(tree, collection):
-    """``tree`` with each leaf replaced by the saved leaf at the same path (relative to the
-    collection, as in the optimizer's ``trainable`` / ``frozen`` patterns)."""
-    available = dict(leaf_paths(saved[collection]))
-
-    def take(path, leaf):
-      if any(p.search(path) for p in fresh):
-        counts["fresh"] += 1
-        return leaf
-      if path not in available:
-        raise ConfigError(f"train.init_from: {collection} {path} is not in {directory}; "
-                          "add a pattern for it to train.init_keep_fresh")
-      if available[path].shape != np.shape(leaf):
-        raise ConfigError(f"train.init_from: {collection} {path} is {available[path].shape} there, "
-                          f"{np.shape(leaf)} here; add a pattern for it to train.init_keep_fresh")
-      counts["copied"] += 1
-      return available[path].astype(np.asarray(leaf).dtype)
-
-    pairs = leaf_paths(tree)
-    return jax.tree.unflatten(jax.tree.structure(tree), [take(p, x) for p, x in pairs])
-
-  params = graft(state.params, "params")
-  state = state.replace(params=params, model_state=graft(state.model_state, "model_state"),
-                        opt_state=parallel.to_host(state.tx.init(params)))
-  return state, (f"initialised {counts['copied']} arrays from {directory} (step {step}); "
-                 f"kept fresh: {counts['fresh']}")
-
-
-def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Train ``config.model`` on ``config.data`` in ``workdir``; returns the final results."""
-  run = build_run(config)
   t = config.train
+  check_engine_config(t)
+  metric, task = best_settings(task, t)
   workdir = epath.Path(workdir)
   is_main = jax.process_index() == 0
-  dataset, train_iter, num_steps, state = run.dataset, run.train_iter, run.num_steps, run.state
+  train_iter = data.train
   steps_per_epoch = train_iter.steps_per_epoch
+  num_steps = t.num_steps or t.num_epochs * steps_per_epoch
   eval_every = t.eval_every or steps_per_epoch
   checkpoint_every = t.checkpoint_every or eval_every
+  has_val = "val" in data.eval and task.eval_step is not None
 
-  best = {"params": state.params, "model_state": state.model_state}
-  best_val, best_step = -1.0, 0
+  template = checkpoint_template(task, data, config)
+  state, best = template["state"], template["best"]
+  best_value, best_step = None, 0
   initial_loss = None  # the first step's training loss (train.stop_loss_factor)
 
   config_json = json_safe(config.to_dict())
-  checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=t.keep_checkpoints, async_save=t.async_checkpoints)
-  restored = checkpoints.restore_latest(run.template(), config=config_json)
+  checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=t.keep_checkpoints,
+                                  async_save=t.get("async_checkpoints", True))
+  restored = checkpoints.restore_latest(template, config=config_json)
   if restored is not None:
-    state = state.replace(**restored.tree["state"])
-    best = restored.tree["best"]
-    best_val, best_step = restored.meta["best_val_accuracy"], restored.meta["best_step"]
+    state, best = restored.tree["state"], restored.tree["best"]
+    best_value, best_step = restored.meta["best_value"], restored.meta["best_step"]
     initial_loss = restored.meta.get("initial_loss")
     train_iter.restore(restored.meta["data_iterator"])
-  elif t.init_from:
-    state, message = init_from_run(state, t.init_from, t.init_keep_fresh)
-    best = {"params": state.params, "model_state": state.model_state}
-    if is_main:
-      print(message)
-  start = int(state.step)
+  elif task.start is not None:
+    state = {**state, "task": parallel.to_host(task.start(state["task"]))}
+    best = task.best(state["task"])
+  start = int(state["step"])
   writer = MetricWriter(workdir)
   writer.truncate_after(start)
   if is_main:
@@ -312,23 +211,26 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
 
   stop_factor = t.get("stop_loss_factor", 0.0)
-  steps = build_steps(t.step, augment_ops=parse_augment(config.data.get("augment", "")),
-                      aux_loss_weight=t.aux_loss_weight, log_update_ratio=t.get("log_update_ratio", False))
+  steps = build_steps(task, t.step)
   status = "complete" if start >= num_steps else "trained"
   if start >= num_steps and is_main:
-    print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best parameters")
+    print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best state")
   elif start and is_main:
     print(f"resuming from step {start} of {num_steps} ({workdir / CHECKPOINT_DIR})")
 
   def save(step, device_state):
-    checkpoints.save(step, {"state": steps.get_state(device_state).data(), "best": best}, {
-        "data_iterator": train_iter.state(), "config": config_json, "best_val_accuracy": best_val,
-        "best_step": best_step, "num_steps": num_steps, "initial_loss": window["initial_loss"],
+    nonlocal best
+    host = steps.get_state(device_state)
+    if not has_val:  # nothing to choose by: the newest state is the best one
+      best = task.best(host["task"])
+    checkpoints.save(step, {"state": host, "best": best}, {
+        "data_iterator": train_iter.state(), "config": config_json, "best_value": best_value,
+        "best_metric": metric, "best_step": best_step, "num_steps": num_steps,
+        "initial_loss": window["initial_loss"],
     })
 
   device_state = steps.put_state(state)
-  window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "t0": time.time(), "update_ratio": {},
-            "initial_loss": initial_loss}
+  window = {"sums": {}, "n": 0, "t0": time.time(), "initial_loss": initial_loss}
   wall_start = time.time()
 
   def diverged(message):
@@ -339,7 +241,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
   def record(step, metrics):
     """Check one step's metrics (host values) and add them to the logging window."""
-    loss = float(metrics["loss"])
+    values = scalars(metrics)
+    loss = values.get("loss", 0.0)
     if not math.isfinite(loss):
       raise diverged(f"loss is {loss} at step {step}")
     if window["initial_loss"] is None:
@@ -347,10 +250,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if stop_factor and loss > stop_factor * window["initial_loss"]:
       raise diverged(f"loss {loss:.4g} at step {step} is more than train.stop_loss_factor = {stop_factor:g} "
                      f"times its initial {window['initial_loss']:.4g}")
-    window["loss"] += loss
-    window["accuracy"] += float(metrics["accuracy"])
-    for layer, ratio in metrics.get("update_ratio", {}).items():
-      window["update_ratio"][layer] = window["update_ratio"].get(layer, 0.0) + float(ratio)
+    for k, v in values.items():
+      window["sums"][k] = window["sums"].get(k, 0.0) + v
     window["n"] += 1
 
   progress = None
@@ -364,14 +265,14 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   try:
     with preemption_flag() as preempted:
       for step in range(start + 1, num_steps + 1):
-        batch = train_iter.__next__()
+        batch = next(train_iter)
         device_state, metrics = steps.train(device_state, steps.put_batch(batch))
         if pending is not None:
           record(pending[0], steps.get_metrics(pending[1]))
           pending = None
         stop = should_stop(preempted, step)
         log_now = step % t.log_every == 0
-        eval_now = step % eval_every == 0 or step == num_steps
+        eval_now = has_val and (step % eval_every == 0 or step == num_steps)
         save_now = step % checkpoint_every == 0 or step == num_steps or stop
         if log_now or eval_now or save_now:
           record(step, steps.get_metrics(metrics))  # a sync point: check before saving
@@ -382,26 +283,27 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         if log_now:
           elapsed = max(time.time() - window["t0"], 1e-9)
           n = window["n"]
-          train_metrics = {"loss": window["loss"] / n, "accuracy": window["accuracy"] / n,
-                           "examples_per_sec": n * t.batch_size / elapsed, "epoch": step / steps_per_epoch,
-                           **{f"update_ratio/{k}": v / n for k, v in window["update_ratio"].items()}}
+          train_metrics = {**{k: v / n for k, v in window["sums"].items()},
+                           "examples_per_sec": n * data.batch_size / elapsed, "epoch": step / steps_per_epoch}
           writer.write(step, "train", train_metrics)
           if progress is not None:
-            progress.set_postfix(loss=f"{train_metrics['loss']:.4f}", ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
-          window.update(loss=0.0, accuracy=0.0, n=0, t0=time.time(), update_ratio={})
+            progress.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.4f}",
+                                 ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
+          window.update(sums={}, n=0, t0=time.time())
         if eval_now:
-          val = evaluate(steps, device_state, dataset.val, t.eval_batch_size, dataset.num_classes)
-          writer.write(step, "val", {"loss": val["loss"], "accuracy": val["accuracy"]})
-          if val["accuracy"] > best_val:
-            best_val, best_step = val["accuracy"], step
-            host = steps.get_state(device_state)
-            best = {"params": host.params, "model_state": host.model_state}
+          val = scalars(evaluate(steps, device_state, data.eval["val"](), task))
+          writer.write(step, "val", val)
+          if metric not in val:
+            raise ConfigError(f"train.best_metric: the evaluation gives {sorted(val)}, not {metric!r}")
+          if task.improved(val[metric], best_value):
+            best_value, best_step = val[metric], step
+            best = task.best(steps.get_state(device_state)["task"])
         if save_now:
           save(step, device_state)
         if stop:
           status = "preempted"
           break
-  except TrainingDiverged:
+  except BaseException:
     # Nothing after the last good checkpoint is saved; release the files before reporting.
     for resource in (progress, checkpoints, writer):
       if resource is not None:
@@ -410,7 +312,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if progress is not None:
     progress.close()
   checkpoints.wait()
-  final_step = int(steps.get_state(device_state).step)
+  host_state = steps.get_state(device_state)
+  final_step = int(host_state["step"])
 
   if status == "preempted":
     checkpoints.close()
@@ -419,45 +322,50 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       print(f"preempted: saved step {final_step} in {checkpoints.directory}; run the same command to resume")
     return {"status": status, "step": final_step}
 
-  best_state = steps.put_state(state.replace(params=best["params"], model_state=best["model_state"]))
-  results = {"status": status, "steps": num_steps, "best_step": best_step}
-  for name in ("train", "val", "test"):
-    r = evaluate(steps, best_state, dataset.split(name), t.eval_batch_size, dataset.num_classes)
-    results[f"{name}_accuracy"], results[f"{name}_loss"] = r["accuracy"], r["loss"]
-    if name == "test":
-      confusion = r["confusion"]
-  results["wall_time_s"] = time.time() - wall_start
+  if not has_val:
+    best, best_step = task.best(host_state["task"]), final_step
+  best_task_state = task.with_best(host_state["task"], best)
+  results: dict[str, Any] = {"status": status, "steps": num_steps, "best_step": best_step}
+  evals = {}
+  if task.eval_step is not None:
+    best_device_state = steps.put_state({**host_state, "task": best_task_state})
+    for name, batches in data.eval.items():
+      evals[name] = evaluate(steps, best_device_state, batches(), task)
+      results.update({f"{name}_{k}": v for k, v in scalars(evals[name]).items()})
   checkpoints.close()
   writer.close()
+  if task.finish is not None:
+    results.update(task.finish(best_task_state, evals, workdir) or {})
+  results["wall_time_s"] = time.time() - wall_start
   if is_main:
-    (workdir / RESULTS_NAME).write_text(json.dumps(results, indent=2))
-    report.plot_curves(read_jsonl(writer.path), workdir / CURVES_NAME)
-    report.plot_confusion(confusion, dataset.class_names, workdir / CONFUSION_NAME)
-    print(report.summary_table([
-        ("model", config.model.name), ("data", dataset.name), ("steps", num_steps),
-        ("best step (val)", best_step), ("train accuracy", results["train_accuracy"]),
-        ("val accuracy", results["val_accuracy"]), ("test accuracy", results["test_accuracy"]),
-        ("test loss", results["test_loss"]), ("workdir", str(workdir)),
-    ]))
+    (workdir / RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+    report.plot_curves(read_jsonl(writer.path), workdir / CURVES_NAME, ("loss", metric))
   return results
 
 
-
-def evaluate_run(config: ml_collections.ConfigDict, workdir: str, split: str = "test") -> dict[str, Any]:
-  """Evaluate the best parameters of the newest checkpoint in ``workdir`` on ``split``."""
-  run = build_run(config)
-  t = config.train
+def restore_best(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str | epath.PathLike):
+  """``(task state with the best part restored, checkpoint step, its metadata)`` of the newest
+  readable checkpoint in ``workdir`` (host arrays)."""
   directory = epath.Path(workdir) / CHECKPOINT_DIR
   if not directory.exists():
     raise ConfigError(f"--workdir: no checkpoints in {directory}")
-  checkpoints = CheckpointManager(directory, keep=t.keep_checkpoints, read_only=True)
-  restored = checkpoints.restore_latest(run.template(), config=json_safe(config.to_dict()))
-  checkpoints.close()
+  checkpoints = CheckpointManager(directory, keep=config.train.keep_checkpoints, read_only=True)
+  try:
+    restored = checkpoints.restore_latest(checkpoint_template(task, data, config), config=json_safe(config.to_dict()))
+  finally:
+    checkpoints.close()
   if restored is None:
     raise ConfigError(f"--workdir: no readable checkpoint in {directory}")
-  best = restored.tree["best"]
-  steps = build_steps(t.step)
-  device_state = steps.put_state(run.state.replace(params=best["params"], model_state=best["model_state"]))
-  r = evaluate(steps, device_state, run.dataset.split(split), t.eval_batch_size, run.dataset.num_classes)
-  return {"split": split, "checkpoint_step": restored.step, "best_step": restored.meta["best_step"],
-          "accuracy": r["accuracy"], "loss": r["loss"]}
+  task_state = task.with_best(restored.tree["state"]["task"], restored.tree["best"])
+  return {**restored.tree["state"], "task": task_state}, restored.step, restored.meta
+
+
+def evaluate_run(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str | epath.PathLike,
+                 split: str = "test") -> dict[str, Any]:
+  """The task's metrics of the best state of the newest checkpoint in ``workdir`` on ``split``."""
+  if split not in data.eval:
+    raise ConfigError(f"--split: expected one of {tuple(data.eval)}, got {split!r}")
+  state, step, meta = restore_best(task, data, config, workdir)
+  steps = build_steps(task, config.train.step)
+  values = evaluate(steps, steps.put_state(state), data.eval[split](), task)
+  return {"split": split, "checkpoint_step": step, "best_step": meta["best_step"], **scalars(values)}

@@ -10,19 +10,20 @@ from etils import epath
 from cs231n_jax.plotting import subplots
 
 
-def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike) -> None:
-  """Loss and accuracy against step, training and validation, as one PNG."""
-  fig, axes = subplots(1, 2, figsize=(10, 4))
-  for split, style in (("train", "-"), ("val", "o-")):
-    rows = [r for r in records if r.get("split") == split]
-    if not rows:
-      continue
-    steps = [r["step"] for r in rows]
-    axes[0].plot(steps, [r["loss"] for r in rows], style, label=split, markersize=3)
-    axes[1].plot(steps, [r["accuracy"] for r in rows], style, label=split, markersize=3)
-  axes[0].set(xlabel="step", ylabel="loss", title="loss")
-  axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
-  for ax in axes:
+def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike,
+                metrics: Sequence[str] = ("loss", "accuracy")) -> None:
+  """Each of ``metrics`` against step, training and validation, one panel each, as one PNG
+  (a metric no record has is left out)."""
+  metrics = [m for m in dict.fromkeys(metrics) if any(m in r for r in records)] or ["loss"]
+  fig, axes = subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+  for ax, metric in zip(axes[0], metrics):
+    for split, style in (("train", "-"), ("val", "o-")):
+      rows = [r for r in records if r.get("split") == split and metric in r]
+      if rows:
+        ax.plot([r["step"] for r in rows], [r[metric] for r in rows], style, label=split, markersize=3)
+    ax.set(xlabel="step", ylabel=metric, title=metric)
+    if metric == "accuracy":
+      ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
   fig.tight_layout()

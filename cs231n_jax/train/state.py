@@ -43,14 +43,19 @@ class TrainState(struct.PyTreeNode):
 
 
 def create_train_state(
-    model: nn.Module, tx: optax.GradientTransformation, example_input: jax.Array, seed: int
+    model: nn.Module, tx: optax.GradientTransformation, example_input: jax.Array, seed: int | jax.Array
 ) -> TrainState:
   """Initialise ``model`` on ``example_input`` (one batch, any size) and ``tx`` on its params.
 
-  The init key and the training key are both derived from ``seed``, so two processes (or two
-  runs) that pass the same seed start from bitwise identical states.
+  ``seed``: an int, whose ``PRNGKey`` split in two gives the init key and the state's key; or the
+  init key itself (what the engine's ``Task.init`` receives: the same first half), which then also
+  serves as the state's key (only read by evaluation, which draws no randomness). Two processes
+  (or two runs) that pass the same seed start from bitwise identical states.
   """
-  init_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
+  if isinstance(seed, int):
+    init_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
+  else:
+    init_key = train_key = seed
   variables = model.init({"params": init_key, "dropout": init_key}, example_input, train=False)
   variables = dict(variables)
   params = variables.pop("params")

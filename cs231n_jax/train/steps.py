@@ -1,134 +1,69 @@
-"""Train and eval steps for any classifier, built three ways: ``jit``, ``sharded``, ``pmap``.
+"""Any task's train and eval steps, compiled three ways: ``jit``, ``sharded``, ``pmap``.
 
-One pure step function, ``train_step(state, batch, axis_name)``, holds the maths. The builders only
-decide where arrays live and how the step is compiled:
+The engine's state wraps the task's: ``{"step", "rng", "task"}``. The compiled train step derives
+this step's key from the run's key and the step (and, under ``pmap``, the device), calls the
+task's ``train_step`` and counts the step. The builders only decide where arrays live and how the
+step is compiled:
 
 - ``jit``: one device; the whole global batch on it.
 - ``sharded``: ``jax.jit`` with ``NamedSharding`` over a ``('data',)`` mesh of every device of every
-  process; the batch is sharded, the TrainState replicated; XLA inserts the gradient all-reduce.
-- ``pmap``: the classic replicated step over this process's devices, with explicit ``lax.psum``
-  across all devices (and batch-norm statistics synchronised through the model's
-  ``bn_axis_name``).
+  process; the batch is sharded along its first axis, the state replicated; XLA inserts the
+  collectives the task's global means need.
+- ``pmap``: the classic replicated step over this process's devices; the task's step receives the
+  axis name and ``psum``s its gradients and metrics; evaluation sums are ``psum``ed here.
 
-All three compute the same global quantities: the loss is the mean over the *valid* examples of
-the global batch (``mask`` = 1), so padded rows of a last batch count for nothing, and the three
-give the same parameters up to float summation order.
+A task that computes global means over the valid examples of the global batch gets the same
+parameters from all three, up to float summation order.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
 from typing import Any, Callable
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from cs231n_jax.data import augment
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import parallel
-from cs231n_jax.train.state import TrainState
+from cs231n_jax.train.task import Batch, Metrics, Task
 
 STEP_KINDS = ("jit", "sharded", "pmap")
 PMAP_AXIS = "batch"
-AUX_COLLECTION = "aux_logits"
-
-Batch = dict[str, jax.Array]
-Metrics = dict[str, jax.Array]
-AugmentOps = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
 
 
 def psum_if(x, axis_name):
   return x if axis_name is None else jax.lax.psum(x, axis_name)
 
 
-def apply_model(state: TrainState, params, images, train: bool, rng):
-  """Run the model; returns (float32 logits, updated non-trainable collections, auxiliary logits).
+def engine_state(task_state: Any, seed: int, step: int = 0) -> dict[str, Any]:
+  """The engine's (host) state around ``task_state``: the step counter and the run's training key.
 
-  In training, a model may ``sow`` extra classifier heads' logits into the ``"aux_logits"``
-  collection (GoogLeNet's auxiliary classifiers); they are returned separately, never stored.
-  """
-  variables = {"params": params, **state.model_state}
-  if not train:
-    return state.apply_fn(variables, images, train=False, rngs={"dropout": rng}).astype(jnp.float32), state.model_state, {}
-  out, updates = state.apply_fn(variables, images, train=True, rngs={"dropout": rng},
-                                mutable=[*state.model_state, AUX_COLLECTION])
-  updates = dict(updates)
-  aux = updates.pop(AUX_COLLECTION, {})
-  return out.astype(jnp.float32), {k: updates[k] for k in state.model_state}, aux
+  The key is the second half of ``PRNGKey(seed)`` split in two (the first initialises the task),
+  as a raw ``uint32`` array so checkpoints hold plain arrays."""
+  return {"step": np.asarray(step, np.int32),
+          "rng": np.asarray(jax.random.split(jax.random.PRNGKey(seed))[1]),
+          "task": task_state}
 
 
-def update_ratios(old_params: Any, new_params: Any) -> dict[str, jax.Array]:
-  """Lecture 6's babysitting number per top-level layer: ||update|| / ||weights|| (~1e-3 is healthy;
-  much larger, the learning rate is too high; much smaller, too low)."""
-  def ratio(old, new):
-    return optax.tree.norm(jax.tree.map(jnp.subtract, new, old)) / jnp.maximum(optax.tree.norm(old), jnp.finfo(jnp.float32).tiny)
-
-  return {str(layer): ratio(old, new_params[layer]) for layer, old in old_params.items()}
+def init_key(seed: int) -> jax.Array:
+  """The key ``Task.init`` receives: the first half of ``PRNGKey(seed)`` split in two."""
+  return jax.random.split(jax.random.PRNGKey(seed))[0]
 
 
-def train_step(state: TrainState, batch: Batch, axis_name: str | None = None,
-               augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0,
-               log_update_ratio: bool = False) -> tuple[TrainState, Metrics]:
-  """One SGD step on the mean softmax cross-entropy over the valid examples of the global batch.
-
-  ``augment_ops`` (``(name, kwargs)`` pairs of :mod:`cs231n_jax.data.augment`) transform the
-  images on the device first; every step and every example draws its own randomness. Auxiliary
-  classifier logits (the ``"aux_logits"`` collection) add ``aux_loss_weight`` x their
-  cross-entropy to the loss; the reported loss is the main classifier's. ``log_update_ratio`` adds
-  :func:`update_ratios` to the metrics.
-  """
-  rng = jax.random.fold_in(state.rng, state.step)
-  if axis_name is not None:  # different dropout masks and augmentations on every device
-    rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
-  dropout_rng, augment_rng = jax.random.split(rng)
-  images = augment.augment(augment_rng, batch["image"], augment_ops) if augment_ops else batch["image"]
-  mask = batch["mask"]
-  count = psum_if(jnp.sum(mask), axis_name)
-  denom = jnp.maximum(count, 1.0)
-
-  def mean_cross_entropy(logits):
-    # This device's share of the global mean: summing the shares (psum) gives the global mean.
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["label"])
-    return jnp.sum(losses * mask) / denom
-
-  def loss_fn(params):
-    logits, model_state, aux = apply_model(state, params, images, True, dropout_rng)
-    main = mean_cross_entropy(logits)
-    total = main + aux_loss_weight * sum(mean_cross_entropy(a) for a in jax.tree.leaves(aux))
-    return total, (main, logits, model_state)
-
-  (_, (loss, logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  grads = psum_if(grads, axis_name)
-  loss = psum_if(loss, axis_name)
-  correct = psum_if(jnp.sum((jnp.argmax(logits, -1) == batch["label"]) * mask), axis_name)
-  new_state = state.apply_gradients(grads, model_state)
-  metrics = {"loss": loss, "accuracy": correct / denom, "grad_norm": optax.tree.norm(grads)}
-  if log_update_ratio:
-    metrics["update_ratio"] = update_ratios(state.params, new_state.params)
-  return new_state, metrics
+def step_key(state: dict[str, Any], axis_name: str | None) -> jax.Array:
+  """This step's key: the run's key folded with the step (and the device under ``pmap``, so
+  dropout masks and augmentations differ between devices)."""
+  key = jax.random.fold_in(state["rng"], state["step"])
+  return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
 
 
-def eval_step(state: TrainState, batch: Batch, axis_name: str | None = None) -> Metrics:
-  """Sums over the valid examples of a batch: loss, correct predictions, count, confusion matrix
-  (rows = true class, columns = predicted class)."""
-  logits, _, _ = apply_model(state, state.params, batch["image"], False, state.rng)
-  mask = batch["mask"]
-  losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-  pred = jnp.argmax(logits, -1)
-  num_classes = logits.shape[-1]
-  confusion = jnp.zeros((num_classes, num_classes), jnp.float32).at[batch["label"], pred].add(mask)
-  sums = {
-      "loss_sum": jnp.sum(losses * mask),
-      "correct": jnp.sum((pred == batch["label"]) * mask),
-      "count": jnp.sum(mask),
-      "confusion": confusion,
-  }
-  return jax.tree.map(lambda x: psum_if(x, axis_name), sums)
+def engine_train_step(task: Task, state: dict[str, Any], batch: Batch,
+                      axis_name: str | None = None) -> tuple[dict[str, Any], Metrics]:
+  task_state, metrics = task.train_step(state["task"], batch, step_key(state, axis_name), axis_name)
+  return {"step": state["step"] + 1, "rng": state["rng"], "task": task_state}, metrics
 
 
 class RecompileError(RuntimeError):
@@ -157,79 +92,46 @@ def max_traces(n: int) -> Callable[[Callable], Callable]:
   return decorate
 
 
-def prepare_model(model: nn.Module, kind: str) -> nn.Module:
-  """The model as the ``kind`` step needs it: under pmap, batch norm reduces over the pmap axis."""
-  if kind == "pmap" and "bn_axis_name" in getattr(model, "__dataclass_fields__", {}):
-    return model.clone(bn_axis_name=PMAP_AXIS)
-  return model
-
-
 @dataclasses.dataclass(frozen=True)
 class Steps:
   """Compiled steps plus the functions that move states and batches to where they run.
 
   ``train(state, batch) -> (state, metrics)`` and ``evaluate(state, batch) -> sums`` take device
-  values made by ``put_state`` / ``put_batch``; ``get_state`` returns a host (numpy) TrainState
-  and ``get_metrics`` host scalars — the same for every kind, so checkpoints do not depend on
-  the layout a run used.
+  values made by ``put_state`` / ``put_batch``; ``get_state`` returns a host (numpy) state and
+  ``get_metrics`` host values — the same for every kind, so checkpoints do not depend on the
+  layout a run used.
   """
 
   kind: str
   train: Callable[[Any, Batch], tuple[Any, Metrics]]
-  evaluate: Callable[[Any, Batch], Metrics]
-  put_state: Callable[[TrainState], Any]
-  get_state: Callable[[Any], TrainState]
-  put_batch: Callable[[dict[str, np.ndarray]], Batch]
-  get_metrics: Callable[[Metrics], dict[str, np.ndarray]]
+  evaluate: Callable[[Any, Batch], Metrics] | None
+  put_state: Callable[[Any], Any]
+  get_state: Callable[[Any], Any]
+  put_batch: Callable[[Batch], Batch]
+  get_metrics: Callable[[Metrics], Any]
 
 
-def parse_augment(spec: str) -> AugmentOps:
-  """``"crop(padding=4) | flip"`` → ``(("crop", (("padding", 4),)), ("flip", ()))``.
+def build_steps(task: Task, kind: str, donate: bool = True,
+                trace_guard: Callable[[Callable], Callable] | None = None) -> Steps:
+  """Compile ``task``'s train / eval steps for ``kind`` (one of :data:`STEP_KINDS`).
 
-  Names are those of :data:`cs231n_jax.data.augment.AUGMENTATIONS`; arguments are literals.
+  The train step takes and returns the engine state (:func:`engine_state`); the eval step takes
+  the same state and evaluates ``state["task"]``. ``trace_guard`` wraps each Python step function
+  before it is compiled; the default, ``max_traces(1)``, raises on a second trace (a recompile);
+  tests pass ``chex.assert_max_traces(n=1)``. ``donate`` lets XLA reuse the old state's buffers.
   """
-  ops = []
-  for part in (p.strip() for p in spec.split("|")):
-    if not part:
-      continue
-    try:
-      node = ast.parse(part, mode="eval").body
-      if isinstance(node, ast.Name):
-        name, kwargs = node.id, ()
-      elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
-        name = node.func.id
-        kwargs = tuple((kw.arg, ast.literal_eval(kw.value)) for kw in node.keywords)
-      else:
-        raise ValueError
-    except (SyntaxError, ValueError):
-      raise ConfigError(f"data.augment: cannot read {part!r}; expected name or name(key=value, ...)") from None
-    if name not in augment.AUGMENTATIONS:
-      raise ConfigError(f"data.augment: unknown augmentation {name!r}; expected one of {tuple(augment.AUGMENTATIONS)}")
-    ops.append((name, kwargs))
-  return tuple(ops)
-
-
-def build_steps(kind: str, donate: bool = True,
-                trace_guard: Callable[[Callable], Callable] | None = None,
-                augment_ops: AugmentOps = (), aux_loss_weight: float = 0.0, log_update_ratio: bool = False) -> Steps:
-  """Compile the train / eval steps for ``kind`` (one of :data:`STEP_KINDS`).
-
-  ``trace_guard`` wraps each Python step function before it is compiled; the default,
-  ``max_traces(1)``, raises on a second trace (a recompile); tests pass
-  ``chex.assert_max_traces(n=1)``.
-  ``donate`` lets XLA reuse the old state's buffers for the new one. ``augment_ops`` (from
-  :func:`parse_augment`) are applied to training images inside the compiled step;
-  ``aux_loss_weight`` weighs auxiliary classifiers' losses and ``log_update_ratio`` adds the
-  per-layer update / weight ratios to the metrics (see :func:`train_step`).
-  """
-  ops = tuple((name, dict(kwargs)) for name, kwargs in augment_ops)
   if kind not in STEP_KINDS:
     raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {kind!r}")
   guard = trace_guard or max_traces(1)
   donate_argnums = (0,) if donate else ()
 
-  def jit_train_step(state, batch):
-    return train_step(state, batch, None, ops, aux_loss_weight, log_update_ratio)
+  def train_step(state, batch):
+    return engine_train_step(task, state, batch, None)
+
+  def eval_step(state, batch):
+    return task.eval_step(state["task"], batch)
+
+  has_eval = task.eval_step is not None
 
   if kind == "jit":
     if jax.process_count() > 1:
@@ -237,11 +139,11 @@ def build_steps(kind: str, donate: bool = True,
     device = jax.local_devices()[0]
     return Steps(
         kind,
-        train=jax.jit(guard(jit_train_step), donate_argnums=donate_argnums),
-        evaluate=jax.jit(guard(eval_step)),
+        train=jax.jit(guard(train_step), donate_argnums=donate_argnums),
+        evaluate=jax.jit(guard(eval_step)) if has_eval else None,
         put_state=lambda s: jax.device_put(s, device),
         get_state=parallel.to_host,
-        put_batch=lambda b: jax.device_put(b, device),
+        put_batch=lambda b: jax.device_put(dict(b), device),
         get_metrics=parallel.to_host,
     )
 
@@ -250,12 +152,12 @@ def build_steps(kind: str, donate: bool = True,
     rep, data = parallel.replicated(mesh), parallel.batch_sharded(mesh)
     return Steps(
         kind,
-        train=jax.jit(guard(jit_train_step), in_shardings=(rep, data), out_shardings=(rep, rep),
+        train=jax.jit(guard(train_step), in_shardings=(rep, data), out_shardings=(rep, rep),
                       donate_argnums=donate_argnums),
-        evaluate=jax.jit(guard(eval_step), in_shardings=(rep, data), out_shardings=rep),
+        evaluate=jax.jit(guard(eval_step), in_shardings=(rep, data), out_shardings=rep) if has_eval else None,
         put_state=lambda s: parallel.put_replicated(s, mesh),
         get_state=parallel.to_host,
-        put_batch=lambda b: parallel.put_batch(b, mesh),
+        put_batch=lambda b: jax.tree.map(lambda v: jax.make_array_from_process_local_data(data, v), dict(b)),
         get_metrics=parallel.to_host,
     )
 
@@ -271,23 +173,30 @@ def build_steps(kind: str, donate: bool = True,
     return parallel.to_host(jax.tree.map(lambda x: x.addressable_shards[0].data[0] if isinstance(x, jax.Array) else x[0], tree))
 
   def put_batch(batch):
-    b = next(iter(batch.values())).shape[0]
+    b = jax.tree.leaves(batch)[0].shape[0]
     if b % n:
       raise ConfigError(f"train.batch_size: the per-process batch {b} is not divisible by the {n} local devices")
-    return {k: v.reshape((n, b // n) + v.shape[1:]) for k, v in batch.items()}
+    return jax.tree.map(lambda v: np.reshape(v, (n, b // n) + np.shape(v)[1:]), dict(batch))
 
   def pmap_train_step(state, batch):
-    return train_step(state, batch, PMAP_AXIS, ops, aux_loss_weight, log_update_ratio)
+    return engine_train_step(task, state, batch, PMAP_AXIS)
 
   def pmap_eval_step(state, batch):
-    return eval_step(state, batch, PMAP_AXIS)
+    return jax.tree.map(lambda x: jax.lax.psum(x, PMAP_AXIS), task.eval_step(state["task"], batch))
 
   return Steps(
       kind,
       train=jax.pmap(guard(pmap_train_step), axis_name=PMAP_AXIS, donate_argnums=donate_argnums),
-      evaluate=jax.pmap(guard(pmap_eval_step), axis_name=PMAP_AXIS),
+      evaluate=jax.pmap(guard(pmap_eval_step), axis_name=PMAP_AXIS) if has_eval else None,
       put_state=put_state,
       get_state=first_replica,
       put_batch=put_batch,
       get_metrics=first_replica,
   )
+
+
+def mean_over_valid(values: jax.Array, mask: jax.Array, axis_name: str | None) -> jax.Array:
+  """This device's share of the mean of ``values`` over the valid (``mask`` = 1) examples of the
+  global batch: summing the shares over devices (``psum``) gives the global mean."""
+  count = psum_if(jnp.sum(mask), axis_name)
+  return jnp.sum(values * mask) / jnp.maximum(count, 1.0)

@@ -12,7 +12,7 @@ from cs231n_jax import optim
 from cs231n_jax.config import describe, load_config
 from cs231n_jax.models import analysis
 from cs231n_jax.optim.schedules import make_schedule
-from cs231n_jax.train.loop import build_model, check_config
+from cs231n_jax.tasks.classification import build_model, check_config
 
 CONFIG_DIR = Path(__file__).parents[2] / "experiments" / "configs" / "cnn"
 CONFIGS = sorted(CONFIG_DIR.glob("*.py"))

@@ -5,7 +5,7 @@ Command: cs231n-jax train --config tests/train/resume_config.py --workdir /tmp/r
 Expected: finishes in ~10 s on CPU-2; the tests compare parameters, not accuracy.
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

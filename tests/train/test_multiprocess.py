@@ -13,7 +13,8 @@ import pytest
 
 from cs231n_jax.config import apply_overrides, load_config
 from cs231n_jax.train.checkpoint import CheckpointManager
-from cs231n_jax.train.loop import build_run
+from cs231n_jax.tasks import classification
+from cs231n_jax.train.loop import checkpoint_template
 
 CONFIG = str(Path(__file__).with_name("resume_config.py"))
 NUM_STEPS = 20
@@ -43,9 +44,11 @@ def free_port():
 
 def final_params(workdir, kind):
   config = apply_overrides(load_config(CONFIG), [o[len("--config."):] for o in overrides(kind)])
-  template = build_run(config).template()
-  restored = CheckpointManager(Path(workdir) / "checkpoints", read_only=True).restore(NUM_STEPS, template)
-  return restored.tree["state"]
+  task, data, _ = classification.build(config)
+  template = checkpoint_template(task, data, config)
+  state = CheckpointManager(Path(workdir) / "checkpoints", read_only=True).restore(NUM_STEPS, template).tree["state"]
+  return {"step": state["step"], "rng": state["rng"], "params": state["task"].params,
+          "model_state": state["task"].model_state}
 
 
 @pytest.mark.parametrize("kind", ["sharded", "pmap"])

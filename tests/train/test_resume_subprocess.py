@@ -15,7 +15,8 @@ import pytest
 
 from cs231n_jax.config import load_config
 from cs231n_jax.train.checkpoint import CheckpointManager
-from cs231n_jax.train.loop import build_run
+from cs231n_jax.tasks import classification
+from cs231n_jax.train.loop import checkpoint_template
 from cs231n_jax.train.metrics import read_jsonl
 
 CONFIG = str(Path(__file__).with_name("resume_config.py"))
@@ -55,7 +56,9 @@ def start_and_wait_for_a_checkpoint(workdir):
 
 
 def final_tree(workdir):
-  template = build_run(load_config(CONFIG)).template()
+  config = load_config(CONFIG)
+  task, data, _ = classification.build(config)
+  template = checkpoint_template(task, data, config)
   restored = CheckpointManager(Path(workdir) / "checkpoints", read_only=True).restore(NUM_STEPS, template)
   return restored.tree
 

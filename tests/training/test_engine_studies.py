@@ -10,6 +10,8 @@ from cs231n_jax.errors import ConfigError
 from cs231n_jax.models import get_model
 from cs231n_jax.techniques import activation_study, engine_runs, ensembles, regularization, transfer
 from cs231n_jax.models import lecture7 as study_models  # noqa: F401
+from cs231n_jax.tasks import classification
+from cs231n_jax.train.steps import init_key
 
 X = jax.random.normal(jax.random.PRNGKey(0), (6, 8, 8, 1))
 
@@ -199,7 +201,9 @@ def test_transfer_runs_are_fit_runs_that_start_from_the_pretrained_parameters(tm
   assert not np.array_equal(probe["head"]["kernel"], pre["head"]["kernel"])
   # Fine-tune all: every layer moved, but from the pretrained weights, not from a fresh init.
   all_cfg, _, tuned = runs["finetune_all"]
-  fresh = loop.build_run(engine_runs.variant(all_cfg, **{"train.progress": False})).state.params
+  fresh_cfg = engine_runs.variant(all_cfg, **{"train.progress": False})
+  task, data, _ = classification.build(fresh_cfg)
+  fresh = task.init(init_key(fresh_cfg.seed), data.example).params
   assert not np.array_equal(tuned["conv1"]["kernel"], pre["conv1"]["kernel"])
   dist = lambda a, b: float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
   assert dist(tuned["conv1"]["kernel"], pre["conv1"]["kernel"]) < 0.5 * dist(tuned["conv1"]["kernel"], fresh["conv1"]["kernel"])

@@ -11,7 +11,7 @@ Expected: test accuracy 0.5611 after 2 epochs / 80 steps (train loss 2.39 -> 1.3
   a smoke run measured on CPU-2 (docs/results.md), not a converged one
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

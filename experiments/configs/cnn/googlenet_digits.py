@@ -9,7 +9,7 @@ Expected: test accuracy 0.8722 after 2 epochs / 80 steps (train loss 2.28 -> 0.5
   measured on CPU-2 (docs/results.md)
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

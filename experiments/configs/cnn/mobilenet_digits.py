@@ -5,7 +5,7 @@ Expected: test accuracy 0.9611 (val 0.9611, best step 520) after 15 epochs / 600
   CPU-2 (docs/results.md; 0.9694 with an earlier summation order of the CPU kernels)
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

@@ -15,7 +15,7 @@ Expected: 8.75% test error (He et al. 2016, Table 6); not run here (needs the CI
   and an accelerator: 64k steps of batch 128).
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 ITERATIONS = 64_000
 LR_DROPS = (32_000, 48_000)

@@ -5,7 +5,7 @@ Expected: test accuracy 0.9778 (val 0.9722, best step 80) after 15 epochs / 150 
   the library's CPU kernels; 0.9806 (val 0.9667) with CS231N_JAX_XLA_DEFAULTS=1 (docs/results.md)
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

@@ -17,7 +17,7 @@ Expected: about 76% top-1 (torchvision's V1 recipe: 76.13%; Flax's ImageNet exam
 
 import math
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 TRAIN_IMAGES = 1_281_167
 BATCH = 1024

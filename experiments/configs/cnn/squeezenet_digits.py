@@ -5,7 +5,7 @@ Expected: test accuracy 0.4444 after 3 epochs / 120 steps (train loss 2.30 -> 1.
   a smoke run measured on CPU-2 (docs/results.md), not a converged one
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

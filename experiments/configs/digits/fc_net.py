@@ -4,7 +4,7 @@ Command: cs231n-jax train --config experiments/configs/digits/fc_net.py --workdi
 Expected: test accuracy 0.97 (measured, see docs/results.md).
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

@@ -9,7 +9,7 @@ Expected: test accuracy 0.961 at seed 0 (seeds 0-2: 0.947-0.961; 0.978 with an e
   (--config.data.name=cifar10 --config.data.dir=D) the course expects > 0.40 train accuracy after one epoch.
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

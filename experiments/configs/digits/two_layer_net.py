@@ -4,7 +4,7 @@ Command: cs231n-jax train --config experiments/configs/digits/two_layer_net.py -
 Expected: test accuracy 0.97 (measured, see docs/results.md); scikit-learn's logistic regression gets 0.967 on this split.
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

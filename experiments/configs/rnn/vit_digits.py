@@ -4,7 +4,7 @@ Command: cs231n-jax train --config experiments/configs/rnn/vit_digits.py --workd
 Expected: test accuracy 0.9222 (val 0.9444, best step 400 of 800; below logistic regression's 0.9667), CPU-2, 112 s; docs/results.md ("Lectures 10-11").
 """
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

@@ -8,7 +8,7 @@ Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): 5-model ensemble 
 
 import ml_collections
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 
 def get_config():

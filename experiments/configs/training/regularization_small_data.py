@@ -15,7 +15,7 @@ Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 13.5 min wall unde
 
 import ml_collections
 
-from cs231n_jax.train.loop import base_config
+from cs231n_jax.tasks.classification import base_config
 
 TRAIN_PER_CLASS = 10
 STEPS = 500

@@ -1,4 +1,5 @@
-"""The fit loop on the embedded digits: results, artefacts, best params, resume, divergence."""
+"""Classification through the engine on the embedded digits: results, artefacts, best params,
+resume, divergence, transfer, config errors."""
 
 import json
 
@@ -8,8 +9,18 @@ import pytest
 from cs231n_jax.config import apply_overrides
 from cs231n_jax.errors import CheckpointError, ConfigError
 from cs231n_jax.train.checkpoint import CheckpointManager
-from cs231n_jax.train.loop import TrainingDiverged, base_config, build_run, evaluate_run, fit
+from cs231n_jax.tasks.classification import base_config, build
+from cs231n_jax.tasks.classification import evaluate as evaluate_run
+from cs231n_jax.tasks.classification import run as fit
+from cs231n_jax.train.loop import TrainingDiverged
 from cs231n_jax.train.metrics import read_jsonl
+from cs231n_jax.train.steps import init_key
+
+
+def initial_state(config):
+  """The TrainState a run of ``config`` starts from (after ``train.init_from``, if set)."""
+  task, data, _ = build(config)
+  return task.init(init_key(config.seed), data.example)
 
 
 def small_config(**overrides):
@@ -78,7 +89,7 @@ def test_longer_run_resumes_from_the_finished_one(finished_run, tmp_path):
 def test_restoring_another_model_names_the_leaves(finished_run):
   _, workdir, _ = finished_run
   other = small_config(**{"model.hidden_dims": (48,)})
-  with pytest.raises(CheckpointError, match=r"does not fit this model: state/params/BatchNorm_0/bias: .*Dense_0/kernel: checkpoint \(64, 32\) float32 vs model \(64, 48\).*config differs: model.hidden_dims: \[32\] -> \[48\]"):
+  with pytest.raises(CheckpointError, match=r"does not fit this model: state/task/model_state/batch_stats/BatchNorm_0/mean: checkpoint \(32,\) float32 vs model \(48,\) float32; .*Dense_0/bias: checkpoint \(32,\) float32 vs model \(48,\).*config differs: model.hidden_dims: \[32\] -> \[48\]"):
     evaluate_run(other, str(workdir))
 
 
@@ -101,7 +112,7 @@ def test_loss_above_stop_loss_factor_times_the_initial_stops_the_run(tmp_path):
 
 
 def test_update_ratios_are_logged_per_layer(tmp_path):
-  from cs231n_jax.train.steps import update_ratios
+  from cs231n_jax.tasks.classification import update_ratios
 
   ratios = update_ratios({"a": {"w": np.ones(4), "b": np.zeros(2)}}, {"a": {"w": np.full(4, 1.1), "b": np.zeros(2)}})
   assert ratios.keys() == {"a"} and float(ratios["a"]) == pytest.approx(0.1, rel=1e-6)
@@ -113,8 +124,8 @@ def test_update_ratios_are_logged_per_layer(tmp_path):
 
 
 def test_bfloat16_compute_keeps_float32_params(tmp_path):
-  run = build_run(small_config(**{"train.compute_dtype": "bfloat16"}))
-  assert {x.dtype for x in __import__("jax").tree.leaves(run.state.params)} == {np.dtype("float32")}
+  state = initial_state(small_config(**{"train.compute_dtype": "bfloat16"}))
+  assert {x.dtype for x in __import__("jax").tree.leaves(state.params)} == {np.dtype("float32")}
   results = fit(small_config(**{"train.compute_dtype": "bfloat16", "train.num_steps": 20}), str(tmp_path))
   assert results["test_accuracy"] > 0.5
 
@@ -131,14 +142,14 @@ def test_bfloat16_compute_keeps_float32_params(tmp_path):
 ])
 def test_impossible_values_name_the_field(key, value, match):
   with pytest.raises(ValueError, match=match):
-    build_run(small_config(**{key: value}))
+    build(small_config(**{key: value}))
 
 
 def test_unknown_model_argument_is_a_config_error():
   c = small_config()
   c.model.depth = 3
   with pytest.raises(ConfigError, match="model.depth: fc_net has no such argument"):
-    build_run(c)
+    build(c)
 
 
 def test_init_from_an_earlier_run_keeps_fresh_layers(finished_run, tmp_path):
@@ -146,12 +157,12 @@ def test_init_from_an_earlier_run_keeps_fresh_layers(finished_run, tmp_path):
   import jax
 
   from cs231n_jax.train.checkpoint import leaf_paths
-  from cs231n_jax.train.loop import init_from_run
+  from cs231n_jax.tasks.classification import init_from_run
 
   _, source_dir, _ = finished_run
   config = small_config(**{"data.classes": (5, 6, 7, 8, 9), "train.num_steps": 20,
                            "train.init_from": str(source_dir), "train.init_keep_fresh": ("^Dense_1/",)})
-  fresh = build_run(config).state
+  fresh = initial_state(small_config(**{"data.classes": (5, 6, 7, 8, 9)}))
   state, message = init_from_run(fresh, str(source_dir), ("^Dense_1/",))
   source_best = CheckpointManager(source_dir / "checkpoints", read_only=True).restore_as_saved(60).tree["best"]
   got, src = dict(leaf_paths(state.params)), dict(leaf_paths(source_best["params"]))
