@@ -28,10 +28,13 @@ CONFIGS_ENV = "CS231N_JAX_CONFIGS"
 
 
 def configs_root() -> Path:
-  """Where experiment configs live: ``$CS231N_JAX_CONFIGS``, else the checkout's ``experiments/configs``."""
+  """Where experiment configs live: ``$CS231N_JAX_CONFIGS``, else the checkout's ``experiments/configs``,
+  else the copy installed with the package."""
   if os.environ.get(CONFIGS_ENV):
     return Path(os.environ[CONFIGS_ENV])
-  return Path(__file__).resolve().parents[1] / "experiments" / "configs"
+  from cs231n_jax.packaged_configs import default_configs_root
+
+  return default_configs_root()
 
 
 def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:

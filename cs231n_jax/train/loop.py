@@ -17,6 +17,8 @@ Behaviour worth knowing:
   good checkpoint is saved, so that checkpoint is what a restart resumes from. With
   ``train.stop_loss_factor`` (lecture 6's babysitting: 3), so does a loss that many times the
   first step's.
+- ``train.patience`` stops a run (``status="stopped_early"``) after that many validations without
+  improvement: early stopping, never looking at the test set.
 - The best state by the task's metric on ``val`` (``train.best_metric`` / ``train.best_mode``
   override the task's) is kept (as the course's Solver keeps ``best_params``), saved in every
   checkpoint, and used for the final evaluation of every split.
@@ -70,6 +72,7 @@ def engine_config() -> ml_collections.ConfigDict:
       "progress": True,
       "best_metric": "",          # "" = the task's (e.g. accuracy, bits_per_char)
       "best_mode": "",            # "" = the task's; "max" | "min"
+      "patience": 0,              # stop after this many validations without improvement (0 = never)
       # Babysitting (lecture 6): stop when the training loss exceeds this many times its initial
       # value (the lecture's 3; 0 = only NaN / inf stop a run).
       "stop_loss_factor": 0.0,
@@ -88,6 +91,8 @@ def check_engine_config(t: ml_collections.ConfigDict) -> None:
     positive(name)
   for name in ("num_epochs", "num_steps", "eval_every", "checkpoint_every"):
     positive(name, allow_zero=True)
+  if "patience" in t:
+    positive("patience", allow_zero=True)
   if t.num_steps == 0 and t.num_epochs == 0:
     raise ConfigError("train.num_epochs: set num_epochs or num_steps to a positive number")
   if t.step not in STEP_KINDS:
@@ -211,8 +216,9 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
     (workdir / "config.json").write_text(json.dumps(config_json, indent=2))
 
   stop_factor = t.get("stop_loss_factor", 0.0)
+  patience = t.get("patience", 0)
   steps = build_steps(task, t.step)
-  status = "complete" if start >= num_steps else "trained"
+  status = "complete" if start >= num_steps or (restored is not None and restored.meta.get("stopped_early")) else "trained"
   if start >= num_steps and is_main:
     print(f"run in {workdir} is complete ({start} of {num_steps} steps); evaluating its best state")
   elif start and is_main:
@@ -226,7 +232,7 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
     checkpoints.save(step, {"state": host, "best": best}, {
         "data_iterator": train_iter.state(), "config": config_json, "best_value": best_value,
         "best_metric": metric, "best_step": best_step, "num_steps": num_steps,
-        "initial_loss": window["initial_loss"],
+        "initial_loss": window["initial_loss"], "stopped_early": status == "stopped_early",
     })
 
   device_state = steps.put_state(state)
@@ -264,7 +270,7 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
   pending = None  # (step, device metrics) read one step late, so the host never stalls the device
   try:
     with preemption_flag() as preempted:
-      for step in range(start + 1, num_steps + 1):
+      for step in range(start + 1, num_steps + 1 if status == "trained" else start + 1):
         batch = next(train_iter)
         device_state, metrics = steps.train(device_state, steps.put_batch(batch))
         if pending is not None:
@@ -298,10 +304,12 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
           if task.improved(val[metric], best_value):
             best_value, best_step = val[metric], step
             best = task.best(steps.get_state(device_state)["task"])
+          elif patience and (step - best_step) // eval_every >= patience:
+            status, stop, save_now = "stopped_early", True, True
         if save_now:
           save(step, device_state)
         if stop:
-          status = "preempted"
+          status = "stopped_early" if status == "stopped_early" else "preempted"
           break
   except BaseException:
     # Nothing after the last good checkpoint is saved; release the files before reporting.

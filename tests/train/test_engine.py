@@ -171,3 +171,12 @@ def test_a_changed_batch_shape_is_a_recompile_error():
 def test_mean_by_count_divides_sums_and_passes_arrays_through():
   out = mean_by_count({"loss_sum": 6.0, "count": 3.0, "confusion": np.eye(2)})
   assert out["loss"] == 2.0 and np.array_equal(out["confusion"], np.eye(2)) and "count" not in out
+
+
+def test_patience_stops_early_and_a_rerun_is_complete(tmp_path):
+  # "max" of a falling mse: the first validation stays the best, so patience 2 stops at step 30.
+  config = make_config(best_mode="max", patience=2)
+  results = loop.fit(TASK, make_data(), config, tmp_path)
+  assert results["status"] == "stopped_early" and results["best_step"] == 10
+  assert max(r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")) == 30
+  assert loop.fit(TASK, make_data(), config, tmp_path)["status"] == "complete"
