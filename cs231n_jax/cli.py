@@ -20,25 +20,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from cs231n_jax.command_line import EXIT_FAILED, EXIT_USAGE, PROG, Parser, UsageError
 from cs231n_jax.errors import Cs231nError
 
-PROG = "cs231n-jax"
 DEMO_CONFIG = "digits/three_layer_convnet.py"
 DEMO_WORKDIR = "workdirs/demo"
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-
-
-class UsageError(Cs231nError):
-  pass
-
-
-class Parser(argparse.ArgumentParser):
-  """argparse, but a usage error is one line and exit status 2 (no usage dump)."""
-
-  def error(self, message):
-    command = self.prog[len(PROG):].strip()
-    raise UsageError(f"{command}: {message}" if command else message)
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:

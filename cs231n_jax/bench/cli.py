@@ -93,7 +93,7 @@ def main(argv: Sequence[str]) -> int:
 def _main(argv: Sequence[str]) -> int:
   from cs231n_jax.bench.harness import measure_peak_matmul, write_records
 
-  from cs231n_jax.cli import Parser
+  from cs231n_jax.command_line import Parser
 
   p = Parser(prog="cs231n-jax bench")
   p.add_argument("study", choices=STUDIES + ("all", "model", "fn"))

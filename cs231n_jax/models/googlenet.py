@@ -32,7 +32,6 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from cs231n_jax.models import cnn_layers as L
 from cs231n_jax.models.registry import register
@@ -229,9 +228,12 @@ def googlenet_loss(logits: jnp.ndarray, aux_logits: dict, labels: jnp.ndarray,
   ``aux_logits`` is the ``"aux_logits"`` collection returned by ``apply(..., mutable=[...,
   "aux_logits"])`` (empty when the heads are off).
   """
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+  def cross_entropy(z):
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(z), labels[:, None], axis=-1))
+
+  loss = cross_entropy(logits)
   for aux in jax.tree.leaves(aux_logits):
-    loss = loss + aux_weight * optax.softmax_cross_entropy_with_integer_labels(aux, labels).mean()
+    loss = loss + aux_weight * cross_entropy(aux)
   return loss
 
 

@@ -199,7 +199,7 @@ def test_linear_classifier_trains_on_digits(cls):
 
 
 def test_weight_templates_are_the_columns_of_w_as_images():
-  from cs231n_jax.classifiers.visualize import weight_templates
+  from cs231n_jax.studies.classifier_figures import weight_templates
 
   rng = np.random.default_rng(5)
   W = rng.standard_normal((4 * 3 * 2, 5))  # rows flattened from (H, W, C) = (4, 3, 2) images, 5 classes

@@ -32,7 +32,7 @@ def _net(hidden_dim, learning_rate, reg):
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  config.runner = "cs231n_jax.classifiers.runners:run_features"
+  config.runner = "cs231n_jax.studies.course_classifiers:run_features"
   config.seed = 0
   config.data = ml_collections.ConfigDict(
       dict(name="digits", view="32x32x3", dir="", scale=True, subtract_mean=True, num_validation=1000)

@@ -20,7 +20,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  config.runner = "cs231n_jax.classifiers.runners:run_solver"
+  config.runner = "cs231n_jax.studies.course_classifiers:run_solver"
   config.seed = 0
   config.data = ml_collections.ConfigDict(
       dict(name="digits", view="8x8x1", dir="", scale=True, subtract_mean=True, num_validation=1000)

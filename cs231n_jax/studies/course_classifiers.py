@@ -111,7 +111,7 @@ def run_knn(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   # Lecture 2, Idea #1 is BAD: k = 1 is always perfect on its own training data.
   train_accuracy_k1 = _accuracy(classifier.predict(x_train, k=1), y_train)
 
-  from cs231n_jax.classifiers.visualize import plot_cross_validation
+  from cs231n_jax.studies.classifier_figures import plot_cross_validation
 
   plot = _savefig(plot_cross_validation(cv[metric], title=f"{knn.num_folds}-fold CV, {metric}"), out / "knn_cross_validation.png")
   return {
@@ -154,7 +154,7 @@ def run_linear(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any
   )
   test_acc = _accuracy(classifier.predict(x["test"]), y["test"])
 
-  from cs231n_jax.classifiers.visualize import plot_weight_templates
+  from cs231n_jax.studies.classifier_figures import plot_weight_templates
 
   W = np.asarray(classifier.W)[:-1]  # drop the bias row
   plot = _savefig(plot_weight_templates(W, data.image_shape, data.class_names), out / "weight_templates.png")
@@ -226,7 +226,7 @@ def run_solver(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any
   val_acc, point, model, solver = best
   test_acc = _accuracy(np.argmax(model.loss(course["X_test"]), axis=1), course["y_test"])
 
-  from cs231n_jax.classifiers.visualize import plot_training_curves
+  from cs231n_jax.studies.classifier_figures import plot_training_curves
 
   plot = _savefig(plot_training_curves(solver), out / "training_curves.png")
   return {
