@@ -128,13 +128,8 @@ def preemption_flag():
 
 
 def should_stop(flag, step: int) -> bool:
-  if flag():
-    return True
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-
-    return multihost_utils.reached_preemption_sync_point(step)
-  return False
+  # With several processes every host must stop at the same step: orbax's preemption sync point.
+  return flag() or parallel.reached_preemption(step)
 
 
 def evaluate(steps: Steps, device_state, batches: Iterable[Batch], task: Task) -> dict[str, Any]:
