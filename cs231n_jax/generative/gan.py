@@ -243,8 +243,12 @@ def _split_vars(variables):
 
 def init_gan_state(generator: nn.Module, discriminator: nn.Module, g_tx: optax.GradientTransformation,
                    d_tx: optax.GradientTransformation, data_shape: Sequence[int], latent_dim: int,
-                   seed: int) -> GANState:
-  key = jax.random.key(seed)
+                   seed: int | jax.Array) -> GANState:
+  """Both networks and optimizer states, from an integer ``seed`` or a PRNG key (typed or raw)."""
+  if isinstance(seed, int):
+    key = jax.random.key(seed)
+  else:
+    key = seed if jax.dtypes.issubdtype(jnp.asarray(seed).dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(seed)
   kg, kd, kstate = jax.random.split(key, 3)
   g_params, g_stats = _split_vars(generator.init(kg, jnp.zeros((2, latent_dim)), train=False))
   d_params, d_stats = _split_vars(discriminator.init(kd, jnp.zeros((2, *data_shape)), train=False))
@@ -261,17 +265,25 @@ def _apply(module, params, stats, x, train):
   return module.apply(variables, x, train=train), stats
 
 
-def make_train_step(generator: nn.Module, discriminator: nn.Module, g_tx: optax.GradientTransformation,
-                    d_tx: optax.GradientTransformation, *, loss: str = "non_saturating", latent_dim: int,
-                    prior: str = "normal", clip: float = WGAN_CLIP, gp_weight: float = GP_WEIGHT):
-  """``step(state, real_batches) -> (state, metrics)``, jitted: ``k = len(real_batches)``
-  discriminator updates, each on its own real minibatch and fresh noise, then one generator update.
+def make_update(generator: nn.Module, discriminator: nn.Module, g_tx: optax.GradientTransformation,
+                d_tx: optax.GradientTransformation, *, loss: str = "non_saturating", latent_dim: int,
+                prior: str = "normal", clip: float = WGAN_CLIP, gp_weight: float = GP_WEIGHT,
+                axis_name: str | None = None):
+  """``update(state, real_batches, key) -> (state, metrics)``, pure (not compiled): ``k =
+  len(real_batches)`` discriminator updates, each on its own real minibatch and fresh noise, then
+  one generator update. ``key`` is this step's PRNG key; ``state.step`` and ``state.key`` are left
+  as they are (the caller counts steps).
 
   Both optax optimizers and both optimizer states live in the one :class:`GANState`; the ``k``
   discriminator steps are unrolled (``k`` is static: it is the leading dimension of
-  ``real_batches``)."""
+  ``real_batches``). With ``axis_name`` (a ``pmap`` axis; equal shards on every device) the
+  gradients and metrics are averaged over the devices, so each update is that of the global batch
+  (batch norm reduces over the axis when the networks are built with ``bn_axis_name``)."""
   check_loss(loss)
   d_loss_fn, g_loss_fn = LOSS_FUNCTIONS[loss]
+
+  def pmean(tree):
+    return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
   def d_update(state: GANState, real: jax.Array, key: jax.Array):
     kz, kgp = jax.random.split(key)
@@ -289,6 +301,7 @@ def make_train_step(generator: nn.Module, discriminator: nn.Module, g_tx: optax.
       return value, (stats, out_real, out_fake)
 
     (value, (stats, out_real, out_fake)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
+    grads = pmean(grads)
     updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, updates)
     if loss == "wgan":
@@ -306,13 +319,12 @@ def make_train_step(generator: nn.Module, discriminator: nn.Module, g_tx: optax.
       return g_loss_fn(out_fake), g_stats
 
     (value, g_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
+    grads = pmean(grads)
     updates, g_opt_state = g_tx.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
     return state.replace(g_params=g_params, g_stats=g_stats, g_opt_state=g_opt_state), {"g_loss": value}
 
-  @functools.partial(jax.jit, donate_argnums=0)
-  def step(state: GANState, real_batches: jax.Array):
-    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+  def update(state: GANState, real_batches: jax.Array, key: jax.Array):
     k = real_batches.shape[0]
     d_metrics = []
     for i in range(k):
@@ -320,7 +332,25 @@ def make_train_step(generator: nn.Module, discriminator: nn.Module, g_tx: optax.
       d_metrics.append(m)
     state, g_metrics = g_update(state, real_batches.shape[1], jax.random.fold_in(key, k))
     metrics = {name: jnp.mean(jnp.stack([m[name] for m in d_metrics])) for name in d_metrics[0]}
-    return state.replace(step=state.step + 1), {**metrics, **g_metrics}
+    return state, pmean({**metrics, **g_metrics})
+
+  return update
+
+
+def make_train_step(generator: nn.Module, discriminator: nn.Module, g_tx: optax.GradientTransformation,
+                    d_tx: optax.GradientTransformation, *, loss: str = "non_saturating", latent_dim: int,
+                    prior: str = "normal", clip: float = WGAN_CLIP, gp_weight: float = GP_WEIGHT):
+  """``step(state, real_batches) -> (state, metrics)``, jitted, for use outside the training engine
+  (notebooks, tests): :func:`make_update` with the key ``state.key`` folded with ``state.step``,
+  and the step counted. (Training runs go through :mod:`cs231n_jax.tasks.adversarial`.)"""
+  update = make_update(generator, discriminator, g_tx, d_tx, loss=loss, latent_dim=latent_dim, prior=prior,
+                       clip=clip, gp_weight=gp_weight)
+
+  @functools.partial(jax.jit, donate_argnums=0)
+  def step(state: GANState, real_batches: jax.Array):
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    state, metrics = update(state, real_batches, key)
+    return state.replace(step=state.step + 1), metrics
 
   return step
 

@@ -179,3 +179,115 @@ def test_bad_gan_inputs():
     G.make_train_step(gen, disc, optax.sgd(1.0), optax.sgd(1.0), loss="hinge", latent_dim=2)
   with pytest.raises(ValueError, match="prior"):
     G.sample_latent(jax.random.key(0), 2, 3, prior="cauchy")
+
+
+# ----------------------------------------------------------------------------------------------
+# The adversarial task on the engine.
+
+from cs231n_jax.tasks import adversarial  # noqa: E402
+
+
+def tiny_config(arch, loss, k, **train):
+  c = adversarial.base_config(arch)
+  c.loss, c.k, c.latent_dim = loss, k, 4
+  c.model.update({"g_hidden": (16,), "d_hidden": (16,), "base_features": 8})
+  c.train.update({"batch_size": 16, "num_steps": 6, "log_every": 1, "checkpoint_every": 3, "progress": False,
+                  "async_checkpoints": False, **train})
+  return c
+
+
+PORTED = [("mlp", "ring", "wgan_gp", 2), ("dcgan", "digits", "non_saturating", 1)]
+
+
+@pytest.mark.parametrize("arch,data_name,loss,k", PORTED)
+def test_ported_task_reproduces_the_old_gan_loop(arch, data_name, loss, k):
+  from cs231n_jax.generative.configs import gan_config
+  from cs231n_jax.generative.gan_runners import train_gan
+
+  c = tiny_config(arch, loss, k)
+  c.data.name = data_name
+  examples = G.ring_data(np.random.default_rng(0), 500) if data_name == "ring" else None
+  built = adversarial.build(c, examples)
+  old = gan_config(arch)
+  old.update({"loss": loss, "k": k, "latent_dim": 4})
+  old.model.update(c.model.to_dict())
+  old.train.update({"generator_steps": 6, "batch_size": 16, "log_every": 1, "checkpoint_every": 100})
+  _, _, _, history, _ = train_gan(old, built.examples, None)
+  # The new task's step from the old loop's initial state, keys and batches.
+  state = built.task.init(jax.random.key(c.seed), built.data.example)
+  rng = np.random.default_rng([c.seed, 0])
+  step = jax.jit(built.task.train_step)
+  for i, record in enumerate(history):
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), i)
+    batch = {"real": built.examples[rng.integers(len(built.examples), size=(k, 16)).reshape(-1)]}
+    state, metrics = step(state, batch, key)
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+      assert float(metrics[name]) == pytest.approx(record[name], rel=1e-5, abs=1e-7), (i, name)
+  assert len(history) == 6
+
+
+def ported_examples(data_name):
+  return G.ring_data(np.random.default_rng(0), 500) if data_name == "ring" else None
+
+
+@pytest.mark.parametrize("arch,data_name,loss,k", PORTED)
+def test_the_engine_runs_the_gan_update_of_a_plain_loop(tmp_path, arch, data_name, loss, k):
+  from cs231n_jax.train import loop
+  from cs231n_jax.train.metrics import read_jsonl
+  from cs231n_jax.train.steps import engine_state, init_key
+
+  c = tiny_config(arch, loss, k)
+  c.data.name = data_name
+  built = adversarial.build(c, ported_examples(data_name))
+  results = loop.fit(built.task, built.data, c, tmp_path)
+  assert results["status"] == "trained" and results["best_step"] == 6
+  logged = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "train"]
+  # The reference: the task's update, jitted, on the sampler's batches with the engine's keys.
+  state = built.task.init(init_key(c.seed), built.data.example)
+  run_key = engine_state(None, c.seed)["rng"]
+  step = jax.jit(built.task.train_step)
+  x = built.examples
+  for i, record in enumerate(logged):
+    batch = {"real": x[np.random.default_rng([c.seed, i]).integers(len(x), size=(k, 16)).reshape(-1)]}
+    state, metrics = step(state, batch, jax.random.fold_in(run_key, i))
+    for name in ("loss", "d_loss", "g_loss", "d_real", "d_fake"):
+      assert float(metrics[name]) == pytest.approx(record[name], rel=1e-5, abs=1e-7), (i, name)
+  assert len(logged) == 6
+  _, restored = adversarial.restore(c, str(tmp_path), ported_examples(data_name))
+  for a, b in zip(jax.tree.leaves(adversarial.networks_of(state)), jax.tree.leaves(adversarial.networks_of(restored))):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_a_resumed_gan_run_ends_bitwise_equal_to_an_uninterrupted_one(tmp_path):
+  from cs231n_jax.train import loop
+
+  c = tiny_config("mlp", "non_saturating", 2)
+  c.data.name = "ring"
+
+  def fit(workdir, **train):
+    cfg = tiny_config("mlp", "non_saturating", 2, **train)
+    cfg.data.name = "ring"
+    built = adversarial.build(cfg, ported_examples("ring"))
+    return loop.fit(built.task, built.data, cfg, workdir)
+
+  fit(tmp_path / "whole", checkpoint_every=2)
+  fit(tmp_path / "split", checkpoint_every=2, num_steps=4)
+  assert fit(tmp_path / "split", checkpoint_every=2)["status"] == "trained"
+  _, a = adversarial.restore(c, str(tmp_path / "whole"), ported_examples("ring"))
+  _, b = adversarial.restore(c, str(tmp_path / "split"), ported_examples("ring"))
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  assert int(a.step) == 6
+
+
+def test_the_sampler_draws_by_position():
+  x = np.arange(100, dtype=np.float32)[:, None]
+  s = adversarial.ReplacementSampler(x, 8, k=3, seed=4)
+  first = [next(s)["real"] for _ in range(5)]
+  assert first[0].shape == (24, 1) and s.steps_per_epoch == 4
+  again = adversarial.ReplacementSampler(x, 8, k=3, seed=4)
+  again.restore({"position": 3})
+  np.testing.assert_array_equal(next(again)["real"], first[3])
+  halves = [next(adversarial.ReplacementSampler(x, 8, k=3, seed=4, process_index=i, process_count=2))["real"]
+            for i in range(2)]
+  np.testing.assert_array_equal(np.concatenate(halves), first[0])
