@@ -125,6 +125,33 @@ def adagrad_update(params, grads, memory, learning_rate: float = LEARNING_RATE):
   return params, memory
 
 
+def init_state(key, vocab_size: int, hidden_size: int = HIDDEN_SIZE, seq_length: int = SEQ_LENGTH) -> dict[str, Any]:
+  """What the gist keeps between iterations, besides its data pointer: the parameters, Adagrad's
+  memory, ``hprev`` and ``smooth_loss`` (which starts at ``-log(1/V) * seq_length``)."""
+  params = init_params(key, vocab_size, hidden_size)
+  return {"params": params, "memory": jax.tree.map(jnp.zeros_like, params), "hprev": jnp.zeros(hidden_size),
+          "smooth_loss": jnp.float32(-math.log(1.0 / vocab_size) * seq_length)}
+
+
+def iteration(state: dict[str, Any], window, restart, learning_rate: float = LEARNING_RATE,
+              clip: float | None = CLIP) -> tuple[dict[str, Any], jax.Array]:
+  """One pass of the gist's ``while True`` body on ``window`` (``seq_length + 1`` ids: inputs then
+  targets shifted by one): ``hprev`` reset where the gist resets its data pointer (``restart``),
+  ``lossFun``, the Adagrad update and ``smooth_loss``. Returns the new state and the chunk's loss
+  (nats summed over its ``seq_length`` characters)."""
+  hprev = jnp.where(restart, jnp.zeros_like(state["hprev"]), state["hprev"])
+  loss, grads, hprev = loss_fun(state["params"], window[:-1], window[1:], hprev, clip)
+  params, memory = adagrad_update(state["params"], grads, state["memory"], learning_rate)
+  smooth = state["smooth_loss"] * SMOOTHING + loss * (1 - SMOOTHING)
+  return {"params": params, "memory": memory, "hprev": hprev, "smooth_loss": smooth}, loss
+
+
+def window_nll(params, h, window) -> tuple[jax.Array, jax.Array]:
+  """(last hidden state, -log p of each of ``window[1:]`` given the text before it, from ``h``)."""
+  h_last, (_, log_p) = _forward_scan(params, window[:-1], h)
+  return h_last, -jnp.take_along_axis(log_p, window[1:, None], axis=1)[:, 0]
+
+
 class TrainState(NamedTuple):
   params: dict
   memory: dict
