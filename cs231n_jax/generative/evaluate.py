@@ -21,19 +21,23 @@ ceiling) and noise (the floor) scored the same way, with the same number of imag
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import ml_collections
 import optax
 
 from cs231n_jax.generative import training
+from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import load_level_digits, to_unit
 
 CLASSIFIER_HIDDEN = (256, 64)  # the 64 penultimate features are the Fréchet-distance features
 NUM_CLASSES = 10
+NUM_SCORED_SAMPLES = 360  # as many as there are held-out test digits, so every row is scored alike
 
 
 class DigitClassifier(nn.Module):
@@ -107,6 +111,17 @@ def train_digit_scorer(binarized: bool = False, seed: int = 0, num_epochs: int =
   acc = float((np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1) == data.test_labels).mean())
   feats = np.asarray(_features(model, params, jnp.asarray(x_train)), np.float64)
   return DigitScorer(model, params, binarized, acc, feats.mean(0), np.cov(feats, rowvar=False))
+
+
+@functools.lru_cache(maxsize=4)
+def digit_scorer(binarized: bool, num_epochs: int = SCORER_EPOCHS) -> DigitScorer:
+  """The project's scoring classifier (trained once per process, data kind and length)."""
+  return train_digit_scorer(binarized, num_epochs=num_epochs)
+
+
+def scorer_for(config: ml_collections.ConfigDict, binarized: bool) -> DigitScorer:
+  """The scorer a run's config asks for (``scorer_epochs``)."""
+  return digit_scorer(binarized, int(config.get("scorer_epochs", SCORER_EPOCHS)))
 
 
 def inception_score(probs: np.ndarray) -> float:
