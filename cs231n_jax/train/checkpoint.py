@@ -18,6 +18,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -98,6 +99,21 @@ def config_differences(saved: dict | None, current: dict | None) -> list[str]:
   return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+@contextlib.contextmanager
+def without_orbax_notice(prefix: str):
+  """Drop absl log records starting with ``prefix`` while the block runs (orbax logs through absl)."""
+  class Drop(logging.Filter):
+    def filter(self, record):
+      return not str(record.getMessage()).startswith(prefix)
+
+  drop, absl_logger = Drop(), logging.getLogger("absl")
+  absl_logger.addFilter(drop)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(drop)
+
+
 @dataclasses.dataclass(frozen=True)
 class Restored:
   step: int
@@ -118,7 +134,9 @@ class CheckpointManager:
     self.directory = epath.Path(directory if "://" in str(directory) else os.path.abspath(directory))
     self.quarantine_dir = self.directory.parent / (self.directory.name + QUARANTINE_SUFFIX)
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep,
+        # A reader keeps and saves nothing: say so, rather than have orbax warn that it overrides us.
+        max_to_keep=None if read_only else keep,
+        save_interval_steps=0 if read_only else 1,
         enable_async_checkpointing=async_save,
         cleanup_tmp_directories=not read_only,  # debris of a save interrupted by a kill
         create=not read_only,
@@ -126,7 +144,8 @@ class CheckpointManager:
     )
     self.read_only = read_only
     self._skipped: set[int] = set()
-    self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE_ITEM, META_ITEM))
+    with without_orbax_notice("Given directory is read only"):  # what read_only asked for, not news
+      self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE_ITEM, META_ITEM))
 
   def all_steps(self) -> list[int]:
     return sorted(set(self._manager.all_steps()) - self._skipped)

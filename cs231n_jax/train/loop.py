@@ -33,6 +33,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from typing import Any, Iterable, Mapping
 
 import jax
@@ -200,6 +201,11 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
     best_value, best_step = restored.meta["best_value"], restored.meta["best_step"]
     initial_loss = restored.meta.get("initial_loss")
     train_iter.restore(restored.meta["data_iterator"])
+    saved_steps = restored.meta.get("num_steps")
+    if saved_steps is not None and saved_steps != num_steps and is_main:
+      warnings.warn(f"train.num_steps / train.num_epochs: this run has {num_steps} steps, the checkpoint's run had "
+                    f"{saved_steps}: a schedule that depends on the run's length (warm-up, cosine, step decay) "
+                    "now differs from the one its first steps were trained with", UserWarning, stacklevel=2)
   elif task.start is not None:
     state = {**state, "task": parallel.to_host(task.start(state["task"]))}
     best = task.best(state["task"])
@@ -255,12 +261,20 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
       window["sums"][k] = window["sums"].get(k, 0.0) + v
     window["n"] += 1
 
-  progress = None
-  if is_main and t.progress and start < num_steps:
+  progress = None  # a redrawn bar on a terminal; outside one (CI, batch jobs, nohup) log lines
+  log_lines = is_main and t.progress and not sys.stderr.isatty()
+  if is_main and t.progress and start < num_steps and not log_lines:
     from tqdm.auto import tqdm
 
     progress = tqdm(total=num_steps, initial=start, desc="train", unit="step", mininterval=1.0,
                     dynamic_ncols=True, file=sys.stderr)
+
+  def say(line):
+    """A progress or evaluation line: above the bar on a terminal, a plain line elsewhere."""
+    if progress is not None:
+      progress.write(line, file=sys.stderr)
+    elif log_lines:
+      print(line, file=sys.stderr, flush=True)
 
   pending = None  # (step, device metrics) read one step late, so the host never stalls the device
   try:
@@ -290,10 +304,14 @@ def fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str 
           if progress is not None:
             progress.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.4f}",
                                  ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
+          else:
+            say(f"step {step}/{num_steps} (epoch {step / steps_per_epoch:.2f}): "
+                f"loss {train_metrics.get('loss', float('nan')):.4f}, {train_metrics['examples_per_sec']:.0f} examples/s")
           window.update(sums={}, n=0, t0=time.time())
         if eval_now:
           val = scalars(evaluate(steps, device_state, data.eval["val"](), task))
           writer.write(step, "val", val)
+          say(f"step {step}/{num_steps} val: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(val.items())))
           if metric not in val:
             raise ConfigError(f"train.best_metric: the evaluation gives {sorted(val)}, not {metric!r}")
           if task.improved(val[metric], best_value):

@@ -180,3 +180,24 @@ def test_patience_stops_early_and_a_rerun_is_complete(tmp_path):
   assert results["status"] == "stopped_early" and results["best_step"] == 10
   assert max(r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")) == 30
   assert loop.fit(TASK, make_data(), config, tmp_path)["status"] == "complete"
+
+
+def test_outside_a_terminal_progress_and_evaluations_are_log_lines(tmp_path, capsys):
+  loop.fit(TASK, make_data(), make_config(progress=True, num_steps=20), tmp_path)
+  err = capsys.readouterr().err
+  assert "\r" not in err  # no redrawn bar
+  assert "step 5/20 (epoch 0.50): loss" in err and "step 20/20 val: mse " in err
+
+
+def test_resuming_with_another_length_warns_that_the_schedule_changes(tmp_path):
+  loop.fit(TASK, make_data(), make_config(num_steps=10), tmp_path)
+  with pytest.warns(UserWarning, match="this run has 20 steps, the checkpoint's run had 10"):
+    loop.fit(TASK, make_data(), make_config(num_steps=20), tmp_path)
+
+
+def test_evaluating_a_run_logs_no_orbax_notices(tmp_path, caplog):
+  loop.fit(TASK, make_data(), make_config(num_steps=10), tmp_path)
+  caplog.clear()
+  with caplog.at_level("INFO"):
+    loop.evaluate_run(TASK, make_data(), make_config(num_steps=10), tmp_path, "test")
+  assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
