@@ -1,4 +1,4 @@
 """Image captioning (lecture 10, course notes chapter 11): synthetic captioned scenes and the
 course's COCO-features format, the caption vocabulary, four captioners (CNN + RNN, + LSTM, + LSTM
 with soft attention, transformer decoder), greedy and beam-search decoding as jitted loops,
-BLEU-1…4, the course's overfitting checks and the training runner."""
+BLEU-1…4 and the decoded captions' metrics (training: :mod:`cs231n_jax.tasks.captioning`)."""

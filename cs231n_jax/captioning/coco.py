@@ -1,5 +1,6 @@
 """The course's COCO captioning files: reading them (``load_coco_data``, as ``coco_utils.py``),
-writing files in the same format, and turning them into :class:`CaptionData`.
+and writing files in the same format (:func:`cs231n_jax.captioning.data.coco_caption_data` turns
+them into :class:`~cs231n_jax.captioning.data.CaptionData`).
 
 The directory (``coco_captioning/`` of the assignment download) holds
 
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from cs231n_jax.captioning.data import CaptionData, CaptionSplit, references_from_captions
 from cs231n_jax.captioning.vocab import Vocabulary
 from cs231n_jax.errors import DataError
 
@@ -144,32 +144,3 @@ def sample_coco_minibatch(data: dict[str, Any], batch_size: int = 100, split: st
   image_idxs = data[f"{split}_image_idxs"][mask]
   urls = data[f"{split}_urls"][image_idxs] if len(data[f"{split}_urls"]) else np.asarray([""] * batch_size)
   return captions, data[f"{split}_features"][image_idxs], urls
-
-
-def _split(captions, image_idxs, features, keep_images: np.ndarray, vocab: Vocabulary) -> CaptionSplit:
-  """The captions of ``keep_images`` with those images' features, indices remapped."""
-  keep = np.isin(image_idxs, keep_images)
-  remap = -np.ones(len(features), np.int64)
-  remap[keep_images] = np.arange(len(keep_images))
-  caps, idxs = captions[keep], remap[image_idxs[keep]].astype(np.int32)
-  inputs = features[keep_images].astype(np.float32)
-  return CaptionSplit(inputs, caps.astype(np.int32), idxs, references_from_captions(caps, idxs, len(inputs), vocab))
-
-
-def coco_caption_data(base_dir: str, max_train: int | None = None, pca_features: bool = True, seed: int = 0) -> CaptionData:
-  """COCO-format files as :class:`CaptionData`: train as given (images that have captions), the
-  val images split in half by index into val and test."""
-  data = load_coco_data(base_dir, max_train, pca_features, seed)
-  vocab = Vocabulary.from_json(data)
-  max_length = int(data["train_captions"].shape[1])
-  train_images = np.unique(data["train_image_idxs"])
-  val_images = np.unique(data["val_image_idxs"])
-  if len(val_images) < 2:
-    raise DataError(f"{CAPTION_FILE}: need captions for at least 2 val images (val and test halves), got {len(val_images)}")
-  half = len(val_images) // 2
-  return CaptionData(
-      "coco", vocab, max_length,
-      _split(data["train_captions"], data["train_image_idxs"], data["train_features"], train_images, vocab),
-      _split(data["val_captions"], data["val_image_idxs"], data["val_features"], val_images[:half], vocab),
-      _split(data["val_captions"], data["val_image_idxs"], data["val_features"], val_images[half:], vocab),
-  )

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cs231n_jax.captioning import scenes as S
+from cs231n_jax.captioning.coco import CAPTION_FILE, load_coco_data
 from cs231n_jax.captioning.vocab import Vocabulary
 from cs231n_jax.errors import DataError
 
@@ -133,13 +134,39 @@ def load_caption_data(data_config: Mapping[str, Any]) -> CaptionData:
         heldout_pair_fraction=data_config.get("heldout_pair_fraction", 0.2),
         single_fraction=data_config.get("single_fraction", 0.2), seed=data_config.get("seed", 0))
   if name == "coco":
-    from cs231n_jax.captioning.coco import coco_caption_data
-
     directory = data_config.get("dir") or ""
     return coco_caption_data(directory, max_train=data_config.get("max_train") or None,
                              pca_features=data_config.get("pca_features", True), seed=data_config.get("seed", 0))
   raise DataError(f"data.name: expected one of {SOURCES}, got {name!r}")
 
+
+def coco_split(captions, image_idxs, features, keep_images: np.ndarray, vocab: Vocabulary) -> CaptionSplit:
+  """The captions of ``keep_images`` with those images' features, indices remapped."""
+  keep = np.isin(image_idxs, keep_images)
+  remap = -np.ones(len(features), np.int64)
+  remap[keep_images] = np.arange(len(keep_images))
+  caps, idxs = captions[keep], remap[image_idxs[keep]].astype(np.int32)
+  inputs = features[keep_images].astype(np.float32)
+  return CaptionSplit(inputs, caps.astype(np.int32), idxs, references_from_captions(caps, idxs, len(inputs), vocab))
+
+
+def coco_caption_data(base_dir: str, max_train: int | None = None, pca_features: bool = True, seed: int = 0) -> CaptionData:
+  """COCO-format files as :class:`CaptionData`: train as given (images that have captions), the
+  val images split in half by index into val and test."""
+  data = load_coco_data(base_dir, max_train, pca_features, seed)
+  vocab = Vocabulary.from_json(data)
+  max_length = int(data["train_captions"].shape[1])
+  train_images = np.unique(data["train_image_idxs"])
+  val_images = np.unique(data["val_image_idxs"])
+  if len(val_images) < 2:
+    raise DataError(f"{CAPTION_FILE}: need captions for at least 2 val images (val and test halves), got {len(val_images)}")
+  half = len(val_images) // 2
+  return CaptionData(
+      "coco", vocab, max_length,
+      coco_split(data["train_captions"], data["train_image_idxs"], data["train_features"], train_images, vocab),
+      coco_split(data["val_captions"], data["val_image_idxs"], data["val_features"], val_images[:half], vocab),
+      coco_split(data["val_captions"], data["val_image_idxs"], data["val_features"], val_images[half:], vocab),
+  )
 
 
 def pooled_features(split: CaptionSplit, factor: int = 4, stats: tuple[np.ndarray, np.ndarray] | None = None) -> CaptionSplit:

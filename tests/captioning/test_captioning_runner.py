@@ -10,7 +10,7 @@ import pytest
 
 from cs231n_jax.captioning import coco as C
 from cs231n_jax.captioning import data as D
-from cs231n_jax.captioning import train as T
+from cs231n_jax.tasks import captioning as T
 from cs231n_jax.captioning.vocab import Vocabulary
 from cs231n_jax.config import load_config
 from cs231n_jax.errors import CheckpointError, ConfigError
@@ -27,9 +27,10 @@ COURSE_SIZES = {"rnn": dict(wordvec_dim=256, hidden_dim=512), "lstm": dict(wordv
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["lstm", "transformer"])  # the RNN's check runs in colab/08
-def test_overfit_50_examples_reaches_the_course_threshold(name, scenes):
-  history = T.overfit_small_data(name, D.pooled_features(scenes.train), scenes.vocab, scenes.max_length,
-                                 num_examples=50, **COURSE_SIZES[name])
+def test_overfit_50_examples_reaches_the_course_threshold(name, scenes, tmp_path):
+  config = T.overfit_config(name, num_examples=50, **COURSE_SIZES[name])
+  history = T.overfit(config, D.pooled_features(scenes.train), scenes.vocab, scenes.max_length, str(tmp_path),
+                      num_examples=50)
   epochs = 100 if name == "transformer" else 50
   assert len(history) == epochs * 2  # 50 examples in minibatches of 25
   assert history[0] > 10 * history[-1]
@@ -37,10 +38,10 @@ def test_overfit_50_examples_reaches_the_course_threshold(name, scenes):
 
 
 def _tiny_config(directory, name="lstm"):
-  c = T.default_config(name)
+  c = T.base_config(name)
   c.data.name, c.data.dir = "coco", str(directory)
   c.model.update(wordvec_dim=16, hidden_dim=32, attention_dim=16)
-  c.train.update(batch_size=40, num_epochs=2, log_every=2, checkpoint_every=1, eval_batch_size=16, progress=False)
+  c.train.update(batch_size=40, num_epochs=2, log_every=2, eval_batch_size=16, progress=False, async_checkpoints=False)
   return c
 
 
@@ -51,39 +52,50 @@ def test_runner_on_coco_format_files_resumes_and_checks_the_vocabulary(tmp_path,
   C.write_coco_format(str(coco), scenes.train.captions, scenes.train.image_idxs, feats.inputs,
                       scenes.val.captions, scenes.val.image_idxs, D.pooled_features(scenes.val).inputs, scenes.vocab)
   c = _tiny_config(coco)
-  results = T.run_captioning(c, str(tmp_path / "run"))
+  results = T.run(c, str(tmp_path / "run"))
   assert results["data"] == "coco" and results["steps"] == 10  # 200 captions / 40, two epochs
+  assert results["status"] == "trained" and results["val_loss"] > 0 and 0 <= results["test_word_accuracy"] <= 1
   for split in ("val", "test"):
     r = results[split]
     assert 0.0 <= r["greedy_exact_match"] <= 1.0 and 0.0 <= r["greedy_bleu1"] <= 1.0
     assert "beam3_bleu4" in r and len(r["examples"]) == 8
   saved = json.loads((tmp_path / "run" / "results.json").read_text())
   assert saved["val"]["greedy_bleu1"] == pytest.approx(results["val"]["greedy_bleu1"])
-  # A longer run in the same workdir continues after epoch 2.
+  # A longer run in the same workdir continues after epoch 2; `eval` reads its best checkpoint.
   c.train.num_epochs = 3
-  assert T.run_captioning(c, str(tmp_path / "run"))["steps"] == 15
+  with pytest.warns(UserWarning, match="schedule"):  # the cosine schedule now spans 15 steps
+    again = T.run(c, str(tmp_path / "run"))
+  assert again["steps"] == 15 and again["status"] == "trained"
+  assert T.evaluate(c, str(tmp_path / "run"), "val")["loss"] == pytest.approx(again["val_loss"], rel=1e-5)
   # Files with another vocabulary (one more word) are refused in one line.
   other = Vocabulary(scenes.vocab.idx_to_word + ("purple",))
   C.write_coco_format(str(coco), scenes.train.captions, scenes.train.image_idxs, feats.inputs,
                       scenes.val.captions, scenes.val.image_idxs, D.pooled_features(scenes.val).inputs, other)
   with pytest.raises(CheckpointError, match="different caption vocabulary") as info:
-    T.run_captioning(c, str(tmp_path / "run"))
+    T.run(c, str(tmp_path / "run"))
   assert "\n" not in str(info.value)
 
 
 def test_configs_load_and_bad_training_fields(tmp_path):
   for name in ("rnn", "lstm", "attention_lstm", "transformer"):
     c = load_config(f"experiments/configs/captioning/{name}.py")
-    assert c.model.name == name and c.runner == "cs231n_jax.captioning.train:run_captioning"
-  assert load_config("experiments/configs/captioning/overfit.py").models == ("rnn", "lstm", "attention_lstm", "transformer")
-  c = T.default_config("lstm")
+    assert c.model.name == name and c.runner == "cs231n_jax.tasks.captioning:run"
+  overfit = load_config("experiments/configs/captioning/overfit.py")
+  assert overfit.models == ("rnn", "lstm", "attention_lstm", "transformer")
+  assert overfit.runner == "cs231n_jax.tasks.captioning:run_overfit_checks"
+  c = T.base_config("lstm")
   c.train.batch_size = 0
   with pytest.raises(ConfigError, match="train.batch_size"):
-    T.run_captioning(c, str(tmp_path))
-  c = T.default_config("gru")
+    T.run(c, str(tmp_path))
+  c = T.base_config("lstm")
+  c.data.update(num_train=10, num_val=2, num_test=2)
+  c.train.batch_size = 64
+  with pytest.raises(ConfigError, match="train.batch_size: 64 exceeds the 20 training captions"):
+    T.run(c, str(tmp_path))
+  c = T.base_config("gru")
   c.data.update(num_train=40, num_val=2, num_test=2)
   with pytest.raises(ConfigError, match="model.name"):
-    T.run_captioning(c, str(tmp_path))
+    T.run(c, str(tmp_path))
 
 
 def test_loss_is_the_course_temporal_softmax_loss():

@@ -107,7 +107,7 @@ def test_coco_format_round_trip(tmp_path, small):
   assert caps.shape == (5, 12) and feats.shape == (5, 192) and urls.shape == (5,)
   sub = C.load_coco_data(str(tmp_path), max_train=50, seed=0)
   assert sub["train_captions"].shape == (50, 12) and sub["train_features"].shape == (120, 192)
-  converted = C.coco_caption_data(str(tmp_path))
+  converted = D.coco_caption_data(str(tmp_path))
   assert converted.vocab == vocab and converted.max_length == 12
   assert converted.val.num_images + converted.test.num_images == 30
   assert converted.train.references[0] == [c.split() for c in small.train.scenes[0].captions()]

@@ -11,6 +11,8 @@ import pytest
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.text import cells as K
+from cs231n_jax.studies import copy_task as study
+from cs231n_jax.tasks import copy as copy_task
 from cs231n_jax.text import copy_task as CT
 from cs231n_jax.text import gradient_flow as GF
 from cs231n_jax.text.model import CharLM
@@ -89,23 +91,37 @@ def test_copy_task_sequences_hold_the_answer_only_at_the_first_step():
     CT.make_batch(jax.random.key(0), 4, 2, num_symbols=8, num_distractors=5)
 
 
-def _copy_config(**overrides) -> ml_collections.ConfigDict:
-  c = CT.default_config()
-  c.update(overrides)
+def _copy_config() -> ml_collections.ConfigDict:
+  c = copy_task.base_config()
+  c.cells = ("rnn", "gru")
+  c.task.update(length=6, eval_examples=8)
+  c.model.hidden_size = 4
+  c.train.update(batch_size=4, num_steps=4, eval_every=2, log_every=2, eval_batch_size=8, progress=False,
+                 async_checkpoints=False)
   return c
 
 
 @pytest.mark.parametrize("overrides,pattern", [
     (dict(cells=("rnn", "transformer")), r"cells: expected names from .* got 'transformer'"),
-    (dict(num_steps=150, steps_per_call=100), r"num_steps: must be a multiple of steps_per_call \(100\), got 150"),
-    (dict(hidden_size=0), "hidden_size: expected a positive integer, got 0"),
+    (dict(task=dict(length=2)), r"task.length: the copy task needs at least 3 steps .* got 2"),
+    (dict(model=dict(hidden_size=0)), "model.hidden_size: expected a positive integer, got 0"),
+    (dict(train=dict(num_steps=-1)), "train.num_steps: expected a non-negative integer, got -1"),
 ])
 def test_copy_task_bad_config_is_a_one_line_config_error(overrides, pattern, tmp_path):
-  c = _copy_config(cells=("rnn",), num_steps=100, steps_per_call=100, eval_examples=8, batch_size=4, hidden_size=4)
+  c = _copy_config()
   c.update(overrides)
   with pytest.raises(ConfigError, match=pattern) as info:
-    CT.run_copy_task(c, str(tmp_path))
+    study.run(c, str(tmp_path))
   assert "\n" not in str(info.value)
+
+
+def test_copy_task_study_trains_every_cell_and_profiles_its_gradients(tmp_path):
+  results = study.run(_copy_config(), str(tmp_path))
+  assert set(results["accuracy"]) == {"rnn", "gru"} and results["chance"] == 0.125
+  for cell in ("rnn", "gru"):
+    assert 0.0 <= results["accuracy"][cell] <= 1.0 and results["gradient_ratio_first_to_last"][cell] > 0
+    assert (tmp_path / cell / "results.json").exists()
+  assert (tmp_path / study.FIGURE_NAME).read_bytes()[:4] == b"\x89PNG"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ Command: cs231n-jax train --config experiments/configs/captioning/lstm.py --work
 Expected: greedy exact match / BLEU-4: val 0.382 / 0.697, test (unseen pairs) 0.000 / 0.482; beam 3 val 0.412 / 0.714, test 0.000 / 0.480 (train loss still falling: 2.16 vs the RNN's 1.31); CPU-2, 5 min 13 s; docs/results.md ("Lectures 10-11").
 """
 
-from cs231n_jax.captioning.train import default_config
+from cs231n_jax.tasks.captioning import base_config
 
 
 def get_config():
-  c = default_config("lstm")
+  c = base_config("lstm")  # Adam 2e-3 (cosine), clip 5, 20 epochs of 64 captions; best by val loss
   return c

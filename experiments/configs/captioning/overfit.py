@@ -8,14 +8,14 @@ Expected: final losses 0.0166 (RNN, course < 0.1), 0.0053 (LSTM, < 0.5), 0.0029 
 
 import ml_collections
 
-from cs231n_jax.captioning.train import default_config
+from cs231n_jax.tasks.captioning import base_config
 
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.captioning.train:run_overfit_checks"
+  c.runner = "cs231n_jax.tasks.captioning:run_overfit_checks"  # one engine run per model (its notebook's rate, decay and epochs)
   c.seed = 231
-  c.data = default_config().data
+  c.data = base_config().data
   c.data.num_train, c.data.num_val, c.data.num_test = 100, 10, 10
   c.features = "pooled"  # images -> pooled standardised pixel features (no CNN)
   c.models = ("rnn", "lstm", "attention_lstm", "transformer")
