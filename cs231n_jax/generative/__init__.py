@@ -9,10 +9,11 @@
   encoder, Bernoulli / Gaussian decoders, closed-form KL, importance-weighted ``log p(x)``, quadrature
   for a 2-D latent).
 - Implicit: :mod:`gan` (minimax, non-saturating, LSGAN, WGAN, WGAN-GP losses; MLP and DCGAN networks; one
-  jitted step with two optax optimizers and k discriminator steps; the 8-Gaussians ring; latent tools).
+  update with two optax optimizers and k discriminator steps; the 8-Gaussians ring; latent tools). GAN runs
+  are the engine's task :mod:`cs231n_jax.tasks.adversarial`; their experiments are :mod:`cs231n_jax.studies.gans`.
 - Evaluation: :mod:`evaluate` (a digits classifier trained here, IS and Fréchet-distance analogues,
   nearest-neighbour memorisation check), :mod:`evaluation` (the likelihood and sample-quality tables,
-  the PixelCNN-vs-PixelRNN speed measurement), :mod:`runners` / :mod:`gan_runners` (``run_xxx(config,
+  the PixelCNN-vs-PixelRNN speed measurement), :mod:`runners` (``run_xxx(config,
   workdir)`` for ``experiments/configs/generative``).
 
 Data: the project's digits split as integer levels (:mod:`data`), 17 levels or binarised.

@@ -35,22 +35,3 @@ def vae_config(decoder: str = "bernoulli", latent_dim: int = 16) -> ml_collectio
                                       "labels_per_class": 10})
   c.scorer_epochs = SCORER_EPOCHS
   return c
-
-
-def gan_config(arch: str = "mlp") -> ml_collections.ConfigDict:
-  """One GAN run (``run_gan`` on digits; the ring runner overrides the sizes)."""
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.gan_runners:run_gan"
-  c.seed = 0
-  c.loss = "non_saturating"
-  c.k = 1  # discriminator steps per generator step ("no real clear rule", the lecture says)
-  c.latent_dim = 32
-  c.prior = "normal"
-  c.model = ml_collections.ConfigDict({"arch": arch, "g_hidden": (256, 256), "d_hidden": (256, 256),
-                                       "base_features": 64})
-  c.g_optimizer = ml_collections.ConfigDict({"name": "adam", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999})
-  c.d_optimizer = ml_collections.ConfigDict({"name": "adam", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999})
-  c.train = ml_collections.ConfigDict({"generator_steps": 5000, "batch_size": 64, "log_every": 250,
-                                       "checkpoint_every": 2500})
-  c.scorer_epochs = SCORER_EPOCHS
-  return c

@@ -33,10 +33,10 @@ from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
-from cs231n_jax.generative.gan_runners import override, run_gan
 from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
 from cs231n_jax.generative.pixelrnn import count_params
 from cs231n_jax.generative.runners import NUM_SCORED_SAMPLES, run_pixel_model, run_vae, scorer_for, write_results
+from cs231n_jax.studies.gans import override, run_gan
 
 KINDS = {True: "binarised", False: "17-level"}
 

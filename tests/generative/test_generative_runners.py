@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cs231n_jax.config import configs_root, load_config, resolve_runner
-from cs231n_jax.generative.gan_runners import override
+from cs231n_jax.studies.gans import override
 
 CONFIGS = sorted(p.stem for p in (configs_root() / "generative").glob("*.py"))
 
@@ -66,32 +66,36 @@ def test_autoencoder_runner_compares_encoder_init_with_random_init(tmp_path):
 
 @pytest.mark.slow
 def test_gan_runner_checkpoints_both_networks_and_scores_samples(tmp_path):
-  from cs231n_jax.generative.gan_runners import run_gan
+  from cs231n_jax.studies.gans import run_gan
 
-  c = cfg("dcgan", **{"model.base_features": 8, "train": {"generator_steps": 6, "log_every": 3, "checkpoint_every": 3},
+  c = cfg("dcgan", **{"model.base_features": 8, "train": {"num_steps": 6, "log_every": 3, "checkpoint_every": 3,
+                                                          "progress": False},
                       "scorer_epochs": 1, "k": 2})
   r = run_gan(c, str(tmp_path))
   assert r["k"] == 2 and set(r["quality"]) >= {"inception_score", "frechet_distance", "marginal_entropy"}
   assert 0 <= r["memorisation"]["fraction_closer_than_any_heldout"] <= 1
-  assert {"samples.png", "nearest_neighbours.png", "interpolations.png", "curves.png"} <= {
+  assert {"samples.png", "nearest_neighbours.png", "interpolations.png", "losses.png", "curves.png"} <= {
       p.name for p in tmp_path.iterdir()}
   steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
   assert steps == [3, 6]
   again = run_gan(c, str(tmp_path))  # resumes at step 6: nothing left to train
+  assert r["status"] == "trained" and again["status"] == "complete"
   assert again["quality"]["inception_score"] == pytest.approx(r["quality"]["inception_score"], rel=1e-5)
 
 
 @pytest.mark.slow
 def test_ring_runner_and_speed_runner(tmp_path):
   from cs231n_jax.generative.evaluation import run_pixel_speed
-  from cs231n_jax.generative.gan_runners import run_gan_ring
+  from cs231n_jax.studies.gans import run_gan_ring
 
-  c = cfg("gan_ring", losses=("non_saturating", "wgan"), seeds=(0,), num_points=2000, num_eval_samples=500,
-          saturation={"min_d_steps": 5, "max_d_steps": 5},
-          base={"train": {"generator_steps": 4, "log_every": 2, "checkpoint_every": 4}})
+  c = cfg("gan_ring", losses=("non_saturating", "wgan"), seeds=(0,), num_eval_samples=500,
+          saturation={"min_d_steps": 5, "max_d_steps": 9, "check_every": 2, "target_d_fake": 0.0},
+          base={"data": {"num_points": 2000}, "train": {"num_steps": 4, "log_every": 2, "checkpoint_every": 4,
+                                                        "progress": False}})
   r = run_gan_ring(c, str(tmp_path / "ring"))
   assert [row["loss"] for row in r["rows"]] == ["non_saturating", "wgan"]
-  assert r["saturation"]["d_steps"] == 5 and r["saturation"]["grad_norm_non_saturating"] > 0
+  # D alone for 5 steps, then 2 more at a time until D(G(z)) < 0 (never): 5, 7, 9 (the cap).
+  assert r["saturation"]["d_steps"] == 9 and r["saturation"]["grad_norm_non_saturating"] > 0
   assert (tmp_path / "ring" / "ring_samples.png").exists()
   s = cfg("pixel_speed", sizes=(4,), batch_size=4, sample_batch=2, repeats=1, order=("pixelcnn", "diagonal_bilstm"),
           models={"pixelcnn": {"features": 4, "num_layers": 1, "head_features": 4},
@@ -113,7 +117,8 @@ def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
   c = cfg("evaluation", seeds=(0,), pixel_models=("gated_pixelcnn",), gans=("gan_mlp",), logistic_c_grid=(1.0,),
           logistic_iterations=10, scorer_epochs=1)
   c.overrides = {"gated_pixelcnn": tiny_pixel, "vae": tiny_vae, "vae_gaussian": tiny_vae,
-                 "gan_mlp": {"train": {"generator_steps": 2, "log_every": 1, "checkpoint_every": 2}, "scorer_epochs": 1}}
+                 "gan_mlp": {"train": {"num_steps": 2, "log_every": 1, "checkpoint_every": 2, "progress": False},
+                             "scorer_epochs": 1}}
   r = run_evaluation(c, str(tmp_path))
   like = (tmp_path / "likelihood_table.md").read_text()
   assert like.count("| binarised |") == 5 and like.count("| 17-level |") == 5  # 2 baselines, 1 model, 2 VAE rows

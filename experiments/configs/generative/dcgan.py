@@ -7,11 +7,14 @@ Expected: IS analogue 7.17, marginal class entropy 2.28 nats, FD analogue 1.29, 
   141 s in all, on CPU-2 (docs/results.md, "Lecture 13").
 """
 
-from cs231n_jax.generative.configs import gan_config
+from cs231n_jax.generative.configs import SCORER_EPOCHS
+from cs231n_jax.tasks import adversarial
 
 
 def get_config():
-  c = gan_config("dcgan")
+  c = adversarial.base_config("dcgan")  # fields: cs231n_jax.tasks.adversarial.base_config
+  c.runner = "cs231n_jax.studies.gans:run_gan"
+  c.scorer_epochs = SCORER_EPOCHS  # epochs of the digits classifier that scores the samples
   # 32 base features (G: 2x2x64 -> 4x4x32 -> 8x8x1): at 64, XLA's CPU transposed convolutions make a step
   # 25x slower (339 vs 13 ms measured) for no gain on 8x8 images.
   c.model.base_features = 32

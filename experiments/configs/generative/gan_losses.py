@@ -10,13 +10,16 @@ Expected: IS analogue (mean ± sd over 3 seeds) minimax 6.92 ± 0.09, non-satura
 
 import ml_collections
 
-from cs231n_jax.generative.configs import gan_config
+from cs231n_jax.generative.configs import SCORER_EPOCHS
+from cs231n_jax.tasks import adversarial
 
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.gan_runners:run_gan_study"
-  c.base = gan_config("mlp")
+  c.runner = "cs231n_jax.studies.gans:run_gan_study"
+  c.base = adversarial.base_config("mlp")  # each run: cs231n_jax.studies.gans.run_gan
+  c.base.runner = "cs231n_jax.studies.gans:run_gan"
+  c.base.scorer_epochs = SCORER_EPOCHS
   c.variants = ({"loss": "minimax"}, {"loss": "non_saturating"}, {"loss": "lsgan"})
   c.seeds = (0, 1, 2)
   return c

@@ -9,8 +9,12 @@ Expected: IS analogue 6.85, marginal class entropy 2.28 nats, FD analogue 3.57, 
   39 s in all, on CPU-2 (docs/results.md, "Lecture 13").
 """
 
-from cs231n_jax.generative.configs import gan_config
+from cs231n_jax.generative.configs import SCORER_EPOCHS
+from cs231n_jax.tasks import adversarial
 
 
 def get_config():
-  return gan_config("mlp")
+  c = adversarial.base_config("mlp")  # fields: cs231n_jax.tasks.adversarial.base_config
+  c.runner = "cs231n_jax.studies.gans:run_gan"
+  c.scorer_epochs = SCORER_EPOCHS  # epochs of the digits classifier that scores the samples
+  return c

@@ -17,32 +17,38 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
 
 import ml_collections
 
-from cs231n_jax.generative.configs import gan_config
+from cs231n_jax.tasks import adversarial
 
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.gan_runners:run_gan_ring"
-  base = gan_config("mlp")
+  c.runner = "cs231n_jax.studies.gans:run_gan_ring"
+  base = adversarial.base_config("mlp")  # fields: cs231n_jax.tasks.adversarial.base_config
+  base.data.name = "ring"
+  base.data.num_points = 100000
+  base.data.seed = 0
   base.latent_dim = 16
   base.model.g_hidden = (128, 128)
   base.model.d_hidden = (128, 128)
-  base.g_optimizer.learning_rate = 1e-3
-  base.d_optimizer.learning_rate = 1e-3
-  base.train.generator_steps = 5000  # reduced from 10,000 for CPU-2 (see the docstring)
+  base.optimizer.generator.learning_rate = 1e-3
+  base.optimizer.discriminator.learning_rate = 1e-3
+  base.train.num_steps = 5000  # generator steps, reduced from 10,000 for CPU-2 (see the docstring)
   base.train.batch_size = 256
   base.train.log_every = 500
   base.train.checkpoint_every = 2500
   c.base = base
   c.losses = ("minimax", "non_saturating", "lsgan", "wgan", "wgan_gp")
   c.seeds = (0, 1, 2)
-  c.num_points = 100000
   c.num_eval_samples = 10000
   # The papers' own optimiser settings for the Wasserstein losses (5 critic steps per generator step).
   c.per_loss = ml_collections.ConfigDict({
-      "wgan": {"k": 5, "d_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
-               "g_optimizer": {"name": "rmsprop", "learning_rate": 5e-5}},
-      "wgan_gp": {"k": 5, "d_optimizer": {"beta1": 0.0, "beta2": 0.9}, "g_optimizer": {"beta1": 0.0, "beta2": 0.9}},
+      "wgan": {"k": 5, "optimizer": {"discriminator": {"name": "rmsprop", "learning_rate": 5e-5},
+                                     "generator": {"name": "rmsprop", "learning_rate": 5e-5}}},
+      "wgan_gp": {"k": 5, "optimizer": {"discriminator": {"beta1": 0.0, "beta2": 0.9},
+                                        "generator": {"beta1": 0.0, "beta2": 0.9}}},
   })
-  c.saturation = ml_collections.ConfigDict({"target_d_fake": 0.1, "min_d_steps": 300, "max_d_steps": 5000})
+  # D alone (G fixed) for at least min_d_steps, then until mean D(G(z)) < target_d_fake, checked every
+  # check_every steps, at most max_d_steps.
+  c.saturation = ml_collections.ConfigDict({"target_d_fake": 0.1, "min_d_steps": 300, "max_d_steps": 5000,
+                                            "check_every": 25})
   return c

@@ -1,10 +1,20 @@
-"""GAN experiment runners: digits (MLP GAN, DCGAN; any loss, any k), loss / k studies over seeds,
-and the 8-Gaussians ring benchmark with the saturation measurement."""
+"""Lecture 13's GAN experiments: engine runs of :mod:`cs231n_jax.tasks.adversarial` plus their analysis.
+
+- :func:`run_gan`: a GAN on the digits; its samples scored by the project's digits classifier (IS /
+  FD analogues), the nearest-neighbour memorisation check, latent interpolation and the
+  vector-arithmetic proxy; sample sheets as PNG.
+- :func:`run_gan_study`: variants (loss, k, ...) x seeds of :func:`run_gan`; a table of the sample
+  scores, mean and standard deviation over seeds.
+- :func:`run_gan_ring`: every loss x seeds on the 8-Gaussians ring: modes covered, the
+  high-quality fraction, the seed-to-seed spread; and the saturation measurement
+  (:func:`saturation_experiment`).
+"""
 
 from __future__ import annotations
 
 import copy
-import time
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,122 +28,81 @@ from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import gan as gan_lib
 from cs231n_jax.generative import plots
-from cs231n_jax.generative.data import load_level_digits, to_symmetric, to_unit
-from cs231n_jax.generative.runners import NUM_SCORED_SAMPLES, config_dict, scorer_for, write_results
-from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
-from cs231n_jax.train.metrics import MetricWriter
-
-ARCHS = ("mlp", "dcgan")
+from cs231n_jax.generative.data import load_level_digits, to_unit
+from cs231n_jax.tasks import adversarial
+from cs231n_jax.train import loop
+from cs231n_jax.train.task import Data
 
 
-def make_optimizer(cfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """``adam`` (lr, beta1, beta2) or ``rmsprop`` (lr) — WGAN's critic uses RMSProp."""
-  if cfg.name == "adam":
-    return optax.adam(cfg.learning_rate, b1=cfg.beta1, b2=cfg.beta2)
-  if cfg.name == "rmsprop":
-    return optax.rmsprop(cfg.learning_rate)
-  raise ConfigError(f"optimizer.name: expected 'adam' or 'rmsprop', got {cfg.name!r}")
+def override(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
+  """A copy of ``config`` with ``fields`` set; a dict value updates the nested group field by field,
+  a dotted name (``"train.num_steps"``) sets one nested field. Unknown fields are an error."""
+  c = copy.deepcopy(config)
+
+  def put(node, key, value, path):
+    *parents, leaf = key.split(".")
+    for p in parents:
+      if p not in node:
+        raise ConfigError(f"{path}{key}: unknown field")
+      node = node[p]
+    if leaf not in node:
+      raise ConfigError(f"{path}{key}: unknown field")
+    if isinstance(value, (dict, ml_collections.ConfigDict)):
+      for k, v in dict(value).items():
+        put(node[leaf], k, v, f"{path}{key}.")
+    else:
+      node[leaf] = value
+
+  for k, v in fields.items():
+    put(c, k, v, "")
+  return c
 
 
-def build_networks(config: ml_collections.ConfigDict, data_shape) -> tuple[Any, Any]:
-  m = config.model
-  if m.arch == "mlp":
-    out = "tanh" if len(data_shape) == 3 else "linear"
-    return (gan_lib.MLPGenerator(tuple(data_shape), tuple(m.g_hidden), out),
-            gan_lib.MLPDiscriminator(tuple(m.d_hidden)))
-  if m.arch == "dcgan":
-    norm = "none" if config.loss == "wgan_gp" else "batch"  # WGAN-GP: no batch norm in the critic
-    return (gan_lib.DCGANGenerator(tuple(data_shape), m.base_features),
-            gan_lib.DCGANDiscriminator(m.base_features, norm=norm))
-  raise ConfigError(f"model.arch: expected one of {ARCHS}, got {m.arch!r}")
+def write_results(workdir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+  """``results`` as the workdir's ``results.json`` (a study's, over the engine's own)."""
+  Path(workdir).mkdir(parents=True, exist_ok=True)
+  (Path(workdir) / loop.RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+  return results
 
 
-def _host(tree):
-  return jax.tree.map(lambda x: np.array(x, copy=True), tree)
+def train(config: ml_collections.ConfigDict, workdir: str | Path, examples: np.ndarray | None = None):
+  """``(built, state, results)``: the engine's run of the GAN of ``config`` in ``workdir``
+  (resumed, or only restored when complete), and its final state."""
+  built = adversarial.build(config, examples)
+  results = loop.fit(built.task, built.data, config, workdir)
+  state, _, _ = loop.restore_best(built.task, built.data, config, workdir)
+  return built, state["task"], results
 
 
-def train_gan(config: ml_collections.ConfigDict, data: np.ndarray, workdir: str | None):
-  """Train for ``config.train.generator_steps`` generator steps (``config.k`` D steps each), with
-  metrics and checkpoints (both networks, both optimizer states, step, key) in ``workdir``."""
-  gan_lib.check_loss(config.loss)
-  if config.k < 1:
-    raise ConfigError(f"k: expected at least 1 discriminator step per generator step, got {config.k}")
-  generator, discriminator = build_networks(config, data.shape[1:])
-  g_tx, d_tx = make_optimizer(config.g_optimizer), make_optimizer(config.d_optimizer)
-  state = gan_lib.init_gan_state(generator, discriminator, g_tx, d_tx, data.shape[1:], config.latent_dim, config.seed)
-  step_fn = gan_lib.make_train_step(generator, discriminator, g_tx, d_tx, loss=config.loss,
-                                    latent_dim=config.latent_dim, prior=config.prior)
-  t = config.train
-  start, history = 0, []
-  manager = writer = None
-  if workdir is not None:
-    writer = MetricWriter(workdir, tensorboard=False)
-    manager = CheckpointManager(Path(workdir) / "checkpoints", keep=2, async_save=False)
-    restored = manager.restore_latest(_host(state), json_safe(config_dict(config)))
-    if restored is not None:
-      state, start = jax.tree.map(jnp.asarray, restored.tree), restored.step
-      writer.truncate_after(start)
-  state = jax.tree.map(jnp.array, state)  # private copies: the step donates its input state
-  rng = np.random.default_rng([config.seed, start])
-  sums, count = None, 0
-  t0 = time.perf_counter()
-  for step in range(start, t.generator_steps):
-    idx = rng.integers(len(data), size=(config.k, t.batch_size))
-    state, metrics = step_fn(state, data[idx])
-    sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
-    count += 1
-    done = step + 1 == t.generator_steps
-    if (step + 1) % t.log_every == 0 or done:
-      record = {k: float(v) / count for k, v in sums.items()}
-      history.append({"step": step + 1, **record})
-      if writer is not None:
-        writer.write(step + 1, "train", record)
-      sums, count = None, 0
-    if manager is not None and ((step + 1) % t.checkpoint_every == 0 or done):
-      manager.save(step + 1, _host(state), {"config": json_safe(config_dict(config))})
-      manager.wait()
-  seconds = time.perf_counter() - t0
-  if manager is not None:
-    manager.close()
-  if writer is not None:
-    writer.close()
-  return generator, discriminator, state, history, seconds
-
-
-def digits_for_gan() -> tuple[np.ndarray, Any]:
-  """Training digits in [-1, 1] (the range of the generator's tanh), ``(N, 8, 8, 1)``."""
-  data = load_level_digits(False)
-  return to_symmetric(data.train.astype(np.float32), data.num_levels), data
+# ----------------------------------------------------------------------------------------------
+# Digits.
 
 
 def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train a GAN on the digits; score its samples (IS / FD analogues), the nearest-neighbour check,
   latent interpolation and vector arithmetic; sample sheets as PNG."""
-  train_x, data = digits_for_gan()
-  generator, discriminator, state, history, seconds = train_gan(config, train_x, workdir)
-  key = jax.random.key(config.seed + 7)
-  samples01 = (np.asarray(gan_lib.generate(generator, state, key, NUM_SCORED_SAMPLES, config.latent_dim,
-                                           config.prior)) + 1.0) / 2.0
+  if config.data.name != "digits":
+    raise ConfigError(f"data.name: this study scores digits, got {config.data.name!r}")
+  built, state, run = train(config, workdir)
+  adversarial.plot_losses(workdir, adversarial.title_of(config))
+  data = load_level_digits(False)
+  samples01 = (adversarial.generate(built, config, state, ev.NUM_SCORED_SAMPLES) + 1.0) / 2.0
   np.save(Path(workdir) / "samples.npy", samples01)
-  title = f"{config.model.arch.upper()} GAN ({config.loss}, k={config.k}) on 8x8 digits"
-  plots.save_image_grid(samples01[:100], Path(workdir) / "samples.png", title=title)
-  if history:
-    plots.save_curves([("D loss", [r["step"] for r in history], [r["d_loss"] for r in history]),
-                       ("G loss", [r["step"] for r in history], [r["g_loss"] for r in history])],
-                      Path(workdir) / "curves.png", "generator step", "loss", title)
-  scorer = scorer_for(config, False)
+  plots.save_image_grid(samples01[:100], Path(workdir) / adversarial.SAMPLES_NAME, title=adversarial.title_of(config))
+  scorer = ev.scorer_for(config, False)
   train01 = to_unit(data.train.astype(np.float32), data.num_levels)
   test01 = to_unit(data.test.astype(np.float32), data.num_levels)
   results = {"arch": config.model.arch, "loss": config.loss, "k": config.k, "seed": config.seed,
-             "generator_steps": config.train.generator_steps, "train_seconds": seconds}
+             "generator_steps": config.train.num_steps, "status": run["status"],
+             "train_seconds": run["wall_time_s"]}
   results["quality"] = ev.sample_quality(scorer, samples01)
   results["memorisation"] = ev.memorisation_report(samples01, train01, test01)
   results["sharpness"] = ev.sharpness_report(samples01)
   d, idx = ev.nearest_train_distances(samples01[:12], train01)
   plots.save_neighbour_sheet(samples01[:12], train01[idx], Path(workdir) / "nearest_neighbours.png", d,
                              title="GAN samples (top) and their nearest training digits (L2 below)")
-  results["interpolation"] = gan_interpolation(generator, state, scorer, config, workdir)
-  results["vector_arithmetic"] = vector_arithmetic(generator, state, scorer, config, workdir)
+  results["interpolation"] = gan_interpolation(built.generator, state, scorer, config, workdir)
+  results["vector_arithmetic"] = vector_arithmetic(built.generator, state, scorer, config, workdir)
   return write_results(workdir, results)
 
 
@@ -190,30 +159,6 @@ def vector_arithmetic(generator, state, scorer, config, workdir: str, num: int =
   return {"classes_with_groups": len(classes), "pairs": tried, "pass_fraction": passed / tried if tried else 0.0}
 
 
-def override(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
-  """A copy of ``config`` with ``fields`` set; a dict value updates the nested group field by field,
-  a dotted name (``"train.generator_steps"``) sets one nested field. Unknown fields are an error."""
-  c = copy.deepcopy(config)
-
-  def put(node, key, value, path):
-    *parents, leaf = key.split(".")
-    for p in parents:
-      if p not in node:
-        raise ConfigError(f"{path}{key}: unknown field")
-      node = node[p]
-    if leaf not in node:
-      raise ConfigError(f"{path}{key}: unknown field")
-    if isinstance(value, (dict, ml_collections.ConfigDict)):
-      for k, v in dict(value).items():
-        put(node[leaf], k, v, f"{path}{key}.")
-    else:
-      node[leaf] = value
-
-  for k, v in fields.items():
-    put(c, k, v, "")
-  return c
-
-
 def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """``config.variants`` (each a dict of overrides, e.g. loss or k) x ``config.seeds`` digits GANs;
   a table of sample scores, mean and standard deviation over seeds, and wall-clock time."""
@@ -237,6 +182,7 @@ def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
     lines.append(f"| {r['variant']} | {r['inception_score_mean']:.2f} ± {r['inception_score_sd']:.2f} | "
                  f"{r['marginal_entropy_mean']:.2f} ± {r['marginal_entropy_sd']:.2f} | "
                  f"{r['frechet_distance_mean']:.1f} ± {r['frechet_distance_sd']:.1f} | {r['train_seconds_mean']:.0f} |")
+  Path(workdir).mkdir(parents=True, exist_ok=True)
   (Path(workdir) / "study.md").write_text("\n".join(lines) + "\n")
   return write_results(workdir, {"rows": rows, "seeds": list(config.seeds), "table": "\n".join(lines)})
 
@@ -248,20 +194,16 @@ def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
 def run_gan_ring(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Every loss in ``config.losses`` x ``config.seeds`` on the 8-Gaussians ring: modes covered, the
   high-quality fraction, and the seed-to-seed spread; plus the saturation measurement."""
-  rng = np.random.default_rng(0)
-  data = gan_lib.ring_data(rng, config.num_points)
+  data = adversarial.training_examples(config.base)
   rows, panels = [], []
   for loss in config.losses:
     runs = []
     for seed in config.seeds:
       sub = override(config.base, seed=seed, loss=loss, **config.per_loss.get(loss, ml_collections.ConfigDict()).to_dict())
-      sub_dir = Path(workdir) / f"{loss}__seed{seed}"
-      sub_dir.mkdir(parents=True, exist_ok=True)
-      generator, _, state, _, seconds = train_gan(sub, data, str(sub_dir))
-      pts = np.asarray(gan_lib.generate(generator, state, jax.random.key(seed + 99), config.num_eval_samples,
-                                        sub.latent_dim, sub.prior))
+      built, state, run = train(sub, Path(workdir) / f"{loss}__seed{seed}", data)
+      pts = adversarial.generate(built, sub, state, config.num_eval_samples, jax.random.key(seed + 99))
       cov = gan_lib.mode_coverage(pts)
-      runs.append({**cov, "seed": seed, "train_seconds": seconds})
+      runs.append({**cov, "seed": seed, "train_seconds": run["wall_time_s"]})
       if seed == config.seeds[0]:
         panels.append((f"{loss}: {cov['modes_covered']}/8, HQ {cov['high_quality_fraction']:.2f}", pts[:2000]))
     modes = [r["modes_covered"] for r in runs]
@@ -277,35 +219,47 @@ def run_gan_ring(config: ml_collections.ConfigDict, workdir: str) -> dict[str, A
   for r in rows:
     lines.append(f"| {r['loss']} | {r['modes_covered']} (mean {r['modes_mean']:.1f} ± {r['modes_sd']:.1f}) | "
                  f"{r['high_quality_mean']:.2f} ± {r['high_quality_sd']:.2f} | {r['runs_with_7_modes_and_80pct']}/{len(config.seeds)} |")
-  results = {"rows": rows, "table": "\n".join(lines), "saturation": saturation_experiment(config, data)}
+  results = {"rows": rows, "table": "\n".join(lines),
+             "saturation": saturation_experiment(config, data, Path(workdir) / "saturation")}
   (Path(workdir) / "ring.md").write_text("\n".join(lines) + "\n")
   return write_results(workdir, results)
 
 
-def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray) -> dict[str, float]:
+def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, workdir: str | Path) -> dict[str, float]:
   """The lecture's argument measured: train only D (G fixed at its initialisation) until the mean
-  D(G(z)) < 0.1, then compare the generator's gradient norm under each generator loss."""
-  sub = override(config.base, seed=0, loss="non_saturating")
-  generator, discriminator = build_networks(sub, data.shape[1:])
-  g_tx, d_tx = make_optimizer(sub.g_optimizer), make_optimizer(sub.d_optimizer)
-  state = gan_lib.init_gan_state(generator, discriminator, g_tx, d_tx, data.shape[1:], sub.latent_dim, 0)
+  D(G(z)) < ``saturation.target_d_fake`` (at least ``min_d_steps`` and at most ``max_d_steps``
+  steps, checked every ``check_every``), then compare the generator's gradient norm under each
+  generator loss. D's training is an engine run of the adversarial task with a zero generator
+  optimizer, extended ``check_every`` steps at a time (each extension resumes the last)."""
+  s = config.saturation
+  sub = override(config.base, seed=0, loss="non_saturating", k=1)
+  generator, discriminator = adversarial.build_networks(sub, data.shape[1:])
   frozen_g = optax.set_to_zero()
-  step_fn = gan_lib.make_train_step(generator, discriminator, frozen_g, d_tx, loss="non_saturating",
-                                    latent_dim=sub.latent_dim, prior=sub.prior)
-  state = state.replace(g_opt_state=frozen_g.init(state.g_params))
-  rng = np.random.default_rng(0)
+  d_tx = adversarial.make_optimizer(sub.optimizer.discriminator, "optimizer.discriminator")
+  task = adversarial.adversarial_task(generator, discriminator, frozen_g, d_tx, loss="non_saturating", k=1,
+                                      latent_dim=sub.latent_dim, prior=sub.prior)
+  sampler = adversarial.ReplacementSampler(data, sub.train.batch_size, 1, sub.seed)
   z_key = jax.random.key(123)
   z = gan_lib.sample_latent(z_key, 1024, sub.latent_dim, sub.prior)
-  fake = gan_lib.generate(generator, state, None, 0, sub.latent_dim, z=z)  # G is fixed: so are its samples
 
-  def mean_d(s):
-    return float(jnp.mean(jax.nn.sigmoid(discriminator.apply({"params": s.d_params}, fake))))
+  def d_only(num_steps):
+    cfg = override(sub, **{"train.num_steps": num_steps, "train.checkpoint_every": num_steps,
+                           "train.log_every": min(num_steps, sub.train.log_every), "train.progress": False})
+    data_ = Data(train=sampler, eval={}, example={"real": data[:1]}, batch_size=sub.train.batch_size)
+    with warnings.catch_warnings():  # D's optimizer has no schedule: extending the run changes nothing
+      warnings.filterwarnings("ignore", message="train.num_steps / train.num_epochs: this run has")
+      loop.fit(task, data_, cfg, workdir)
+    return loop.restore_best(task, data_, cfg, workdir)[0]["task"]
 
-  steps = 0
-  while steps < config.saturation.min_d_steps or (mean_d(state) >= config.saturation.target_d_fake
-                                                  and steps < config.saturation.max_d_steps):
-    state, _ = step_fn(state, data[rng.integers(len(data), size=(1, sub.train.batch_size))])
-    steps += 1
+  def mean_d(state):
+    fake = gan_lib.generate(generator, state, None, 0, sub.latent_dim, z=z)  # G is fixed: so are its samples
+    return float(jnp.mean(jax.nn.sigmoid(discriminator.apply({"params": state.d_params}, fake))))
+
+  steps = s.min_d_steps
+  state = d_only(steps)
+  while mean_d(state) >= s.target_d_fake and steps < s.max_d_steps:
+    steps = min(steps + s.check_every, s.max_d_steps)
+    state = d_only(steps)
   norms = {loss: gan_lib.generator_gradient_norm(generator, discriminator, state, z_key, 1024, sub.latent_dim, loss,
                                                  sub.prior) for loss in ("minimax", "non_saturating")}
   return {"d_steps": steps, "mean_D_of_G_z": mean_d(state), "grad_norm_minimax": norms["minimax"],
