@@ -1,23 +1,25 @@
-"""Flax Linen model families, picked by name through the registry.
+"""Flax Linen image classifiers, picked by name through the one registry (:mod:`.registry`).
 
-Importing this package registers every family; add a family by importing its module here.
+Importing this package registers the classifiers (family ``classify``); the other families
+register from their own packages (:mod:`cs231n_jax.zoo` imports them all).
 """
 
-from cs231n_jax.models.registry import count_params, default_input_shape, get_model, list_models, register
+from cs231n_jax.models.registry import (
+    FAMILIES, count_params, default_input_shape, family_of, get_model, list_models, register)
 from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
-    alexnet,  # lecture 9's CNN zoo (issue 4) ...
+    alexnet,  # lecture 9's CNN zoo ...
     convnet,  # the course's ThreeLayerConvNet and the VGG-style benchmark net
     densenet,
     fractalnet,
     googlenet,
-    lecture7,  # the lecture 6-7 study models (issue 8)
+    lecture7,  # the lecture 6-7 study models
     mlp,  # the course's fully-connected nets
     mobilenet,
     nin,
     resnet,
     squeezenet,
     vgg,
-    vit,  # Vision Transformer (issue 6)
+    vit,  # Vision Transformer (lecture 11)
 )
 
-__all__ = ["count_params", "default_input_shape", "get_model", "list_models", "register"]
+__all__ = ["FAMILIES", "count_params", "default_input_shape", "family_of", "get_model", "list_models", "register"]

@@ -1,9 +1,14 @@
-"""Models are picked by name: ``get_model("three_layer_convnet", num_classes=10)``.
+"""One registry for every Flax model, by name, in families: ``get_model("three_layer_convnet",
+num_classes=10)``; ``list_models("pixel")``.
 
-Every registered model is a Flax Linen module called as ``model.apply(variables, x, train=...)``
-on NHWC images (or flat vectors for the fully-connected nets). Models that use batch norm take a
-``bn_axis_name`` field, the one hook the ``pmap`` step builder uses to synchronise statistics
-across devices; models know nothing else about parallelism.
+A family says what kind of task trains the model: ``classify`` (image classifiers, called as
+``model.apply(variables, x, train=...)`` on NHWC images or flat vectors), ``pixel`` (autoregressive
+pixel models), ``latent`` (VAEs, autoencoders), ``gan`` (generators and discriminators),
+``caption`` (captioners), ``char_lm`` (character language models), and the families of the later
+lectures (``detect``, ``segment``, ``ssl``, ``video``, ``policy``, ``3d``). Names are unique across
+families. A package registers its models when it is imported (``cs231n_jax.zoo`` imports all of
+them). Models that use batch norm take a ``bn_axis_name`` field, the one hook the ``pmap`` step
+builder uses to synchronise statistics across devices; models know nothing else about parallelism.
 """
 
 from __future__ import annotations
@@ -13,19 +18,25 @@ from typing import Callable
 
 import flax.linen as nn
 
+FAMILIES = ("classify", "pixel", "latent", "gan", "caption", "char_lm", "detect", "segment", "ssl", "video",
+            "policy", "3d")
+
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 _INPUT_SHAPES: dict[str, tuple[int, ...]] = {}
+_FAMILIES: dict[str, str] = {}
 
 
 def register(
-    name: str, description: str = "", input_shape: tuple[int, ...] = (32, 32, 3)
+    name: str, description: str = "", input_shape: tuple[int, ...] = (32, 32, 3), family: str = "classify",
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
   """Class decorator: make ``cls`` constructible as ``get_model(name, **kwargs)``.
 
   ``input_shape`` is the per-example shape (HWC) the model is usually built for (224x224x3 for the
-  ImageNet families); ``cs231n-jax list models`` counts parameters at it.
+  ImageNet families); ``cs231n-jax list models`` counts parameters at it (classifiers).
   """
+  if family not in FAMILIES:
+    raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
 
   def wrap(cls: type[nn.Module]) -> type[nn.Module]:
     if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -34,6 +45,7 @@ def register(
     doc = (cls.__doc__ or "").strip().splitlines()
     _DESCRIPTIONS[name] = description or (doc[0] if doc else cls.__name__)
     _INPUT_SHAPES[name] = tuple(input_shape)
+    _FAMILIES[name] = family
     return cls
 
   return wrap
@@ -51,9 +63,18 @@ def get_model(name: str, **kwargs) -> nn.Module:
   return cls(**kwargs)
 
 
-def list_models() -> dict[str, str]:
-  """Registered model names with their one-line descriptions."""
-  return dict(sorted(_DESCRIPTIONS.items()))
+def list_models(family: str | None = None) -> dict[str, str]:
+  """Registered model names (of ``family``, or all) with their one-line descriptions."""
+  if family is not None and family not in FAMILIES:
+    raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
+  return {k: v for k, v in sorted(_DESCRIPTIONS.items()) if family is None or _FAMILIES[k] == family}
+
+
+def family_of(name: str) -> str:
+  """The family ``name`` was registered in."""
+  if name not in _FAMILIES:
+    raise ValueError(f"model.name: unknown model {name!r}; expected one of {sorted(_REGISTRY)}")
+  return _FAMILIES[name]
 
 
 def default_input_shape(name: str) -> tuple[int, ...]:
