@@ -31,7 +31,6 @@ import numpy as np
 import ml_collections
 import optax
 
-from cs231n_jax.generative import training
 from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import load_level_digits, to_unit
 
@@ -86,30 +85,23 @@ def _features(model, params, x):
 
 def train_digit_scorer(binarized: bool = False, seed: int = 0, num_epochs: int = 60, batch_size: int = 64,
                        learning_rate: float = 1e-3) -> DigitScorer:
-  """Train the scoring classifier on the training split ([0, 1] pixels, or the binarised digits);
-  the epoch with the best validation loss is kept."""
+  """Train the scoring classifier on the training split ([0, 1] pixels, or the binarised digits) on the
+  engine (cross-entropy as a per-example loss, :mod:`cs231n_jax.tasks.likelihood`, Adam); the epoch
+  with the best validation loss is kept."""
+  from cs231n_jax.tasks import likelihood  # the task module imports this package
+
   data = load_level_digits(binarized)
-  x_train = to_unit(data.train.astype(np.float32), data.num_levels)
-  x_val = to_unit(data.val.astype(np.float32), data.num_levels)
-  x_test = to_unit(data.test.astype(np.float32), data.num_levels)
+  x = {s: to_unit(data.split(s).astype(np.float32), data.num_levels) for s in ("train", "val", "test")}
   model = DigitClassifier()
-  params = model.init(jax.random.key(seed), x_train[:1])["params"]
-  train_xy = np.concatenate([x_train.reshape(len(x_train), -1), data.train_labels[:, None]], 1)
-
-  def loss_fn(p, batch, key):
-    x, y = batch[:, :-1], batch[:, -1].astype(jnp.int32)
-    logits = model.apply({"params": p}, x, train=True, rngs={"dropout": key})
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), {}
-
-  def val_loss(p):
-    logits = model.apply({"params": p}, jnp.asarray(x_val))
-    return {"loss": float(optax.softmax_cross_entropy_with_integer_labels(logits, data.val_labels).mean())}
-
-  result = training.fit(loss_fn, params, train_xy.astype(np.float32), val_loss, optax.adam(learning_rate),
-                        num_epochs=num_epochs, batch_size=batch_size, seed=seed, workdir=None)
-  params = result.best_params
-  acc = float((np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1) == data.test_labels).mean())
-  feats = np.asarray(_features(model, params, jnp.asarray(x_train)), np.float64)
+  config = ml_collections.ConfigDict({"seed": seed, "train": likelihood.in_memory_train_config(num_epochs, batch_size)})
+  arrays = likelihood.array_data({s: {"image": x[s], "label": np.asarray(getattr(data, f"{s}_labels"), np.int32)}
+                                  for s in ("train", "val")}, config)
+  loss_fn, eval_fn = likelihood.classifier_losses(model)
+  tx = optax.adam(learning_rate)
+  task = likelihood.loss_task(likelihood.params_initializer(model), tx, loss_fn, eval_fn, name="digit_scorer")
+  params = likelihood.fit_arrays(task, arrays, config).best_params
+  acc = float((np.asarray(model.apply({"params": params}, jnp.asarray(x["test"]))).argmax(-1) == data.test_labels).mean())
+  feats = np.asarray(_features(model, params, jnp.asarray(x["train"])), np.float64)
   return DigitScorer(model, params, binarized, acc, feats.mean(0), np.cov(feats, rowvar=False))
 
 

@@ -1,4 +1,4 @@
-"""Pixel models by name, and their maximum-likelihood training on integer-level images."""
+"""Pixel models by name, their initialisation and loss; maximum-likelihood training runs on the engine."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from cs231n_jax.generative import training
-from cs231n_jax.generative.autoregressive import log_prob, log_prob_from_logits
-from cs231n_jax.generative.data import check_levels
+from cs231n_jax.generative.autoregressive import log_prob_from_logits
 from cs231n_jax.generative.pixelcnn import GatedPixelCNN, PixelCNN
 from cs231n_jax.generative.pixelrnn import PixelRNN
 
@@ -53,19 +50,14 @@ def nll_loss_fn(model: nn.Module):
 
 
 def train_pixel_model(model: nn.Module, train: np.ndarray, val: np.ndarray, *, learning_rate: float,
-                      num_epochs: int, batch_size: int, seed: int, workdir: str | None,
-                      patience: int | None = None, weight_decay: float = 0.0,
-                      config: dict | None = None) -> training.FitResult:
-  """Maximum likelihood with Adam(W); early stopping on the validation NLL."""
-  check_levels(train, model.num_levels, model.image_shape, "train")
-  check_levels(val, model.num_levels, model.image_shape, "val")
-  params = init_pixel_model(model, seed)
-  tx = optax.adamw(learning_rate, weight_decay=weight_decay) if weight_decay else optax.adam(learning_rate)
-  val_images = np.asarray(val, np.int32)
+                      num_epochs: int, batch_size: int, seed: int, workdir: str | None = None,
+                      patience: int = 0, weight_decay: float = 0.0):
+  """Maximum likelihood with Adam(W) on the engine, early stopping on the validation NLL (notebooks;
+  the experiments run :func:`cs231n_jax.tasks.likelihood.run`). Returns an
+  :class:`~cs231n_jax.tasks.likelihood.ArrayFit` (``best_params``, ``epochs``, ``val_losses``, ...);
+  without a ``workdir`` the run's checkpoints go to a temporary directory."""
+  from cs231n_jax.tasks import likelihood  # the task module imports this one
 
-  def val_loss(p):
-    return {"loss": float(-log_prob(model, {"params": p}, val_images).mean())}
-
-  return training.fit(nll_loss_fn(model), params, np.asarray(train, np.int32), val_loss, tx,
-                      num_epochs=num_epochs, batch_size=batch_size, seed=seed, workdir=workdir,
-                      patience=patience, description=type(model).__name__, config=config)
+  return likelihood.train_pixel_model(model, train, val, learning_rate=learning_rate, num_epochs=num_epochs,
+                                      batch_size=batch_size, seed=seed, workdir=workdir, patience=patience,
+                                      weight_decay=weight_decay)

@@ -173,11 +173,11 @@ def in_memory_train_config(num_epochs: int, batch_size: int, patience: int = 0) 
 def fit_arrays(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: str | None = None) -> ArrayFit:
   """Train ``task`` on the engine and return its best parameters. Without a ``workdir`` the run
   lives in a temporary directory (checkpoints and metrics are thrown away afterwards)."""
-  kept = {}
+  kept, finish = {}, task.finish
 
   def keep_best(state, evals, run_dir):
     kept["params"] = jax.tree.map(np.asarray, state["params"])
-    return task.finish(state, evals, run_dir) if task.finish is not None else {}
+    return finish(state, evals, run_dir) if finish is not None else {}
 
   task = dataclasses.replace(task, finish=keep_best)
   if config.train.get("checkpoint_every", 0) == 0 and workdir is None:
@@ -189,6 +189,23 @@ def fit_arrays(task: Task, data: Data, config: ml_collections.ConfigDict, workdi
     losses = val_losses(run_dir)
     epochs = epochs_from_metrics(run_dir, data.train.steps_per_epoch)
   return ArrayFit(kept["params"], results, losses, **epochs)
+
+
+def train_pixel_model(model, train: np.ndarray, val: np.ndarray, *, learning_rate: float, num_epochs: int,
+                      batch_size: int, seed: int, workdir: str | None = None, patience: int = 0,
+                      weight_decay: float = 0.0) -> ArrayFit:
+  """A pixel model on given integer-level images, as a notebook wants it: Adam(W), per-epoch
+  validation, the best parameters back (see :func:`fit_arrays`)."""
+  check_levels(train, model.num_levels, model.image_shape, "train")
+  check_levels(val, model.num_levels, model.image_shape, "val")
+  config = ml_collections.ConfigDict({"seed": seed, "train": in_memory_train_config(num_epochs, batch_size, patience or 0)})
+  config.optimizer = optim.default_config("adam", learning_rate)
+  config.optimizer.update({"eps": 1e-8, "weight_decay": weight_decay})
+  splits = {name: {"image": np.asarray(x, np.int32)} for name, x in (("train", train), ("val", val))}
+  data = array_data(splits, config)
+  tx = optim.make_optimizer(config.optimizer, num_steps(config, data))
+  loss_fn, eval_fn = pixel_losses(model)
+  return fit_arrays(loss_task(params_initializer(model), tx, loss_fn, eval_fn, name="pixel_nll"), data, config, workdir)
 
 
 # ---------------------------------------------------------------------------------------------

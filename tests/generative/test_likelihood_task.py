@@ -1,10 +1,13 @@
-"""Ported numbers hold: the likelihood task's steps equal the old maximum-likelihood loop's.
+"""Ported numbers hold: the engine's first steps of the likelihood task equal a plain loop's.
 
-Same initial parameters, same batches (an epoch is the permutation of ``default_rng([seed, epoch])``,
-the short last batch dropped), same step keys: the per-step losses, the parameters after them and
-the validation loss agree to float tolerance, for a pixel model, the VAE, the autoencoder and the
-digits scorer.
+The reference below is a few lines: Adam on the mean per-image loss, jitted, applied to the batches of
+the old maximum-likelihood loop (an epoch is the permutation of ``default_rng([seed, epoch])``, its
+short last batch dropped) with the engine's step keys, from the engine's initial parameters. Its
+per-step losses and its validation loss equal what ``loop.fit`` logs (``train`` records every step,
+one validation at the end), for a pixel model, the VAE, the autoencoder and the digits scorer.
 """
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -13,159 +16,124 @@ import numpy as np
 import optax
 import pytest
 
-from cs231n_jax.generative import training
-from cs231n_jax.generative import vae as vae_lib
-from cs231n_jax.generative.analysis import evaluate_vae, vae_inputs
-from cs231n_jax.generative.autoencoder import l2_loss
+from cs231n_jax.generative.data import load_level_digits, to_unit
 from cs231n_jax.generative.evaluate import DigitClassifier
-from cs231n_jax.generative.models import nll_loss_fn
+from cs231n_jax.train import loop
+from cs231n_jax.train.metrics import read_jsonl
+from cs231n_jax.train.steps import init_key
 from cs231n_jax.tasks import likelihood
 
-SEED, STEPS, LR = 0, 5, 1e-3
+SEED, STEPS, BATCH, LR = 0, 5, 64, 1e-3
 
 
 def config(model, **extra):
   c = likelihood.base_config()
   c.model = ml_collections.ConfigDict(model)
-  c.train.update({"batch_size": 64, "num_epochs": 2, "progress": False})
-  c.sample = ml_collections.ConfigDict({"num_samples": 4, "first_pixel": "model"})
-  c.eval = ml_collections.ConfigDict({"val_samples": 3})
+  c.train.update({"batch_size": BATCH, "num_steps": STEPS, "eval_every": STEPS, "log_every": 1, "progress": False,
+                  "async_checkpoints": False})
+  c.sample = ml_collections.ConfigDict({"num_samples": 2, "first_pixel": "model"})
   for k, v in extra.items():
     c[k] = v
   return c
 
 
-def compare(old_loss_fn, task, data, params, train_images):
-  """Run the old loop's jitted update and the task's step side by side; returns both loss lists."""
-  tx = optax.adam(LR)
-  old_step = training.make_step_fn(old_loss_fn, tx)
-  batches = training.stack_batches(train_images, 64, np.random.default_rng([SEED, 0]))
-  new_step = jax.jit(task.train_step)
-  key = jax.random.fold_in(jax.random.key(SEED), 0)
-  p_old, s_old = jax.tree.map(jnp.array, params), tx.init(params)
-  state = task.init(jax.random.key(SEED), data.example)
-  state = {"params": jax.tree.map(jnp.array, params), "opt_state": state["opt_state"]}
-  old, new = [], []
+def reference(loss_fn, eval_fn, params, train, val):
+  """Per-step losses and the final validation loss of a plain loop over the old loop's batches."""
+  tx = optax.adam(LR, eps=1e-8)
+
+  @jax.jit
+  def update(p, s, batch, key):
+    loss, grads = jax.value_and_grad(lambda q: loss_fn(q, batch, key)[0].mean())(p)
+    updates, s = tx.update(grads, s, p)
+    return optax.apply_updates(p, updates), s, loss
+
+  n = len(next(iter(train.values())))
+  order = np.random.default_rng([SEED, 0]).permutation(n)  # epoch 0 of the old loop
+  run_key = jax.random.split(jax.random.PRNGKey(SEED))[1]  # the engine's training key
+  opt_state, losses = tx.init(params), []
   for i in range(STEPS):
-    batch = next(data.train)
-    np.testing.assert_array_equal(batch["image"], batches[i])  # the same examples in the same order
-    k = jax.random.fold_in(key, i)
-    p_old, s_old, m = old_step(p_old, s_old, jnp.asarray(batches[i]), k)
-    state, metrics = new_step(state, batch, k)
-    old.append(float(m["loss"]))
-    new.append(float(metrics["loss"]))
-  np.testing.assert_allclose(new, old, rtol=1e-5)
-  for a, b in zip(jax.tree.leaves(state["params"]), jax.tree.leaves(p_old)):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
-  return state, p_old
+    batch = {k: jnp.asarray(v[order[i * BATCH:(i + 1) * BATCH]]) for k, v in train.items()}
+    params, opt_state, loss = update(params, opt_state, batch, jax.random.fold_in(run_key, i))
+    losses.append(float(loss))
+  val_loss = float(jax.jit(eval_fn)(params, {k: jnp.asarray(v) for k, v in val.items()})["loss"].mean())
+  return losses, val_loss
 
 
-def task_val(task, data, state):
-  total = None
-  for batch in data.eval["val"]():
-    sums = jax.tree.map(np.asarray, task.eval_step(state, batch))
-    total = sums if total is None else jax.tree.map(np.add, total, sums)
-  return task.summarize(total)
+def engine(task, data, c, workdir):
+  loop.fit(dataclasses.replace(task, finish=None), data, c, workdir)  # the training only, no analysis
+  records = read_jsonl(workdir / "metrics.jsonl")
+  train = [r["loss"] for r in records if r["split"] == "train"]
+  val = [r["loss"] for r in records if r["split"] == "val"]
+  assert len(train) == STEPS and len(val) == 1
+  return train, val[0]
 
 
-def test_pixel_model_steps_and_validation_match_the_old_loop():
-  task, data = likelihood.build(config({"name": "gated_pixelcnn", "features": 8, "num_layers": 2, "first_kernel": 3,
-                                        "head_features": 8, "dropout": 0.3}, data=ml_collections.ConfigDict({"binarize": True})))
-  from cs231n_jax.generative.data import load_level_digits
-  from cs231n_jax.generative.models import build_pixel_model, init_pixel_model
+def check(task, data, c, loss_fn, eval_fn, train, val, tmp_path, val_rtol=1e-5):
+  params = task.init(init_key(SEED), data.example)["params"]
+  want_train, want_val = reference(loss_fn, eval_fn, params, train, val)
+  got_train, got_val = engine(task, data, c, tmp_path)
+  np.testing.assert_allclose(got_train, want_train, rtol=1e-5)
+  assert got_val == pytest.approx(want_val, rel=val_rtol)
+  return got_train
 
+
+def level_arrays(digits, split):
+  images = np.asarray(digits.split(split), np.int32)
+  return {"image": images, "index": np.arange(len(images), dtype=np.int32)}
+
+
+def test_pixel_model_engine_steps_match_a_plain_loop(tmp_path):
+  c = config({"name": "gated_pixelcnn", "features": 8, "num_layers": 2, "first_kernel": 3, "head_features": 8,
+              "dropout": 0.3})
+  task, data = likelihood.build(c)
   digits = load_level_digits(True)
+  from cs231n_jax.generative.models import build_pixel_model
+
   model = build_pixel_model("gated_pixelcnn", 2, (8, 8, 1), features=8, num_layers=2, first_kernel=3, head_features=8,
                             dropout=0.3)
-  params = init_pixel_model(model, SEED)
-  state, p_old = compare(nll_loss_fn(model), task, data, params, np.asarray(digits.train, np.int32))
-  from cs231n_jax.generative.autoregressive import log_prob
-
-  old_val = float(-log_prob(model, {"params": p_old}, digits.val).mean())
-  assert task_val(task, data, state)["loss"] == pytest.approx(old_val, rel=1e-5)
+  loss_fn, eval_fn = likelihood.pixel_losses(model)
+  losses = check(task, data, c, loss_fn, eval_fn, level_arrays(digits, "train"), level_arrays(digits, "val"), tmp_path)
+  assert losses[-1] < losses[0]
 
 
-def test_vae_steps_match_the_old_loop():
-  c = config({"name": "vae", "latent_dim": 4, "hidden": (32,), "decoder": "gaussian", "arch": "mlp"})
+def test_vae_engine_steps_match_a_plain_loop(tmp_path):
+  c = config({"name": "vae", "latent_dim": 4, "hidden": (32,), "decoder": "gaussian", "arch": "mlp"},
+             eval=ml_collections.ConfigDict({"val_samples": 3}))
   task, data = likelihood.build(c)
-  from cs231n_jax.generative.data import load_level_digits
-
   digits = load_level_digits(False)
+  from cs231n_jax.generative import vae as vae_lib
+
   model = vae_lib.VAE(latent_dim=4, hidden=(32,), decoder="gaussian", arch="mlp")
-  params = model.init(jax.random.key(SEED), jnp.zeros((1, 8, 8, 1)))["params"]
-
-  def old_loss_fn(p, batch, k):  # run_vae's loss, as the old runner wrote it
-    kx, kz = jax.random.split(k)
-    terms = vae_lib.elbo_terms(model, p, vae_inputs(model, batch, kx, digits.num_levels), kz)
-    return -terms["elbo"].mean(), {"kl": terms["kl"].mean()}
-
-  state, p_old = compare(old_loss_fn, task, data, params, digits.train)
-  # Validation: keys per example now (the old bound drew one key for the whole split), so the two
-  # Monte Carlo estimates agree in expectation, not to float tolerance (with 3 draws the old one
-  # alone spreads by +-15 nats over keys here); with 300 draws both are within 2%.
-  c.eval.val_samples = 300
-  many, _ = likelihood.build(c)
-  new_val = task_val(many, data, state)["loss"]
-  old_val = evaluate_vae(model, p_old, digits.val, digits.num_levels, jax.random.key(SEED + 1000), num_samples=300)["neg_elbo"]
-  assert new_val == pytest.approx(old_val, rel=2e-2)
+  loss_fn, eval_fn = likelihood.vae_losses(model, digits.num_levels, jax.random.key(SEED + likelihood.VAL_KEY_OFFSET), 3)
+  # The validation bound: the same per-example keys, summed in other batches (rounding only).
+  check(task, data, c, loss_fn, eval_fn, level_arrays(digits, "train"), level_arrays(digits, "val"), tmp_path,
+        val_rtol=1e-4)
 
 
-def test_autoencoder_steps_and_validation_match_the_old_loop():
+def test_autoencoder_engine_steps_match_a_plain_loop(tmp_path):
   c = config({"name": "conv_autoencoder", "code_dim": 4})
   task, data = likelihood.build(c)
+  digits = load_level_digits(False)
   from cs231n_jax.generative.autoencoder import ConvAutoencoder
-  from cs231n_jax.generative.data import load_level_digits, to_unit
 
+  unit = {s: {"image": to_unit(digits.split(s).astype(np.float32), digits.num_levels)} for s in ("train", "val")}
+  loss_fn, eval_fn = likelihood.autoencoder_losses(ConvAutoencoder(code_dim=4))
+  check(task, data, c, loss_fn, eval_fn, unit["train"], unit["val"], tmp_path)
+
+
+def test_digit_scorer_engine_steps_match_a_plain_loop(tmp_path):
   digits = load_level_digits(False)
-  x_train = to_unit(digits.train.astype(np.float32), digits.num_levels)
-  x_val = to_unit(digits.val.astype(np.float32), digits.num_levels)
-  ae = ConvAutoencoder(code_dim=4)
-  params = ae.init(jax.random.key(SEED), x_train[:1])["params"]
-
-  def old_loss_fn(p, batch, key):
-    del key
-    return l2_loss(ae.apply({"params": p}, batch), batch), {}
-
-  state, p_old = compare(old_loss_fn, task, data, params, x_train)
-  old_val = float(l2_loss(ae.apply({"params": p_old}, jnp.asarray(x_val)), jnp.asarray(x_val)))
-  assert task_val(task, data, state)["loss"] == pytest.approx(old_val, rel=1e-5)
-
-
-def test_digit_scorer_steps_match_the_old_loop():
-  from cs231n_jax.generative.data import load_level_digits, to_unit
-
-  digits = load_level_digits(False)
-  x = {s: to_unit(digits.split(s).astype(np.float32), digits.num_levels) for s in ("train", "val")}
+  arrays = {s: {"image": to_unit(digits.split(s).astype(np.float32), digits.num_levels),
+                "label": np.asarray(getattr(digits, f"{s}_labels"), np.int32)} for s in ("train", "val")}
+  c = ml_collections.ConfigDict({"seed": SEED, "train": likelihood.in_memory_train_config(1, BATCH)})
+  c.train.update({"num_steps": STEPS, "eval_every": STEPS, "log_every": 1})
+  data = likelihood.array_data(arrays, c)
   model = DigitClassifier()
-  params = model.init(jax.random.key(SEED), x["train"][:1])["params"]
-  c = ml_collections.ConfigDict({"seed": SEED, "train": likelihood.in_memory_train_config(2, 64)})
-  data = likelihood.array_data({s: {"image": x[s], "label": getattr(digits, f"{s}_labels").astype(np.int32)}
-                                for s in ("train", "val")}, c)
   loss_fn, eval_fn = likelihood.classifier_losses(model)
-  task = likelihood.loss_task(likelihood.params_initializer(model), optax.adam(LR), loss_fn, eval_fn)
-  train_xy = np.concatenate([x["train"].reshape(len(x["train"]), -1), digits.train_labels[:, None]], 1).astype(np.float32)
+  task = likelihood.loss_task(likelihood.params_initializer(model), optax.adam(LR, eps=1e-8), loss_fn, eval_fn)
+  check(task, data, c, loss_fn, eval_fn, arrays["train"], arrays["val"], tmp_path)
 
-  def old_loss_fn(p, batch, key):  # train_digit_scorer's loss: images and labels packed in one array
-    xb, y = batch[:, :-1], batch[:, -1].astype(jnp.int32)
-    logits = model.apply({"params": p}, xb, train=True, rngs={"dropout": key})
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), {}
 
-  # The packed rows are the same examples as the task's batches (checked through the images).
-  packed = training.stack_batches(train_xy, 64, np.random.default_rng([SEED, 0]))
-  first = next(likelihood.array_data({"train": {"image": x["train"], "label": digits.train_labels}}, c).train)
-  np.testing.assert_array_equal(first["image"].reshape(64, -1), packed[0][:, :-1])
-
-  tx = optax.adam(LR)
-  old_step = training.make_step_fn(old_loss_fn, tx)
-  new_step = jax.jit(task.train_step)
-  key = jax.random.fold_in(jax.random.key(SEED), 0)
-  p_old, s_old = jax.tree.map(jnp.array, params), tx.init(params)
-  state = {"params": jax.tree.map(jnp.array, params), "opt_state": tx.init(params)}
-  old, new = [], []
-  for i in range(STEPS):
-    k = jax.random.fold_in(key, i)
-    p_old, s_old, m = old_step(p_old, s_old, jnp.asarray(packed[i]), k)
-    state, metrics = new_step(state, next(data.train), k)
-    old.append(float(m["loss"]))
-    new.append(float(metrics["loss"]))
-  np.testing.assert_allclose(new, old, rtol=1e-5)
+def test_a_config_without_a_known_model_is_refused():
+  with pytest.raises(Exception, match="model.name: expected one of"):
+    likelihood.build(config({"name": "pixelcnm"}))

@@ -170,7 +170,7 @@ def test_autoencoder_shapes_loss_and_encoder_transfer():
 
 
 def test_vae_inputs_reject_levels_the_decoder_does_not_model():
-  from cs231n_jax.generative.runners import vae_inputs
+  from cs231n_jax.generative.analysis import vae_inputs
 
   bernoulli = V.VAE(latent_dim=2, hidden=(8,), decoder="bernoulli")
   gaussian = V.VAE(latent_dim=2, hidden=(8,), decoder="gaussian")

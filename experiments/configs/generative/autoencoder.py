@@ -12,13 +12,16 @@ Expected: test L2 0.417 per image (still improving at epoch 100); with 10 labels
 
 import ml_collections
 
+from cs231n_jax.tasks.likelihood import base_config
+
 
 def get_config():
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.runners:run_autoencoder"
-  c.seed = 0
-  c.model = ml_collections.ConfigDict({"code_dim": 16})
-  c.train = ml_collections.ConfigDict({"learning_rate": 1e-3, "num_epochs": 100, "batch_size": 64, "patience": 15})
+  c = base_config()  # runner cs231n_jax.tasks.likelihood:run; Adam (optax's eps 1e-8)
+  c.model = ml_collections.ConfigDict({"name": "conv_autoencoder", "code_dim": 16})
+  c.optimizer.learning_rate = 1e-3
+  # One validation per epoch (eval_every 0); patience counts validations without improvement.
+  c.train.update({"num_epochs": 100, "batch_size": 64, "patience": 15})
+  # Encoder + softmax fine-tuned full-batch with Adam on labels_per_class labels of each class, per seed.
   c.pretrain = ml_collections.ConfigDict({"labels_per_class": 10, "seeds": (0, 1, 2, 3, 4), "steps": 300,
                                           "learning_rate": 1e-3})
   return c

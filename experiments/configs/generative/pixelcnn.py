@@ -9,10 +9,19 @@ Expected: test NLL 17.98 nats/image (0.405 bits/dim; 171,842 parameters), best v
   autoregressive (18.13) baselines.
 """
 
-from cs231n_jax.generative.configs import pixel_config
+import ml_collections
+
+from cs231n_jax.tasks.likelihood import base_config
 
 
 def get_config():
-  c = pixel_config("pixelcnn", binarize=True, features=64, num_layers=4, first_kernel=7, kernel=3,
-                   head_features=64, dropout=0.5)
+  c = base_config()  # runner cs231n_jax.tasks.likelihood:run; Adam (optax's eps 1e-8)
+  c.data.binarize = True  # false: 17 levels
+  c.model = ml_collections.ConfigDict({"name": "pixelcnn", "features": 64, "num_layers": 4, "first_kernel": 7, "kernel": 3,
+                                       "head_features": 64, "dropout": 0.5})
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.weight_decay = 0.0  # > 0: AdamW's decoupled decay
+  # One validation per epoch (eval_every 0); patience counts validations without improvement.
+  c.train.update({"num_epochs": 60, "batch_size": 64, "patience": 15})
+  c.sample = ml_collections.ConfigDict({"num_samples": 100, "first_pixel": "model"})
   return c

@@ -7,9 +7,19 @@ Expected: test NLL 17.23 nats/image (0.388 bits/dim; 85,698 parameters), best va
   at 55, 225 s of training, measured on CPU-2 (docs/results.md, "Lecture 13", likelihood table).
 """
 
-from cs231n_jax.generative.configs import pixel_config
+import ml_collections
+
+from cs231n_jax.tasks.likelihood import base_config
 
 
 def get_config():
-  return pixel_config("row_lstm", binarize=True, hidden=32, num_layers=2, first_kernel=7, head_features=64,
-                      dropout=0.3)
+  c = base_config()  # runner cs231n_jax.tasks.likelihood:run; Adam (optax's eps 1e-8)
+  c.data.binarize = True  # false: 17 levels
+  c.model = ml_collections.ConfigDict({"name": "row_lstm", "hidden": 32, "num_layers": 2, "first_kernel": 7,
+                                       "head_features": 64, "dropout": 0.3})
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.weight_decay = 0.0  # > 0: AdamW's decoupled decay
+  # One validation per epoch (eval_every 0); patience counts validations without improvement.
+  c.train.update({"num_epochs": 60, "batch_size": 64, "patience": 15})
+  c.sample = ml_collections.ConfigDict({"num_samples": 100, "first_pixel": "model"})
+  return c
