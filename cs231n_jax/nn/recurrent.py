@@ -11,10 +11,11 @@ trained Flax cell can be handed to ``cs231n_jax.layers.rnn_forward`` / ``lstm_fo
 "same function and the same set of parameters at every time step" of the recurrence formula.
 
 Truncated BPTT (lecture 10: "carry hidden states forward in time forever, but only backpropagate
-for some smaller number of steps"): :func:`truncated_bptt` scans over chunks of a long sequence;
-each chunk's loss is differentiated with the incoming state held constant (``stop_gradient``) and
-the optimizer steps after every chunk, while the forward states continue exactly as in one long
-pass.
+for some smaller number of steps"): :func:`truncated_bptt_grads` scans over chunks of a long
+sequence; each chunk's loss is differentiated with the incoming state held constant
+(``stop_gradient``), while the forward states continue exactly as in one long pass. Training with
+it — the optimizer stepping after every chunk, the state carried across steps — is the char-LM
+task's (:func:`cs231n_jax.tasks.char_lm.truncated_bptt`).
 
 Clipping (lecture 10, "scale gradient if its norm is too big"): the slide's snippet computes
 ``grad_norm = np.sum(grad * grad)``, the *squared* norm, and rescales by threshold / that; the
@@ -265,27 +266,6 @@ def truncated_bptt_grads(loss_fn: LossFn, params: Any, carry: Carry, chunks: Any
   return jnp.sum(losses), jax.tree.map(lambda g: jnp.sum(g, axis=0), grads), carry
 
 
-def truncated_bptt(loss_fn: LossFn, tx: optax.GradientTransformation):
-  """A training program that steps the optimizer after every chunk, carrying the state forward.
-
-  Returns ``run(params, opt_state, carry, chunks) -> (params, opt_state, carry, losses)``, one
-  ``lax.scan`` over the leading (chunk) axis of ``chunks``; jit it once and call it on as many
-  chunks as fit in memory — the carry returned continues the sequence on the next call.
-  """
-
-  def run(params, opt_state, carry, chunks):
-    def step(state, chunk):
-      params, opt_state, c = state
-      (loss, c), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, jax.lax.stop_gradient(c), chunk)
-      updates, opt_state = tx.update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), opt_state, c), loss
-
-    (params, opt_state, carry), losses = jax.lax.scan(step, (params, opt_state, carry), chunks)
-    return params, opt_state, carry, losses
-
-  return run
-
-
 def gradient_clipping(kind: str, threshold: float) -> optax.GradientTransformation:
   """``"norm"``: rescale so that the global L2 norm is at most ``threshold`` (lecture 10, with the
   true norm — see the module docstring); ``"value"``: clip every entry to [-threshold, threshold]
@@ -301,6 +281,5 @@ def gradient_clipping(kind: str, threshold: float) -> optax.GradientTransformati
 
 __all__ = [
     "CELLS", "CELL_KINDS", "CLIP_KINDS", "GRUCell", "LSTMCell", "RecurrentStack", "SimpleRNNCell",
-    "chunk_sequence", "gradient_clipping", "hidden_state", "make_cell", "truncated_bptt",
-    "truncated_bptt_grads",
+    "chunk_sequence", "gradient_clipping", "hidden_state", "make_cell", "truncated_bptt_grads",
 ]

@@ -63,7 +63,6 @@ SAMPLES_NAME = "samples.txt"
 CURVES_NAME = "bits_per_char.png"
 CELLS_NAME = "interpretable_cells.png"
 SAMPLE_KEY_OFFSET = 10_000  # sample keys: fold_in(key(seed), offset + i), apart from any training key
-EVAL_SPLITS = ("val", "test", "train_sample")
 
 Carry = Any
 LossFn = Callable[[Any, Carry, Any], tuple[jax.Array, Carry]]  # (params, carry, chunk) -> (loss, carry)
@@ -469,7 +468,9 @@ def char_lm_task(model: CharLM, tx: optax.GradientTransformation, batch_size: in
   def init(key, example):
     del example
     params = jax.jit(model.init)(key, jnp.zeros((1, 1), jnp.int32))["params"]
-    return {"params": params, "opt_state": tx.init(params), "carries": model.initial_carries(batch_size)}
+    # Copies: an LSTM's (c, h) zeros may be one array, and a donated state must not hold a buffer twice.
+    carries = jax.tree.map(jnp.copy, model.initial_carries(batch_size))
+    return {"params": params, "opt_state": tx.init(params), "carries": carries}
 
   def train_step(state, batch, key, axis_name=None):
     return char_lm_train_step(model, tx, state, batch, key, axis_name)
@@ -512,7 +513,7 @@ def min_char_rnn_task(vocab_size: int, hidden_size: int = gist.HIDDEN_SIZE, seq_
 
   def init(key, example):
     del example
-    return gist.init_state(key, vocab_size, hidden_size, seq_length)
+    return gist.initial_state(key, vocab_size, hidden_size, seq_length)
 
   def train_step(state, batch, key, axis_name=None):
     return min_char_rnn_train_step(state, batch, key, axis_name, learning_rate, clip, seq_length)

@@ -24,32 +24,21 @@ printed                                        here (the gist, and the equations
 =============================================  ===================================================
 
 ``loss_fun`` is the gist's ``lossFun`` with the corrected backward pass written by hand as a
-reverse ``lax.scan`` (the tests compare it with ``jax.grad`` in float64). The training loop runs
-``iterations_per_call`` iterations of the gist's ``while True`` body inside one jitted
-``lax.scan``, data pointer and all.
+reverse ``lax.scan`` (the tests compare it with ``jax.grad`` in float64); ``iteration`` is one pass
+of the gist's ``while True`` body (reset, ``lossFun``, Adagrad, ``smooth_loss``). The gist's run —
+its data pointer, loop, evaluation and checkpoints — is an engine task:
+:func:`cs231n_jax.tasks.char_lm.run_min_char_rnn` (``experiments/configs/rnn/min_char_rnn.py``).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
-import numpy as np
-from etils import epath
 
-from cs231n_jax.errors import ConfigError
-from cs231n_jax.text.corpus import load_corpus
-from cs231n_jax.text.ngram import DEFAULT_ORDERS, baseline_table, ngram_baselines
 from cs231n_jax.text.sample import pick
-from cs231n_jax.text.train import CHECKPOINT_DIR, LN2, RESULTS_NAME, SAMPLES_NAME, check_vocabulary
-from cs231n_jax.train.checkpoint import CheckpointManager, json_safe
-from cs231n_jax.train.metrics import MetricWriter
 
 HIDDEN_SIZE = 100
 SEQ_LENGTH = 25
@@ -125,7 +114,7 @@ def adagrad_update(params, grads, memory, learning_rate: float = LEARNING_RATE):
   return params, memory
 
 
-def init_state(key, vocab_size: int, hidden_size: int = HIDDEN_SIZE, seq_length: int = SEQ_LENGTH) -> dict[str, Any]:
+def initial_state(key, vocab_size: int, hidden_size: int = HIDDEN_SIZE, seq_length: int = SEQ_LENGTH) -> dict[str, Any]:
   """What the gist keeps between iterations, besides its data pointer: the parameters, Adagrad's
   memory, ``hprev`` and ``smooth_loss`` (which starts at ``-log(1/V) * seq_length``)."""
   params = init_params(key, vocab_size, hidden_size)
@@ -152,54 +141,6 @@ def window_nll(params, h, window) -> tuple[jax.Array, jax.Array]:
   return h_last, -jnp.take_along_axis(log_p, window[1:, None], axis=1)[:, 0]
 
 
-class TrainState(NamedTuple):
-  params: dict
-  memory: dict
-  hprev: jax.Array
-  pointer: jax.Array  # p, the data position
-  iteration: jax.Array  # n
-  smooth_loss: jax.Array
-
-
-def initial_state(key, vocab_size: int, hidden_size: int = HIDDEN_SIZE, seq_length: int = SEQ_LENGTH) -> TrainState:
-  params = init_params(key, vocab_size, hidden_size)
-  return TrainState(params, jax.tree.map(jnp.zeros_like, params), jnp.zeros(hidden_size), jnp.int32(0), jnp.int32(0),
-                    jnp.float32(-math.log(1.0 / vocab_size) * seq_length))
-
-
-def make_train_program(data_length: int, seq_length: int = SEQ_LENGTH, learning_rate: float = LEARNING_RATE,
-                       clip: float | None = CLIP):
-  """``run(state, data, num_iterations) -> (state, losses)``: the gist's main loop, jitted."""
-
-  def iteration(state: TrainState, data):
-    # "prepare inputs (we're sweeping from left to right in steps seq_length long)"
-    restart = (state.pointer + seq_length + 1 >= data_length) | (state.iteration == 0)
-    pointer = jnp.where(restart, 0, state.pointer)
-    hprev = jnp.where(restart, jnp.zeros_like(state.hprev), state.hprev)
-    window = jax.lax.dynamic_slice_in_dim(data, pointer, seq_length + 1)
-    loss, grads, hprev = loss_fun(state.params, window[:-1], window[1:], hprev, clip)
-    params, memory = adagrad_update(state.params, grads, state.memory, learning_rate)
-    smooth = state.smooth_loss * SMOOTHING + loss * (1 - SMOOTHING)
-    return TrainState(params, memory, hprev, pointer + seq_length, state.iteration + 1, smooth), loss
-
-  def run(state: TrainState, data, num_iterations: int):
-    return jax.lax.scan(lambda s, _: iteration(s, data), state, None, length=num_iterations)
-
-  return jax.jit(run, static_argnums=2)
-
-
-@jax.jit
-def sequence_nats(params, ids) -> jax.Array:
-  """Total nats of predicting ids[1:] from ids[:-1], one stream from h = 0."""
-  loss, _ = forward_loss(params, ids[:-1], ids[1:], jnp.zeros(params["Whh"].shape[0], params["Whh"].dtype))
-  return loss
-
-
-def bits_per_char(params, ids) -> float:
-  ids = jnp.asarray(ids, jnp.int32)
-  return float(sequence_nats(params, ids)) / (len(ids) - 1) / LN2
-
-
 def sample(params, h, seed_ix: int, n: int, key, temperature: float = 1.0) -> jax.Array:
   """The gist's ``sample(h, seed_ix, n)``: n character ids, each fed back (one ``lax.scan``)."""
   return _sample(params, h, jnp.int32(seed_ix), key, jnp.float32(temperature), n)
@@ -219,91 +160,3 @@ def _sample_impl(params, h, seed_ix, keys, temperature):
 
 def _sample(params, h, seed_ix, key, temperature, n):
   return _sample_impl(params, h, seed_ix, jax.random.split(key, n), temperature)
-
-
-def default_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.text.min_char_rnn:run_min_char_rnn"
-  c.seed = 0
-  c.data = ml_collections.ConfigDict({"name": "pydoc", "path": "", "val_fraction": 0.05, "test_fraction": 0.10})
-  c.hidden_size = HIDDEN_SIZE
-  c.seq_length = SEQ_LENGTH
-  c.learning_rate = LEARNING_RATE
-  c.clip = CLIP
-  c.num_iterations = 240_000
-  c.iterations_per_call = 2_000
-  c.eval_every = 20_000
-  c.checkpoint_every = 20_000
-  c.sample_length = SAMPLE_LENGTH
-  c.temperatures = (1.0,)
-  c.ngram_orders = DEFAULT_ORDERS
-  return c
-
-
-def run_min_char_rnn(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """The gist on ``config.data`` (single stream, one character at a time, Adagrad), with held-out
-  bits per character next to the n-gram baselines."""
-  for name in ("num_iterations", "iterations_per_call", "eval_every", "checkpoint_every", "hidden_size", "seq_length"):
-    if not isinstance(config[name], int) or config[name] < 1:
-      raise ConfigError(f"{name}: expected a positive integer, got {config[name]!r}")
-  for name in ("num_iterations", "eval_every", "checkpoint_every"):
-    if config[name] % config.iterations_per_call:
-      raise ConfigError(f"{name}: must be a multiple of iterations_per_call ({config.iterations_per_call}), got {config[name]}")
-  workdir = epath.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  wall_start = time.time()
-  corpus = load_corpus(config.data)
-  baselines = ngram_baselines(corpus, tuple(config.ngram_orders))
-  data = jnp.asarray(corpus.train)
-  key = jax.random.key(config.seed)
-  state = initial_state(key, corpus.vocab.size, config.hidden_size, config.seq_length)
-  print(f"data has {len(corpus.train)} characters, {corpus.vocab.size} unique.")  # the gist's first print
-  run = make_train_program(len(corpus.train), config.seq_length, config.learning_rate, config.clip)
-  config_json = json_safe(config.to_dict())
-  checkpoints = CheckpointManager(workdir / CHECKPOINT_DIR, keep=2)
-  check_vocabulary(checkpoints, corpus.vocab)
-  template = {"state": jax.tree.map(np.asarray, state._asdict()), "best": jax.tree.map(np.asarray, state.params)}
-  restored = checkpoints.restore_latest(template, config=config_json)
-  best_params, best_val, best_iteration = state.params, math.inf, 0
-  if restored is not None:
-    state = TrainState(**restored.tree["state"])
-    best_params, best_val, best_iteration = restored.tree["best"], restored.meta["best_val_bits"], restored.meta["best_iteration"]
-  writer = MetricWriter(workdir)
-  done = int(state.iteration)
-  writer.truncate_after(done)
-  while done < config.num_iterations:
-    state, losses = run(state, data, config.iterations_per_call)
-    done += config.iterations_per_call
-    smooth = float(state.smooth_loss)
-    if not math.isfinite(smooth):
-      raise FloatingPointError(f"min-char-rnn: smooth loss is {smooth} at iteration {done}")
-    writer.write(done, "train", {"smooth_loss": smooth, "bits_per_char": float(jnp.mean(losses)) / config.seq_length / LN2})
-    print(f"iter {done}, loss: {smooth:f}", file=sys.stderr)  # the gist prints this every 100 iterations
-    if done % config.eval_every == 0 or done == config.num_iterations:
-      val = bits_per_char(state.params, corpus.val)
-      writer.write(done, "val", {"bits_per_char": val})
-      if val < best_val:
-        best_params, best_val, best_iteration = state.params, val, done
-    if done % config.checkpoint_every == 0 or done == config.num_iterations:
-      checkpoints.save(done, {"state": jax.tree.map(np.asarray, state._asdict()), "best": jax.tree.map(np.asarray, best_params)},
-                       {"vocab": corpus.vocab.to_json(), "best_val_bits": best_val, "best_iteration": best_iteration,
-                        "config": config_json})
-  checkpoints.close()
-  writer.close()
-  samples = {}
-  for i, temperature in enumerate(config.temperatures):
-    ids = sample(best_params, jnp.zeros(config.hidden_size), int(corpus.train[0]), config.sample_length,
-                 jax.random.fold_in(key, i + 1), temperature)
-    samples[str(temperature)] = corpus.vocab.decode([corpus.train[0]]) + corpus.vocab.decode(ids)
-  best_ngram = min((k for k in baselines if k != "uniform"), key=lambda k: baselines[k]["val_bits"])
-  results = {"iterations": config.num_iterations, "best_iteration": best_iteration,
-             "characters_seen": config.num_iterations * config.seq_length, "corpus": corpus.describe(),
-             "val_bits_per_char": bits_per_char(best_params, corpus.val),
-             "test_bits_per_char": bits_per_char(best_params, corpus.test),
-             "ngram": baselines, "best_ngram": best_ngram, "best_ngram_test_bits": baselines[best_ngram]["test_bits"],
-             "samples": samples, "wall_time_s": time.time() - wall_start}
-  (workdir / RESULTS_NAME).write_text(json.dumps(results, indent=2))
-  (workdir / SAMPLES_NAME).write_text("".join(f"--- temperature {k} ---\n{v}\n\n" for k, v in samples.items()))
-  print(baseline_table(baselines))
-  print(f"min-char-rnn test bits/char {results['test_bits_per_char']:.3f}")
-  return results

@@ -1,6 +1,7 @@
 """The character language model: corpus and vocabulary, n-gram baselines, the min-char-rnn port,
-the temperature sampler, the truncated-BPTT trainer (windows, evaluation, resume, vocabulary
-mismatch), and bad input."""
+the temperature sampler, the char-LM task (stream windows, the gist's data pointer, one-stream
+evaluation, the runner: resume, vocabulary mismatch, evaluation from checkpoints) and bad input.
+The engine-versus-reference-loop checks are in test_char_lm_task.py."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from collections import Counter
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from cs231n_jax.errors import CheckpointError, ConfigError, DataError
 from cs231n_jax.gradcheck import grad_check_sparse, rel_error
 from cs231n_jax.text import corpus as C
+from cs231n_jax.tasks import char_lm as L
 from cs231n_jax.text import min_char_rnn as M
 from cs231n_jax.text import ngram as G
-from cs231n_jax.text import train as T
 from cs231n_jax.text.model import CharLM
 from cs231n_jax.text.sample import make_sampler, pick
 from cs231n_jax.train.metrics import read_jsonl
@@ -162,24 +164,26 @@ def test_min_char_rnn_clips_every_entry_and_adagrad_is_the_gists():
 def test_min_char_rnn_initial_loss_is_seq_length_log_vocab(pydoc):
   # smooth_loss starts at -log(1/V) * seq_length: with weights of 0.01 every character is ~uniform.
   state = M.initial_state(jax.random.key(0), pydoc.vocab.size)
-  loss, _, _ = jax.jit(M.loss_fun)(state.params, jnp.asarray(pydoc.train[:25]), jnp.asarray(pydoc.train[1:26]), state.hprev)
+  loss, _, _ = jax.jit(M.loss_fun)(state["params"], jnp.asarray(pydoc.train[:25]), jnp.asarray(pydoc.train[1:26]),
+                                   state["hprev"])
   expected = 25 * math.log(pydoc.vocab.size)
   assert abs(float(loss) - expected) / expected < 0.02
-  assert float(state.smooth_loss) == pytest.approx(expected, rel=1e-6)
+  assert float(state["smooth_loss"]) == pytest.approx(expected, rel=1e-6)
 
 
 def test_hello_toy_needs_the_hidden_state():
   # Lecture 10: vocabulary [h, e, l, o], training sequence "hello". After 'l' the next letter is 'l'
   # once and 'o' once — only the hidden state can tell them apart.
   chars = "helo"
-  data = jnp.array([chars.index(c) for c in "hello"], jnp.int32)
-  run = M.make_train_program(len(data), seq_length=4)  # compiled once, run for every seed
+  data = np.array([chars.index(c) for c in "hello"], np.int32)
+  step = jax.jit(L.min_char_rnn_task(4, seq_length=4).train_step)  # 600 iterations per step, compiled once
   for seed in range(5):
     state = M.initial_state(jax.random.key(seed), 4, seq_length=4)
-    state, losses = run(state, data, 600)
-    greedy = M.sample(state.params, jnp.zeros(M.HIDDEN_SIZE), chars.index("h"), 4, jax.random.key(0), temperature=0.0)
+    state, _ = step(state, next(L.GistBatcher(data, seq_length=4, chunks_per_step=600)), jax.random.key(0))
+    greedy = M.sample(state["params"], jnp.zeros(M.HIDDEN_SIZE), chars.index("h"), 4, jax.random.key(0), temperature=0.0)
     assert "".join(chars[int(i)] for i in greedy) == "ello", seed
-    assert float(losses[-1]) < 0.05
+    loss, _ = M.forward_loss(state["params"], data[:-1], data[1:], jnp.zeros(M.HIDDEN_SIZE))
+    assert float(loss) < 0.05
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,42 +220,66 @@ def test_sampler_feeds_back_and_greedy_matches_a_step_loop():
 
 
 # ---------------------------------------------------------------------------------------------
-# The trainer.
+# The char-LM task: data, evaluation, runners.
 # ---------------------------------------------------------------------------------------------
 
 
 def test_stream_batcher_windows_overlap_by_one_and_reset_each_epoch():
-  b = T.StreamBatcher(np.arange(40), batch_size=2, seq_length=4)  # streams 0..19 and 20..39
-  assert b.steps_per_epoch == 4
-  windows, resets = b.next(6)
-  np.testing.assert_array_equal(windows[0], [[0, 1, 2, 3, 4], [20, 21, 22, 23, 24]])
-  np.testing.assert_array_equal(windows[1, 0], [4, 5, 6, 7, 8])  # starts where the last ended
-  np.testing.assert_array_equal(resets, [True, False, False, False, True, False])
-  np.testing.assert_array_equal(windows[4], windows[0])
+  b = L.StreamBatcher(np.arange(40), batch_size=2, seq_length=4, chunks_per_step=3)  # streams 0..19 and 20..39
+  assert b.windows_per_epoch == 4 and b.steps_per_epoch == 1
+  first, second = next(b), next(b)
+  assert first["tokens"].shape == (2, 3, 5) and first["reset"].shape == (2, 3)  # streams first
+  np.testing.assert_array_equal(first["tokens"][:, 0], [[0, 1, 2, 3, 4], [20, 21, 22, 23, 24]])
+  np.testing.assert_array_equal(first["tokens"][0, 1], [4, 5, 6, 7, 8])  # starts where the last ended
+  np.testing.assert_array_equal(first["reset"], [[True, False, False]] * 2)
+  np.testing.assert_array_equal(second["reset"], [[False, True, False]] * 2)  # window 4, then a new epoch
+  np.testing.assert_array_equal(second["tokens"][:, 1], first["tokens"][:, 0])
   state = b.state()
-  b2 = T.StreamBatcher(np.arange(40), 2, 4)
+  b2 = L.StreamBatcher(np.arange(40), 2, 4, 3)
   b2.restore(state)
-  np.testing.assert_array_equal(b2.next(1)[0], b.next(1)[0])
+  np.testing.assert_array_equal(next(b2)["tokens"], next(b)["tokens"])
+  # Two processes: each reads its own stream.
+  mine = L.StreamBatcher(np.arange(40), 2, 4, 1, process_index=1, process_count=2)
+  np.testing.assert_array_equal(next(mine)["tokens"], [[[20, 21, 22, 23, 24]]])
   with pytest.raises(ConfigError, match="need 12 training characters, the corpus has 10"):
-    T.StreamBatcher(np.arange(10), 2, 5)
+    L.StreamBatcher(np.arange(10), 2, 5)
 
 
-def test_chunked_evaluation_equals_one_pass_over_the_sequence():
+def test_gist_batcher_moves_the_pointer_and_restarts_as_the_gist_does():
+  b = L.GistBatcher(np.arange(12), seq_length=4, chunks_per_step=3)
+  batch = next(b)
+  # n = 0 restarts; p = 4 fits (4 + 5 < 12); p = 8 does not (8 + 5 >= 12): back to 0, hprev reset.
+  np.testing.assert_array_equal(batch["window"][0], [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8], [0, 1, 2, 3, 4]])
+  np.testing.assert_array_equal(batch["restart"], [[True, False, True]])
+  assert b.state()["pointer"] == 4 and b.state()["iteration"] == 3
+
+
+def test_one_stream_evaluation_equals_one_pass_over_the_sequence():
   model = CharLM(vocab_size=5, cell="lstm", hidden_size=6)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))["params"]
+  task = L.char_lm_task(model, optax.sgd(0.1), batch_size=1)
+  state = task.init(jax.random.key(0), None)
   ids = np.asarray(jax.random.randint(jax.random.key(1), (23,), 0, 5))
-  total, count = T.make_evaluator(model, chunk=5)(params, ids)  # 22 predictions in 5 windows, padded
-  _, logits = jax.jit(model.apply)({"params": params}, ids[None, :-1], model.initial_carries(1))
+  # 22 predictions in 5 windows of 5, padded to 7 windows and to a second (empty) row.
+  batch = L.stream_eval_batch(ids, chunk=5, num_windows=7, rows=2)
+  sums = jax.jit(task.eval_step)(state, batch)
+  _, logits = jax.jit(model.apply)({"params": state["params"]}, ids[None, :-1], model.initial_carries(1))
   direct = -jnp.sum(jax.nn.log_softmax(logits[0])[jnp.arange(22), ids[1:]])
-  assert count == 22
-  assert total == pytest.approx(float(direct), rel=1e-5)
+  assert float(sums["count"]) == 22
+  assert float(sums["nats_sum"]) == pytest.approx(float(direct), rel=1e-5)
+  assert L.bits_summary(sums)["bits_per_char"] == pytest.approx(float(direct) / 22 / math.log(2), rel=1e-5)
+  # The gist's model, the same way.
+  gist = L.min_char_rnn_task(5, hidden_size=6)
+  gstate = gist.init(jax.random.key(2), None)
+  sums = jax.jit(gist.eval_step)(gstate, batch)
+  loss, _ = M.forward_loss(gstate["params"], ids[:-1], ids[1:], jnp.zeros(6))
+  assert float(sums["nats_sum"]) == pytest.approx(float(loss), rel=1e-5)
 
 
 def _tiny_config():
-  c = T.default_config()
+  c = L.base_config()
   c.model.update(cell="gru", hidden_size=16, embed_dim=8)  # (the LSTM-only cells figure is tested in colab/07)
-  c.train.update(batch_size=4, seq_length=16, num_steps=10, steps_per_call=5, eval_every=5, log_every=5,
-                 checkpoint_every=5, eval_chunk=256, progress=False)
+  c.train.update(batch_size=4, seq_length=16, num_steps=4, chunks_per_step=2, eval_every=2, log_every=2,
+                 checkpoint_every=2, eval_chunk=256, progress=False)
   c.sample.length = 20
   c.ngram_orders = (1, 2)
   return c
@@ -264,26 +292,34 @@ def test_char_lm_runner_trains_resumes_and_refuses_another_vocabulary(tmp_path):
   path = tmp_path / "text.txt"
   path.write_text(text)
   c.data.name, c.data.path = "file", str(path)
-  results = T.run_char_lm(c, str(tmp_path / "run"))
-  assert results["steps"] == 10 and results["test_bits_per_char"] < math.log2(results["corpus"]["vocab_size"])
+  results = L.run(c, str(tmp_path / "run"))
+  assert results["steps"] == 4 and results["updates"] == 8
+  assert results["test_bits_per_char"] < math.log2(results["corpus"]["vocab_size"])
   assert set(results["samples"]) == {"0.5", "1.0"} and results["samples"]["0.5"].startswith("The ")
+  assert results["best_ngram"] == "2-gram" and "train_sample_bits_per_char" in results
   for name in ("results.json", "samples.txt", "bits_per_char.png", "metrics.jsonl"):
     assert (tmp_path / "run" / name).exists(), name
-  # Restarting with more steps continues from the checkpoint at step 10.
-  c.train.num_steps = 15
-  resumed = T.run_char_lm(c, str(tmp_path / "run"))
-  assert resumed["steps"] == 15
+  # `eval` reads the best parameters back from the checkpoints.
+  again = L.evaluate(c, str(tmp_path / "run"), "test")
+  assert again["bits_per_char"] == pytest.approx(results["test_bits_per_char"], rel=1e-6)
+  model, params, corpus = L.load_run(str(tmp_path / "run"))
+  assert corpus.vocab.size == results["corpus"]["vocab_size"] and model.cell == "gru"
+  # Restarting with more steps continues from the checkpoint at step 4.
+  c.train.num_steps = 6
+  resumed = L.run(c, str(tmp_path / "run"))
+  assert resumed["steps"] == 6
   steps = [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["split"] == "train"]
-  assert steps == [5, 10, 15]  # the resumed run logged only its own steps
+  assert steps == [2, 4, 6]  # the resumed run logged only its own steps
   # The same workdir with another text (another vocabulary) is refused in one line.
   path.write_text("".join(sorted(set(text)))[::-1] * 3 + "ZZZ\u00e9\u00e8" * 500)
-  with pytest.raises(CheckpointError, match="different character vocabulary") as info:
-    T.run_char_lm(c, str(tmp_path / "run"))
-  assert "\n" not in str(info.value)
+  for call in (lambda: L.run(c, str(tmp_path / "run")), lambda: L.evaluate(c, str(tmp_path / "run"))):
+    with pytest.raises(CheckpointError, match="different character vocabulary") as info:
+      call()
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("field,value,pattern", [
-    ("num_steps", 12, "multiple of train.steps_per_call"),
+    ("chunks_per_step", 0, "train.chunks_per_step: expected a positive integer"),
     ("batch_size", 0, "train.batch_size: expected a positive integer"),
     ("clip", "squared", "train.clip"),
 ])
@@ -291,4 +327,11 @@ def test_bad_trainer_config(field, value, pattern, tmp_path):
   c = _tiny_config()
   c.train[field] = value
   with pytest.raises(ConfigError, match=pattern):
-    T.run_char_lm(c, str(tmp_path))
+    L.run(c, str(tmp_path))
+
+
+def test_min_char_rnn_runs_on_one_device_only(tmp_path):
+  c = L.min_char_rnn_config()
+  c.train.step = "pmap"
+  with pytest.raises(ConfigError, match="train.step: min-char-rnn reads one stream"):
+    L.run_min_char_rnn(c, str(tmp_path))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cs231n_jax.config import describe, load_config, resolve_runner
-from cs231n_jax.text.train import check_config as check_char_lm_config
+from cs231n_jax.tasks import char_lm
 
 ROOT = Path(__file__).parents[2] / "experiments" / "configs"
 CONFIGS = sorted((ROOT / "rnn").glob("*.py")) + sorted((ROOT / "captioning").glob("*.py"))
@@ -30,5 +30,7 @@ def test_config_documents_a_measured_result_and_resolves_its_runner(path):
   assert "to be measured" not in expected and "measured value in" not in expected
   config = load_config(path)
   assert callable(resolve_runner(config))
-  if config.runner == "cs231n_jax.text.train:run_char_lm":
-    check_char_lm_config(config)
+  if config.runner == char_lm.RUNNER:
+    char_lm.check_config(config)
+  if config.runner == char_lm.MIN_CHAR_RNN_RUNNER:
+    char_lm.check_min_char_rnn_config(config)

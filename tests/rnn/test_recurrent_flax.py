@@ -12,6 +12,7 @@ import pytest
 from cs231n_jax import layers as L
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn import recurrent as rec
+from cs231n_jax.tasks import char_lm
 
 COURSE_FORWARD = {"rnn": L.rnn_forward, "lstm": L.lstm_forward, "gru": L.gru_forward}
 
@@ -169,7 +170,7 @@ def test_truncated_bptt_training_carries_the_state_and_learns():
   # A periodic sequence 0 1 2 3 4 0 1 ...: predictable only from the previous token.
   tokens = jnp.tile(jnp.arange(vocab), 9)[None].repeat(2, axis=0)
   tx = optax.adam(0.05)
-  run = jax.jit(rec.truncated_bptt(loss_fn, tx))
+  run = jax.jit(char_lm.truncated_bptt(loss_fn, tx))
   chunks = _overlapping_chunks(tokens, 4)
   p, opt_state, carry = params, tx.init(params), jnp.zeros((2, hidden))
   first = None

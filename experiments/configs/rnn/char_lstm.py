@@ -7,20 +7,30 @@ Command: cs231n-jax train --config experiments/configs/rnn/char_lstm.py --workdi
 Expected: test 1.856 bits/char (val 1.948, best at step 3000) vs the best n-gram's 2.175 (4-gram); CPU-2, 7 min 40 s; docs/results.md ("Lectures 10-11").
 """
 
-from cs231n_jax.text.train import default_config
+from cs231n_jax.tasks import char_lm
 
 
 def get_config():
-  c = default_config()
-  c.model.cell = "lstm"
-  c.model.hidden_size = 256
-  c.model.embed_dim = 64
+  c = char_lm.base_config()
+  c.data.update(name="pydoc", val_fraction=0.05, test_fraction=0.10)
+  c.model.update(cell="lstm", hidden_size=256, num_layers=1, embed_dim=64, dropout_rate=0.0)
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 2e-3
   c.optimizer.schedule.name = "cosine"
-  c.train.batch_size = 32
-  c.train.seq_length = 64
-  c.train.num_steps = 3000
-  c.train.clip = "norm"
-  c.train.clip_threshold = 5.0
+  c.train.update(
+      batch_size=32,        # parallel streams
+      seq_length=64,        # characters per truncated-BPTT chunk
+      chunks_per_step=1,    # one optimizer update per engine step: num_steps counts updates
+      num_steps=3000,
+      eval_every=500,
+      log_every=100,
+      checkpoint_every=500,
+      keep_checkpoints=2,
+      clip="norm",
+      clip_threshold=5.0,
+      eval_chunk=512,
+  )
+  c.sample.update(length=300, prime="The ", temperatures=(0.5, 1.0))
+  c.ngram_orders = (1, 2, 3, 4, 5)
+  c.cells.update(enabled=True, analysis_chars=5000, figure_chars=600)
   return c
