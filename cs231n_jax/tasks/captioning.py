@@ -383,7 +383,7 @@ def overfit_config(name: str, num_examples: int = 50, batch_size: int = 25, num_
                    **model_overrides) -> ml_collections.ConfigDict:
   """The engine config of the course's check for captioner ``name`` (its notebook's learning rate,
   per-epoch decay and epochs unless given): Adam, the rate decayed once per epoch, one training-loss
-  record per step, no validation."""
+  record per step, no validation, one checkpoint at the end."""
   default_lr, default_decay, default_epochs = COURSE_OVERFIT[name]
   steps_per_epoch = max(num_examples // batch_size, 1)
   c = ml_collections.ConfigDict()
@@ -393,9 +393,10 @@ def overfit_config(name: str, num_examples: int = 50, batch_size: int = 25, num_
   c.optimizer.eps = 1e-8
   c.optimizer.schedule.update(name="step", decay_steps=steps_per_epoch,
                               decay_rate=default_decay if lr_decay is None else lr_decay)
+  num_epochs = default_epochs if num_epochs is None else num_epochs
   c.train = loop.engine_config()
-  c.train.update(batch_size=batch_size, num_epochs=default_epochs if num_epochs is None else num_epochs,
-                 log_every=1, progress=False, keep_checkpoints=1, async_checkpoints=False)
+  c.train.update(batch_size=batch_size, num_epochs=num_epochs, log_every=1, progress=False, keep_checkpoints=1,
+                 checkpoint_every=num_epochs * steps_per_epoch)  # one checkpoint, at the end
   return c
 
 

@@ -55,7 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.grad_clip_norm = 1.0
   c.train = loop.engine_config()
   c.train.update({"batch_size": 64, "num_steps": 3000, "eval_every": 100, "log_every": 100,
-                  "eval_batch_size": 2048, "keep_checkpoints": 1})
+                  "eval_batch_size": 2048, "checkpoint_every": 1000, "keep_checkpoints": 1})
   return c
 
 

@@ -32,5 +32,5 @@ def get_config():
   c.optimizer.grad_clip_norm = 1.0
   c.train = loop.engine_config()
   c.train.update(batch_size=64, num_steps=2000, eval_every=100, log_every=100, eval_batch_size=2048,
-                 keep_checkpoints=1)
+                 checkpoint_every=1000, keep_checkpoints=1)
   return c
