@@ -4,7 +4,7 @@
   :mod:`cs231n_jax.nn.masked`; gated PixelCNN with vertical and horizontal stacks), :mod:`pixelrnn`
   (Row LSTM; Diagonal BiLSTM with skew / unskew; recurrences as ``lax.scan``), :mod:`autoregressive`
   (``log p(x)``, bits/dim, the jitted pixel-by-pixel sampler, exhaustive normalisation checks),
-  :mod:`baselines` (independent pixels; logistic autoregressive), :mod:`models` (by name, training).
+  :mod:`baselines` (independent pixels; logistic autoregressive), :mod:`models` (by name).
 - Latent-variable, approximate likelihood: :mod:`autoencoder` (conv / upconv, L2), :mod:`vae` (Gaussian
   encoder, Bernoulli / Gaussian decoders, closed-form KL, importance-weighted ``log p(x)``, quadrature
   for a 2-D latent).
@@ -13,8 +13,11 @@
   are the engine's task :mod:`cs231n_jax.tasks.adversarial`; their experiments are :mod:`cs231n_jax.studies.gans`.
 - Evaluation: :mod:`evaluate` (a digits classifier trained here, IS and Fréchet-distance analogues,
   nearest-neighbour memorisation check), :mod:`evaluation` (the likelihood and sample-quality tables,
-  the PixelCNN-vs-PixelRNN speed measurement), :mod:`runners` (``run_xxx(config,
-  workdir)`` for ``experiments/configs/generative``).
+  the PixelCNN-vs-PixelRNN speed measurement).
+- Training: the pixel models, the VAEs and the autoencoder are the engine's task
+  :mod:`cs231n_jax.tasks.likelihood` (a per-image negative log-likelihood or bound; its runner is what
+  their configs in ``experiments/configs/generative`` name); :mod:`analysis` is what those runs measure
+  after training.
 
 Data: the project's digits split as integer levels (:mod:`data`), 17 levels or binarised.
 """

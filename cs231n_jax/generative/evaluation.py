@@ -17,6 +17,7 @@ and Diagonal BiLSTM at matched parameter counts, in one process, as ratios.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -35,10 +36,18 @@ from cs231n_jax.generative.baselines import fit_independent, select_logistic_aut
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
 from cs231n_jax.generative.pixelrnn import count_params
-from cs231n_jax.generative.runners import NUM_SCORED_SAMPLES, run_pixel_model, run_vae, scorer_for, write_results
+from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, scorer_for
+from cs231n_jax.tasks import likelihood as likelihood_task
 from cs231n_jax.studies.gans import override, run_gan
 
 KINDS = {True: "binarised", False: "17-level"}
+RESULTS_NAME = "results.json"
+
+
+def write_results(workdir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+  Path(workdir).mkdir(parents=True, exist_ok=True)
+  (Path(workdir) / RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+  return results
 
 
 def _config(name: str, config: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
@@ -95,7 +104,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       for seed in config.seeds:
         sub = override(_config(name, config), seed=seed, **{"data.binarize": binarize,
                                                     "sample.num_samples": NUM_SCORED_SAMPLES})
-        runs.append(run_pixel_model(sub, str(root / f"{name}__{kind}__seed{seed}")))
+        runs.append(likelihood_task.run(sub, str(root / f"{name}__{kind}__seed{seed}")))
       m, s = _mean_sd(r["test_nats"] for r in runs)
       likelihood.append({"data": kind, "model": f"{name} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
                          "exact": True, "per_seed": [r["test_nats"] for r in runs]})
@@ -105,7 +114,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     vae_name = config.vae_binarized if binarize else config.vae_levels
     runs = []
     for seed in config.seeds:
-      runs.append(run_vae(override(_config(vae_name, config), seed=seed), str(root / f"{vae_name}__seed{seed}")))
+      runs.append(likelihood_task.run(override(_config(vae_name, config), seed=seed), str(root / f"{vae_name}__seed{seed}")))
     m, s = _mean_sd(r["test_neg_elbo"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -ELBO (bound)",
                        "nats": m, "sd": s, "exact": False})

@@ -35,12 +35,12 @@ def results(workdir):
 
 @pytest.mark.slow
 def test_vae_runner_with_a_2d_latent_checks_the_bound_by_quadrature(tmp_path):
-  from cs231n_jax.generative.runners import run_vae
+  from cs231n_jax.tasks.likelihood import run
 
   c = cfg("vae_2d", **{"model.hidden": (32,), "train.num_epochs": 2, "train.batch_size": 128, "scorer_epochs": 2,
                        "eval": {"iw_k": 20, "test_samples": 5, "val_samples": 2, "quadrature_elbo_samples": 2000,
                                 "quadrature_images": 40, "quadrature_grid": 100, "probe_seeds": (0,)}})
-  r = run_vae(c, str(tmp_path))
+  r = run(c, str(tmp_path))
   q = r["quadrature"]
   assert q["images"] == 40 and q["fraction_elbo_le_log_px"] > 0.95
   assert r["test_neg_iw_log_prob"] <= r["test_neg_elbo"] + 0.1
@@ -51,12 +51,13 @@ def test_vae_runner_with_a_2d_latent_checks_the_bound_by_quadrature(tmp_path):
 
 @pytest.mark.slow
 def test_autoencoder_runner_compares_encoder_init_with_random_init(tmp_path):
-  from cs231n_jax.generative.runners import run_autoencoder
+  from cs231n_jax.tasks.likelihood import run
 
   c = cfg("autoencoder", **{"model.code_dim": 4, "train": {"num_epochs": 2, "batch_size": 256},
                             "pretrain": {"seeds": (0,), "steps": 3}})
-  r = run_autoencoder(c, str(tmp_path))
+  r = run(c, str(tmp_path))
   assert r["seeds"] == 1 and r["labels_per_class"] == 10 and r["test_l2_per_image"] > 0
+  assert r["status"] == "trained" and r["test_l2_per_image"] == pytest.approx(r["test_loss"])
   for row in ("encoder_init", "random_init", "frozen_codes_logreg", "raw_pixels_logreg"):
     assert 0.0 <= r[f"{row}_accuracy_mean"] <= 1.0 and r[f"{row}_accuracy_sd"] >= 0.0, row
   # Raw-pixel logistic regression on 100 labelled digits is far above chance (10%) on any seed.
