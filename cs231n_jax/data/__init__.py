@@ -78,6 +78,7 @@ def load_source(data_config: Mapping[str, Any]) -> ImageDataset:
   ``"cifar10"`` (``data.dir`` holds ``cifar-10-batches-py``). ``data.scale`` and
   ``data.subtract_mean`` select the course's preprocessing. ``"tfds"`` reads ``data.tfds_name``
   through ``tfds.data_source`` (splits ``data.train_split`` / ``val_split`` / ``test_split``).
+  ``data.cache_dir`` is where the training mean image is cached (:mod:`cs231n_jax.data.cache`).
   """
   name = data_config.get("name", "digits")
   scale = data_config.get("scale", True)
@@ -98,6 +99,7 @@ def load_source(data_config: Mapping[str, Any]) -> ImageDataset:
         num_test=data_config.get("num_test"),
         scale=scale,
         subtract_mean=subtract_mean,
+        cache_dir=data_config.get("cache_dir") or None,
     )
   if name == "tfds":
     from cs231n_jax.data.tfds_source import load_tfds
@@ -114,6 +116,7 @@ def load_source(data_config: Mapping[str, Any]) -> ImageDataset:
         subtract_mean=subtract_mean,
         image_size=data_config.get("image_size") or None,
         train_scale_range=tuple(data_config.get("train_scale_range") or ()) or None,
+        cache_dir=data_config.get("cache_dir") or None,
     )
   raise DataError(f"data.name: expected one of {SOURCES}, got {name!r}")
 

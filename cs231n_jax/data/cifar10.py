@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cs231n_jax.data import cache
 from cs231n_jax.data.dataset import ImageDataset, Split, preprocess
 from cs231n_jax.errors import DataError
 
@@ -80,9 +81,14 @@ def load_cifar10(
     num_test: int | None = None,
     scale: bool = True,
     subtract_mean: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ) -> ImageDataset:
   """CIFAR-10 as the course splits it: the last ``num_validation`` training images are the
-  validation set (49,000 / 1,000 by default); ``num_test=None`` keeps all 10,000 test images."""
+  validation set (49,000 / 1,000 by default); ``num_test=None`` keeps all 10,000 test images.
+
+  The training mean image is computed once and cached next to the batch files (or in
+  ``cache_dir``, by default :func:`cs231n_jax.data.cache.default_cache_dir`, when that folder
+  cannot be written), keyed by the files, the split and the scaling."""
   folder = find_folder(directory)
   parts = [read_batch(folder / name) for name in TRAIN_FILES]
   x = np.concatenate([p[0] for p in parts])
@@ -95,7 +101,13 @@ def load_cifar10(
   x = x.astype(np.float32) / (255.0 if scale else 1.0)
   x_test = x_test.astype(np.float32) / (255.0 if scale else 1.0)
   n_train = len(x) - num_validation
-  x_train, (x_val, x_test), mean = preprocess(x[:n_train], [x[n_train:], x_test], subtract_mean)
+  mean = None
+  if subtract_mean:
+    key = {"source": "cifar10", "files": cache.files_fingerprint([folder / name for name in TRAIN_FILES]),
+           "train_examples": n_train, "scale": scale}
+    mean, _, _ = cache.cached_array("mean_image", key, lambda: x[:n_train].mean(axis=0),
+                                    [folder, cache_dir or cache.default_cache_dir()])
+  x_train, (x_val, x_test), mean = preprocess(x[:n_train], [x[n_train:], x_test], subtract_mean, mean)
   return ImageDataset(
       name="cifar10",
       train=Split(x_train, y[:n_train]),

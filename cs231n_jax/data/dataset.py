@@ -58,9 +58,11 @@ class ImageDataset:
     return out
 
 
-def preprocess(train: np.ndarray, others: list[np.ndarray], subtract_mean: bool):
-  """The course's preprocessing: subtract the *training* mean image from every split."""
+def preprocess(train: np.ndarray, others: list[np.ndarray], subtract_mean: bool,
+               mean: np.ndarray | None = None):
+  """The course's preprocessing: subtract the *training* mean image from every split (``mean``
+  when given: the same mean read from a cache, :mod:`cs231n_jax.data.cache`)."""
   if not subtract_mean:
     return train, others, None
-  mean = train.mean(axis=0).astype(np.float32)
+  mean = (train.mean(axis=0) if mean is None else mean).astype(np.float32)
   return train - mean, [o - mean for o in others], mean

@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from cs231n_jax.data import cache
 from cs231n_jax.data.dataset import ImageDataset
 from cs231n_jax.errors import DataError
 
 UINT8_MAX = 255.0
+MEAN_CHUNK = 256  # examples decoded at a time while computing the mean image
 # The ResNet / torchvision evaluation recipe: resize the shorter side to 256, centre-crop 224.
 RESIZE_RATIO = 256 / 224
 
@@ -102,6 +104,20 @@ class TfdsSplit:
   def example_shape(self) -> tuple[int, ...]:
     return tuple(self.raw_images([0])[0].shape[1:])
 
+  def compute_mean_image(self, count: int) -> np.ndarray:
+    """The mean of the first ``count`` examples as evaluated (no random crops), decoded
+    ``MEAN_CHUNK`` at a time and summed in float64."""
+    total = None
+    for lo in range(0, count, MEAN_CHUNK):
+      images, _ = self.raw_images(range(lo, min(count, lo + MEAN_CHUNK)))
+      part = images.sum(axis=0, dtype=np.float64)
+      total = part if total is None else total + part
+    return (total / count).astype(np.float32)
+
+  def record_fingerprint(self, indices) -> str:
+    """A hash of the raw images at ``indices``: tells one data set's files from another's."""
+    return cache.fingerprint(*(np.asarray(self.source[int(i)][self.image_key]) for i in indices))
+
 
 def load_tfds(
     name: str,
@@ -116,11 +132,15 @@ def load_tfds(
     mean_examples: int = 10_000,
     image_size: int | None = None,
     train_scale_range: tuple[int, int] | None = None,
+    cache_dir: str | None = None,
 ) -> ImageDataset:
   """A TFDS image-classification data set as an :class:`ImageDataset` of lazy splits.
 
   The mean image subtracted (the course's preprocessing) is computed on the first
-  ``mean_examples`` training examples (evaluation-style crops).
+  ``mean_examples`` training examples (evaluation-style crops) once, and cached in ``cache_dir``
+  (default :func:`cs231n_jax.data.cache.default_cache_dir`; a ``gs://`` folder serves every host
+  of a pod), keyed by the data set, version, split, preprocessing and a hash of the first and last
+  records used.
   """
   try:
     import tensorflow_datasets as tfds
@@ -145,8 +165,12 @@ def load_tfds(
     raise DataError(f"data.label_key: feature {label_key!r} of {name!r} is not a ClassLabel")
   mean = None
   if subtract_mean:
-    images, _ = train.raw_images(range(min(len(train), mean_examples)))
-    mean = images.mean(axis=0)
+    count = min(len(train), mean_examples)
+    key = {"source": "tfds", "name": name, "version": str(getattr(info, "version", "")), "split": train_split,
+           "train_examples": len(train), "mean_examples": count, "image_key": image_key,
+           "image_size": image_size, "scale": scale, "records": train.record_fingerprint({0, count - 1})}
+    mean, _, _ = cache.cached_array("mean_image", key, lambda: train.compute_mean_image(count),
+                                    [cache_dir or cache.default_cache_dir()])
     train.mean_image = mean
   splits = [TfdsSplit(source(s), image_key, label_key, scale, mean, **sized) for s in (val_split, test_split)]
   return ImageDataset(

@@ -48,7 +48,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict(
       {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": "",
        "augment": "",  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
-       "classes": (), "train_per_class": 0, "subset_seed": 0}  # subsets: cs231n_jax.data.load_dataset
+       "classes": (), "train_per_class": 0, "subset_seed": 0,  # subsets: cs231n_jax.data.load_dataset
+       # The grain pipeline (cs231n_jax.data.pipeline): worker processes that read and decode the
+       # batches (0: this process) and how many batches are read ahead; neither changes a batch.
+       "workers": 0, "prefetch": 2,
+       "cache_dir": ""}  # where a large data set's mean image is cached ("": cs231n_jax.data.cache's default)
   )
   c.model = ml_collections.ConfigDict({"name": "three_layer_convnet"})
   c.optimizer = optim.default_config("momentum", 0.1)  # fields: cs231n_jax.optim.factory
@@ -307,13 +311,14 @@ def classification_data(dataset, config: ml_collections.ConfigDict) -> Data:
   if t.step != "jit":
     parallel.check_batch_size(t.batch_size)
   pi, pc = jax.process_index(), jax.process_count()
+  loader = {"workers": config.data.get("workers", 0), "prefetch": config.data.get("prefetch", 0)}
   train_iter = BatchIterator(
       dataset.train, t.batch_size, dataset.num_classes, seed=config.seed, last_batch=t.last_batch,
-      process_index=pi, process_count=pc, image_shape=dataset.image_shape, name="train",
+      process_index=pi, process_count=pc, image_shape=dataset.image_shape, name="train", **loader,
   )
 
   def split(name):
-    return lambda: eval_batches(dataset.split(name), t.eval_batch_size, dataset.num_classes, pi, pc, name)
+    return lambda: eval_batches(dataset.split(name), t.eval_batch_size, dataset.num_classes, pi, pc, name, **loader)
 
   example = {"image": np.zeros((1, *dataset.image_shape), np.float32), "label": np.zeros((1,), np.int32),
              "mask": np.ones((1,), np.float32)}
