@@ -5,6 +5,7 @@ Command: cs231n-jax train --config experiments/configs/generative/dcgan.py --wor
 Expected: IS analogue 7.17, marginal class entropy 2.28 nats, FD analogue 1.29, all 10 classes; median nearest-train
   L2 1.29 (held-out digits 1.08), no sample closer to a training digit than the closest held-out one; 97 s of training,
   141 s in all, on CPU-2 (docs/results.md, "Lecture 13").
+Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
 """
 
 from cs231n_jax.generative.configs import SCORER_EPOCHS

@@ -5,6 +5,7 @@ The lecture: "no real clear rule" for k. Reported: IS / FD analogues, marginal c
 Command: cs231n-jax train --config experiments/configs/generative/gan_k_ablation.py --workdir workdirs/gan_k_ablation
 Expected: IS analogue (mean ± sd over 3 seeds) k=1 6.75 ± 0.15, k=2 5.07 ± 0.06, k=5 3.35 ± 0.17; marginal class
   entropy 2.27 / 1.99 / 1.52 nats; training 47 s per run at k=5; 271 s on CPU-2 (docs/results.md, "Lecture 13").
+Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
 """
 
 import ml_collections

@@ -6,6 +6,7 @@ Command: cs231n-jax train --config experiments/configs/generative/gan_losses.py 
 Expected: IS analogue (mean ± sd over 3 seeds) minimax 6.92 ± 0.09, non-saturating 6.75 ± 0.15, LSGAN 5.62 ± 0.19;
   FD analogue 2.5 / 3.6 / 16.8 — the non-saturating loss is not better here; 302 s on CPU-2 (docs/results.md,
   "Lecture 13").
+Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
 """
 
 import ml_collections

@@ -13,6 +13,7 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
   each): modes covered per seed minimax 2/1/2, non-saturating 4/4/3, LSGAN 5/3/4, WGAN 0/0/0, WGAN-GP 5/6/1;
   saturation: after 300 D-only steps (mean D(G(z)) = 0.007) the generator's gradient norm is 6.84 under the
   non-saturating loss vs 0.30 under the minimax loss (23x); 420 s on CPU-2 (docs/results.md, "Lecture 13").
+Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
 """
 
 import ml_collections
