@@ -1,5 +1,8 @@
 """The course's ``Solver`` (assignment 2 ``solver.py``), compiled.
 
+A teaching loop, kept by design beside the engine (:mod:`cs231n_jax.train.loop`): the course's
+students read and port this very loop; everything else trains through the engine.
+
 Same constructor, same methods and attributes, same printed log, so a course notebook ports
 unchanged::
 

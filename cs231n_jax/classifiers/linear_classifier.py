@@ -1,5 +1,8 @@
 """Linear classifiers trained with minibatch SGD (assignment 1's ``LinearClassifier``).
 
+The course's own SGD loop, kept by design beside the engine: it is the object of study of
+lectures 2-3 (the engine trains every Flax model).
+
 f(x, W) = x W with one *column* of W per class (W is (D, C), examples are rows of X, and
 the bias lives in W's last row when X carries the bias-trick column of ones). Each column of W is a
 class template (lecture 2's "visual viewpoint"; ``visualize.weight_templates`` shows them).

@@ -1,5 +1,7 @@
 """A pure-function MLP and its whole training run as one compiled, vmappable program.
 
+The hyperparameter search's object of study, kept by design beside the engine.
+
 This is the program the hyperparameter search trains K copies of at once: ``train_run(lr, reg,
 key, data)`` runs every minibatch step inside ``lax.scan`` and returns the trained parameters and
 their curves, so ``jax.vmap`` over ``(lr, reg, key)`` turns K training runs into one XLA program

@@ -1,6 +1,9 @@
 """Hyperparameter search (lecture 6, seed lines 6778-6948): random, coarse-to-fine, grid — with every
 stage's K training runs compiled as one ``jax.vmap``-ed program.
 
+A whole-run program that is itself the object of study (K runs as one vmapped XLA program), kept
+by design beside the engine, which trains one run at a time.
+
 - **Random search in log space**: ``reg = 10**uniform(-5, 5); lr = 10**uniform(-3, -6)`` on the
   slide ("note it's best to optimize in log space!"). :func:`log_uniform` draws from a PRNG key.
 - **Coarse -> fine**: "First stage: only a few epochs to get rough idea of what params work. Second

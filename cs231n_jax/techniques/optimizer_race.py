@@ -1,6 +1,9 @@
 """The optimizer race of lecture 7 (seed lines 7407-7893): every update rule on the same surfaces,
 and on the same digits network; plus the learning-rate schedules, plotted.
 
+The race's runs are whole-run programs that are themselves the object of study (every rule's path,
+step by step), kept by design beside the engine.
+
 Surfaces (2-D, so the paths can be drawn):
 
 - ``ill_conditioned``: ``f = (x^2 / 10 + 10 y^2) / 2``, condition number 100 ("loss changes quickly

@@ -1,5 +1,8 @@
 """Second-order optimisation (lecture 7, seed lines 7933-8035): Newton's method and L-BFGS.
 
+Whole-run programs that are themselves the object of study (full-batch Newton and L-BFGS
+iterations, counted and timed), kept by design beside the engine.
+
 - **Newton**: the second-order Taylor model ``J(t) ~ J(t0) + (t - t0)^T g + 1/2 (t - t0)^T H (t - t0)``
   is minimised by ``t* = t0 - H^{-1} g`` — "No hyperparameters! No learning rate!". On a quadratic
   one step lands on the minimiser (:func:`newton_step`, tested to 1e-10 in float64). The Hessian
