@@ -13,7 +13,7 @@ unchanged::
 
 ``data`` holds ``X_train, y_train, X_val, y_val``; ``model`` has ``model.params`` (a dict) and
 ``model.loss(X, y=None)`` (scores, or ``(loss, grads)``). Training runs minibatch SGD with one of
-the update rules in ``cs231n_jax.optim.course`` (a name, or any function with the same
+the update rules in ``cs231n_jax.optim.solver_updates`` (a name, or any function with the same
 ``update(w, dw, config) -> (next_w, config)`` contract), decays every learning rate by
 ``lr_decay`` after each epoch, checks train and validation accuracy at the first iteration, at
 every epoch end and at the last iteration, and finally swaps the best-validation parameters into
@@ -49,7 +49,7 @@ import numpy as np
 
 from cs231n_jax.layers.losses import check_label_values
 from cs231n_jax.layers.precision import precision_of
-from cs231n_jax.optim import course as optim
+from cs231n_jax.optim import solver_updates as optim
 
 DEFAULTS = dict(
     update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100, num_epochs=10,

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.classifiers.linear_svm import svm_loss_vectorized
-from cs231n_jax.classifiers.regularization import ELASTIC_BETA, check_regularizer
+from cs231n_jax.classifiers.weight_penalties import ELASTIC_BETA, check_regularizer
 from cs231n_jax.classifiers.softmax import softmax_loss_vectorized
 from cs231n_jax.layers.losses import check_label_values
 

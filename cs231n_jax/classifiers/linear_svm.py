@@ -20,7 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from cs231n_jax.classifiers.regularization import ELASTIC_BETA, check_regularizer, penalty
+from cs231n_jax.classifiers.weight_penalties import ELASTIC_BETA, check_regularizer, penalty
 from cs231n_jax.layers.losses import SVM_MARGIN, check_label_values, hinge_margins
 from cs231n_jax.layers.precision import follows_input_precision
 

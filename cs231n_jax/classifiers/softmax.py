@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.classifiers.linear_svm import check_linear_inputs
-from cs231n_jax.classifiers.regularization import ELASTIC_BETA, check_regularizer, penalty
+from cs231n_jax.classifiers.weight_penalties import ELASTIC_BETA, check_regularizer, penalty
 from cs231n_jax.layers.losses import log_softmax, softmax_losses
 from cs231n_jax.layers.precision import follows_input_precision
 

@@ -12,12 +12,12 @@ from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
     densenet,
     fractalnet,
     googlenet,
-    lecture7,  # the lecture 6-7 study models
     mlp,  # the course's fully-connected nets
     mobilenet,
     nin,
     resnet,
     squeezenet,
+    technique_nets,  # the lecture 6-7 training-technique studies' MLP and ConvNet
     vgg,
     vit,  # Vision Transformer (lecture 11)
 )

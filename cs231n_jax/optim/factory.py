@@ -18,7 +18,7 @@ overrides work; absent or None fields take the default shown):
 field                 meaning
 ====================  =======================================================================
 name                  ``sgd`` | ``momentum`` | ``nesterov`` | ``adagrad`` | ``rmsprop`` |
-                      ``adam`` — the lecture's rules (:mod:`cs231n_jax.optim.lecture`)
+                      ``adam`` — the lecture's rules (:mod:`cs231n_jax.optim.transforms`)
 learning_rate         peak learning rate, > 0 (required)
 momentum              rho of momentum / Nesterov, in [0, 1); 0.9
 momentum_form         ``"A"`` (``v = rho v + dx; x -= lr v``) or ``"B"`` (``v = rho v - lr dx;
@@ -35,7 +35,7 @@ l2, l1                penalty ``l2 sum W^2 + l1 sum |W|`` added to the loss thro
 penalize              ``"kernels"`` (weights only) or ``"all"``; ``"kernels"``
 grad_clip_norm        clip the gradient to this global norm, > 0, or None (no clipping)
 ema_decay             keep a Polyak average ``x_test = d x_test + (1 - d) x`` in the optimizer
-                      state (read it with :func:`~cs231n_jax.optim.regularize.averaged_params`),
+                      state (read it with :func:`~cs231n_jax.optim.averaging.averaged_params`),
                       in (0, 1), or None; the lecture's value is 0.995
 trainable, frozen     regular expressions matched (``re.search``) against parameter paths such as
                       ``"Dense_0/kernel"``: parameters that match ``frozen``, or that match no
@@ -66,9 +66,9 @@ import optax
 from ml_collections import config_dict
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import fields, lecture, regularize, schedules
+from cs231n_jax.optim import averaging, fields, penalties, schedules, transforms
 
-OPTIMIZERS = tuple(lecture.RULES)
+OPTIMIZERS = tuple(transforms.RULES)
 OPTIMIZER_FIELDS = (
     "name", "learning_rate", "momentum", "momentum_form", "nesterov", "decay_rate", "b1", "b2", "eps",
     "initial_accumulator", "bias_correction", "weight_decay", "l2", "l1", "penalize", "grad_clip_norm",
@@ -82,13 +82,13 @@ def default_config(name: str = "sgd", learning_rate: float = 1e-2) -> ml_collect
   c = ml_collections.ConfigDict()
   c.name = name
   c.learning_rate = learning_rate
-  c.momentum = lecture.LECTURE_RHO
+  c.momentum = transforms.LECTURE_RHO
   c.momentum_form = "A"
   c.nesterov = False
-  c.decay_rate = lecture.COURSE_RMSPROP_DECAY
-  c.b1 = lecture.ADAM_BETA1
-  c.b2 = lecture.ADAM_BETA2
-  c.eps = lecture.LECTURE_EPS
+  c.decay_rate = transforms.COURSE_RMSPROP_DECAY
+  c.b1 = transforms.ADAM_BETA1
+  c.b2 = transforms.ADAM_BETA2
+  c.eps = transforms.LECTURE_EPS
   c.initial_accumulator = 0.0
   c.bias_correction = True
   c.weight_decay = 0.0
@@ -146,30 +146,30 @@ def trainable_labels(params: Any, trainable: tuple[re.Pattern, ...], frozen: tup
   return jax.tree_util.tree_map_with_path(label, params)
 
 
-def make_rule(block: Mapping[str, Any], learning_rate: lecture.ScalarOrSchedule, where: str = "optimizer") -> optax.GradientTransformation:
+def make_rule(block: Mapping[str, Any], learning_rate: transforms.ScalarOrSchedule, where: str = "optimizer") -> optax.GradientTransformation:
   """The bare update rule a block names, with its hyperparameters checked."""
   name = fields.choice(block, "name", None, OPTIMIZERS, where)
   if name is None:
     raise ConfigError(f"{where}.name: required; expected one of {OPTIMIZERS}")
-  rho = fields.number(block, "momentum", lecture.LECTURE_RHO, 0.0, 1.0, False, True, where)
-  eps = fields.number(block, "eps", lecture.LECTURE_EPS, 0.0, math.inf, False, True, where)
+  rho = fields.number(block, "momentum", transforms.LECTURE_RHO, 0.0, 1.0, False, True, where)
+  eps = fields.number(block, "eps", transforms.LECTURE_EPS, 0.0, math.inf, False, True, where)
   if name == "sgd":
-    return lecture.sgd(learning_rate)
+    return transforms.sgd(learning_rate)
   if name == "nesterov" or (name == "momentum" and fields.choice(block, "nesterov", False, (False, True), where)):
-    return lecture.nesterov(learning_rate, rho)
+    return transforms.nesterov(learning_rate, rho)
   if name == "momentum":
-    form = fields.choice(block, "momentum_form", "A", lecture.MOMENTUM_FORMS, where)
-    return lecture.sgd_momentum(learning_rate, rho, form)
+    form = fields.choice(block, "momentum_form", "A", transforms.MOMENTUM_FORMS, where)
+    return transforms.sgd_momentum(learning_rate, rho, form)
   if name == "adagrad":
     initial = fields.number(block, "initial_accumulator", 0.0, 0.0, math.inf, False, True, where)
-    return lecture.adagrad(learning_rate, eps, initial)
+    return transforms.adagrad(learning_rate, eps, initial)
   if name == "rmsprop":
-    decay = fields.number(block, "decay_rate", lecture.COURSE_RMSPROP_DECAY, 0.0, 1.0, False, True, where)
-    return lecture.rmsprop(learning_rate, decay, eps)
-  b1 = fields.number(block, "b1", lecture.ADAM_BETA1, 0.0, 1.0, False, True, where)
-  b2 = fields.number(block, "b2", lecture.ADAM_BETA2, 0.0, 1.0, False, True, where)
+    decay = fields.number(block, "decay_rate", transforms.COURSE_RMSPROP_DECAY, 0.0, 1.0, False, True, where)
+    return transforms.rmsprop(learning_rate, decay, eps)
+  b1 = fields.number(block, "b1", transforms.ADAM_BETA1, 0.0, 1.0, False, True, where)
+  b2 = fields.number(block, "b2", transforms.ADAM_BETA2, 0.0, 1.0, False, True, where)
   bias_correction = fields.choice(block, "bias_correction", True, (True, False), where)
-  return lecture.adam(learning_rate, b1, b2, eps, bias_correction)
+  return transforms.adam(learning_rate, b1, b2, eps, bias_correction)
 
 
 def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "optimizer") -> optax.GradientTransformation:
@@ -194,7 +194,7 @@ def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "
   weight_decay = fields.number(block, "weight_decay", 0.0, 0.0, math.inf, False, True, where)
   l2 = fields.number(block, "l2", 0.0, 0.0, math.inf, False, True, where)
   l1 = fields.number(block, "l1", 0.0, 0.0, math.inf, False, True, where)
-  penalize = fields.choice(block, "penalize", "kernels", regularize.PENALIZE_CHOICES, where)
+  penalize = fields.choice(block, "penalize", "kernels", penalties.PENALIZE_CHOICES, where)
   clip = fields.number(block, "grad_clip_norm", None, 0.0, math.inf, True, True, where)
   ema_decay = fields.number(block, "ema_decay", None, 0.0, 1.0, True, True, where)
   trainable = _patterns(block, "trainable", where)
@@ -202,12 +202,12 @@ def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "
 
   parts = []
   if l2 or l1:
-    parts.append(regularize.add_penalty_gradient(l2=l2, l1=l1, penalize=penalize))
+    parts.append(penalties.add_penalty_gradient(l2=l2, l1=l1, penalize=penalize))
   if clip is not None:
     parts.append(optax.clip_by_global_norm(clip))
   parts.append(rule)
   if weight_decay:
-    parts.append(regularize.decoupled_weight_decay(weight_decay, schedule, penalize))
+    parts.append(penalties.decoupled_weight_decay(weight_decay, schedule, penalize))
   tx = optax.chain(*parts) if len(parts) > 1 else rule
   if trainable or frozen:
     tx = optax.multi_transform(
@@ -215,7 +215,7 @@ def make_optimizer(opt_config: Mapping[str, Any], num_steps: int, where: str = "
         lambda params: trainable_labels(params, trainable, frozen),
     )
   if ema_decay is not None:
-    tx = optax.chain(tx, regularize.polyak_average(ema_decay))
+    tx = optax.chain(tx, averaging.polyak_average(ema_decay))
   return tx
 
 

@@ -3,7 +3,7 @@
 "SGD, SGD+Momentum, Adagrad, RMSProp, Adam all have learning rate as a hyperparameter ... =>
 Learning rate decay over time!" (seed lines 7895-7921). Each function returns an optax schedule: a
 pure, jittable function of the (0-based) update count, usable as the ``learning_rate`` of every
-rule in :mod:`cs231n_jax.optim.lecture` and of every optax optimizer.
+rule in :mod:`cs231n_jax.optim.transforms` and of every optax optimizer.
 
 ===================  =========================================================  ================
 schedule             rate at step t                                             source

@@ -25,14 +25,14 @@ import numpy as np
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.activations import ALL_ACTIVATIONS
 from cs231n_jax.techniques import engine_runs as er
-from cs231n_jax.techniques.regularization import merge
+from cs231n_jax.techniques.regularizer_study import merge
 from cs231n_jax.train.loop import TrainingDiverged
 
 SATURATION = 0.99  # |tanh| above, or sigmoid outside (0.01, 0.99): local gradient < 0.02
 
 
 def hidden_preactivations(model, variables: dict[str, Any], images: np.ndarray) -> list[np.ndarray]:
-  """The output of each ``hidden{i}`` layer (dense or maxout) of ``lecture7_mlp``, eval mode."""
+  """The output of each ``hidden{i}`` layer (dense or maxout) of ``technique_mlp``, eval mode."""
   _, state = jax.jit(lambda v, x: model.apply(v, x, train=False, capture_intermediates=True,
                                                mutable=["intermediates"]))(variables, jnp.asarray(images))
   inter = state["intermediates"]

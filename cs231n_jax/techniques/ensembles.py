@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim.regularize import averaged_params
+from cs231n_jax.optim.averaging import averaged_params
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import engine_runs as er
 

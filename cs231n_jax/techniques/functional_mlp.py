@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cs231n_jax.optim import lecture
+from cs231n_jax.optim import transforms
 
 EXPLODE_FACTOR = 3.0  # "cost > 3 * original cost"
 LOG_EPS = 1e-12
@@ -140,12 +140,12 @@ class Program(NamedTuple):
 
 def make_program(spec: RunSpec, data: Arrays) -> Program:
   """The training run of :func:`make_train_run`, in pieces (so a Python loop can drive ``step`` too)."""
-  if spec.rule not in lecture.RULES:
-    raise ValueError(f"rule: expected one of {tuple(lecture.RULES)}, got {spec.rule!r}")
+  if spec.rule not in transforms.RULES:
+    raise ValueError(f"rule: expected one of {tuple(transforms.RULES)}, got {spec.rule!r}")
   n_train = int(data.x_train.shape[0])
   steps_per_epoch = spec.steps_per_epoch(n_train)
   num_steps = spec.num_epochs * steps_per_epoch
-  rule = lecture.RULES[spec.rule]
+  rule = transforms.RULES[spec.rule]
   kwargs = dict(spec.rule_kwargs)
 
   def make_tx(lr):

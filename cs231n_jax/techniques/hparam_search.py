@@ -34,7 +34,7 @@ import ml_collections
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import lecture
+from cs231n_jax.optim import transforms
 from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
@@ -188,7 +188,7 @@ def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None
 
 def _check_search_config(config: ml_collections.ConfigDict) -> None:
   s = config.search
-  checks.one_of(config.optimizer.name, tuple(lecture.RULES), "optimizer.name")
+  checks.one_of(config.optimizer.name, tuple(transforms.RULES), "optimizer.name")
   checks.integer(config.train.batch_size, "train.batch_size")
   for stage in ("coarse", "fine"):
     checks.integer(s[stage].trials, f"search.{stage}.trials", minimum=2)
@@ -304,7 +304,7 @@ def run_vmap_benchmark(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """:func:`vmap_benchmark` for each model size in ``config.benchmark.models`` ((hidden width,
   batch size) pairs) and each K in ``config.benchmark.num_models``."""
   b = config.benchmark
-  checks.one_of(config.optimizer.name, tuple(lecture.RULES), "optimizer.name")
+  checks.one_of(config.optimizer.name, tuple(transforms.RULES), "optimizer.name")
   for i, (hidden, batch) in enumerate(b.models):
     checks.integer(hidden, f"benchmark.models[{i}] hidden width")
     checks.integer(batch, f"benchmark.models[{i}] batch size")

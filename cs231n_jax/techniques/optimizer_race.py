@@ -37,7 +37,7 @@ import numpy as np
 import optax
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import lecture, schedules
+from cs231n_jax.optim import schedules, transforms
 from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
@@ -105,7 +105,7 @@ def race_surface(surface: str, num_steps: int, lr_grid: np.ndarray, tol: float) 
   start = jnp.asarray(start, jnp.float32)
   out = {}
   for label, (name, kwargs) in RACE_RULES.items():
-    rule = lecture.RULES[name]
+    rule = transforms.RULES[name]
     paths = jax.jit(jax.vmap(lambda lr: trajectory(f, start, rule(lr, **kwargs), num_steps)))(jnp.asarray(lr_grid, jnp.float32))
     values = np.asarray(jax.vmap(jax.vmap(f))(paths))
     values = np.where(np.isfinite(values), values, np.inf)

@@ -33,7 +33,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import lecture
+from cs231n_jax.optim import transforms
 from cs231n_jax.plotting import subplots
 from cs231n_jax.techniques import checks
 
@@ -162,10 +162,10 @@ def run_second_order(config: ml_collections.ConfigDict, workdir: str) -> dict[st
     grad_norm = float(jnp.linalg.norm(jax.grad(loss)(theta_star)))
 
     lbfgs = jax.jit(lambda: lbfgs_losses(loss, theta0, n_first))
-    gd_lr = tune_first_order(loss, theta0, lecture.sgd, np.asarray(config.gd_lrs), n_first)
-    adam_lr = tune_first_order(loss, theta0, lambda lr: lecture.adam(lr), np.asarray(config.adam_lrs), n_first)
-    gd = jax.jit(lambda: first_order_losses(loss, theta0, lecture.sgd(gd_lr), n_first))
-    adam = jax.jit(lambda: first_order_losses(loss, theta0, lecture.adam(adam_lr), n_first))
+    gd_lr = tune_first_order(loss, theta0, transforms.sgd, np.asarray(config.gd_lrs), n_first)
+    adam_lr = tune_first_order(loss, theta0, lambda lr: transforms.adam(lr), np.asarray(config.adam_lrs), n_first)
+    gd = jax.jit(lambda: first_order_losses(loss, theta0, transforms.sgd(gd_lr), n_first))
+    adam = jax.jit(lambda: first_order_losses(loss, theta0, transforms.adam(adam_lr), n_first))
     minibatch = jax.jit(lambda: minibatch_lbfgs_losses(loss, theta0, x, y, config.minibatch_size, n_first,
                                                       jax.random.PRNGKey(config.seed)))
 

@@ -1,6 +1,6 @@
 """Transfer learning with CNNs (lecture 7, seed lines 8614-8776), in miniature on digits.
 
-"Train on ImageNet, then on your small data set": here, pretrain ``lecture7_convnet`` on digits
+"Train on ImageNet, then on your small data set": here, pretrain ``technique_convnet`` on digits
 0-4, then learn digits 5-9 from ``k`` labelled examples per class, four ways:
 
 - ``linear_probe``: keep every pretrained layer frozen, train a new ``head`` (the lecture's "use

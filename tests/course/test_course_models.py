@@ -15,7 +15,7 @@ from cs231n_jax.classifiers.cnn import ThreeLayerConvNet
 from cs231n_jax.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from cs231n_jax.data import load_dataset
 from cs231n_jax.gradcheck import KINK_THRESHOLD, eval_numerical_gradient, rel_error
-from cs231n_jax.optim import course as optim
+from cs231n_jax.optim import solver_updates as optim
 from cs231n_jax.solver import Solver
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models import get_model
-from cs231n_jax.techniques import activation_study, engine_runs, ensembles, regularization, transfer
-from cs231n_jax.models import lecture7 as study_models  # noqa: F401
+from cs231n_jax.techniques import activation_study, engine_runs, ensembles, regularizer_study, transfer
+from cs231n_jax.models import technique_nets as study_models  # noqa: F401
 from cs231n_jax.tasks import classification
 from cs231n_jax.train.steps import init_key
 
@@ -21,8 +21,8 @@ def _init(model, x=X):
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout"])
-def test_lecture7_mlp_activations(activation):
-  m = get_model("lecture7_mlp", hidden_dims=(16,), activation=activation)
+def test_technique_mlp_activations(activation):
+  m = get_model("technique_mlp", hidden_dims=(16,), activation=activation)
   v = _init(m)
   assert m.apply(v, X).shape == (6, 10)
   if activation == "maxout":
@@ -31,30 +31,30 @@ def test_lecture7_mlp_activations(activation):
     np.testing.assert_allclose(v["params"]["prelu0"]["alpha"], 0.25)
 
 
-def test_lecture7_mlp_regularisers_are_random_in_train_and_fixed_in_eval():
+def test_technique_mlp_regularisers_are_random_in_train_and_fixed_in_eval():
   for kw in ({"dropout_keep_ratio": 0.5}, {"dropconnect_keep": 0.5}, {"residual_blocks": 3, "final_survival": 0.2}):
-    m = get_model("lecture7_mlp", hidden_dims=(32,), **kw)
+    m = get_model("technique_mlp", hidden_dims=(32,), **kw)
     v = _init(m)
     np.testing.assert_array_equal(m.apply(v, X), m.apply(v, X))
     a = m.apply(v, X, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
     outs = [m.apply(v, X, train=True, rngs={"dropout": jax.random.PRNGKey(k)}) for k in range(4, 12)]
     assert any(np.max(np.abs(a - o)) > 1e-4 for o in outs), kw
   with pytest.raises(ValueError, match="model.activation: expected one of"):
-    _init(get_model("lecture7_mlp", activation="swish"))
+    _init(get_model("technique_mlp", activation="swish"))
   for field, value in (("dropout_keep_ratio", 0.0), ("dropconnect_keep", 1.5), ("final_survival", 0.0)):
     # dropconnect_keep 1.5 used to switch DropConnect off silently; the others failed deep inside a layer.
     with pytest.raises(ValueError, match=rf"model.{field}: expected a probability in \(0, 1\]"):
-      _init(get_model("lecture7_mlp", hidden_dims=(8,), residual_blocks=1, **{field: value}))
+      _init(get_model("technique_mlp", hidden_dims=(8,), residual_blocks=1, **{field: value}))
   with pytest.raises(ValueError, match="model.residual_blocks: expected a number of blocks >= 0, got -1"):
-    _init(get_model("lecture7_mlp", residual_blocks=-1))
+    _init(get_model("technique_mlp", residual_blocks=-1))
   with pytest.raises(ValueError, match=r"model.dropout_keep_ratio: expected a probability in \(0, 1\]"):
-    _init(get_model("lecture7_convnet", features=(4,), hidden_dim=8, dropout_keep_ratio=0.0))
+    _init(get_model("technique_convnet", features=(4,), hidden_dim=8, dropout_keep_ratio=0.0))
 
 
 @pytest.mark.slow
-def test_lecture7_convnet_pools():
+def test_technique_convnet_pools():
   for pool in ("max", "fractional"):
-    m = get_model("lecture7_convnet", features=(4, 8), hidden_dim=16, pool=pool, batch_norm=True)
+    m = get_model("technique_convnet", features=(4, 8), hidden_dim=16, pool=pool, batch_norm=True)
     v = jax.jit(m.init)({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, X)
     out, _ = jax.jit(lambda v, x: m.apply(v, x, train=True, rngs={"dropout": jax.random.PRNGKey(0)},
                                           mutable=["batch_stats"]))(v, X)
@@ -62,16 +62,16 @@ def test_lecture7_convnet_pools():
   flat = jax.tree_util.tree_flatten_with_path(v["params"])[0]
   assert {str(p[0].key) for p, _ in flat} == {"conv1", "bn1", "conv2", "bn2", "fc", "head"}
   with pytest.raises(ValueError, match="model.pool: expected one of"):
-    _init(get_model("lecture7_convnet", pool="avg"))
+    _init(get_model("technique_convnet", pool="avg"))
 
 
 def test_merge_nested_overrides_and_variant():
   c = ml_collections.ConfigDict({"model": {"name": "m", "width": 3}, "optimizer": {"l2": 0.0}})
-  merged = regularization.merge(c, {"optimizer": {"l2": 1e-3}, "data": {"augment": "flip"}})
+  merged = regularizer_study.merge(c, {"optimizer": {"l2": 1e-3}, "data": {"augment": "flip"}})
   assert merged.optimizer.l2 == 1e-3 and merged.model.width == 3 and merged.data.augment == "flip"
   assert c.optimizer.l2 == 0.0  # the base is not modified
   with pytest.raises(ConfigError, match="model.width: is a value in the base config"):
-    regularization.merge(c, {"model": {"width": {"x": 1}}})
+    regularizer_study.merge(c, {"model": {"width": {"x": 1}}})
   v = engine_runs.variant(c, **{"model.width": 5})
   assert v.model.width == 5 and c.model.width == 3
 
@@ -100,11 +100,11 @@ def test_bad_regularization_config_names_the_field(tmp_path):
   c = _tiny_regularization_config()
   c.variants.mlp_l2.baseline = "plain"
   with pytest.raises(ConfigError, match="variants.mlp_l2.baseline: 'plain' is not a variant"):
-    regularization.run_regularization(c, str(tmp_path / "baseline"))
+    regularizer_study.run_regularization(c, str(tmp_path / "baseline"))
   c = _tiny_regularization_config()
   c.num_seeds = 0
   with pytest.raises(ConfigError, match="num_seeds: expected a positive integer, got 0"):
-    regularization.run_regularization(c, str(tmp_path / "seeds"))
+    regularizer_study.run_regularization(c, str(tmp_path / "seeds"))
 
 
 @pytest.mark.slow
@@ -115,9 +115,9 @@ def test_regularization_variants_are_paired_with_their_baseline(tmp_path):
   from cs231n_jax.train import loop
   from cs231n_jax.train.checkpoint import CheckpointManager
 
-  rows = regularization.run_regularization(_tiny_regularization_config(), str(tmp_path))
+  rows = regularizer_study.run_regularization(_tiny_regularization_config(), str(tmp_path))
   assert "val_accuracy_change" not in rows["mlp"]
-  for k in regularization.CHANGES:
+  for k in regularizer_study.CHANGES:
     assert rows["same_as_mlp"][f"{k}_change"] == 0.0, k
   assert rows["mlp_l2"]["loss_gap_change"] != 0.0
   # The run recorded its seed, which also drew its training subset (data.subset_seed), and the override.
@@ -139,7 +139,7 @@ def test_unit_statistics_counts_never_active_units_and_saturation():
 
 
 def test_hidden_preactivations_are_the_dense_outputs():
-  m = get_model("lecture7_mlp", hidden_dims=(5, 4))
+  m = get_model("technique_mlp", hidden_dims=(5, 4))
   v = _init(m)
   z = activation_study.hidden_preactivations(m, v, np.asarray(X))
   assert [a.shape for a in z] == [(6, 5), (6, 4)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from cs231n_jax.nn import activations, norms, regularizers
+from cs231n_jax.nn import activations, norms, stochastic_layers
 
 
 # ---- activations ----
@@ -201,7 +201,7 @@ def test_fold_conv_bn_in_a_nested_model_and_bad_shapes():
 # ---- regularisers ----
 
 def test_dropconnect_eval_is_deterministic_and_train_expectation_matches():
-  layer = regularizers.DropConnectDense(5, keep_prob=0.5)
+  layer = stochastic_layers.DropConnectDense(5, keep_prob=0.5)
   x = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, 7)), (2, 1))  # two identical rows
   variables = layer.init(jax.random.PRNGKey(1), x)
   eval_out = layer.apply(variables, x)
@@ -216,16 +216,16 @@ def test_dropconnect_eval_is_deterministic_and_train_expectation_matches():
 
 
 def test_survival_probabilities_linear_decay():
-  assert regularizers.survival_probabilities(4) == pytest.approx((0.875, 0.75, 0.625, 0.5))
+  assert stochastic_layers.survival_probabilities(4) == pytest.approx((0.875, 0.75, 0.625, 0.5))
   with pytest.raises(ValueError, match="final: expected a survival probability"):
-    regularizers.survival_probabilities(4, final=0.0)
+    stochastic_layers.survival_probabilities(4, final=0.0)
 
 
 def test_stochastic_depth_drops_whole_branch_and_scales_at_test_time():
-  block = regularizers.ResidualBlock(survival_prob=0.7)
+  block = stochastic_layers.ResidualBlock(survival_prob=0.7)
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 6))
   v = block.init(jax.random.PRNGKey(1), x)
-  full = regularizers.ResidualBlock(survival_prob=1.0).apply(v, x)  # the branch always kept
+  full = stochastic_layers.ResidualBlock(survival_prob=1.0).apply(v, x)  # the branch always kept
   skip = nn.relu(x)
   test_out = block.apply(v, x)
   params = v["params"]
@@ -236,18 +236,18 @@ def test_stochastic_depth_drops_whole_branch_and_scales_at_test_time():
   dropped = [bool(np.allclose(o, skip, atol=1e-6)) for o in outs]
   assert all(k or d for k, d in zip(kept, dropped)) and any(kept) and any(dropped)
   with pytest.raises(ValueError, match="survival_prob: expected a probability"):
-    regularizers.drop_branch(None, x, 1.5, False)
+    stochastic_layers.drop_branch(None, x, 1.5, False)
 
 
-@pytest.mark.parametrize("scheme", regularizers.FMP_SCHEMES)
+@pytest.mark.parametrize("scheme", stochastic_layers.FMP_SCHEMES)
 def test_fractional_cuts_have_unit_or_double_increments(scheme):
   for n_in, n_out in [(8, 5), (32, 22), (7, 4), (10, 9)]:
     for i in range(30):
-      cuts = np.asarray(regularizers.fractional_cuts(jax.random.PRNGKey(i), n_in, n_out, scheme))
+      cuts = np.asarray(stochastic_layers.fractional_cuts(jax.random.PRNGKey(i), n_in, n_out, scheme))
       assert cuts[0] == 0 and cuts[-1] == n_in and len(cuts) == n_out + 1
       assert set(np.diff(cuts)) <= {1, 2}
   with pytest.raises(ValueError, match="output size: fractional pooling needs"):
-    regularizers.fractional_cuts(None, 9, 4)
+    stochastic_layers.fractional_cuts(None, 9, 4)
 
 
 def naive_fmp(x, rows, cols, overlapping):
@@ -265,27 +265,27 @@ def naive_fmp(x, rows, cols, overlapping):
 def test_fractional_max_pool_matches_a_naive_loop(overlapping):
   x = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (2, 11, 9, 3)))
   key = jax.random.PRNGKey(4)
-  out = regularizers.fractional_max_pool(key, jnp.asarray(x), math.sqrt(2), overlapping, "random")
+  out = stochastic_layers.fractional_max_pool(key, jnp.asarray(x), math.sqrt(2), overlapping, "random")
   assert out.shape == (2, 7, 6, 3)  # floor(11 / 1.414), floor(9 / 1.414)
   kr, kc = jax.random.split(key)
-  rows = np.asarray(regularizers.fractional_cuts(kr, 11, 7, "random"))
-  cols = np.asarray(regularizers.fractional_cuts(kc, 9, 6, "random"))
+  rows = np.asarray(stochastic_layers.fractional_cuts(kr, 11, 7, "random"))
+  cols = np.asarray(stochastic_layers.fractional_cuts(kc, 9, 6, "random"))
   np.testing.assert_array_equal(out, naive_fmp(x, rows, cols, overlapping))
 
 
 def test_fractional_max_pool_ratio_two_is_ordinary_pooling_and_eval_is_fixed():
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3))
   np.testing.assert_array_equal(
-      regularizers.fractional_max_pool(jax.random.PRNGKey(1), x, 2.0),
+      stochastic_layers.fractional_max_pool(jax.random.PRNGKey(1), x, 2.0),
       nn.max_pool(x, (2, 2), strides=(2, 2)),
   )
-  layer = regularizers.FractionalMaxPool()
+  layer = stochastic_layers.FractionalMaxPool()
   a = layer.apply({}, x)
   np.testing.assert_array_equal(a, layer.apply({}, x))
   b = layer.apply({}, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
   assert a.shape == b.shape == (2, 5, 5, 3)
   with pytest.raises(ValueError, match=r"ratio: expected a pooling ratio in \(1, 2\]"):
-    regularizers.fractional_max_pool(None, x, 3.0)
+    stochastic_layers.fractional_max_pool(None, x, 3.0)
 
 
 def test_inverted_dropout_eval_is_deterministic_and_train_expectation_equals_eval():

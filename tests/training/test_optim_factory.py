@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.optim import default_config, factory, lecture, make_optimizer, regularize, schedules
+from cs231n_jax.optim import averaging, default_config, factory, make_optimizer, penalties, schedules, transforms
 
 
 # ---- schedules ----
@@ -94,23 +94,23 @@ def small_params():
 def test_penalty_gradient_equals_jax_grad_of_penalty():
   params = small_params()
   for l2, l1, penalize in [(0.3, 0.0, "kernels"), (0.0, 0.2, "kernels"), (0.3, 0.2, "all")]:
-    expected = jax.grad(lambda p: regularize.penalty(p, l2, l1, penalize))(params)
-    tx = regularize.add_penalty_gradient(l2, l1, penalize)
+    expected = jax.grad(lambda p: penalties.penalty(p, l2, l1, penalize))(params)
+    tx = penalties.add_penalty_gradient(l2, l1, penalize)
     zeros = jax.tree.map(jnp.zeros_like, params)
     got, _ = tx.update(zeros, tx.init(params), params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), got, expected)
   # Biases are not penalised by default; kernels are: 2 * l2 * W.
-  got, _ = regularize.add_penalty_gradient(0.5).update(zeros, optax.EmptyState(), params)
+  got, _ = penalties.add_penalty_gradient(0.5).update(zeros, optax.EmptyState(), params)
   np.testing.assert_array_equal(got["Dense_0"]["bias"], 0.0)
   np.testing.assert_allclose(got["Dense_0"]["kernel"], params["Dense_0"]["kernel"], rtol=1e-6)
 
 
 def test_penalty_values_l2_l1_elastic():
   w = {"kernel": jnp.array([[1.0, -2.0], [0.5, 0.0]])}
-  assert float(regularize.penalty(w, l2=1.0)) == pytest.approx(1 + 4 + 0.25)
-  assert float(regularize.penalty(w, l1=1.0)) == pytest.approx(3.5)
+  assert float(penalties.penalty(w, l2=1.0)) == pytest.approx(1 + 4 + 0.25)
+  assert float(penalties.penalty(w, l1=1.0)) == pytest.approx(3.5)
   # Elastic net sum beta W^2 + |W| with beta = 2, strength lambda = 0.1.
-  assert float(regularize.penalty(w, l2=0.1 * 2, l1=0.1)) == pytest.approx(0.1 * (2 * 5.25 + 3.5))
+  assert float(penalties.penalty(w, l2=0.1 * 2, l1=0.1)) == pytest.approx(0.1 * (2 * 5.25 + 3.5))
 
 
 def test_sgd_with_l2_penalty_equals_sgd_with_decoupled_decay():
@@ -147,9 +147,9 @@ def test_polyak_average_is_the_slide_formula():
     updates, state = tx.update({"w": jnp.array([1.0, float(i)])}, state, x)
     x = optax.apply_updates(x, updates)
     x_test = 0.995 * x_test + 0.005 * np.asarray(x["w"])
-  np.testing.assert_allclose(regularize.averaged_params(state)["w"], x_test, rtol=1e-6)
+  np.testing.assert_allclose(averaging.averaged_params(state)["w"], x_test, rtol=1e-6)
   with pytest.raises(ValueError, match="opt_state: holds no Polyak average"):
-    regularize.averaged_params(make_optimizer({"name": "sgd", "learning_rate": 0.1}, 1).init(x))
+    averaging.averaged_params(make_optimizer({"name": "sgd", "learning_rate": 0.1}, 1).init(x))
 
 
 def test_frozen_parameters_stay_bit_identical():
@@ -176,8 +176,8 @@ def test_frozen_parameters_stay_bit_identical():
 def test_make_optimizer_builds_the_lecture_rule(name):
   """The factory's rule gives the same updates as the lecture function with the same settings."""
   direct = {
-      "sgd": lecture.sgd(0.1), "momentum": lecture.sgd_momentum(0.1, 0.9), "nesterov": lecture.nesterov(0.1, 0.9),
-      "adagrad": lecture.adagrad(0.1), "rmsprop": lecture.rmsprop(0.1, 0.99), "adam": lecture.adam(0.1),
+      "sgd": transforms.sgd(0.1), "momentum": transforms.sgd_momentum(0.1, 0.9), "nesterov": transforms.nesterov(0.1, 0.9),
+      "adagrad": transforms.adagrad(0.1), "rmsprop": transforms.rmsprop(0.1, 0.99), "adam": transforms.adam(0.1),
   }[name]
   built = make_optimizer(default_config(name, 0.1), 50)
   params = small_params()
@@ -193,7 +193,7 @@ def test_make_optimizer_nesterov_flag_and_momentum_form():
   c = default_config("momentum", 0.1)
   c.nesterov = True
   params = {"w": jnp.ones(3)}
-  a, b = make_optimizer(c, 10), lecture.nesterov(0.1, 0.9)
+  a, b = make_optimizer(c, 10), transforms.nesterov(0.1, 0.9)
   sa, sb = a.init(params), b.init(params)
   for _ in range(2):
     ua, sa = a.update(params, sa, params)

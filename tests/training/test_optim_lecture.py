@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from cs231n_jax.optim import lecture
+from cs231n_jax.optim import transforms
 
 DIM = 10
 STEPS = 100
@@ -134,17 +134,17 @@ def jax_trajectory(tx, a, x_star, x0, steps=STEPS):
 
 
 CASES = {
-    "sgd": (lambda: lecture.sgd(0.01), lambda x, g: numpy_sgd(x, g, 0.01)),
-    "momentum_A": (lambda: lecture.sgd_momentum(0.005, 0.9, "A"), lambda x, g: numpy_momentum_a(x, g, 0.005, 0.9)),
-    "momentum_B": (lambda: lecture.sgd_momentum(0.005, 0.9, "B"), lambda x, g: numpy_momentum_b(x, g, 0.005, 0.9)),
-    "nesterov": (lambda: lecture.nesterov(0.005, 0.9), lambda x, g: numpy_nesterov(x, g, 0.005, 0.9)),
-    "adagrad": (lambda: lecture.adagrad(0.5), lambda x, g: numpy_adagrad(x, g, 0.5)),
-    "rmsprop": (lambda: lecture.rmsprop(0.01, 0.99), lambda x, g: numpy_rmsprop(x, g, 0.01, 0.99)),
+    "sgd": (lambda: transforms.sgd(0.01), lambda x, g: numpy_sgd(x, g, 0.01)),
+    "momentum_A": (lambda: transforms.sgd_momentum(0.005, 0.9, "A"), lambda x, g: numpy_momentum_a(x, g, 0.005, 0.9)),
+    "momentum_B": (lambda: transforms.sgd_momentum(0.005, 0.9, "B"), lambda x, g: numpy_momentum_b(x, g, 0.005, 0.9)),
+    "nesterov": (lambda: transforms.nesterov(0.005, 0.9), lambda x, g: numpy_nesterov(x, g, 0.005, 0.9)),
+    "adagrad": (lambda: transforms.adagrad(0.5), lambda x, g: numpy_adagrad(x, g, 0.5)),
+    "rmsprop": (lambda: transforms.rmsprop(0.01, 0.99), lambda x, g: numpy_rmsprop(x, g, 0.01, 0.99)),
     "adam_almost": (
-        lambda: lecture.adam(0.05, 0.9, 0.999, bias_correction=False),
+        lambda: transforms.adam(0.05, 0.9, 0.999, bias_correction=False),
         lambda x, g: numpy_adam_almost(x, g, 0.05, 0.9, 0.999),
     ),
-    "adam": (lambda: lecture.adam(0.05, 0.9, 0.999), lambda x, g: numpy_adam(x, g, 0.05, 0.9, 0.999)),
+    "adam": (lambda: transforms.adam(0.05, 0.9, 0.999), lambda x, g: numpy_adam(x, g, 0.05, 0.9, 0.999)),
 }
 
 
@@ -162,20 +162,20 @@ def test_rule_matches_numpy_transcription_of_slide(name):
 
 
 OPTAX_TWINS = {
-    "sgd": (lambda: lecture.sgd(0.01), lambda: optax.sgd(0.01)),
-    "momentum_A": (lambda: lecture.sgd_momentum(0.005, 0.9, "A"), lambda: optax.sgd(0.005, momentum=0.9)),
-    "momentum_B": (lambda: lecture.sgd_momentum(0.005, 0.9, "B"), lambda: optax.sgd(0.005, momentum=0.9)),
-    "nesterov": (lambda: lecture.nesterov(0.005, 0.9), lambda: optax.sgd(0.005, momentum=0.9, nesterov=True)),
+    "sgd": (lambda: transforms.sgd(0.01), lambda: optax.sgd(0.01)),
+    "momentum_A": (lambda: transforms.sgd_momentum(0.005, 0.9, "A"), lambda: optax.sgd(0.005, momentum=0.9)),
+    "momentum_B": (lambda: transforms.sgd_momentum(0.005, 0.9, "B"), lambda: optax.sgd(0.005, momentum=0.9)),
+    "nesterov": (lambda: transforms.nesterov(0.005, 0.9), lambda: optax.sgd(0.005, momentum=0.9, nesterov=True)),
     # optax puts eps inside the sqrt and starts at 0.1; with eps = 0 and a zero start they agree.
     "adagrad": (
-        lambda: lecture.adagrad(0.5, eps=0.0),
+        lambda: transforms.adagrad(0.5, eps=0.0),
         lambda: optax.adagrad(0.5, initial_accumulator_value=0.0, eps=0.0),
     ),
     "rmsprop": (
-        lambda: lecture.rmsprop(0.01, 0.99, 1e-7),
+        lambda: transforms.rmsprop(0.01, 0.99, 1e-7),
         lambda: optax.rmsprop(0.01, decay=0.99, eps=1e-7, eps_in_sqrt=False),
     ),
-    "adam": (lambda: lecture.adam(0.05, 0.9, 0.999, 1e-7), lambda: optax.adam(0.05, 0.9, 0.999, eps=1e-7)),
+    "adam": (lambda: transforms.adam(0.05, 0.9, 0.999, 1e-7), lambda: optax.adam(0.05, 0.9, 0.999, eps=1e-7)),
 }
 
 
@@ -196,7 +196,7 @@ def test_adam_almost_equals_optax_adam_with_rescaled_learning_rate():
   schedule = lambda count: lr * (1 - b1 ** (count + 1)) / jnp.sqrt(1 - b2 ** (count + 1))
   a, x_star, x0 = quadratic(2)
   with jax.enable_x64(True):
-    got = jax_trajectory(lecture.adam(lr, b1, b2, eps=0.0, bias_correction=False), a, x_star, x0)
+    got = jax_trajectory(transforms.adam(lr, b1, b2, eps=0.0, bias_correction=False), a, x_star, x0)
     expected = jax_trajectory(optax.adam(schedule, b1, b2, eps=0.0), a, x_star, x0)
   np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
@@ -205,7 +205,7 @@ def test_adagrad_defaults_differ_from_optax_defaults():
   """The slide's AdaGrad (start 0, eps outside) is not optax's default (start 0.1, eps inside):
   after one step on gradient 1 the slide moves lr/(1 + 1e-7), optax lr/sqrt(1.1 + 1e-7)."""
   g = {"x": jnp.ones(())}
-  ours, _ = lecture.adagrad(1.0).update(g, lecture.adagrad(1.0).init(g))
+  ours, _ = transforms.adagrad(1.0).update(g, transforms.adagrad(1.0).init(g))
   theirs, _ = optax.adagrad(1.0).update(g, optax.adagrad(1.0).init(g))
   np.testing.assert_allclose(float(ours["x"]), -1.0 / (1.0 + 1e-7), rtol=1e-6)
   np.testing.assert_allclose(float(theirs["x"]), -1.0 / np.sqrt(1.1 + 1e-7), rtol=1e-6)
@@ -219,8 +219,8 @@ def test_adam_first_step_with_and_without_bias_correction(sign):
   magnitudes = np.array([1.0, 1e-3, 1e3])
   with jax.enable_x64(True):
     g = jnp.asarray(sign * magnitudes, jnp.float64)
-    almost = lecture.adam(lr, bias_correction=False)
-    full = lecture.adam(lr)
+    almost = transforms.adam(lr, bias_correction=False)
+    full = transforms.adam(lr)
     step_almost = -np.asarray(almost.update(g, almost.init(g))[0]) * sign
     step_full = -np.asarray(full.update(g, full.init(g))[0]) * sign
   ratio = (1 - 0.9) / np.sqrt(1 - 0.999)
@@ -237,7 +237,7 @@ def test_adam_first_step_with_and_without_bias_correction(sign):
 def test_adagrad_step_decays_to_zero():
   """The slide's "Q2": with a constant gradient the step at t is lr / sqrt(t): step_100 / step_1 = 0.1."""
   with jax.enable_x64(True):
-    tx = lecture.adagrad(0.1)
+    tx = transforms.adagrad(0.1)
     g = jnp.ones((), jnp.float64)
     state = tx.init(g)
     steps = []
@@ -254,8 +254,8 @@ def test_momentum_forms_agree_only_with_constant_learning_rate():
   schedule = optax.piecewise_constant_schedule(0.005, {20: 0.1})
   a, x_star, x0 = quadratic(3)
   with jax.enable_x64(True):
-    xa = jax_trajectory(lecture.sgd_momentum(schedule, 0.9, "A"), a, x_star, x0)
-    xb = jax_trajectory(lecture.sgd_momentum(schedule, 0.9, "B"), a, x_star, x0)
+    xa = jax_trajectory(transforms.sgd_momentum(schedule, 0.9, "A"), a, x_star, x0)
+    xb = jax_trajectory(transforms.sgd_momentum(schedule, 0.9, "B"), a, x_star, x0)
   np.testing.assert_allclose(xa[:20], xb[:20], atol=1e-12)
   assert np.max(np.abs(xa[20:] - xb[20:])) > 1e-3
 
@@ -263,7 +263,7 @@ def test_momentum_forms_agree_only_with_constant_learning_rate():
 def test_rules_keep_float32_and_accept_schedules_under_jit():
   params = {"w": jnp.ones((3, 2), jnp.float32), "b": jnp.zeros((2,), jnp.float32)}
   schedule = optax.cosine_decay_schedule(0.1, 10)
-  for name, factory in lecture.RULES.items():
+  for name, factory in transforms.RULES.items():
     tx = factory(schedule)
     state = tx.init(params)
     update = jax.jit(tx.update)
@@ -277,7 +277,7 @@ def test_rules_keep_float32_and_accept_schedules_under_jit():
 def test_schedule_is_evaluated_at_zero_based_count():
   """The first update uses schedule(0), as every optax schedule does."""
   seen = []
-  tx = lecture.sgd(lambda count: 0.5 * (count + 1))
+  tx = transforms.sgd(lambda count: 0.5 * (count + 1))
   g = jnp.ones(())
   state = tx.init(g)
   for _ in range(3):
@@ -288,4 +288,4 @@ def test_schedule_is_evaluated_at_zero_based_count():
 
 def test_bad_momentum_form_names_the_argument():
   with pytest.raises(ValueError, match="form: expected one of"):
-    lecture.sgd_momentum(0.1, 0.9, form="C")
+    transforms.sgd_momentum(0.1, 0.9, form="C")

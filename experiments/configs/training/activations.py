@@ -1,6 +1,6 @@
 """Lecture 6's activation functions trained on digits, with dead ReLUs and saturated units counted.
 
-Engine runs of lecture7_mlp 64-100-100-10: sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and
+Engine runs of technique_mlp 64-100-100-10: sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and
 ReLU at an Adam rate too high for it; dead ReLUs are units never active on any training example.
 
 Command: cs231n-jax train --config experiments/configs/training/activations.py --workdir workdirs/activations
@@ -17,7 +17,7 @@ from cs231n_jax.tasks.classification import base_config
 def get_config():
   c = base_config()
   c.runner = "cs231n_jax.techniques.activation_study:run_activation_study"
-  c.model = ml_collections.ConfigDict({"name": "lecture7_mlp", "hidden_dims": (100, 100), "activation": "relu"})
+  c.model = ml_collections.ConfigDict({"name": "technique_mlp", "hidden_dims": (100, 100), "activation": "relu"})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05
   c.optimizer.schedule.name = "cosine"

@@ -1,6 +1,6 @@
 """Batch norm lets a deep MLP train at learning rates where the plain network diverges.
 
-Engine runs of lecture7_mlp with six hidden layers of 100, momentum SGD, normalization none vs batch.
+Engine runs of technique_mlp with six hidden layers of 100, momentum SGD, normalization none vs batch.
 
 Command: cs231n-jax train --config experiments/configs/training/batchnorm_lr.py --workdir workdirs/batchnorm_lr
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): without batch norm the loss is NaN
@@ -15,7 +15,7 @@ from cs231n_jax.tasks.classification import base_config
 def get_config():
   c = base_config()
   c.runner = "cs231n_jax.techniques.activation_study:run_batchnorm_learning_rates"
-  c.model = ml_collections.ConfigDict({"name": "lecture7_mlp", "hidden_dims": (100,) * 6, "normalization": "none"})
+  c.model = ml_collections.ConfigDict({"name": "technique_mlp", "hidden_dims": (100,) * 6, "normalization": "none"})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.1
   c.optimizer.schedule.name = "constant"

@@ -1,6 +1,6 @@
 """Model ensembles (5 seeds), a snapshot ensemble (cyclic cosine rate) and Polyak averaging on digits.
 
-All members are engine runs (train.loop.fit) of lecture7_mlp (64-100-100-10, momentum SGD, cosine rate).
+All members are engine runs (train.loop.fit) of technique_mlp (64-100-100-10, momentum SGD, cosine rate).
 Command: cs231n-jax train --config experiments/configs/training/ensembles.py --workdir workdirs/ensembles
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): 5-model ensemble test accuracy 0.967
   vs 0.961 mean single model, NLL 0.133 vs 0.148; Polyak NLL 0.097 vs 0.110 raw (accuracy equal).
@@ -14,7 +14,7 @@ from cs231n_jax.tasks.classification import base_config
 def get_config():
   c = base_config()
   c.runner = "cs231n_jax.techniques.ensembles:run_ensembles"
-  c.model = ml_collections.ConfigDict({"name": "lecture7_mlp", "hidden_dims": (100, 100)})
+  c.model = ml_collections.ConfigDict({"name": "technique_mlp", "hidden_dims": (100, 100)})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05
   c.optimizer.l2 = 1e-4

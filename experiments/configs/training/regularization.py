@@ -1,6 +1,6 @@
 """Train/val gaps on the full digits training set with and without each regulariser of lecture 7.
 
-Engine runs of lecture7_mlp and lecture7_convnet: L2, L1, elastic net, decoupled weight decay,
+Engine runs of technique_mlp and technique_convnet: L2, L1, elastic net, decoupled weight decay,
 dropout, DropConnect, data augmentation (crop + cutout), batch norm, stochastic depth, fractional
 max pooling. The small-data version, where overfitting is real, is regularization_small_data.py.
 
@@ -18,10 +18,10 @@ from cs231n_jax.tasks.classification import base_config
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.regularization:run_regularization"
+  c.runner = "cs231n_jax.techniques.regularizer_study:run_regularization"
   # A wide MLP trained to fit the training set: the regime where regularisation can matter.
   c.model = ml_collections.ConfigDict({
-      "name": "lecture7_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",
+      "name": "technique_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",
       "dropout_keep_ratio": 1.0, "dropconnect_keep": 1.0, "residual_blocks": 0, "final_survival": 1.0,
   })
   c.optimizer.name = "momentum"
@@ -53,8 +53,8 @@ def get_config():
       "mlp_stochastic_depth": {"baseline": "mlp_residual",
                                "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6, "final_survival": 0.5},
                                              "optimizer": {"learning_rate": 0.01}}},
-      "convnet": {"baseline": "", "overrides": {"model": {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "max"}}},
+      "convnet": {"baseline": "", "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "max"}}},
       "convnet_fractional_pool": {"baseline": "convnet",
-                                  "overrides": {"model": {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "fractional"}}},
+                                  "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "fractional"}}},
   })
   return c

@@ -3,7 +3,7 @@
 Overfitting is real here (the full-set version, regularization.py, shows effects of one or two
 images): 100 training images (data.train_per_class = 10), 5 seeds, each drawing its own 100
 (data.subset_seed = seed), so a variant and its baseline see the same images at each seed; engine
-runs of lecture7_mlp / lecture7_convnet.
+runs of technique_mlp / technique_convnet.
 
 Command: cs231n-jax train --config experiments/configs/training/regularization_small_data.py --workdir workdirs/regularization_small_data
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 13.5 min wall under load): baseline
@@ -23,10 +23,10 @@ STEPS = 500
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.regularization:run_regularization"
+  c.runner = "cs231n_jax.techniques.regularizer_study:run_regularization"
   c.data.train_per_class = TRAIN_PER_CLASS  # data.subset_seed follows the run's seed
   c.model = ml_collections.ConfigDict({
-      "name": "lecture7_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",
+      "name": "technique_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",
       "dropout_keep_ratio": 1.0, "dropconnect_keep": 1.0, "residual_blocks": 0, "final_survival": 1.0,
   })
   c.optimizer.name = "momentum"
@@ -46,7 +46,7 @@ def get_config():
   # residual variants use that rate, so stochastic depth is compared as a regulariser, not as a
   # rescue of a run that failed to train.
   residual_rate = {"learning_rate": 0.01}
-  convnet = {"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128}
+  convnet = {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128}
   c.variants = ml_collections.ConfigDict({
       "mlp": {"baseline": "", "overrides": {}},
       "mlp_l2_1e-3": mlp(optimizer={"l2": 1e-3}),

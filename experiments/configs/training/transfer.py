@@ -1,6 +1,6 @@
 """Transfer learning in miniature: pretrain on digits 0-4, then learn 5-9 from k labels per class.
 
-Pretrain lecture7_convnet on 0-4, then linear probe, fine-tune the top, fine-tune everything, or
+Pretrain technique_convnet on 0-4, then linear probe, fine-tune the top, fine-tune everything, or
 train from scratch on 5-9 (3 seeds); every run is an engine run (fit) on a data.classes /
 data.train_per_class subset.
 
@@ -18,7 +18,7 @@ from cs231n_jax.tasks.classification import base_config
 def get_config():
   c = base_config()
   c.runner = "cs231n_jax.techniques.transfer:run_transfer"
-  c.model = ml_collections.ConfigDict({"name": "lecture7_convnet", "features": (32, 64), "hidden_dim": 128})
+  c.model = ml_collections.ConfigDict({"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05
   c.optimizer.schedule.name = "cosine"

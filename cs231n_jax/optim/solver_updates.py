@@ -1,4 +1,5 @@
-"""The course's first-order update rules (assignment 2 ``optim.py``): ``update(w, dw, config)``.
+"""The Solver's update functions: lecture 7's first-order rules as the course writes them
+(assignment 2 ``optim.py``), ``update(w, dw, config) -> (next_w, config)``.
 
 Each rule takes the current weights ``w``, their gradient ``dw`` and a ``config`` dict holding the
 hyperparameters and the rule's state (velocity, moving averages, step count), and returns
@@ -21,7 +22,7 @@ adam            t += 1; m = beta1 m + (1 - beta1) dw; v = beta2 v +            l
 ==============  ============================================================  ===========================
 
 (These are the assignment's defaults. The optax versions of the lecture's rules, with the
-lecture's slightly different epsilons, are in ``cs231n_jax.optim.lecture``.)
+lecture's slightly different epsilons, are in ``cs231n_jax.optim.transforms``.)
 
 The rules are pure JAX on ``w`` / ``dw`` (they return a new array rather than updating ``w`` in
 place), so the ``Solver`` traces them into one compiled step over the whole parameter dict; called

@@ -1,4 +1,4 @@
-"""Regularising layers that lecture 7 only names (seed lines 8530-8612), specified from their papers.
+"""Stochastic regularising layers that lecture 7 only names (seed lines 8530-8612), from their papers.
 
 They all follow the lecture's common pattern: "Training: add some kind of randomness; Testing:
 average out randomness (sometimes approximate)". Randomness comes from the ``"dropout"`` PRNG

@@ -1,9 +1,10 @@
-"""The Flax models of the lecture 6-7 studies (registered by name: usable by any config).
+"""The training-technique nets of lectures 6-7: an MLP and a small ConvNet whose every regulariser,
+normalisation and activation is a config field (registered by name: usable by any config).
 
-- ``lecture7_mlp``: flatten -> {dense (or DropConnect dense) - [batch / layer norm] - activation -
+- ``technique_mlp``: flatten -> {dense (or DropConnect dense) - [batch / layer norm] - activation -
   [dropout]} x len(hidden_dims) -> [residual blocks with stochastic depth] -> dense. Every
   regulariser and activation of lectures 6-7 is a field, off by default.
-- ``lecture7_convnet``: {3x3 conv - [batch norm] - ReLU - pool} x 2 -> dense - ReLU -> ``head``
+- ``technique_convnet``: {3x3 conv - [batch norm] - ReLU - pool} x 2 -> dense - ReLU -> ``head``
   dense, where the pool is 2x2 max pooling or fractional max pooling (ratio sqrt 2). The layer names
   (``conv1``, ``conv2``, ``fc``, ``head``) are what transfer-learning configs freeze by.
 """
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.models.registry import register
-from cs231n_jax.nn import activations, norms, regularizers
+from cs231n_jax.nn import activations, norms, stochastic_layers
 from cs231n_jax.nn.conv_pool import Conv, max_pool
 
 POOLS = ("max", "fractional")
@@ -31,8 +32,8 @@ def check_probability(field: str, value: float) -> None:
     raise ValueError(f"model.{field}: expected a probability in (0, 1] (1 = off), got {value!r}")
 
 
-@register("lecture7_mlp", input_shape=(8, 8, 1))
-class Lecture7MLP(nn.Module):
+@register("technique_mlp", input_shape=(8, 8, 1))
+class TechniqueMLP(nn.Module):
   """A fully-connected classifier with every lecture 6-7 regulariser and activation as a field.
 
   ``dropout_keep_ratio`` is the course's keep probability p (Flax's ``nn.Dropout`` takes 1 - p);
@@ -70,7 +71,7 @@ class Lecture7MLP(nn.Module):
         x = activations.Maxout(width, kernel_init=nn.initializers.he_normal(), name=f"hidden{i}")(x)
       else:
         if self.dropconnect_keep < 1.0:
-          x = regularizers.DropConnectDense(width, self.dropconnect_keep, name=f"hidden{i}")(x, train=train)
+          x = stochastic_layers.DropConnectDense(width, self.dropconnect_keep, name=f"hidden{i}")(x, train=train)
         else:
           x = nn.Dense(width, kernel_init=nn.initializers.he_normal(), name=f"hidden{i}")(x)
         norm_name = {"batch": f"bn{i}", "layer": f"ln{i}"}.get(self.normalization)
@@ -79,13 +80,13 @@ class Lecture7MLP(nn.Module):
       if self.dropout_keep_ratio < 1.0:
         x = nn.Dropout(rate=1.0 - self.dropout_keep_ratio, deterministic=not train)(x)
     if self.residual_blocks:
-      for i, p in enumerate(regularizers.survival_probabilities(self.residual_blocks, self.final_survival)):
-        x = regularizers.ResidualBlock(survival_prob=p, name=f"block{i}")(x, train=train)
+      for i, p in enumerate(stochastic_layers.survival_probabilities(self.residual_blocks, self.final_survival)):
+        x = stochastic_layers.ResidualBlock(survival_prob=p, name=f"block{i}")(x, train=train)
     return nn.Dense(self.num_classes, kernel_init=nn.initializers.he_normal(), name="head")(x)
 
 
-@register("lecture7_convnet", input_shape=(8, 8, 1))
-class Lecture7ConvNet(nn.Module):
+@register("technique_convnet", input_shape=(8, 8, 1))
+class TechniqueConvNet(nn.Module):
   """Two 3x3 conv - [BN] - ReLU - pool stages, a hidden dense layer ``fc`` and the ``head``."""
 
   features: Sequence[int] = (32, 64)
@@ -101,7 +102,7 @@ class Lecture7ConvNet(nn.Module):
     if self.pool not in POOLS:
       raise ValueError(f"model.pool: expected one of {POOLS}, got {self.pool!r}")
     if x.ndim != 4:
-      raise ValueError(f"images: lecture7_convnet expects NHWC images, got shape {x.shape}")
+      raise ValueError(f"images: technique_convnet expects NHWC images, got shape {x.shape}")
     check_probability("dropout_keep_ratio", self.dropout_keep_ratio)
     for i, f in enumerate(self.features, start=1):
       x = Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.he_normal(), name=f"conv{i}")(x)
@@ -111,7 +112,7 @@ class Lecture7ConvNet(nn.Module):
       if self.pool == "max":
         x = max_pool(x, (2, 2), strides=(2, 2)) if min(x.shape[1:3]) >= 2 else x
       else:
-        x = regularizers.FractionalMaxPool(ratio=math.sqrt(2.0), name=f"fmp{i}")(x, train=train)
+        x = stochastic_layers.FractionalMaxPool(ratio=math.sqrt(2.0), name=f"fmp{i}")(x, train=train)
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(self.hidden_dim, kernel_init=nn.initializers.he_normal(), name="fc")(x))
     if self.dropout_keep_ratio < 1.0:

@@ -1,4 +1,4 @@
-"""Weight penalties, decoupled weight decay and Polyak / EMA averaging, as gradient transformations.
+"""Weight penalties and decoupled weight decay (lecture 7), as optax gradient transformations.
 
 Lecture 7 (seed lines 8120-8139) writes the regularised loss ``L = data loss + lambda R(W)`` with
 
@@ -20,11 +20,8 @@ By default penalties and decay apply to *kernels* only (arrays with 2 or more di
 conv weights), not to biases or normalisation scales — the course's ``reg`` penalises ``W`` only,
 and Caffe's ``decay_mult: 0`` for biases (seed line 5394) says the same.
 
-Polyak averaging (seed lines 8099-8112): "keep a moving average of the parameter vector and use
-that at test time", ``x_test = 0.995 * x_test + 0.005 * x``. :func:`polyak_average` keeps that
-average in the optimizer state, exactly this formula, starting from the initial parameters (no
-debiasing, unlike ``optax.ema``'s default), so any training loop gets it for free;
-:func:`averaged_params` reads it back.
+Polyak averaging, the other optimizer-side regulariser of the lecture, is
+:mod:`cs231n_jax.optim.averaging`.
 """
 
 from __future__ import annotations
@@ -35,9 +32,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cs231n_jax.optim.lecture import ScalarOrSchedule, learning_rate_at
+from cs231n_jax.optim.transforms import ScalarOrSchedule, learning_rate_at
 
-POLYAK_DECAY = 0.995  # the slide's x_test = 0.995 * x_test + 0.005 * x
 PENALIZE_CHOICES = ("kernels", "all")
 KERNEL_MIN_NDIM = 2  # dense (in, out) and conv (h, w, in, out) weights; biases and scales are 1-D
 
@@ -86,7 +82,7 @@ def decoupled_weight_decay(
 ) -> optax.GradientTransformation:
   """Add ``-lr_t * weight_decay * x`` to the (already learning-rate-scaled) update.
 
-  Chain it *after* an update rule from :mod:`cs231n_jax.optim.lecture` with the same learning rate
+  Chain it *after* an update rule from :mod:`cs231n_jax.optim.transforms` with the same learning rate
   (schedule): Adam followed by this is AdamW as in ``optax.adamw``.
   """
 
@@ -105,53 +101,3 @@ def decoupled_weight_decay(
     return updates, DecoupledDecayState(count=optax.safe_increment(state.count))
 
   return optax.GradientTransformation(init_fn, update_fn)
-
-
-class PolyakState(NamedTuple):
-  average: Any  # the averaged parameters, x_test on the slide
-
-
-def polyak_average(decay: float = POLYAK_DECAY) -> optax.GradientTransformation:
-  """Keep ``x_test = decay * x_test + (1 - decay) * x`` of the *updated* parameters in the state.
-
-  Leaves the updates unchanged; chain it last. ``x_test`` starts at the initial parameters.
-  """
-
-  def init_fn(params):
-    return PolyakState(average=jax.tree.map(jnp.asarray, params))
-
-  def update_fn(updates, state, params=None):
-    if params is None:
-      raise ValueError("params: polyak_average needs the parameters passed to update()")
-    new_params = optax.apply_updates(params, updates)
-    average = jax.tree.map(lambda a, x: decay * a + (1 - decay) * x, state.average, new_params)
-    return updates, PolyakState(average=average)
-
-  return optax.GradientTransformation(init_fn, update_fn)
-
-
-def averaged_params(opt_state: Any) -> Any:
-  """The Polyak-averaged parameters held in ``opt_state`` (from an optimizer with ``ema_decay``)."""
-  found = [s for s in _walk_states(opt_state) if isinstance(s, PolyakState)]
-  if not found:
-    raise ValueError("opt_state: holds no Polyak average; build the optimizer with optimizer.ema_decay set")
-  return found[0].average
-
-
-def _walk_states(state: Any):
-  """Every NamedTuple state inside nested optax states (chains, multi_transform, masked)."""
-  yield state
-  if isinstance(state, PolyakState):
-    return
-  children: list = []
-  if isinstance(state, (tuple, list)):
-    children = list(state)
-  elif isinstance(state, dict):
-    children = list(state.values())
-  elif hasattr(state, "inner_states"):  # optax.multi_transform
-    children = list(state.inner_states.values())
-  for child in children:
-    if hasattr(child, "inner_state"):  # optax.masked
-      child = child.inner_state
-    yield from _walk_states(child)
-

@@ -1,4 +1,4 @@
-"""Lecture 8's software examples in JAX: the toy graph, static-graph control flow, serialization.
+"""Static computation graphs (lecture 8's software examples): toy graph, control flow, serialization.
 
 - The toy graph (seed lines 9163–9388): ``a = x * y; b = a + z; c = sum(b)`` with its gradients by
   hand and by ``jax.grad`` (dc/dx = y, dc/dy = x, dc/dz = 1). (The TF-eager version on the slides
