@@ -23,7 +23,7 @@ adam          moments with ``beta1``, ``beta2``; ``first_unbias =``            b
               (almost)"
 ============  ==============================================================  ======================
 
-Where the lecture and optax differ (the parity tests in ``tests/training`` pin each of these):
+Where the lecture and optax differ (the parity tests in ``tests/optim`` pin each of these):
 
 - **AdaGrad.** ``optax.adagrad`` starts its accumulator at ``initial_accumulator_value=0.1`` and puts
   ``eps`` *inside* the square root (``g * rsqrt(acc + eps)``); the slide starts at 0 and adds 1e-7

@@ -5,7 +5,7 @@ splits next to the n-gram baselines (:mod:`cs231n_jax.text.ngram`), models and b
 val and reported on test:
 
 - **A char-RNN / LSTM / GRU trained with truncated BPTT** (``run``, the runner of
-  ``rnn/char_lstm.py`` and ``rnn/char_rnn.py``). The training text is cut into ``batch_size``
+  ``text/char_lstm.py`` and ``text/char_rnn.py``). The training text is cut into ``batch_size``
   contiguous streams (:class:`StreamBatcher`); every chunk is the next ``seq_length`` characters of
   every stream, so the recurrent state carried from one chunk to the next — it lives in the task
   state, next to the parameters and the optimizer state — is the state after exactly the preceding
@@ -13,7 +13,7 @@ val and reported on test:
   boundaries), with a batch of streams. At the end of an epoch the streams start over and the
   state is reset to zero. One engine step is one ``lax.scan`` over ``train.chunks_per_step`` chunks
   (:func:`truncated_bptt`), the optimizer stepping after every chunk.
-- **min-char-rnn** (``run_min_char_rnn``, the runner of ``rnn/min_char_rnn.py``): Karpathy's gist
+- **min-char-rnn** (``run_min_char_rnn``, the runner of ``text/min_char_rnn.py``): Karpathy's gist
   as ported in :mod:`cs231n_jax.text.min_char_rnn` — one stream, the hand-written backward pass,
   Adagrad, ``smooth_loss`` — where one engine step is a ``lax.scan`` over ``train.chunks_per_step``
   iterations of the gist's ``while True`` body, its data pointer kept by :class:`GistBatcher`.

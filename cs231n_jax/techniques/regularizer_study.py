@@ -14,7 +14,7 @@ the batch order and, with ``data.train_per_class``, the training subset: ``data.
 follows the seed).
 
 On the full digits training set the baselines already reach ~97% and the effects are a few images
-(``experiments/configs/training/regularization.py``); ``regularization_small_data.py`` trains on 10
+(``experiments/configs/techniques/regularization.py``); ``regularization_small_data.py`` trains on 10
 images per class, where overfitting is real.
 """
 

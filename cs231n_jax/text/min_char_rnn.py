@@ -27,7 +27,7 @@ printed                                        here (the gist, and the equations
 reverse ``lax.scan`` (the tests compare it with ``jax.grad`` in float64); ``iteration`` is one pass
 of the gist's ``while True`` body (reset, ``lossFun``, Adagrad, ``smooth_loss``). The gist's run —
 its data pointer, loop, evaluation and checkpoints — is an engine task:
-:func:`cs231n_jax.tasks.char_lm.run_min_char_rnn` (``experiments/configs/rnn/min_char_rnn.py``).
+:func:`cs231n_jax.tasks.char_lm.run_min_char_rnn` (``experiments/configs/text/min_char_rnn.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The CNN experiment configs: each documents its command and expected result, builds its model and
+"""The CNN (and ViT) experiment configs: each documents its command and expected result, builds its model and
 optimizer, and the paper recipes have the papers' schedules. (Training them is the smoke runs in
 docs/results.md and the notebook test.)"""
 
@@ -22,7 +22,7 @@ DIGITS_SHAPE = (32, 32, 3)
 def test_every_family_has_a_digits_config():
   names = {load_config(p).model.name for p in CONFIGS if p.stem.endswith("_digits")}
   assert names == {"alexnet", "vgg11", "googlenet_torchvision", "resnet20", "densenet_bc100_12", "squeezenet1_1",
-                   "nin_cifar", "mobilenet", "fractalnet20"}
+                   "nin_cifar", "mobilenet", "fractalnet20", "vit_tiny"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -34,6 +34,8 @@ def test_config_documents_itself_and_builds(path):
   check_config(config)
   model = build_model(config.model, 10 if config.data.name != "tfds" else 1000, config.train.compute_dtype)
   shape = DIGITS_SHAPE if config.data.name in ("digits", "cifar10") else (224, 224, 3)
+  if config.data.get("view") == "8x8x1":  # the ViT reads the plain 8x8 digits
+    shape = (8, 8, 1)
   assert analysis.param_count(model, shape) > 0
   train_examples = 1_281_167 if config.data.name == "tfds" else 1_257  # ImageNet / digits
   steps = config.train.num_steps or config.train.num_epochs * -(-train_examples // config.train.batch_size)

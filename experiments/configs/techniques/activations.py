@@ -3,7 +3,7 @@
 Engine runs of technique_mlp 64-100-100-10: sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, maxout, and
 ReLU at an Adam rate too high for it; dead ReLUs are units never active on any training example.
 
-Command: cs231n-jax train --config experiments/configs/training/activations.py --workdir workdirs/activations
+Command: cs231n-jax train --config experiments/configs/techniques/activations.py --workdir workdirs/activations
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): no dead ReLU-family units at
   momentum 0.05; ReLU with Adam 0.05: 25 of the 100 second-layer units never active (12.5% of all
   hidden units); best val accuracy 0.950-0.967 for the ReLU family and maxout, 0.878 for sigmoid.

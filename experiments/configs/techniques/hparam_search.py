@@ -2,7 +2,7 @@
 
 Each stage trains all its trials as one jit(vmap(...))-compiled program (lecture 6, seed 6778-6948):
 coarse 5 epochs over wide ranges, fine 20 epochs over the ranges of the best coarse fifth.
-Command: cs231n-jax train --config experiments/configs/training/hparam_search.py --workdir workdirs/hparam_search
+Command: cs231n-jax train --config experiments/configs/techniques/hparam_search.py --workdir workdirs/hparam_search
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): coarse best val 0.967 (lr 0.22,
   reg 3.3e-4; 16 of 48 coarse runs stopped early), fine best 0.972 (lr 3.3, reg 2.9e-5), grid best 0.972;
   in the two-parameter demo random search did at least as well as the 3x3 grid in 67.8% of 1000 repeats.

@@ -80,7 +80,7 @@ def test_merge_nested_overrides_and_variant():
 def _tiny_regularization_config():
   from cs231n_jax.config import load_config
 
-  c = load_config("training/regularization_small_data.py")
+  c = load_config("techniques/regularization_small_data.py")
   c.model.hidden_dims = (8,)
   c.data.train_per_class = 2
   c.train.num_steps = 4
@@ -150,7 +150,7 @@ def test_hidden_preactivations_are_the_dense_outputs():
 def _tiny_transfer_config():
   from cs231n_jax.config import load_config
 
-  c = load_config("training/transfer.py")
+  c = load_config("techniques/transfer.py")
   c.model.features = (4, 8)
   c.model.hidden_dim = 16
   c.transfer.shots = (3,)
@@ -218,7 +218,7 @@ def test_transfer_runs_are_fit_runs_that_start_from_the_pretrained_parameters(tm
 def test_ensembles_runner_end_to_end(tmp_path):
   from cs231n_jax.config import load_config
 
-  c = load_config("training/ensembles.py")
+  c = load_config("techniques/ensembles.py")
   c.model.hidden_dims = (16,)
   c.train.num_epochs = 1
   c.ensemble.num_models = 2

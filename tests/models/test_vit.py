@@ -57,7 +57,7 @@ def test_mean_pool_and_dropout_only_when_training():
 
 
 def test_config_loads_and_names_the_model():
-  c = load_config("experiments/configs/rnn/vit_digits.py")
+  c = load_config("experiments/configs/cnn/vit_digits.py")
   assert c.model.name == "vit_tiny" and c.data.view == "8x8x1" and c.runner == "cs231n_jax.tasks.classification:run"
 
 

@@ -3,7 +3,7 @@
 Step, exponential, 1/t, cosine, linear, piecewise, cosine restarts and warm-up, each built by
 cs231n_jax.optim.make_schedule from a config block like the one every optimizer config has.
 
-Command: cs231n-jax train --config experiments/configs/training/schedules.py --workdir workdirs/schedules
+Command: cs231n-jax train --config experiments/configs/techniques/schedules.py --workdir workdirs/schedules
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 7 s): schedules.png and the rates at
   steps 0, 250, 500, 999 (T = 1000) in results.json, the closed-form values: at step 500 exponential
   k=3 per T 0.0223 (= 0.1 e^-1.5), 1/t k=9 per T 0.0182, step (half every 200) 0.025, cosine 0.05,

@@ -4,7 +4,7 @@ Every run is a whole training run (lax.scan over minibatch steps) of a 64-H-10 M
 SGD; K runs differ in learning rate, regularisation and init key. Baselines: K calls of the compiled
 single-run program, and K Python loops over a jitted step. Reports compile and run times and
 the speed-up ratio (docs/benchmarks.md, "Training techniques: vmap over hyperparameters").
-Command: cs231n-jax train --config experiments/configs/training/vmap_benchmark.py --workdir workdirs/vmap_benchmark
+Command: cs231n-jax train --config experiments/configs/techniques/vmap_benchmark.py --workdir workdirs/vmap_benchmark
 Expected: measured on CPU-2 (docs/benchmarks.md, "Training techniques: vmap over hyperparameters"):
   vmap is 1.1-2.1x faster than the same compiled runs one after another (0.81x for H=100, K=32) and
   2.1-18x faster than Python loops over a jitted step; its compile takes about twice as long.

@@ -151,15 +151,15 @@ def test_sanity_checks_of_the_slides():
 def test_bad_study_configs_name_the_field(tmp_path):
   from cs231n_jax.config import load_config
 
-  c = load_config("training/optimizer_race.py")
+  c = load_config("techniques/optimizer_race.py")
   c.surfaces = ("banana",)
   with pytest.raises(ConfigError, match="surfaces: 'banana' is not one of"):
     optimizer_race.run_optimizer_race(c, str(tmp_path))
-  c = load_config("training/second_order.py")
+  c = load_config("techniques/second_order.py")
   c.reg = 0.0
   with pytest.raises(ConfigError, match="reg: expected a positive L2 strength"):
     second_order.run_second_order(c, str(tmp_path))
-  c = load_config("training/activation_statistics.py")
+  c = load_config("techniques/activation_statistics.py")
   c.width = 0
   with pytest.raises(ConfigError, match="width: expected a positive integer"):
     acts.run_activation_statistics(c, str(tmp_path))
@@ -172,11 +172,11 @@ def test_bad_study_configs_name_the_field(tmp_path):
       ("babysitting.py", "epochs", 0, babysitting.run_babysitting, "epochs: expected a positive integer, got 0"),
   ]
   for name, field, value, runner, message in cases:
-    c = load_config(f"training/{name}")
+    c = load_config(f"techniques/{name}")
     c[field] = value
     with pytest.raises(ConfigError, match=message):
       runner(c, str(tmp_path / field))
-  c = load_config("training/babysitting.py")
+  c = load_config("techniques/babysitting.py")
   c.runs.lr_good.init = "xavier"  # was silently skipped: no run, no row, no error
   with pytest.raises(ConfigError, match=r"runs.lr_good.init: expected one of \('he', 'small'\), got 'xavier'"):
     babysitting.run_babysitting(c, str(tmp_path / "init"))

@@ -5,7 +5,7 @@ images): 100 training images (data.train_per_class = 10), 5 seeds, each drawing 
 (data.subset_seed = seed), so a variant and its baseline see the same images at each seed; engine
 runs of technique_mlp / technique_convnet.
 
-Command: cs231n-jax train --config experiments/configs/training/regularization_small_data.py --workdir workdirs/regularization_small_data
+Command: cs231n-jax train --config experiments/configs/techniques/regularization_small_data.py --workdir workdirs/regularization_small_data
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 13.5 min wall under load): baseline
   MLP train 1.000 / val 0.919 / NLL gap 0.366; penalties (L2, L1, elastic net, decoupled decay) cut
   the NLL gap to 0.305-0.340 without raising accuracy; dropout, DropConnect, batch norm and

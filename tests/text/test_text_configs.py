@@ -1,5 +1,5 @@
-"""The lecture 10-11 experiment configs (recurrent models and captioning): each loads, names a
-runner that exists, documents its exact command and states a measured result."""
+"""The lecture 10-11 experiment configs (text models and captioning): each loads, names a runner
+that exists, documents its exact command and states a measured result."""
 
 from pathlib import Path
 
@@ -9,12 +9,12 @@ from cs231n_jax.config import describe, load_config, resolve_runner
 from cs231n_jax.tasks import char_lm
 
 ROOT = Path(__file__).parents[2] / "experiments" / "configs"
-CONFIGS = sorted((ROOT / "rnn").glob("*.py")) + sorted((ROOT / "captioning").glob("*.py"))
+CONFIGS = sorted((ROOT / "text").glob("*.py")) + sorted((ROOT / "captioning").glob("*.py"))
 
 
-def test_the_issue_configs_are_all_here():
+def test_the_text_and_captioning_configs_are_all_here():
   assert {p.stem for p in CONFIGS} >= {"char_lstm", "char_rnn", "min_char_rnn", "copy_task", "gradient_flow",
-                                       "scan_benchmark", "vit_digits", "rnn", "lstm", "attention_lstm",
+                                       "scan_benchmark", "rnn", "lstm", "attention_lstm",
                                        "transformer", "overfit"}
 
 

@@ -99,7 +99,7 @@ def test_trial_log_line_is_the_slide_format():
 def test_bad_search_config_names_the_field():
   from cs231n_jax.config import load_config
 
-  load = lambda name: load_config(f"training/{name}")
+  load = lambda name: load_config(f"techniques/{name}")
   c = load("hparam_search.py")
   c.search.coarse.trials = 1
   with pytest.raises(ConfigError, match=r"search.coarse.trials: expected an integer >= 2"):

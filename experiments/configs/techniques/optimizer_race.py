@@ -5,7 +5,7 @@ ill-conditioned quadratic (axis-aligned and rotated) and a saddle, and on the di
 each at its best rate. The best rate of each rule comes from a log grid run as one vmapped program
 (2-D surfaces: every rate at once; digits: rates x 3 seeds at once).
 
-Command: cs231n-jax train --config experiments/configs/training/optimizer_race.py --workdir workdirs/optimizer_race
+Command: cs231n-jax train --config experiments/configs/techniques/optimizer_race.py --workdir workdirs/optimizer_race
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): steps to f < 1e-6 on the
   condition-100 valley at each rule's best rate: SGD 477, momentum 144, Nesterov 127, Adam 147, RMSProp 6
   (axis-aligned) but not within 1000 steps when rotated; digits train losses in docs/results.md.

@@ -4,7 +4,7 @@ Engine runs of technique_mlp and technique_convnet: L2, L1, elastic net, decoupl
 dropout, DropConnect, data augmentation (crop + cutout), batch norm, stochastic depth, fractional
 max pooling. The small-data version, where overfitting is real, is regularization_small_data.py.
 
-Command: cs231n-jax train --config experiments/configs/training/regularization.py --workdir workdirs/regularization
+Command: cs231n-jax train --config experiments/configs/techniques/regularization.py --workdir workdirs/regularization
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"; 11 min wall under load): accuracies
   within one or two val images of the baseline (val 0.964); L2 / elastic net / augmentation cut the
   NLL gap from 0.160 to 0.093-0.100; stochastic depth moves the residual MLP (lr 0.01) from val

@@ -2,7 +2,7 @@
 
 tanh with std 0.01 (collapse to zero), 1.0 (saturation) and Xavier; ReLU with Xavier (decay) and He
 (std sqrt(2/fan_in), stable), plus the slide's He typo "/ np.sqrt(2/fan_in)" to show it explodes.
-Command: cs231n-jax train --config experiments/configs/training/activation_statistics.py --workdir workdirs/activation_statistics
+Command: cs231n-jax train --config experiments/configs/techniques/activation_statistics.py --workdir workdirs/activation_statistics
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): layer-1 / layer-10 std: tanh 0.01
   0.214 / 3e-7, tanh 1.0 0.982 / 0.982, Xavier tanh 0.628 / 0.227, Xavier ReLU 0.584 / 0.023, He ReLU
   0.823 / 0.799 (slide: 0.825 / 0.845); the slide's He typo: 207 after one layer, inf by layer 7.

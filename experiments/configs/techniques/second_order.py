@@ -2,7 +2,7 @@
 
 Strongly convex (L2 strength reg on every parameter), float64. Iterations and wall time to get
 within `tolerance` of the optimum (the loss Newton converges to); L-BFGS on minibatches for contrast.
-Command: cs231n-jax train --config experiments/configs/training/second_order.py --workdir workdirs/second_order
+Command: cs231n-jax train --config experiments/configs/techniques/second_order.py --workdir workdirs/second_order
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): iterations to within 1e-4 of the
   optimum: Newton 4, L-BFGS 13, gradient descent (lr 10) 86, Adam (lr 0.1) 88; mini-batch L-BFGS ends
   at 0.366 vs the optimum 0.350.

@@ -2,7 +2,7 @@
 
 240,000 iterations of 25 characters (6M characters, about 15 passes over the training text), 100
 iterations per engine step (one lax.scan; the gist printed its loss every 100).
-Command: cs231n-jax train --config experiments/configs/rnn/min_char_rnn.py --workdir workdirs/min_char_rnn
+Command: cs231n-jax train --config experiments/configs/text/min_char_rnn.py --workdir workdirs/min_char_rnn
 Expected: test 2.391 bits/char (val 2.529 at iteration 240k) vs the 2-gram's 3.344 and the curriculum's target < 3.0; CPU-2, 2 min 43 s; docs/results.md.
 """
 

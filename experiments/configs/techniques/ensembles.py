@@ -1,7 +1,7 @@
 """Model ensembles (5 seeds), a snapshot ensemble (cyclic cosine rate) and Polyak averaging on digits.
 
 All members are engine runs (train.loop.fit) of technique_mlp (64-100-100-10, momentum SGD, cosine rate).
-Command: cs231n-jax train --config experiments/configs/training/ensembles.py --workdir workdirs/ensembles
+Command: cs231n-jax train --config experiments/configs/techniques/ensembles.py --workdir workdirs/ensembles
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): 5-model ensemble test accuracy 0.967
   vs 0.961 mean single model, NLL 0.133 vs 0.148; Polyak NLL 0.097 vs 0.110 raw (accuracy equal).
 """

@@ -4,7 +4,7 @@ Pretrain technique_convnet on 0-4, then linear probe, fine-tune the top, fine-tu
 train from scratch on 5-9 (3 seeds); every run is an engine run (fit) on a data.classes /
 data.train_per_class subset.
 
-Command: cs231n-jax train --config experiments/configs/training/transfer.py --workdir workdirs/transfer
+Command: cs231n-jax train --config experiments/configs/techniques/transfer.py --workdir workdirs/transfer
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): test accuracy on 5-9 with 5 labels per
   class: linear probe 0.731, fine-tune top 0.780, fine-tune all 0.780, from scratch 0.863 (features
   learned on 0-4 did not beat learning from pixels on this data).

@@ -2,7 +2,7 @@
 
 Engine runs of technique_mlp with six hidden layers of 100, momentum SGD, normalization none vs batch.
 
-Command: cs231n-jax train --config experiments/configs/training/batchnorm_lr.py --workdir workdirs/batchnorm_lr
+Command: cs231n-jax train --config experiments/configs/techniques/batchnorm_lr.py --workdir workdirs/batchnorm_lr
 Expected: measured on CPU-2 (docs/results.md, "Lectures 6-7"): without batch norm the loss is NaN
   at lr 0.3, 1 and 3; with it the net trains at 0.3 (val 0.972) and 1.0 (val 0.956), not at 3.
 """
