@@ -139,7 +139,7 @@ def test_what_runs_at_import_time_is_a_runtime_dependency():
 
 
 def test_the_declared_packages_cover_what_the_library_imports_today():
-  # The packages issue 17 found undeclared, by the name users install.
+  # Packages once found imported but undeclared, by the name users install.
   core, _ = _requirements()
   names = {_normalize(r.name) for r in core}
   assert {"etils", "scipy", "pillow", "chex", "jaxlib"} <= names

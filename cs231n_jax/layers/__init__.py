@@ -75,7 +75,7 @@ from cs231n_jax.layers.normalization import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
-from cs231n_jax.layers.rnn_layers import (  # noqa: E402  (lecture 10 recurrent layers, issue 6)
+from cs231n_jax.layers.rnn_layers import (  # noqa: E402  (lecture 10 recurrent layers)
     gru_backward,
     gru_forward,
     gru_step_backward,

@@ -1,2 +1,2 @@
-"""Shared Flax building blocks: activations, normalisation layers, regularising layers, and (added
-by other issues) attention, masked convolutions and recurrent cells. NHWC throughout."""
+"""Shared Flax building blocks: activations, normalisation layers, stochastic regularising layers,
+attention, masked convolutions and recurrent cells. NHWC throughout."""

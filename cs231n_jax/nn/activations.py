@@ -117,7 +117,7 @@ class Maxout(nn.Module):
 class DenseActivation(nn.Module):
   """Dense layer followed by the named activation; ``"maxout"`` is a :class:`Maxout` layer instead.
 
-  The one place the models of this issue turn an activation name into layers.
+  The one place the models turn an activation name into layers.
   """
 
   features: int
