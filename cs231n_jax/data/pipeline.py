@@ -26,6 +26,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
+import threading
+import time
 import weakref
 from typing import Mapping, Protocol
 
@@ -176,12 +180,31 @@ def allow_grain_workers() -> None:
     flags.FLAGS.mark_as_parsed()
 
 
+PARENT_POLL_S = 1.0  # how often a worker process checks that the training process still runs
+
+
+def exit_with_parent(parent: int, worker_index: int, worker_count: int) -> None:
+  """Run in each grain worker at start (``parent``: the training process's id, bound where the
+  workers are made): end the worker when that process is gone. grain's workers otherwise outlive
+  a training process killed with SIGKILL (preemption, the OOM killer, ``kill -9``), blocked on a
+  full queue, and a restarted run would start a second set beside them."""
+  del worker_index, worker_count
+
+  def watch():
+    while os.getppid() == parent:
+      time.sleep(PARENT_POLL_S)
+    os._exit(1)  # re-parented (also when the parent died while this worker was starting)
+
+  threading.Thread(target=watch, name="exit_with_parent", daemon=True).start()
+
+
 def grain_iterator(plan: BatchPlan, start: int, stop: int, workers: int, prefetch: int):
   """A grain iterator over batches ``start, start + 1, ..., stop - 1`` of ``plan``.
 
   ``workers=0``: in this process, ``prefetch`` batches read ahead by a background thread (none
   when 0). ``workers > 0``: that many worker processes (spawned; each gets a pickled copy of
   ``plan``), each ``max(prefetch, 1)`` batches ahead; grain interleaves them back into index order.
+  The workers end with this process, however it ends (:func:`exit_with_parent`).
   """
   import grain
 
@@ -191,7 +214,8 @@ def grain_iterator(plan: BatchPlan, start: int, stop: int, workers: int, prefetc
     return iter(ds.to_iter_dataset(read))
   allow_grain_workers()
   ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
-  return iter(ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=max(prefetch, 1))))
+  options = grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=max(prefetch, 1))
+  return iter(ds.mp_prefetch(options, worker_init_fn=functools.partial(exit_with_parent, os.getpid())))
 
 
 def close_iterator(iterator) -> None:

@@ -98,3 +98,41 @@ def test_bad_worker_settings():
     BatchIterator(crops_source(), B, 5, workers=-1)
   with pytest.raises(DataError, match="data.prefetch"):
     BatchIterator(crops_source(), B, 5, prefetch=1.5)
+
+
+CHILD = """
+import os, sys, time
+import numpy as np
+from cs231n_jax.data.pipeline import ArraySource, BatchIterator
+if __name__ == "__main__":
+  it = BatchIterator(ArraySource({"x": np.arange(100.0)}), 4, workers=2, prefetch=1)
+  next(it)
+  print("ready", flush=True)
+  time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_training_process_is_killed(tmp_path):
+  """kill -9 of the process that started the workers (a preemption) leaves no worker behind."""
+  import signal
+  import subprocess
+  import sys
+  import time
+
+  import psutil
+
+  script = tmp_path / "child.py"
+  script.write_text(CHILD)
+  proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+  try:
+    assert proc.stdout.readline().strip() == "ready"
+    workers = [c for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == 2
+  finally:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+  deadline = time.time() + 30
+  while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
+    assert time.time() < deadline, "grain workers outlived the killed process"
+    time.sleep(0.2)
