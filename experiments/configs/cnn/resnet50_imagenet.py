@@ -8,7 +8,12 @@
   0.1 x 1024 / 256 = 0.4 after a 5-epoch linear warm-up, divided by 10 at epochs 30, 60 and 80;
   SGD momentum 0.9, weight decay 1e-4 (L2 penalty 5e-5 * sum w^2 on every parameter);
 - bf16 compute with float32 parameters and optimizer state; batch norm over the global batch
-  (the ``sharded`` step: one jit program over a ('data',) mesh of every chip of every host).
+  (the ``sharded`` step: one jit program over a ('data',) mesh of every chip of every host);
+- input: one process decodes and crops about 100-150 images/s (docs/benchmarks.md, measured on a
+  2-core CPU), far below what an accelerator consumes: on a TPU VM or GPU host add grain worker
+  processes, ``--config.data.workers=N`` with N up to the host's free cores (the batches do not
+  change with N), and put the mean-image cache where every host reads it,
+  ``--config.data.cache_dir=gs://BUCKET/cache``.
 
 Command: cs231n-jax train --config experiments/configs/cnn/resnet50_imagenet.py --workdir gs://BUCKET/resnet50
 Expected: about 76% top-1 (torchvision's V1 recipe: 76.13%; Flax's ImageNet example: 76.3-76.7% on
