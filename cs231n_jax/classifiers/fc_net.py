@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.classifiers.course_model import CourseModel, l2_penalty

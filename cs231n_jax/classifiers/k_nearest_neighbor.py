@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.layers.checks import shape_of
 from cs231n_jax.layers.losses import check_label_values
 
 METRICS = ("l2", "l1")

@@ -27,7 +27,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from cs231n_jax.layers.checks import check_dout, check_ndim, shape_of
+from cs231n_jax.layers.checks import check_dout, shape_of
 from cs231n_jax.layers.precision import follows_input_precision
 
 

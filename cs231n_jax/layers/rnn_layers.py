@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from cs231n_jax.layers.checks import check_ndim, shape_of
 from cs231n_jax.layers.differentiable import hand_written_vjp

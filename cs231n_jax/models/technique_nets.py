@@ -16,7 +16,6 @@ from typing import Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from cs231n_jax.models.registry import register
 from cs231n_jax.nn import activations, norms, stochastic_layers

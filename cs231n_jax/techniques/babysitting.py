@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from cs231n_jax.optim.factory import param_path
 from cs231n_jax.plotting import subplots

@@ -1,7 +1,6 @@
 """The study models and the engine-based studies (regularisation, ensembles, transfer, activations)."""
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
@@ -176,8 +175,6 @@ def test_bad_transfer_config_names_the_field(tmp_path):
 
 @pytest.mark.slow
 def test_transfer_runs_are_fit_runs_that_start_from_the_pretrained_parameters(tmp_path):
-  from cs231n_jax.train import loop
-
   c = _tiny_transfer_config()
   r = transfer.run_transfer(c, str(tmp_path))
   row = r["table"]["3_per_class"]

@@ -1,6 +1,5 @@
 """The vmapped training program and the search helpers of lecture 6's hyperparameter search."""
 
-import math
 
 import jax
 import jax.numpy as jnp
