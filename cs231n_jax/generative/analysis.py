@@ -1,4 +1,5 @@
-"""What the likelihood runs measure after training (``task.finish`` of :mod:`cs231n_jax.tasks.likelihood`).
+"""What the likelihood runs measure after training (``task.finish`` of :mod:`cs231n_jax.tasks.likelihood`,
+which trains and passes the sample scorer).
 
 - The VAE (:func:`analyse_vae`): test ``-ELBO`` and the importance-weighted NLL, samples, reconstructions,
   decoded interpolations, a few-labels logistic-regression probe of the encoder means; with a 2-D
@@ -27,7 +28,7 @@ from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier
 from cs231n_jax.generative.baselines import minimize_lbfgs
 from cs231n_jax.generative.data import (LevelDigits, check_levels, dequantize, discrete_bound_offset,
                                         load_level_digits, nats_to_bits_per_dim)
-from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, scorer_for
+from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, DigitScorer
 from cs231n_jax.generative.gan import interpolate
 
 
@@ -201,7 +202,7 @@ def finetune_classifier(encoder_params, x, y, x_test, y_test, config, seed: int)
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _finetune_step(model: EncoderClassifier, learning_rate: float, params, opt_state, x: jax.Array, y: jax.Array):
   """One full-batch Adam step on the softmax loss, compiled once for every seed and initialisation (the
-  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see the note in cs231n_jax.generative.evaluation's speed runner)."""
+  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see the note in cs231n_jax.studies.generative_evaluation's speed runner)."""
   tx = optax.adam(learning_rate)
   grads = jax.grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": q}, x), y).mean())(
       params)
@@ -214,8 +215,9 @@ def _finetune_step(model: EncoderClassifier, learning_rate: float, params, opt_s
 
 
 def analyse_vae(model: vae_lib.VAE, params, data: LevelDigits, config: ml_collections.ConfigDict,
-                workdir: str) -> dict[str, Any]:
-  """Everything a VAE run reports besides its training curve, from its best parameters."""
+                workdir: str, scorer: DigitScorer) -> dict[str, Any]:
+  """Everything a VAE run reports besides its training curve, from its best parameters; ``scorer``
+  (the project's digit classifier, trained on the same kind of digits) scores its samples."""
   m = config.model
   binarize = m.decoder == "bernoulli"
   offset = vae_nll_offset(model, data.num_levels)
@@ -244,7 +246,6 @@ def analyse_vae(model: vae_lib.VAE, params, data: LevelDigits, config: ml_collec
     plots.save_image_grid(np.clip(draws[:100], 0, 1), Path(workdir) / "samples.png", title="VAE: x ~ p(x|z), z ~ N(0, I)")
     plots.save_image_grid(np.concatenate([np.asarray(x_test)[:20], recon[:20]]), Path(workdir) / "reconstructions.png",
                           title="test digits (top two rows) and their reconstructions")
-  scorer = scorer_for(config, binarize)
   results["samples_quality"] = ev.sample_quality(scorer, np.clip(draws, 0, 1))
   results["mean_samples_quality"] = ev.sample_quality(scorer, means)
   results["sharpness_mean_samples"] = ev.sharpness_report(means)

@@ -1,5 +1,5 @@
 """The one setting the generative experiment configs share: how long the digits classifier that scores
-samples trains (``scorer_epochs``; :func:`cs231n_jax.generative.evaluate.scorer_for`)."""
+samples trains (``scorer_epochs``; :func:`cs231n_jax.tasks.likelihood.scorer_for`)."""
 
 from __future__ import annotations
 

@@ -21,18 +21,13 @@ ceiling) and noise (the floor) scored the same way, with the same number of imag
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import ml_collections
-import optax
 
-from cs231n_jax.generative.configs import SCORER_EPOCHS
-from cs231n_jax.generative.data import load_level_digits, to_unit
 
 CLASSIFIER_HIDDEN = (256, 64)  # the 64 penultimate features are the Fréchet-distance features
 NUM_CLASSES = 10
@@ -72,48 +67,15 @@ class DigitScorer:
     return np.asarray(_probs(self.model, self.params, jnp.asarray(images01, jnp.float32)))
 
   def features(self, images01) -> np.ndarray:
-    return np.asarray(_features(self.model, self.params, jnp.asarray(images01, jnp.float32)), np.float64)
+    return np.asarray(digit_features(self.model, self.params, jnp.asarray(images01, jnp.float32)), np.float64)
 
 
 def _probs(model, params, x):
   return jax.nn.softmax(model.apply({"params": params}, x))
 
 
-def _features(model, params, x):
+def digit_features(model, params, x):
   return model.apply({"params": params}, x, features=True)
-
-
-def train_digit_scorer(binarized: bool = False, seed: int = 0, num_epochs: int = 60, batch_size: int = 64,
-                       learning_rate: float = 1e-3) -> DigitScorer:
-  """Train the scoring classifier on the training split ([0, 1] pixels, or the binarised digits) on the
-  engine (cross-entropy as a per-example loss, :mod:`cs231n_jax.tasks.likelihood`, Adam); the epoch
-  with the best validation loss is kept."""
-  from cs231n_jax.tasks import likelihood  # the task module imports this package
-
-  data = load_level_digits(binarized)
-  x = {s: to_unit(data.split(s).astype(np.float32), data.num_levels) for s in ("train", "val", "test")}
-  model = DigitClassifier()
-  config = ml_collections.ConfigDict({"seed": seed, "train": likelihood.in_memory_train_config(num_epochs, batch_size)})
-  arrays = likelihood.array_data({s: {"image": x[s], "label": np.asarray(getattr(data, f"{s}_labels"), np.int32)}
-                                  for s in ("train", "val")}, config)
-  loss_fn, eval_fn = likelihood.classifier_losses(model)
-  tx = optax.adam(learning_rate)
-  task = likelihood.loss_task(likelihood.params_initializer(model), tx, loss_fn, eval_fn, name="digit_scorer")
-  params = likelihood.fit_arrays(task, arrays, config).best_params
-  acc = float((np.asarray(model.apply({"params": params}, jnp.asarray(x["test"]))).argmax(-1) == data.test_labels).mean())
-  feats = np.asarray(_features(model, params, jnp.asarray(x["train"])), np.float64)
-  return DigitScorer(model, params, binarized, acc, feats.mean(0), np.cov(feats, rowvar=False))
-
-
-@functools.lru_cache(maxsize=4)
-def digit_scorer(binarized: bool, num_epochs: int = SCORER_EPOCHS) -> DigitScorer:
-  """The project's scoring classifier (trained once per process, data kind and length)."""
-  return train_digit_scorer(binarized, num_epochs=num_epochs)
-
-
-def scorer_for(config: ml_collections.ConfigDict, binarized: bool) -> DigitScorer:
-  """The scorer a run's config asks for (``scorer_epochs``)."""
-  return digit_scorer(binarized, int(config.get("scorer_epochs", SCORER_EPOCHS)))
 
 
 def inception_score(probs: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Pixel models by name, their initialisation and loss; maximum-likelihood training runs on the engine."""
+"""Pixel models by name, their initialisation and loss (training: :mod:`cs231n_jax.tasks.likelihood`)."""
 
 from __future__ import annotations
 
@@ -47,17 +47,3 @@ def nll_loss_fn(model: nn.Module):
     return nll, {}
 
   return loss_fn
-
-
-def train_pixel_model(model: nn.Module, train: np.ndarray, val: np.ndarray, *, learning_rate: float,
-                      num_epochs: int, batch_size: int, seed: int, workdir: str | None = None,
-                      patience: int = 0, weight_decay: float = 0.0):
-  """Maximum likelihood with Adam(W) on the engine, early stopping on the validation NLL (notebooks;
-  the experiments run :func:`cs231n_jax.tasks.likelihood.run`). Returns an
-  :class:`~cs231n_jax.tasks.likelihood.ArrayFit` (``best_params``, ``epochs``, ``val_losses``, ...);
-  without a ``workdir`` the run's checkpoints go to a temporary directory."""
-  from cs231n_jax.tasks import likelihood  # the task module imports this one
-
-  return likelihood.train_pixel_model(model, train, val, learning_rate=learning_rate, num_epochs=num_epochs,
-                                      batch_size=batch_size, seed=seed, workdir=workdir, patience=patience,
-                                      weight_decay=weight_decay)

@@ -29,7 +29,7 @@ from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import gan as gan_lib
 from cs231n_jax.generative import plots
 from cs231n_jax.generative.data import load_level_digits, to_unit
-from cs231n_jax.tasks import adversarial
+from cs231n_jax.tasks import adversarial, likelihood
 from cs231n_jax.train import loop
 from cs231n_jax.train.task import Data
 
@@ -89,7 +89,7 @@ def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   samples01 = (adversarial.generate(built, config, state, ev.NUM_SCORED_SAMPLES) + 1.0) / 2.0
   np.save(Path(workdir) / "samples.npy", samples01)
   plots.save_image_grid(samples01[:100], Path(workdir) / adversarial.SAMPLES_NAME, title=adversarial.title_of(config))
-  scorer = ev.scorer_for(config, False)
+  scorer = likelihood.scorer_for(config, False)
   train01 = to_unit(data.train.astype(np.float32), data.num_levels)
   test01 = to_unit(data.test.astype(np.float32), data.num_levels)
   results = {"arch": config.model.arch, "loss": config.loss, "k": config.k, "seed": config.seed,

@@ -23,6 +23,7 @@ probes, the 2-D manifold, quadrature, the encoder-pretraining comparison) on the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -37,8 +38,10 @@ import optax
 from cs231n_jax import optim
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import plots
+from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.autoencoder import ConvAutoencoder
+from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.models import build_pixel_model
 from cs231n_jax.generative.pixelrnn import count_params
@@ -213,6 +216,43 @@ def train_pixel_model(model, train: np.ndarray, val: np.ndarray, *, learning_rat
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# The digit scorer: the classifier that scores generated samples (IS / FD analogues), trained here
+# as a per-example cross-entropy task.
+# ---------------------------------------------------------------------------------------------
+
+
+def train_digit_scorer(binarized: bool = False, seed: int = 0, num_epochs: int = 60, batch_size: int = 64,
+                       learning_rate: float = 1e-3) -> ev.DigitScorer:
+  """Train the scoring classifier on the training split ([0, 1] pixels, or the binarised digits) on the
+  engine (cross-entropy as a per-example loss, this module's task, Adam); the epoch
+  with the best validation loss is kept."""
+  data = load_level_digits(binarized)
+  x = {s: to_unit(data.split(s).astype(np.float32), data.num_levels) for s in ("train", "val", "test")}
+  model = ev.DigitClassifier()
+  config = ml_collections.ConfigDict({"seed": seed, "train": in_memory_train_config(num_epochs, batch_size)})
+  arrays = array_data({s: {"image": x[s], "label": np.asarray(getattr(data, f"{s}_labels"), np.int32)}
+                                  for s in ("train", "val")}, config)
+  loss_fn, eval_fn = classifier_losses(model)
+  tx = optax.adam(learning_rate)
+  task = loss_task(params_initializer(model), tx, loss_fn, eval_fn, name="digit_scorer")
+  params = fit_arrays(task, arrays, config).best_params
+  acc = float((np.asarray(model.apply({"params": params}, jnp.asarray(x["test"]))).argmax(-1) == data.test_labels).mean())
+  feats = np.asarray(ev.digit_features(model, params, jnp.asarray(x["train"])), np.float64)
+  return ev.DigitScorer(model, params, binarized, acc, feats.mean(0), np.cov(feats, rowvar=False))
+
+
+@functools.lru_cache(maxsize=4)
+def digit_scorer(binarized: bool, num_epochs: int = SCORER_EPOCHS) -> ev.DigitScorer:
+  """The project's scoring classifier (trained once per process, data kind and length)."""
+  return train_digit_scorer(binarized, num_epochs=num_epochs)
+
+
+def scorer_for(config: ml_collections.ConfigDict, binarized: bool) -> ev.DigitScorer:
+  """The scorer a run's config asks for (``scorer_epochs``)."""
+  return digit_scorer(binarized, int(config.get("scorer_epochs", SCORER_EPOCHS)))
+
+
 def pixel_losses(model) -> tuple[LossFn, EvalFn]:
   """``-log p(x)`` in nats per image: with dropout (the step's key) to train, without to evaluate."""
   def loss_fn(params, batch, key):
@@ -361,7 +401,7 @@ def vae_task(config: ml_collections.ConfigDict):
   loss_fn, eval_fn = vae_losses(model, digits.num_levels, val_key, config.eval.val_samples)
 
   def finish(state, evals, workdir):
-    results = analyse_vae(model, state["params"], digits, config, workdir)
+    results = analyse_vae(model, state["params"], digits, config, workdir, scorer_for(config, binarize))
     results.update(epochs_from_metrics(workdir, data.train.steps_per_epoch))
     results.update(elbo_curve_checks(val_losses(workdir)))
     return results

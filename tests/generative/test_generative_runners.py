@@ -86,7 +86,7 @@ def test_gan_runner_checkpoints_both_networks_and_scores_samples(tmp_path):
 
 @pytest.mark.slow
 def test_ring_runner_and_speed_runner(tmp_path):
-  from cs231n_jax.generative.evaluation import run_pixel_speed
+  from cs231n_jax.studies.generative_evaluation import run_pixel_speed
   from cs231n_jax.studies.gans import run_gan_ring
 
   c = cfg("gan_ring", losses=("non_saturating", "wgan"), seeds=(0,), num_eval_samples=500,
@@ -110,7 +110,7 @@ def test_ring_runner_and_speed_runner(tmp_path):
 
 @pytest.mark.slow
 def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
-  from cs231n_jax.generative.evaluation import run_evaluation
+  from cs231n_jax.studies.generative_evaluation import run_evaluation
 
   tiny_pixel = {"model": {"features": 4, "num_layers": 1, "head_features": 4}, "train": {"num_epochs": 1, "batch_size": 256}}
   tiny_vae = {"model": {"hidden": (16,), "latent_dim": 3}, "train": {"num_epochs": 1, "batch_size": 256},

@@ -10,7 +10,8 @@ from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative.baselines import IndependentPixels, fit_independent
 from cs231n_jax.generative.data import (check_levels, discrete_bound_offset, load_level_digits,
                                         nats_to_bits_per_dim)
-from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, train_pixel_model
+from cs231n_jax.generative.models import build_pixel_model, init_pixel_model
+from cs231n_jax.tasks.likelihood import train_pixel_model
 from cs231n_jax.generative.pixelcnn import PixelCNN
 
 TINY = (3, 3, 1)

@@ -22,7 +22,7 @@ from cs231n_jax.generative.configs import SCORER_EPOCHS
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.evaluation:run_evaluation"
+  c.runner = "cs231n_jax.studies.generative_evaluation:run_evaluation"
   c.seed = 0
   c.seeds = (0,)  # one seed (see the docstring); mean ± sd columns need --config.seeds="(0, 1, 2)"
   c.pixel_models = ("pixelcnn", "gated_pixelcnn", "pixelrnn_row", "pixelrnn_diagonal")

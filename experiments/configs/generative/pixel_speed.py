@@ -14,7 +14,7 @@ import ml_collections
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.generative.evaluation:run_pixel_speed"
+  c.runner = "cs231n_jax.studies.generative_evaluation:run_pixel_speed"
   c.sizes = (8, 16)
   c.num_levels = 17
   c.batch_size = 64

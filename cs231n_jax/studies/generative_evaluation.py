@@ -1,4 +1,4 @@
-"""The issue's two tables on the held-out digits, and the PixelCNN-vs-PixelRNN speed measurement.
+"""The generative models' two tables on the held-out digits, and the PixelCNN-vs-PixelRNN speed measurement.
 
 :func:`run_evaluation` trains (or, from its sub-workdirs, resumes) every model with the project's
 own per-model configs, then writes
@@ -36,7 +36,8 @@ from cs231n_jax.generative.baselines import fit_independent, select_logistic_aut
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
 from cs231n_jax.generative.pixelrnn import count_params
-from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, scorer_for
+from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
+from cs231n_jax.tasks.likelihood import scorer_for
 from cs231n_jax.tasks import likelihood as likelihood_task
 from cs231n_jax.studies.gans import override, run_gan
 
