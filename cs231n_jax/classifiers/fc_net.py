@@ -20,7 +20,7 @@ Relation to the Flax models: ``cs231n_jax.models.mlp.TwoLayerNet`` / ``FullyConn
 same architectures as Flax Linen modules (NHWC inputs, params in a variables pytree, batch stats in
 a mutable collection, gradients from ``jax.grad``), trained by the engine's ``fit`` loop with
 optax. These classes keep the course's objects and numbers so that course notebooks port
-unchanged; ``tests/course`` checks that the two agree given the same weights.
+unchanged; ``tests/classifiers`` checks that the two agree given the same weights.
 """
 
 from __future__ import annotations
