@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from cs231n_jax.command_line import EXIT_FAILED, EXIT_USAGE, PROG, Parser, UsageError
@@ -91,8 +90,10 @@ def run_experiment(config_path: str, workdir: str, overrides: Sequence[str]) -> 
   import jax
 
   if jax.process_index() == 0 and results is not None:
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    (Path(workdir) / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    from etils import epath  # a workdir may be gs://... (pathlib would make a local ./gs:/ folder)
+
+    epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+    (epath.Path(workdir) / "results.json").write_text(json.dumps(results, indent=2, default=float))
   return results
 
 

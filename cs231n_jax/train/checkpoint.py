@@ -232,6 +232,10 @@ class CheckpointManager:
       return
     if jax.process_index() == 0:
       self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+      if "://" in str(self.quarantine_dir):
+        # An object store has no empty folders (mkdir makes nothing), and epath renames only into
+        # a folder that exists: give it an object.
+        (self.quarantine_dir / "README.txt").write_text("Checkpoint steps that could not be read, moved aside.\n")
       (self.directory / str(step)).rename(target)
     if jax.process_count() > 1:
       from jax.experimental import multihost_utils
