@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP    := $(VENV)/.installed-test
-EXTRAS := dev,bench,notebooks,tfds,coco
+EXTRAS := dev,bench,notebooks,tfds,coco,gcs
 INSTALL_INPUTS := pyproject.toml setup.py requirements/constraints.txt
 
 .PHONY: demo test test-fast bench notebooks lock clean

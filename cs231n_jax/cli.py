@@ -115,7 +115,7 @@ def cmd_list(what: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
   if argv is None:  # run as the command (not called from Python): restart once with the malloc tunables
-    from cs231n_jax.glibc_tunables import restart_with_malloc_tunables
+    from cs231n_jax.cpu.malloc import restart_with_malloc_tunables
 
     restart_with_malloc_tunables()
   argv = list(sys.argv[1:] if argv is None else argv)

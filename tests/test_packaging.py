@@ -54,7 +54,7 @@ def installed(tmp_path_factory):
   (wheel,) = dist.glob("cs231n_jax-*.whl")
   names = zipfile.ZipFile(wheel).namelist()
   assert f"cs231n_jax/experiment_configs/{KNOWN_CONFIG}" in names
-  assert "cs231n_jax/nn/cpu_kernels.cc" in names
+  assert "cs231n_jax/cpu/kernels.cc" in names
   assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
   shipped = {n.removeprefix("cs231n_jax/experiment_configs/") for n in names
              if n.startswith("cs231n_jax/experiment_configs/")}

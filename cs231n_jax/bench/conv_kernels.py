@@ -9,7 +9,7 @@ three operations, each as one compiled JAX program and as one PyTorch eager call
 - ``weight gradient``: with respect to the kernel.
 
 The JAX side is the library's convolution (:func:`cs231n_jax.nn.conv_pool.conv_general_dilated`,
-what ``Conv`` runs: on CPU the kernels of :mod:`cs231n_jax.nn.cpu_kernels`, or XLA's convolution
+what ``Conv`` runs: on CPU the kernels of :mod:`cs231n_jax.cpu.kernels`, or XLA's convolution
 written as ``conv_pool`` writes it where they are not built), so its times include every copy XLA
 adds around the kernel. PyTorch runs ``conv2d`` and
 ``aten.convolution_backward`` (oneDNN on x86). Both sides' results are compared before timing, and

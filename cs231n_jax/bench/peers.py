@@ -6,8 +6,8 @@ Before timing, the PyTorch peer's random weights are converted onto the Flax mod
 are compared, so both sides compute the same function. Both get this machine's CPU threads. The
 fraction of peak uses XLA's FLOP count of the step for both and the float32 matmul peak measured
 in the same run. Two more variants undo the library's CPU work: the same Flax step with XLA's own
-convolutions and Flax's batch norm (before :mod:`cs231n_jax.nn.cpu_kernels`), and with XLA's default flags and
-convolution and max-pool lowering (before :mod:`cs231n_jax.xla_flags` and
+convolutions and Flax's batch norm (before :mod:`cs231n_jax.cpu.kernels`), and with XLA's default flags and
+convolution and max-pool lowering (before :mod:`cs231n_jax.cpu.xla_flags` and
 :mod:`cs231n_jax.nn.conv_pool`). The four take turns
 step by step (:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load
 hits them alike.
@@ -21,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax import xla_flags
+from cs231n_jax.cpu import xla_flags
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
-from cs231n_jax.nn import conv_pool, cpu_kernels
+from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.nn import conv_pool
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")
 MODEL_KWARGS = {"three_layer_convnet": {"filter_size": 7}}  # the course's defaults: 32 7x7 filters, 100 hidden

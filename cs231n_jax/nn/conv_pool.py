@@ -30,7 +30,7 @@ CPU (``docs/benchmarks.md``, "The CPU goal"):
   against 1.2 s unrolled). On the CPU backend the tangent rule transposes its operands explicitly
   so that both gradients are convolutions in that layout wherever they run (scanned: 1.85 s).
 
-- **The kernels themselves.** On the CPU backend, where :mod:`cs231n_jax.nn.cpu_kernels` is built
+- **The kernels themselves.** On the CPU backend, where :mod:`cs231n_jax.cpu.kernels` is built
   (a C++ compiler on the machine), the convolutions it supports run as its kernels instead, which
   make the three items above unnecessary for them; the items remain the path for everything else.
 
@@ -52,7 +52,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
-from cs231n_jax.nn import cpu_kernels
+from cs231n_jax.cpu import kernels as cpu_kernels
 
 
 _rewrites = {"enabled": True}
@@ -184,7 +184,7 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequenc
   """``lax.conv_general_dilated`` (same arguments, values and derivatives), expressed for XLA:CPU.
 
   On the CPU backend, convolutions the library's kernels compute (2-D, Flax's NHWC x HWIO layout,
-  float32 / float64, undilated, ungrouped) go to them (:mod:`cs231n_jax.nn.cpu_kernels`: forward,
+  float32 / float64, undilated, ungrouped) go to them (:mod:`cs231n_jax.cpu.kernels`: forward,
   input and weight gradient 1-3x faster than XLA:CPU's own). For the others, ungrouped: the forward
   pass appends a zero input channel when the input has an
   odd number of channels > 1, and on the CPU backend the weight gradient reads its input through

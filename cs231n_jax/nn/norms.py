@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.nn import cpu_kernels
+from cs231n_jax.cpu import kernels as cpu_kernels
 from cs231n_jax.nn.conv_pool import Conv
 
 NORMS = ("none", "batch", "layer", "instance", "group")

@@ -14,7 +14,8 @@ from jax import lax
 import numpy as np
 import pytest
 
-from cs231n_jax.nn import conv_pool, cpu_kernels
+from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.nn import conv_pool
 from cs231n_jax.nn.conv_pool import Conv, materialized, max_pool, xla_default_lowering
 
 

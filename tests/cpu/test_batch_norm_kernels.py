@@ -1,4 +1,4 @@
-"""The CPU batch-norm kernels (cs231n_jax/nn/cpu_kernels.cc) and the BatchNorm layer that uses them:
+"""The CPU batch-norm kernels (cs231n_jax/cpu/kernels.cc) and the BatchNorm layer that uses them:
 batch norm, optional residual add and ReLU, whose values and derivatives of every order equal the
 textbook formula in float64 (and finite differences); the layer equals Flax's nn.BatchNorm in its
 variables and, to float32 rounding, in training-mode outputs, gradients and running statistics;
@@ -14,7 +14,8 @@ from jax.test_util import check_grads
 import numpy as np
 import pytest
 
-from cs231n_jax.nn import cpu_kernels, norms
+from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.nn import norms
 
 EPS = 1e-5
 
@@ -36,6 +37,10 @@ def _close(a, b, rtol):
   for u, v in zip(leaves_a, leaves_b):
     scale = float(jnp.max(jnp.abs(v)))
     np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=0, atol=rtol * scale)
+
+
+pytestmark = pytest.mark.skipif(cpu_kernels.compiler() is None,
+                                reason="no C++ compiler (CXX, c++, g++, clang++ or ziglang): the CPU kernels cannot be built")
 
 
 def test_the_kernels_are_built_on_this_machine():

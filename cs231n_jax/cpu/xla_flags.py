@@ -67,7 +67,7 @@ def apply() -> None:
   if wanted == flags:
     return
   # No backend can have started before jax is imported (and importing it here costs ~0.6 s, twice
-  # for a command that restarts itself: cs231n_jax/glibc_tunables.py).
+  # for a command that restarts itself: cs231n_jax/cpu/malloc.py).
   if "jax" in sys.modules:
     from jax._src import xla_bridge
 

@@ -1,4 +1,4 @@
-"""cs231n_jax.xla_flags: the XLA:CPU option the library sets on import takes effect, respects the
+"""cs231n_jax.cpu.xla_flags: the XLA:CPU option the library sets on import takes effect, respects the
 user's own XLA_FLAGS, stays out of jaxlib versions it was not measured on, and can be turned off."""
 
 import json
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.sharding import SingleDeviceSharding
 
-from cs231n_jax import xla_flags
+from cs231n_jax.cpu import xla_flags
 
 OPTION = f"--{xla_flags.YNN_FUSION_OPTION}"
 
@@ -70,7 +70,7 @@ def test_late_import_warns_and_opt_out_leaves_xla_flags_untouched():
 
 def test_every_notebook_imports_cs231n_jax_before_jax():
   """A notebook that starts JAX first would run with XLA's default flag (and print the warning)."""
-  notebooks = sorted((Path(__file__).parents[1] / "colab").glob("*.ipynb"))
+  notebooks = sorted((Path(__file__).parents[2] / "colab").glob("*.ipynb"))
   assert notebooks
   for path in notebooks:
     lines = [line for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"

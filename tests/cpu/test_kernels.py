@@ -1,4 +1,4 @@
-"""The CPU convolution kernels (cs231n_jax/nn/cpu_kernels.cc) compute lax.conv_general_dilated and
+"""The CPU convolution kernels (cs231n_jax/cpu/kernels.cc) compute lax.conv_general_dilated and
 its derivatives of every order: float64 to rounding, on strides, paddings, kernel sizes and channel
 counts that exercise every register block and tail; bitwise reproducible; built once and cached;
 and the library falls back to XLA's convolution and Flax's batch norm, with a warning, when they
@@ -12,9 +12,15 @@ from jax import lax
 import numpy as np
 import pytest
 
-from cs231n_jax.nn import conv_pool, cpu_kernels, norms
+from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.nn import conv_pool, norms
 
 NHWC = ("NHWC", "HWIO", "NHWC")
+
+# Every test here builds or runs the kernels: without a compiler there is nothing to test (the
+# library's fallback to XLA is what the rest of the suite then runs on).
+pytestmark = pytest.mark.skipif(cpu_kernels.compiler() is None,
+                                reason="no C++ compiler (CXX, c++, g++, clang++ or ziglang): the CPU kernels cannot be built")
 
 
 def _reference(x, w, strides, padding):
@@ -33,7 +39,6 @@ def _close(a, b, rtol):
 
 
 def test_the_kernels_are_built_on_this_machine():
-  assert cpu_kernels.compiler() is not None, "no C++ compiler: install one or `pip install ziglang`"
   assert cpu_kernels.available()
 
 
@@ -187,7 +192,8 @@ def test_build_is_cached_and_reused(fresh_availability):
   assert library.parent == fresh_availability and library.stat().st_size > 0
   modified = library.stat().st_mtime_ns
   assert cpu_kernels.build(cxx) == library and library.stat().st_mtime_ns == modified
-  assert [p.name for p in fresh_availability.iterdir()] == [library.name]  # no temporary left behind
+  # No temporary left behind: the library and the lock file builds of it take.
+  assert sorted(p.name for p in fresh_availability.iterdir()) == sorted([library.name, library.stem + ".lock"])
 
 
 @pytest.mark.parametrize("cause", ["no_compiler", "broken_compiler", "opted_out"])
@@ -222,14 +228,78 @@ def _fake_run_without_version(run):
   return fake
 
 
-def test_export_needs_xlas_convolutions():
-  """jax.export refuses custom calls; traced inside disabled() a CPU convnet exports and runs."""
+def test_export_gets_xlas_convolutions_without_being_asked():
+  """jax.export refuses custom calls: a program lowered for export (for the CPU, a TPU or a GPU)
+  gets XLA's own convolution from the kernels' CPU lowering, with no disabled() needed."""
   f = lambda x, w: _ours(x, w, (1, 1), "SAME")
   args = (jax.ShapeDtypeStruct((2, 8, 8, 4), jnp.float32), jax.ShapeDtypeStruct((3, 3, 4, 8), jnp.float32))
-  with pytest.raises(ValueError, match="custom calls"):
-    jax.export.export(jax.jit(f))(*args)
-  with cpu_kernels.disabled():
-    exported = jax.export.export(jax.jit(lambda x, w: f(x, w)))(*args)
-  x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 8))
+  assert "cs231n_conv2d" in jax.jit(f).lower(*args).as_text()  # jit on this CPU: the kernel
+  grad = jax.jit(jax.grad(lambda x, w: f(x, w).sum(), (0, 1)))
+  for platforms in (["cpu"], ["tpu"], ["cuda"], ["cpu", "tpu"]):
+    text = jax.export.export(grad, platforms=platforms)(*args).mlir_module()
+    assert "custom_call" not in text and "stablehlo.convolution" in text, platforms
+  exported = jax.export.export(jax.jit(f))(*args)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 4))
+  w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 8))
   restored = jax.export.deserialize(exported.serialize())
-  np.testing.assert_allclose(restored.call(x, w), _reference(x, w, (1, 1), "SAME"), rtol=1e-6)
+  np.testing.assert_allclose(restored.call(x, w), _reference(x, w, (1, 1), "SAME"), rtol=1e-5, atol=1e-5)
+
+
+def test_the_build_waits_for_another_process_and_gives_up_after_its_timeout(tmp_path, monkeypatch):
+  import fcntl
+
+  monkeypatch.setenv("CS231N_JAX_KERNEL_CACHE", str(tmp_path))
+  cxx = cpu_kernels.compiler()
+  key_probe = []
+  monkeypatch.setattr(cpu_kernels, "_build_lock", _recording_lock(cpu_kernels._build_lock, key_probe))
+  with pytest.raises(TimeoutError, match="waited 1 s for another process"):
+    with _held_lock(tmp_path, fcntl):
+      cpu_kernels.build(cxx, timeout=1.0)
+  assert key_probe and not list(tmp_path.glob("*.so"))  # nothing built while the lock was held
+
+
+def _recording_lock(lock, seen):
+  def record(path, timeout):
+    seen.append(path)
+    return lock(path, timeout)
+  return record
+
+
+class _held_lock:
+  """Holds the lock file every build of this cache would take (as another process would)."""
+
+  def __init__(self, directory, fcntl):
+    self.directory, self.fcntl, self.handles = directory, fcntl, []
+
+  def __enter__(self):
+    # The lock file's name comes from the library's key: compute it the way build() does.
+    import hashlib, subprocess
+    cxx = cpu_kernels.compiler()
+    version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True).stdout
+    key = hashlib.sha256("\0".join([cpu_kernels.SOURCE.read_text(), " ".join(cpu_kernels.FLAGS), version,
+                                    jax.__version__, jax.lib.__version__, cpu_kernels._cpu_signature()]).encode()).hexdigest()[:16]
+    handle = open(self.directory / f"cpu_kernels-{key}.lock", "w")
+    self.fcntl.flock(handle, self.fcntl.LOCK_EX)
+    self.handles.append(handle)
+    return self
+
+  def __exit__(self, *exc):
+    for h in self.handles:
+      self.fcntl.flock(h, self.fcntl.LOCK_UN)
+      h.close()
+
+
+def test_the_cache_key_follows_the_cpu_on_x86_and_arm():
+  x86 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f\n\nprocessor\t: 1\nflags\t: other"
+  arm = ("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd sve2\nCPU implementer\t: 0x41\n"
+         "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd4f\nCPU revision\t: 1\n")
+  assert cpu_kernels._cpu_signature(x86, "x86_64") == "x86_64\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f"
+  arm_signature = cpu_kernels._cpu_signature(arm, "aarch64")
+  assert "Features\t: fp asimd sve2" in arm_signature and "CPU part\t: 0xd4f" in arm_signature
+  assert cpu_kernels._cpu_signature(arm.replace("sve2", "sve"), "aarch64") != arm_signature
+
+
+@pytest.mark.parametrize("version,tested", [("0.10.2", True), ("0.10.9", True), ("0.11.0", False),
+                                            ("0.9.1", False), ("0.10.2rc1", True)])
+def test_the_kernels_run_only_on_the_tested_jax_versions(version, tested):
+  assert cpu_kernels.jax_version_tested(version) is tested

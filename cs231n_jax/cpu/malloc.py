@@ -24,7 +24,7 @@ Left alone: a ``GLIBC_TUNABLES`` that already names any ``glibc.malloc`` tunable
 malloc; ``glibc.malloc.hugetlb=0`` measures without), anything but Linux with glibc 2.35 or later
 (the huge-page tunable's first release), a kernel whose transparent huge pages are ``never``, and
 ``CS231N_JAX_XLA_DEFAULTS=1`` (which turns off every runtime default of this library, the XLA flag
-of :mod:`cs231n_jax.xla_flags` included).
+of :mod:`cs231n_jax.cpu.xla_flags` included).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-from cs231n_jax.xla_flags import OPT_OUT_ENV
+from cs231n_jax.cpu import jax_will_use_cpu
+from cs231n_jax.cpu.xla_flags import OPT_OUT_ENV
 
 HUGETLB = "glibc.malloc.hugetlb"
 MALLOC = "glibc.malloc."
@@ -76,8 +77,8 @@ def restart_with_malloc_tunables() -> None:
   """Replace this process by the same command line with :data:`TUNABLES` added to
   ``GLIBC_TUNABLES``; return at once if there is nothing to add. Call it first thing, before any
   work: whatever ran before is run again."""
-  if not sys.platform.startswith("linux") or not transparent_huge_pages_possible():
-    return
+  if not sys.platform.startswith("linux") or not transparent_huge_pages_possible() or not jax_will_use_cpu():
+    return  # the tunables were measured for XLA:CPU's buffers; a TPU or GPU host keeps glibc's defaults
   value = tunables_to_set(os.environ, glibc_version())
   if value is None:
     return

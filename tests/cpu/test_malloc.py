@@ -1,4 +1,4 @@
-"""cs231n_jax.glibc_tunables: the command restarts itself once with its malloc tunables (huge pages,
+"""cs231n_jax.cpu.malloc: the command restarts itself once with its malloc tunables (huge pages,
 freed memory kept), keeps the user's own tunables, leaves malloc alone when the user tunes it, and
 can be turned off."""
 
@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 
-from cs231n_jax import cli, glibc_tunables
-from cs231n_jax.xla_flags import OPT_OUT_ENV
+from cs231n_jax import cli
+from cs231n_jax.cpu import malloc
+from cs231n_jax.cpu.xla_flags import OPT_OUT_ENV
 
-ON = glibc_tunables.TUNABLES
+ON = malloc.TUNABLES
 
 
 def test_the_tunables_are_huge_pages_and_kept_memory():
@@ -18,25 +19,25 @@ def test_the_tunables_are_huge_pages_and_kept_memory():
 
 
 def test_tunables_are_added_after_the_users_own():
-  assert glibc_tunables.tunables_to_set({}, (2, 36)) == ON
+  assert malloc.tunables_to_set({}, (2, 36)) == ON
   mine = "glibc.rtld.optional_static_tls=2048:glibc.pthread.rseq=0"
-  assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 35)) == f"{mine}:{ON}"
+  assert malloc.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 35)) == f"{mine}:{ON}"
 
 
 def test_users_malloc_choice_old_or_other_libc_and_opt_out_are_left_alone():
   for mine in ("glibc.malloc.hugetlb=0", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=2",
                "glibc.pthread.rseq=0:glibc.malloc.trim_threshold=1048576"):
-    assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 36)) is None
-  assert glibc_tunables.tunables_to_set({}, (2, 34)) is None  # glibc before the huge-page tunable existed
-  assert glibc_tunables.tunables_to_set({}, None) is None  # musl, macOS, Windows
-  assert glibc_tunables.tunables_to_set({OPT_OUT_ENV: "1"}, (2, 36)) is None
+    assert malloc.tunables_to_set({"GLIBC_TUNABLES": mine}, (2, 36)) is None
+  assert malloc.tunables_to_set({}, (2, 34)) is None  # glibc before the huge-page tunable existed
+  assert malloc.tunables_to_set({}, None) is None  # musl, macOS, Windows
+  assert malloc.tunables_to_set({OPT_OUT_ENV: "1"}, (2, 36)) is None
   # A tunable of another namespace whose name merely looks alike is not a malloc choice.
   other = "glibc.mallocx.hugetlb=0"
-  assert glibc_tunables.tunables_to_set({"GLIBC_TUNABLES": other}, (2, 36)) == f"{other}:{ON}"
+  assert malloc.tunables_to_set({"GLIBC_TUNABLES": other}, (2, 36)) == f"{other}:{ON}"
 
 
 def test_glibc_version_reads_this_process():
-  version = glibc_tunables.glibc_version()
+  version = malloc.glibc_version()
   if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
     assert version is not None and version >= (2, 17)
   else:
@@ -48,14 +49,14 @@ def _env(**extra) -> dict:
   return {**env, **extra}
 
 
-RESTART = ("import os; from cs231n_jax import glibc_tunables as g; "
+RESTART = ("import os; from cs231n_jax.cpu import malloc as g; "
            "print('run', os.getpid(), os.environ.get('GLIBC_TUNABLES')); g.restart_with_malloc_tunables(); "
            "print('work', os.getpid(), os.environ.get('GLIBC_TUNABLES'))")
 
 
 def _expects_restart() -> bool:
-  return (sys.platform.startswith("linux") and glibc_tunables.transparent_huge_pages_possible()
-          and (glibc_tunables.glibc_version() or (0, 0)) >= glibc_tunables.FIRST_GLIBC)
+  return (sys.platform.startswith("linux") and malloc.transparent_huge_pages_possible()
+          and (malloc.glibc_version() or (0, 0)) >= malloc.FIRST_GLIBC)
 
 
 def test_restart_runs_the_same_command_once_with_the_tunables():
@@ -80,7 +81,7 @@ def test_no_restart_when_turned_off_or_already_chosen():
 
 def test_the_command_restarts_only_when_run_as_a_program(monkeypatch):
   calls = []
-  monkeypatch.setattr(glibc_tunables, "restart_with_malloc_tunables", lambda: calls.append(1))
+  monkeypatch.setattr(malloc, "restart_with_malloc_tunables", lambda: calls.append(1))
   monkeypatch.setattr(sys, "argv", ["cs231n-jax", "list"])
   assert cli.main() == 0  # as the console script calls it
   assert cli.main(["list"]) == 0  # from Python (tests, notebooks): no restart

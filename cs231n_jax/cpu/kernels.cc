@@ -4,7 +4,7 @@
 // with x (N, H, W, C) and dy (N, OH, OW, O) row-major (Flax's NHWC) and dW (KH, KW, C, O) (HWIO);
 // positions outside x are the convolution's zero padding. XLA:CPU computes this with Eigen kernels
 // that jaxlib compiles for plain AVX; this file is compiled on the machine that runs it
-// (-march=native, cs231n_jax/nn/cpu_kernels.py), so the loops below use its widest vectors.
+// (-march=native, cs231n_jax/cpu/kernels.py), so the loops below use its widest vectors.
 //
 // Work: for every image, for every kernel tap (kh, kw), a block of CB input channels by OV vectors
 // of output channels stays in registers while the tap's valid output positions stream past (for 1-3

@@ -3,7 +3,7 @@
 XLA:CPU computes a convolution's weight gradient with Eigen kernels that jaxlib compiles for plain
 AVX; on the CIFAR ResNets' 3x3 convolutions they reach 20-45 GFLOP/s of this machine's ~170
 (docs/benchmarks.md, "The CPU goal"); and it spends ~10 passes over the activation on batch norm,
-the residual add and the ReLU of a residual block. ``cpu_kernels.cc`` computes the convolution,
+the residual add and the ReLU of a residual block. ``kernels.cc`` computes the convolution,
 its weight gradient and batch norm (forward and backward) with the host's widest vectors: it is
 compiled here, once per source, compiler, jaxlib and CPU (``-march=native``), into a cache
 directory, and called as XLA FFI custom calls that split the work over XLA's own intra-op thread pool.
@@ -21,8 +21,12 @@ and reverse differentiation works and runs on the kernels. ``conv_pool.conv_gene
 ``conv2d_p`` on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
 ``norms.BatchNorm`` in training) has three primitives of its own; see its section below.
 
-``jax.export`` refuses custom calls (they carry no compatibility guarantee): to export a CPU program
-with convolutions or training-mode batch norm, trace it inside :func:`disabled` (XLA's own, portable).
+The kernels are chosen by the lowering platform: every primitive's default lowering is XLA's own
+computation, and its CPU lowering the custom call -- except in a program lowered for ``jax.export``,
+which refuses custom calls (they carry no compatibility guarantee) and gets XLA's computation too.
+The build runs once per machine, in the background from ``import cs231n_jax`` on a CPU host
+(:func:`build_in_background`), under a file lock and with a timeout; only JAX versions in
+:data:`TESTED_JAX` use the kernels.
 
 No compiler, a failed build or ``CS231N_JAX_XLA_DEFAULTS=1``: :func:`available` is False (with one
 warning naming the reason) and the library keeps XLA's convolutions and Flax's batch norm. A
@@ -45,6 +49,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from typing import Iterator, Sequence
 
@@ -55,7 +61,7 @@ from jax import lax
 from jax.extend import core
 from jax.interpreters import ad, batching, mlir
 
-SOURCE = pathlib.Path(__file__).with_name("cpu_kernels.cc")
+SOURCE = pathlib.Path(__file__).with_name("kernels.cc")
 CONV_TARGET = "cs231n_conv2d"
 WEIGHT_GRAD_TARGET = "cs231n_conv2d_weight_grad"
 BATCH_NORM_TARGET = "cs231n_batch_norm"
@@ -80,50 +86,106 @@ def compiler() -> list[str] | None:
   return None
 
 
-def _cpu_signature() -> str:
-  """What ``-march=native`` depends on: the CPU's model and feature flags."""
-  try:
-    text = pathlib.Path("/proc/cpuinfo").read_text()
-    return "\n".join(line for line in text.splitlines()[:40] if line.startswith(("model name", "flags")))
-  except OSError:
-    return platform.processor() + platform.machine()
+CPU_SIGNATURE_KEYS = ("model name", "flags",  # x86
+                      "Features", "CPU implementer", "CPU architecture", "CPU variant", "CPU part")  # ARM
+
+
+def _cpu_signature(cpuinfo: str | None = None, machine: str | None = None) -> str:
+  """What ``-march=native`` depends on: the machine, the CPU's model and its feature flags (x86's
+  ``model name`` / ``flags``, ARM's ``Features`` and part numbers), from the first CPU's entry."""
+  if cpuinfo is None:
+    try:
+      cpuinfo = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+      cpuinfo = platform.processor()
+  first_cpu = cpuinfo.split("\n\n")[0]
+  lines = [line for line in first_cpu.splitlines() if line.startswith(CPU_SIGNATURE_KEYS)]
+  return "\n".join([machine or platform.machine(), *lines])
 
 
 def cache_dir() -> pathlib.Path:
   return pathlib.Path(os.environ.get("CS231N_JAX_KERNEL_CACHE") or pathlib.Path.home() / ".cache/cs231n_jax/kernels")
 
 
-def build(cxx: Sequence[str]) -> pathlib.Path:
-  """Compiles ``cpu_kernels.cc`` (once per source, compiler, jaxlib and CPU) and returns the library.
+BUILD_TIMEOUT_S = 600  # the compile, and the wait for another process's compile of the same library
 
-  The library is written under a temporary name and renamed into place, so that a failed or
-  concurrent build never leaves a broken library where a later process would load it."""
-  version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True).stdout
+
+@contextlib.contextmanager
+def _build_lock(path: pathlib.Path, timeout: float):
+  """An exclusive lock on ``path`` (``fcntl``; other processes building the same library wait)."""
+  import fcntl
+
+  deadline = time.monotonic() + timeout
+  with open(path, "w") as handle:
+    while True:
+      try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        break
+      except BlockingIOError:
+        if time.monotonic() > deadline:
+          raise TimeoutError(f"waited {timeout:.0f} s for another process building {path.stem}") from None
+        time.sleep(0.2)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
+  """Compiles ``kernels.cc`` (once per source, compiler, jaxlib and CPU) and returns the library.
+
+  One process compiles while others wait on a file lock; the compile is announced on stderr (it
+  takes tens of seconds, once per machine) and gives up after ``timeout`` seconds. The library is
+  written under a temporary name and renamed into place, so that a failed or concurrent build
+  never leaves a broken library where a later process would load it."""
+  version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
   key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, jax.__version__,
                                   jax.lib.__version__, _cpu_signature()]).encode()).hexdigest()[:16]
   target = cache_dir() / f"cpu_kernels-{key}.so"
   if target.exists():
     return target
   target.parent.mkdir(parents=True, exist_ok=True)
-  with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-    partial = pathlib.Path(tmp) / target.name
-    command = [*cxx, *FLAGS, "-I", jax.ffi.include_dir(), str(SOURCE), "-o", str(partial), "-lpthread"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-      raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
-    os.replace(partial, target)
+  with _build_lock(target.with_suffix(".lock"), timeout):
+    if target.exists():  # another process built it while this one waited
+      return target
+    print(f"cs231n_jax: compiling the CPU kernels into {target.parent} (once per machine, ~30 s)",
+          file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+      partial = pathlib.Path(tmp) / target.name
+      command = [*cxx, *FLAGS, "-I", jax.ffi.include_dir(), str(SOURCE), "-o", str(partial), "-lpthread"]
+      result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+      if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
+      os.replace(partial, target)
   return target
 
 
+# The JAX versions these primitives (jax.extend.core, jax.interpreters' ad / batching / mlir, the
+# FFI) were tested with, [first, last): outside it the library keeps XLA's own path.
+TESTED_JAX = ((0, 10, 2), (0, 11, 0))
+
+
+def jax_version_tested(version: str = jax.__version__) -> bool:
+  parts = tuple(int("".join(c for c in p if c.isdigit()) or 0) for p in version.split(".")[:3])
+  return TESTED_JAX[0] <= parts < TESTED_JAX[1]
+
+
+_decision_lock = threading.Lock()
+
+
 @functools.cache
-def available() -> bool:
-  """Whether the kernels are built, loaded and registered with XLA for the CPU."""
+def _decide() -> bool:
   if os.environ.get("CS231N_JAX_XLA_DEFAULTS") == "1":
+    return False
+  if not jax_version_tested():
+    warnings.warn(f"cs231n_jax: the CPU kernels were tested with JAX {TESTED_JAX[0]} to before {TESTED_JAX[1]}, "
+                  f"this is {jax.__version__}: convolutions and batch norm use XLA's own kernels on the CPU",
+                  stacklevel=3)
     return False
   cxx = compiler()
   if cxx is None:
     warnings.warn("cs231n_jax: no C++ compiler (CXX, c++, g++, clang++ or the ziglang package): "
-                  "convolutions and batch norm use XLA's own kernels on the CPU", stacklevel=2)
+                  "convolutions and batch norm use XLA's own kernels on the CPU", stacklevel=3)
     return False
   try:
     library = ctypes.cdll.LoadLibrary(str(build(cxx)))
@@ -131,11 +193,31 @@ def available() -> bool:
     jax.ffi.register_ffi_target(WEIGHT_GRAD_TARGET, jax.ffi.pycapsule(library.ConvWeightGrad), platform="cpu")
     jax.ffi.register_ffi_target(BATCH_NORM_TARGET, jax.ffi.pycapsule(library.BatchNorm), platform="cpu")
     jax.ffi.register_ffi_target(BATCH_NORM_GRAD_TARGET, jax.ffi.pycapsule(library.BatchNormGrad), platform="cpu")
-  except (OSError, AttributeError, RuntimeError, subprocess.SubprocessError) as error:
+  except (OSError, AttributeError, RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
     warnings.warn(f"cs231n_jax: building the CPU kernels failed ({error}): convolutions and batch "
-                  "norm use XLA's own kernels on the CPU", stacklevel=2)
+                  "norm use XLA's own kernels on the CPU", stacklevel=3)
     return False
   return True
+
+
+def available() -> bool:
+  """Whether the kernels are built, loaded and registered with XLA for the CPU (decided once per
+  process, with one warning when they cannot be; a build started by :func:`build_in_background`
+  is waited for, not repeated)."""
+  with _decision_lock:
+    return _decide()
+
+
+available.cache_clear = _decide.cache_clear  # tests forget the decision
+
+
+def build_in_background() -> threading.Thread:
+  """Decide (and if needed compile) now, in a daemon thread, so that the first trace of a
+  convolution waits at most for what is left instead of compiling inside the trace. The package
+  calls it on import when JAX will run on the CPU."""
+  thread = threading.Thread(target=available, name="cs231n_jax-cpu-kernels", daemon=True)
+  thread.start()
+  return thread
 
 
 _switch = {"enabled": True}
@@ -252,6 +334,20 @@ conv2d_p = core.Primitive("cs231n_conv2d")
 weight_grad_p = core.Primitive("cs231n_conv2d_weight_grad")
 
 
+def _cpu_lowering(on_cpu, portable, multiple_results):
+  """The CPU lowering: the kernel's custom call, except in a program lowered for ``jax.export``,
+  which refuses custom calls (they carry no compatibility guarantee) and gets ``portable``, XLA's
+  own computation of the same values -- so exporting needs no :func:`disabled`."""
+  kernel = mlir.lower_fun(on_cpu, multiple_results=multiple_results)
+  xla = mlir.lower_fun(portable, multiple_results=multiple_results)
+
+  def rule(ctx, *args, **params):
+    for_export = ctx.module_context.lowering_parameters.for_export
+    return (xla if for_export else kernel)(ctx, *args, **params)
+
+  return rule
+
+
 def _shaped(fn, *args, **params):
   out = jax.eval_shape(functools.partial(fn, **params), *args)
   return jax.core.ShapedArray(out.shape, out.dtype)
@@ -260,14 +356,13 @@ def _shaped(fn, *args, **params):
 conv2d_p.def_impl(lambda x, w, **params: (_conv_on_cpu if jax.default_backend() == "cpu" else _conv)(x, w, **params))
 conv2d_p.def_abstract_eval(functools.partial(_shaped, _conv))
 mlir.register_lowering(conv2d_p, mlir.lower_fun(_conv, multiple_results=False))
-mlir.register_lowering(conv2d_p, mlir.lower_fun(_conv_on_cpu, multiple_results=False), platform="cpu")
+mlir.register_lowering(conv2d_p, _cpu_lowering(_conv_on_cpu, _conv, False), platform="cpu")
 
 weight_grad_p.def_impl(lambda x, g, **params: (_weight_grad_on_cpu if jax.default_backend() == "cpu"
                                                 else _weight_grad_by_xla)(x, g, **params))
 weight_grad_p.def_abstract_eval(functools.partial(_shaped, _weight_grad_by_xla))
 mlir.register_lowering(weight_grad_p, mlir.lower_fun(_weight_grad_by_xla, multiple_results=False))
-mlir.register_lowering(weight_grad_p, mlir.lower_fun(_weight_grad_on_cpu, multiple_results=False),
-                       platform="cpu")
+mlir.register_lowering(weight_grad_p, _cpu_lowering(_weight_grad_on_cpu, _weight_grad_by_xla, False), platform="cpu")
 
 # conv2d_p(x, w): transposed in x, the input gradient (by the kernel); in w, the weight gradient.
 ad.defbilinear(
@@ -437,7 +532,7 @@ def _define(primitive, reference, on_cpu=None, multiple_results=False):
   primitive.def_abstract_eval(shaped)
   mlir.register_lowering(primitive, mlir.lower_fun(reference, multiple_results=multiple_results))
   if on_cpu:
-    mlir.register_lowering(primitive, mlir.lower_fun(on_cpu, multiple_results=multiple_results), platform="cpu")
+    mlir.register_lowering(primitive, _cpu_lowering(on_cpu, reference, multiple_results), platform="cpu")
   ad.primitive_jvps[primitive] = jvp
   batching.primitive_batchers[primitive] = batch
 
