@@ -11,6 +11,8 @@ os.environ["XLA_FLAGS"] = (
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import cs231n_jax  # noqa: E402,F401  (sets the library's XLA:CPU flag, as a user's import does)
+
+# isort: split
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

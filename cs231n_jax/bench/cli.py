@@ -92,7 +92,6 @@ def main(argv: Sequence[str]) -> int:
 
 def _main(argv: Sequence[str]) -> int:
   from cs231n_jax.bench.harness import measure_peak_matmul, write_records
-
   from cs231n_jax.command_line import Parser
 
   p = Parser(prog="cs231n-jax bench")

@@ -23,8 +23,9 @@ def model_step(name: str, step: str = "train", batch: int = 128, n_runs: int = 1
   import optax
 
   from cs231n_jax.models import default_input_shape, get_model
+  from cs231n_jax.tasks.classification import eval_step
+  from cs231n_jax.tasks.classification import plain_train_step as train_step
   from cs231n_jax.train.state import create_train_state
-  from cs231n_jax.tasks.classification import eval_step, plain_train_step as train_step
 
   if step not in STEPS:
     raise ValueError(f"--step: expected one of {STEPS}, got {step!r}")

@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.cpu import xla_flags
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
 from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.cpu import xla_flags
 from cs231n_jax.nn import conv_pool
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")

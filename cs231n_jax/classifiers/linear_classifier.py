@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.classifiers.linear_svm import svm_loss_vectorized
-from cs231n_jax.classifiers.weight_penalties import ELASTIC_BETA, check_regularizer
 from cs231n_jax.classifiers.softmax import softmax_loss_vectorized
+from cs231n_jax.classifiers.weight_penalties import ELASTIC_BETA, check_regularizer
 from cs231n_jax.layers.losses import check_label_values
 
 # The course initialises W ~ 0.001 * N(0, 1) and prints the loss every 100 iterations.

@@ -45,9 +45,9 @@ from flax import traverse_util
 
 from cs231n_jax.config import parse_value
 from cs231n_jax.errors import Cs231nError
-from cs231n_jax.train import checkpoint
 from cs231n_jax.models import alexnet, densenet, googlenet, registry, resnet, squeezenet, vgg
 from cs231n_jax.models.analysis import init_shapes
+from cs231n_jax.train import checkpoint
 
 BN_LEAVES = {"weight": ("params", "scale"), "bias": ("params", "bias"),
              "running_mean": ("batch_stats", "mean"), "running_var": ("batch_stats", "var")}

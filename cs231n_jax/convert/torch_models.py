@@ -15,8 +15,8 @@ from collections import OrderedDict
 from typing import Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 # Widths per VGG block, as cs231n_jax.models.vgg.VGG_CONFIGS (kept separate: this file is torch-only).
 VGG_CONFIGS = {

@@ -19,7 +19,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from cs231n_jax.layers import conv, core, dropout as dropout_lib, fast, layer_utils, losses, normalization
+from cs231n_jax.layers import conv, core, fast, layer_utils, losses, normalization
+from cs231n_jax.layers import dropout as dropout_lib
 
 
 def _is_residual(leaf: Any) -> bool:

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cs231n_jax.nn.conv_pool import Conv, max_pool as tiled_max_pool
+from cs231n_jax.nn.conv_pool import Conv
+from cs231n_jax.nn.conv_pool import max_pool as tiled_max_pool
 from cs231n_jax.nn.norms import BatchNorm
 
 Dtype = Any

@@ -54,7 +54,6 @@ from jax.custom_derivatives import SymbolicZero
 
 from cs231n_jax.cpu import kernels as cpu_kernels
 
-
 _rewrites = {"enabled": True}
 
 

@@ -8,9 +8,9 @@ import re
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
 import pytest
+from jax import lax
 
 from cs231n_jax.cpu import kernels as cpu_kernels
 from cs231n_jax.nn import conv_pool, norms
@@ -273,7 +273,8 @@ class _held_lock:
 
   def __enter__(self):
     # The lock file's name comes from the library's key: compute it the way build() does.
-    import hashlib, subprocess
+    import hashlib
+    import subprocess
     cxx = cpu_kernels.compiler()
     version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True).stdout
     key = hashlib.sha256("\0".join([cpu_kernels.SOURCE.read_text(), " ".join(cpu_kernels.FLAGS), version,

@@ -2,13 +2,12 @@
 and must give the same logits (to 1e-5) as the Flax models; mismatched architectures fail loudly.
 Uses torch (the ``bench`` extra)."""
 
+import jax
 import numpy as np
 import pytest
 import torch
 
-import jax
-from cs231n_jax.convert import (WeightMismatchError, convert_state_dict, load_state_dict, load_variables, run,
-                                save_variables)
+from cs231n_jax.convert import WeightMismatchError, convert_state_dict, load_state_dict, load_variables, run, save_variables
 from cs231n_jax.convert import torch_models as T
 from cs231n_jax.models import cnn_layers as L
 from cs231n_jax.models import get_model

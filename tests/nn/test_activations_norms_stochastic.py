@@ -11,7 +11,6 @@ from jax.test_util import check_grads
 
 from cs231n_jax.nn import activations, norms, stochastic_layers
 
-
 # ---- activations ----
 
 def test_saturation_and_dead_gradients_at_the_slide_probe_points():

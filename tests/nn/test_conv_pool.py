@@ -10,9 +10,9 @@ import re
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
 import pytest
+from jax import lax
 
 from cs231n_jax.cpu import kernels as cpu_kernels
 from cs231n_jax.nn import conv_pool

@@ -151,7 +151,6 @@ def test_augmentation_runs_inside_the_step_and_changes_the_update():
 
 def test_auxiliary_classifier_losses_are_weighted_into_the_gradient():
   import flax.linen as nn
-  import jax.numpy as jnp
 
   class TwoHeads(nn.Module):
     @nn.compact

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cs231n_jax.errors import CheckpointError
-from cs231n_jax.train.checkpoint import CheckpointManager, checksum, manifest_mismatches, manifest
+from cs231n_jax.train.checkpoint import CheckpointManager, checksum, manifest, manifest_mismatches
 
 
 def tree(scale=1.0, hidden=4):

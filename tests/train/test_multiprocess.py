@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from cs231n_jax.config import apply_overrides, load_config
-from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.tasks import classification
+from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.train.loop import checkpoint_template
 
 CONFIG = str(Path(__file__).with_name("resume_config.py"))

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from cs231n_jax.config import load_config
-from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.tasks import classification
+from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.train.loop import checkpoint_template
 from cs231n_jax.train.metrics import read_jsonl
 
