@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 from etils import epath
 
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 
 
 def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike,
@@ -27,8 +27,7 @@ def plot_curves(records: Sequence[dict[str, Any]], path: str | epath.PathLike,
     ax.grid(alpha=0.3)
     ax.legend()
   fig.tight_layout()
-  with epath.Path(path).open("wb") as f:
-    fig.savefig(f, format="png", dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | epath.PathLike,
@@ -46,8 +45,7 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
   ax.set(xticks=range(n), yticks=range(n), xticklabels=class_names, yticklabels=class_names,
          xlabel="predicted", ylabel="true", title=title)
   fig.tight_layout()
-  with epath.Path(path).open("wb") as f:
-    fig.savefig(f, format="png", dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def summary_table(rows: Sequence[tuple[str, Any]]) -> str:
