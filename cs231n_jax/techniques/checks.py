@@ -1,4 +1,4 @@
-"""Config checks shared by the study runners: one-line :class:`ConfigError` naming the field."""
+"""Config checks shared by the runners (techniques and studies): one-line :class:`ConfigError` naming the field."""
 
 from __future__ import annotations
 

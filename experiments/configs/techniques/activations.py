@@ -16,7 +16,7 @@ from cs231n_jax.tasks.classification import base_config
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.activation_study:run_activation_study"
+  c.runner = "cs231n_jax.studies.activation_study:run_activation_study"
   c.model = ml_collections.ConfigDict({"name": "technique_mlp", "hidden_dims": (100, 100), "activation": "relu"})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05

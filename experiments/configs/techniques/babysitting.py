@@ -14,7 +14,7 @@ import ml_collections
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.techniques.babysitting:run_babysitting"
+  c.runner = "cs231n_jax.studies.babysitting:run_babysitting"
   c.seed = 0
   c.hidden_dims = (50,)
   c.epochs = 10

@@ -13,7 +13,7 @@ from cs231n_jax.tasks.classification import base_config
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.ensembles:run_ensembles"
+  c.runner = "cs231n_jax.studies.ensembles:run_ensembles"
   c.model = ml_collections.ConfigDict({"name": "technique_mlp", "hidden_dims": (100, 100)})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05

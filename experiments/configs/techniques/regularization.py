@@ -18,7 +18,7 @@ from cs231n_jax.tasks.classification import base_config
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.regularizer_study:run_regularization"
+  c.runner = "cs231n_jax.studies.regularizer_study:run_regularization"
   # A wide MLP trained to fit the training set: the regime where regularisation can matter.
   c.model = ml_collections.ConfigDict({
       "name": "technique_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",

@@ -23,7 +23,7 @@ STEPS = 500
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.regularizer_study:run_regularization"
+  c.runner = "cs231n_jax.studies.regularizer_study:run_regularization"
   c.data.train_per_class = TRAIN_PER_CLASS  # data.subset_seed follows the run's seed
   c.model = ml_collections.ConfigDict({
       "name": "technique_mlp", "hidden_dims": (256, 256), "activation": "relu", "normalization": "none",

@@ -17,7 +17,7 @@ from cs231n_jax.tasks.classification import base_config
 
 def get_config():
   c = base_config()
-  c.runner = "cs231n_jax.techniques.transfer:run_transfer"
+  c.runner = "cs231n_jax.studies.transfer:run_transfer"
   c.model = ml_collections.ConfigDict({"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128})
   c.optimizer.name = "momentum"
   c.optimizer.learning_rate = 0.05

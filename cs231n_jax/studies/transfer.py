@@ -36,7 +36,7 @@ import numpy as np
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import factory
 from cs231n_jax.techniques import checks
-from cs231n_jax.techniques import engine_runs as er
+from cs231n_jax.studies import engine_runs as er
 
 METHODS = {  # method -> (start from pretrained weights?, trainable parameter patterns)
     "linear_probe": (True, ("^head/",)),

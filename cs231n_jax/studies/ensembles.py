@@ -25,7 +25,7 @@ import numpy as np
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim.averaging import averaged_params
 from cs231n_jax.techniques import checks
-from cs231n_jax.techniques import engine_runs as er
+from cs231n_jax.studies import engine_runs as er
 
 
 def _probs_for(config, workdir, params, model_state, restored) -> dict[str, np.ndarray]:

@@ -24,8 +24,8 @@ import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.activations import ALL_ACTIVATIONS
-from cs231n_jax.techniques import engine_runs as er
-from cs231n_jax.techniques.regularizer_study import merge
+from cs231n_jax.studies import engine_runs as er
+from cs231n_jax.studies.regularizer_study import merge
 from cs231n_jax.train.loop import TrainingDiverged
 
 SATURATION = 0.99  # |tanh| above, or sigmoid outside (0.01, 0.99): local gradient < 0.02

@@ -28,7 +28,7 @@ import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.techniques import checks
-from cs231n_jax.techniques import engine_runs as er
+from cs231n_jax.studies import engine_runs as er
 
 CHANGES = ("val_accuracy", "test_accuracy", "accuracy_gap", "loss_gap")  # compared with the baseline per seed
 
