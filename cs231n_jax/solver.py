@@ -86,7 +86,8 @@ class Solver:
     self.X_val, self.y_val = data["X_val"], data["y_val"]
     for x_key, y_key in (("X_train", "y_train"), ("X_val", "y_val")):
       if np.shape(data[y_key]) != (np.shape(data[x_key])[0],):
-        raise ValueError(f"Solver: data['{y_key}'] {np.shape(data[y_key])} must hold one label per row of data['{x_key}'] {np.shape(data[x_key])}")
+        raise ValueError(f"Solver: data['{y_key}'] {np.shape(data[y_key])} must hold one label per row "
+                         f"of data['{x_key}'] {np.shape(data[x_key])}")
       if getattr(model, "num_classes", None) is not None:
         # The compiled step gathers minibatch labels on the device, where an out-of-range label
         # would be clamped silently; check them once here.

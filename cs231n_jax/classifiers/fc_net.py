@@ -52,7 +52,8 @@ def _check_flat_input(model, X) -> None:
   shape = tuple(np.shape(X))
   features = int(np.prod(shape[1:])) if len(shape) >= 2 else -1
   if features != model.input_dim:
-    raise ValueError(f"{type(model).__name__}.loss: X {shape} has {features} features per example but the model expects input_dim={model.input_dim}")
+    raise ValueError(f"{type(model).__name__}.loss: X {shape} has {features} features per example "
+                     f"but the model expects input_dim={model.input_dim}")
 
 
 class TwoLayerNet(CourseModel):

@@ -117,7 +117,8 @@ class KNearestNeighbor:
       raise ValueError("KNearestNeighbor: call train(X, y) before predicting")
     X = jnp.asarray(X)
     if X.ndim != 2 or X.shape[1] != self.X_train.shape[1]:
-      raise ValueError(f"KNearestNeighbor: test X {X.shape} must be (num_test, {self.X_train.shape[1]}) to match X_train {self.X_train.shape}")
+      raise ValueError(f"KNearestNeighbor: test X {X.shape} must be (num_test, {self.X_train.shape[1]}) "
+                       f"to match X_train {self.X_train.shape}")
     return X
 
   def compute_distances_two_loops(self, X):
@@ -177,7 +178,8 @@ def cross_validate(
   too_big = [int(k) for k in k_choices if not 1 <= int(k) <= smallest_train]
   if too_big:
     raise ValueError(
-        f"cross_validate: every k must be in [1, {smallest_train}] (the smallest training set of {X.shape[0]} examples in {num_folds} folds), got {too_big}"
+        f"cross_validate: every k must be in [1, {smallest_train}] "
+        f"(the smallest training set of {X.shape[0]} examples in {num_folds} folds), got {too_big}"
     )
   X_folds = np.array_split(X, num_folds)
   y_folds = np.array_split(y, num_folds)

@@ -72,7 +72,8 @@ def batchnorm_forward(x, gamma, beta, bn_param: dict):
   running_var = bn_param.get("running_var", jnp.zeros(d, dtype=x.dtype))
   if shape_of(running_mean) != (d,) or shape_of(running_var) != (d,):
     raise ValueError(
-        f"batchnorm_forward: running_mean {shape_of(running_mean)} / running_var {shape_of(running_var)} must be ({d},) to match x {shape_of(x)}"
+        f"batchnorm_forward: running_mean {shape_of(running_mean)} / running_var {shape_of(running_var)} "
+        f"must be ({d},) to match x {shape_of(x)}"
     )
 
   if mode == "train":

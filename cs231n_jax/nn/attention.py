@@ -119,7 +119,8 @@ def scaled_dot_product_attention(
     try:
       jnp.broadcast_shapes(mask.shape, scores.shape)
     except ValueError:
-      raise ValueError(f"scaled_dot_product_attention: mask {mask.shape} does not broadcast to the scores {scores.shape} (..., Tq, Tk)") from None
+      raise ValueError(f"scaled_dot_product_attention: mask {mask.shape} does not broadcast "
+                       f"to the scores {scores.shape} (..., Tq, Tk)") from None
     scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
   weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(q.dtype)
   if mask is not None:

@@ -146,7 +146,8 @@ def trainable_labels(params: Any, trainable: tuple[re.Pattern, ...], frozen: tup
   return jax.tree_util.tree_map_with_path(label, params)
 
 
-def make_rule(block: Mapping[str, Any], learning_rate: transforms.ScalarOrSchedule, where: str = "optimizer") -> optax.GradientTransformation:
+def make_rule(block: Mapping[str, Any], learning_rate: transforms.ScalarOrSchedule,
+              where: str = "optimizer") -> optax.GradientTransformation:
   """The bare update rule a block names, with its hyperparameters checked."""
   name = fields.choice(block, "name", None, OPTIMIZERS, where)
   if name is None:

@@ -12,20 +12,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cs231n_jax.captioning import models as M
+import cs231n_jax.captioning  # noqa: F401  (registers the captioners)
 from cs231n_jax.captioning.decoding import make_beam_search, make_greedy_decoder
 from cs231n_jax.captioning.vocab import END_ID, NULL_ID, START_ID
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import get_model, list_models
 
 V, T = 9, 6
 
 
 def _small(name):
   kwargs = {"transformer": dict(wordvec_dim=16, num_heads=2, num_layers=1, mlp_dim=32, dropout_rate=0.0, max_length=T)}
-  return M.build_captioner(name, V, **kwargs.get(name, dict(wordvec_dim=8, hidden_dim=16, **({"attention_dim": 8} if name == "attention_lstm" else {}))))
+  return get_model(name, vocab_size=V, **kwargs.get(name, dict(wordvec_dim=8, hidden_dim=16,
+                                                            **({"attention_dim": 8} if name == "attention_lstm" else {}))))
 
 
-@pytest.mark.parametrize("name", M.CAPTIONERS)
+@pytest.mark.parametrize("name", list(list_models("caption")))
 def test_teacher_forcing_equals_stepping_and_greedy_equals_a_python_loop(name):
   model = _small(name)
   feats = jax.random.normal(jax.random.key(0), (3, 4, 5))  # a (N, L, D) feature map: 4 locations
@@ -141,8 +143,8 @@ def test_length_penalty_prefers_longer_captions():
 
 
 def test_images_go_through_the_cnn_and_shapes():
-  model = M.build_captioner("attention_lstm", V, wordvec_dim=8, hidden_dim=8, attention_dim=8,
-                            encoder_channels=(4, 8), feature_dim=8, global_dim=16)
+  model = get_model("attention_lstm", vocab_size=V, wordvec_dim=8, hidden_dim=8, attention_dim=8,
+                    encoder_channels=(4, 8), feature_dim=8, global_dim=16)
   images = jax.random.uniform(jax.random.key(0), (2, 16, 16, 3))
   captions = jnp.ones((2, 5), jnp.int32)
   variables = jax.eval_shape(model.init, jax.random.key(1), images, captions)  # shapes only
@@ -151,15 +153,15 @@ def test_images_go_through_the_cnn_and_shapes():
 
 
 @pytest.mark.parametrize("call,exc,pattern", [
-    (lambda: M.build_captioner("gru_captioner", V), ConfigError, "model.name: expected one of"),
-    (lambda: M.build_captioner("rnn", V, attention_dim=3), TypeError, "attention_dim"),
+    (lambda: get_model("gru_captioner", vocab_size=V), ValueError, "model.name: unknown model"),
+    (lambda: get_model("rnn", vocab_size=V, attention_dim=3), ValueError, "model.attention_dim: rnn has no such argument"),
     (lambda: _small("lstm").init(jax.random.key(0), jnp.zeros((2, 3, 4, 5, 6)), jnp.zeros((2, 3), jnp.int32)),
      ValueError, r"expected images \(N, H, W, C\), features \(N, D\) or \(N, L, D\)"),
     (lambda: _small("lstm").init(jax.random.key(0), jnp.zeros((2, 4)), jnp.zeros((2,), jnp.int32)),
      ValueError, r"captions_in: expected \(N, T\)"),
     (lambda: _small("transformer").init(jax.random.key(0), jnp.zeros((2, 4)), jnp.zeros((2, T + 1), jnp.int32)),
      ValueError, "exceed the model's max_length 6"),
-    (lambda: M.build_captioner("attention_lstm", V, attention="additive").init(
+    (lambda: get_model("attention_lstm", vocab_size=V, attention="additive").init(
         jax.random.key(0), jnp.zeros((2, 4)), jnp.zeros((2, 3), jnp.int32)), ConfigError, "model.attention"),
     (lambda: make_beam_search(_small("rnn"), 5, 0), ValueError, "beam_size"),
 ])

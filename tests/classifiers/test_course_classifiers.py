@@ -236,7 +236,8 @@ def test_hue_histogram_matches_matplotlib_and_numpy():
 
 
 @pytest.mark.parametrize("call,pattern", [
-    (lambda: svm_loss_vectorized(np.zeros((3073, 10)), np.zeros((5, 3072)), np.zeros(5, int), 0.0), r"X \(5, 3072\) must be \(N, 3073\) to match W \(3073, 10\)"),
+    (lambda: svm_loss_vectorized(np.zeros((3073, 10)), np.zeros((5, 3072)), np.zeros(5, int), 0.0),
+     r"X \(5, 3072\) must be \(N, 3073\) to match W \(3073, 10\)"),
     (lambda: softmax_loss_naive(np.zeros((4, 3)), np.zeros((5, 4)), np.zeros(6, int), 0.0), r"y must have shape \(5,\)"),
     (lambda: softmax_loss_vectorized(np.zeros((4, 3)), np.zeros((2, 4)), np.array([0, 3]), 0.0), r"\[0, 3\)"),
     (lambda: svm_loss_vectorized(np.zeros((4, 3)), np.zeros((2, 4)), np.array([0, 1]), 0.0, "l3"), "regularization"),

@@ -41,7 +41,8 @@ class Case:
 
 
 def bn_fwd(mode="train"):
-  return lambda x, g, b: L.batchnorm_forward(x, g, b, {"mode": mode, "running_mean": np.full(x.shape[1], 0.3), "running_var": np.full(x.shape[1], 2.0)})
+  return lambda x, g, b: L.batchnorm_forward(x, g, b, {"mode": mode, "running_mean": np.full(x.shape[1], 0.3),
+                                                        "running_var": np.full(x.shape[1], 2.0)})
 
 
 CONV = {"stride": 2, "pad": 1}
@@ -97,7 +98,8 @@ CASES = [
     Case("conv_relu_pool", lambda r: (r.standard_normal((2, 3, 4, 4)), r.standard_normal((3, 3, 3, 3)), r.standard_normal(3)),
          lambda x, w, b: L.conv_relu_pool_forward(x, w, b, {"stride": 1, "pad": 1}, POOL_TILE), L.conv_relu_pool_backward, KINK_THRESHOLD),
     Case("conv_bn_relu",
-         lambda r: (r.standard_normal((2, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3), r.standard_normal(3), r.standard_normal(3)),
+         lambda r: (r.standard_normal((2, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3), r.standard_normal(3),
+                    r.standard_normal(3)),
          lambda x, w, b, g, be: L.conv_bn_relu_forward(x, w, b, g, be, {"stride": 1, "pad": 1}, {"mode": "train"}),
          L.conv_bn_relu_backward, KINK_THRESHOLD, zero_grad_inputs=(2,)),
 ]
@@ -231,7 +233,8 @@ def test_conv_that_does_not_fit_is_rejected_with_the_arithmetic(size, f, s, p):
     L.conv_output_size(size, f, s, p)
   for name, forward in (("conv_forward_naive", L.conv_forward_naive), ("conv_forward_im2col", L.conv_forward_fast)):
     # One line naming the call, both shapes and the arithmetic that does not come out whole.
-    pattern = rf"^{name}: x \(1, 3, {size}, {size}\) with w \(2, 3, {f}, {f}\): \(W - F \+ 2P\)/S \+ 1 = \({size} - {f} \+ 2\*{p}\)/{s}[^\n]*$"
+    pattern = (rf"^{name}: x \(1, 3, {size}, {size}\) with w \(2, 3, {f}, {f}\): "
+               rf"\(W - F \+ 2P\)/S \+ 1 = \({size} - {f} \+ 2\*{p}\)/{s}[^\n]*$")
     with pytest.raises(ValueError, match=pattern):
       forward(np.zeros((1, 3, size, size)), np.zeros((2, 3, f, f)), np.zeros(2), {"stride": s, "pad": p})
 
@@ -355,7 +358,8 @@ def test_differentiable_layers_use_the_hand_written_backward():
 
 
 DIFFERENTIABLE = [
-    ("affine", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 2)), r.standard_normal(2)), D.affine, L.affine_forward, L.affine_backward),
+    ("affine", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 2)), r.standard_normal(2)), D.affine,
+     L.affine_forward, L.affine_backward),
     ("relu", lambda r: (r.standard_normal((3, 4)),), D.relu, L.relu_forward, L.relu_backward),
     ("leaky_relu", lambda r: (r.standard_normal((3, 4)),), D.leaky_relu_default, L.leaky_relu_forward, L.leaky_relu_backward),
     ("sigmoid", lambda r: (r.standard_normal((3, 4)),), D.sigmoid, L.sigmoid_forward, L.sigmoid_backward),
@@ -366,7 +370,8 @@ DIFFERENTIABLE = [
     ("layernorm", lambda r: (r.standard_normal((3, 4)), r.standard_normal(4), r.standard_normal(4)), D.layernorm,
      lambda x, g, b: L.layernorm_forward(x, g, b, {}), L.layernorm_backward),
     ("spatial_groupnorm", lambda r: (r.standard_normal((2, 4, 3, 3)), r.standard_normal((1, 4, 1, 1)), r.standard_normal((1, 4, 1, 1))),
-     lambda x, g, b: D.spatial_groupnorm(x, g, b, 2), lambda x, g, b: L.spatial_groupnorm_forward(x, g, b, 2, {}), L.spatial_groupnorm_backward),
+     lambda x, g, b: D.spatial_groupnorm(x, g, b, 2), lambda x, g, b: L.spatial_groupnorm_forward(x, g, b, 2, {}),
+     L.spatial_groupnorm_backward),
     ("batchnorm_test", lambda r: (r.standard_normal((3, 4)), r.standard_normal(4), r.standard_normal(4)),
      lambda x, g, b: D.batchnorm(x, g, b, jnp.full(4, 0.5), jnp.full(4, 2.0), "test")[0],
      lambda x, g, b: L.batchnorm_forward(x, g, b, {"mode": "test", "running_mean": jnp.full(4, 0.5), "running_var": jnp.full(4, 2.0)}),
@@ -377,22 +382,27 @@ DIFFERENTIABLE = [
     ("dropout", lambda r: (r.standard_normal((3, 4)),), lambda x: D.dropout(x, jax.random.key(1), 0.6),
      lambda x: L.dropout_forward(x, {"mode": "train", "p": 0.6, "key": jax.random.key(1)}), L.dropout_backward),
     ("conv2d_naive", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
-     lambda x, w, b: D.conv2d_naive(x, w, b, 1, 1), lambda x, w, b: L.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1}), L.conv_backward_naive),
+     lambda x, w, b: D.conv2d_naive(x, w, b, 1, 1), lambda x, w, b: L.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1}),
+     L.conv_backward_naive),
     ("max_pool_naive", lambda r: (r.standard_normal((1, 2, 4, 4)),), D.max_pool_naive,
      lambda x: L.max_pool_forward_naive(x, POOL_TILE), L.max_pool_backward_naive),
     ("affine_relu", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 5)), r.standard_normal(5)), D.affine_relu,
      L.affine_relu_forward, L.affine_relu_backward),
-    ("affine_ln_relu", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5), r.standard_normal(5)),
+    ("affine_ln_relu", lambda r: (r.standard_normal((3, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5),
+                                  r.standard_normal(5)),
      D.affine_ln_relu, lambda x, w, b, g, be: L.affine_ln_relu_forward(x, w, b, g, be, {}), L.affine_ln_relu_backward),
-    ("affine_bn_relu", lambda r: (r.standard_normal((6, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5), r.standard_normal(5)),
+    ("affine_bn_relu", lambda r: (r.standard_normal((6, 4)), r.standard_normal((4, 5)), r.standard_normal(5), r.standard_normal(5),
+                                  r.standard_normal(5)),
      lambda x, w, b, g, be: D.affine_bn_relu(x, w, b, g, be, jnp.zeros(5), jnp.zeros(5))[0],
      lambda x, w, b, g, be: L.affine_bn_relu_forward(x, w, b, g, be, {"mode": "train"}), L.affine_bn_relu_backward),
     ("conv_relu", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
-     lambda x, w, b: D.conv_relu(x, w, b, 1, 1), lambda x, w, b: L.conv_relu_forward(x, w, b, {"stride": 1, "pad": 1}), L.conv_relu_backward),
+     lambda x, w, b: D.conv_relu(x, w, b, 1, 1), lambda x, w, b: L.conv_relu_forward(x, w, b, {"stride": 1, "pad": 1}),
+     L.conv_relu_backward),
     ("conv_relu_pool", lambda r: (r.standard_normal((1, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3)),
      lambda x, w, b: D.conv_relu_pool(x, w, b, 1, 1), lambda x, w, b: L.conv_relu_pool_forward(x, w, b, {"stride": 1, "pad": 1}, POOL_TILE),
      L.conv_relu_pool_backward),
-    ("conv_bn_relu", lambda r: (r.standard_normal((2, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3), r.standard_normal(3), r.standard_normal(3)),
+    ("conv_bn_relu", lambda r: (r.standard_normal((2, 2, 4, 4)), r.standard_normal((3, 2, 3, 3)), r.standard_normal(3),
+                                r.standard_normal(3), r.standard_normal(3)),
      lambda x, w, b, g, be: D.conv_bn_relu(x, w, b, g, be, jnp.zeros(3), jnp.zeros(3), 1, 1)[0],
      lambda x, w, b, g, be: L.conv_bn_relu_forward(x, w, b, g, be, {"stride": 1, "pad": 1}, {"mode": "train"}), L.conv_bn_relu_backward),
 ]
@@ -496,12 +506,17 @@ def pool_cache(forward):
     (lambda: L.svm_loss(np.zeros((2, 3)), np.array([0, 3])), r"\[0, 3\)"),
     (lambda: L.batchnorm_forward(np.zeros((4, 3)), np.ones(2), np.zeros(3), {"mode": "train"}), r"gamma must have shape \(3,\)"),
     (lambda: L.batchnorm_forward(np.zeros((4, 3)), np.ones(3), np.zeros(3), {}), "mode"),
-    (lambda: L.spatial_groupnorm_forward(np.zeros((1, 6, 2, 2)), np.ones((1, 6, 1, 1)), np.zeros((1, 6, 1, 1)), 4), "divide the 6 channels"),
+    (lambda: L.spatial_groupnorm_forward(np.zeros((1, 6, 2, 2)), np.ones((1, 6, 1, 1)), np.zeros((1, 6, 1, 1)), 4),
+     "divide the 6 channels"),
     (lambda: L.maxout_forward(np.zeros((2, 5)), np.zeros((2, 4, 3)), np.zeros((2, 3))), r"w \(2, 4, 3\) expects 4"),
-    (lambda: L.conv_backward_naive(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_naive)), r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
-    (lambda: L.conv_backward_fast(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_fast)), r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
-    (lambda: L.max_pool_backward_naive(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_naive)), r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
-    (lambda: L.max_pool_backward_fast(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_fast)), r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
+    (lambda: L.conv_backward_naive(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_naive)),
+     r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
+    (lambda: L.conv_backward_fast(np.zeros((1, 2, 3, 3)), conv_cache(L.conv_forward_fast)),
+     r"dout \(1, 2, 3, 3\) must have the forward output's shape \(1, 2, 5, 5\)"),
+    (lambda: L.max_pool_backward_naive(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_naive)),
+     r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
+    (lambda: L.max_pool_backward_fast(np.zeros((1, 1, 1, 1)), pool_cache(L.max_pool_forward_fast)),
+     r"dout \(1, 1, 1, 1\) must have the forward output's shape \(1, 1, 2, 2\)"),
 ])
 def test_bad_input_names_both_shapes(call, pattern):
   with pytest.raises(ValueError, match=pattern):

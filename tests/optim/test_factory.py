@@ -11,7 +11,6 @@ import pytest
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import averaging, default_config, factory, make_optimizer, penalties, schedules, transforms
 
-
 # ---- schedules ----
 
 def test_slide_decay_formulas_closed_form():
@@ -58,13 +57,16 @@ def test_make_schedule_from_config_matches_functions():
 @pytest.mark.parametrize(
     "block,num_steps,message",
     [
-        ({"name": "step", "decay_steps": 0, "decay_rate": 0.5}, 100, r"optimizer.schedule.decay_steps: expected a positive number of steps, got 0"),
+        ({"name": "step", "decay_steps": 0, "decay_rate": 0.5}, 100,
+         r"optimizer.schedule.decay_steps: expected a positive number of steps, got 0"),
         ({"name": "step", "decay_rate": 0.5}, 100, r"optimizer.schedule.decay_steps: required"),
-        ({"name": "step", "decay_steps": 5, "decay_rate": 1.5}, 100, r"optimizer.schedule.decay_rate: expected a number in \(0, 1\], got 1.5"),
+        ({"name": "step", "decay_steps": 5, "decay_rate": 1.5}, 100,
+         r"optimizer.schedule.decay_rate: expected a number in \(0, 1\], got 1.5"),
         ({"name": "exponential", "k": -1.0}, 100, r"optimizer.schedule.k: expected a number in \(0, inf\), got -1.0"),
         ({"name": "cosine", "warmup_steps": 100}, 100, r"optimizer.schedule.warmup_steps: expected an integer in \[0, 100\)"),
         ({"name": "cosine", "warmup_steps": -1}, 100, r"optimizer.schedule.warmup_steps"),
-        ({"name": "piecewise", "boundaries": (60, 30), "decay_rate": 0.1}, 100, r"optimizer.schedule.boundaries: expected strictly increasing"),
+        ({"name": "piecewise", "boundaries": (60, 30), "decay_rate": 0.1}, 100,
+         r"optimizer.schedule.boundaries: expected strictly increasing"),
         ({"name": "piecewise", "boundaries": (30, 200), "decay_rate": 0.1}, 100, r"optimizer.schedule.boundaries"),
         ({"name": "warm"}, 100, r"optimizer.schedule.name: expected one of"),
         ({"name": "constant", "decay": 3}, 100, r"optimizer.schedule.decay: unknown field"),

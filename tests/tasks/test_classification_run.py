@@ -8,10 +8,10 @@ import pytest
 
 from cs231n_jax.config import apply_overrides
 from cs231n_jax.errors import CheckpointError, ConfigError
-from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.tasks.classification import base_config, build
 from cs231n_jax.tasks.classification import evaluate as evaluate_run
 from cs231n_jax.tasks.classification import run as fit
+from cs231n_jax.train.checkpoint import CheckpointManager
 from cs231n_jax.train.loop import TrainingDiverged
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import init_key
@@ -89,7 +89,10 @@ def test_longer_run_resumes_from_the_finished_one(finished_run, tmp_path):
 def test_restoring_another_model_names_the_leaves(finished_run):
   _, workdir, _ = finished_run
   other = small_config(**{"model.hidden_dims": (48,)})
-  with pytest.raises(CheckpointError, match=r"does not fit this model: state/task/model_state/batch_stats/BatchNorm_0/mean: checkpoint \(32,\) float32 vs model \(48,\) float32; .*Dense_0/bias: checkpoint \(32,\) float32 vs model \(48,\).*config differs: model.hidden_dims: \[32\] -> \[48\]"):
+  with pytest.raises(CheckpointError, match=(r"does not fit this model: state/task/model_state/batch_stats/BatchNorm_0/mean: "
+                                             r"checkpoint \(32,\) float32 vs model \(48,\) float32; "
+                                             r".*Dense_0/bias: checkpoint \(32,\) float32 vs model \(48,\)"
+                                             r".*config differs: model.hidden_dims: \[32\] -> \[48\]")):
     evaluate_run(other, str(workdir))
 
 
@@ -154,10 +157,9 @@ def test_unknown_model_argument_is_a_config_error():
 
 def test_init_from_an_earlier_run_keeps_fresh_layers(finished_run, tmp_path):
   """Transfer: start a 5-class run from the 10-class run's best parameters, new head kept fresh."""
-  import jax
 
-  from cs231n_jax.train.checkpoint import leaf_paths
   from cs231n_jax.tasks.classification import init_from_run
+  from cs231n_jax.train.checkpoint import leaf_paths
 
   _, source_dir, _ = finished_run
   config = small_config(**{"data.classes": (5, 6, 7, 8, 9), "train.num_steps": 20,

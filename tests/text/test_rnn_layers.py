@@ -280,7 +280,8 @@ def test_gru_update_gate_saturated_copies_the_state():
   np.testing.assert_allclose(h[:, -1], h0, atol=1e-12)
   b[H:2 * H] = -50.0  # z = 0: h_t = n, the candidate alone
   h, _ = L.gru_forward(x, h0, Wx, Wh, b)
-  n_first = np.tanh(x[:, 0] @ Wx[:, 2 * H:] + b[2 * H:] + (1 / (1 + np.exp(-(x[:, 0] @ Wx[:, :H] + h0 @ Wh[:, :H] + b[:H]))) * h0) @ Wh[:, 2 * H:])
+  n_first = np.tanh(x[:, 0] @ Wx[:, 2 * H:] + b[2 * H:]
+                    + (1 / (1 + np.exp(-(x[:, 0] @ Wx[:, :H] + h0 @ Wh[:, :H] + b[:H]))) * h0) @ Wh[:, 2 * H:])
   np.testing.assert_allclose(h[:, 0], n_first, atol=1e-12)
 
 

@@ -10,7 +10,8 @@
 The lecture's recipe slide says "Weight decay of 1e-5"; the paper uses 1e-4.
 Get the data first: cs231n-jax data fetch cifar10 --dir data/cifar10
 
-Command: cs231n-jax train --config experiments/configs/cnn/resnet20_cifar10.py --workdir workdirs/resnet20_cifar10 --config.data.dir=data/cifar10
+Command: cs231n-jax train --config experiments/configs/cnn/resnet20_cifar10.py --workdir workdirs/resnet20_cifar10
+  --config.data.dir=data/cifar10
 Expected: 8.75% test error (He et al. 2016, Table 6); not run here (needs the CIFAR-10 download
   and an accelerator: 64k steps of batch 128).
 """

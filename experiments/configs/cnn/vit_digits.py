@@ -1,7 +1,8 @@
 """Vision Transformer (vit_tiny: 2x2 patches, 4 pre-norm layers of 4 heads) on the 8x8 digits.
 
 Command: cs231n-jax train --config experiments/configs/cnn/vit_digits.py --workdir workdirs/vit_digits
-Expected: test accuracy 0.9222 (val 0.9444, best step 400 of 800; below logistic regression's 0.9667), CPU-2, 112 s; docs/results.md ("Lectures 10-11").
+Expected: test accuracy 0.9222 (val 0.9444, best step 400 of 800; below logistic regression's 0.9667), CPU-2, 112 s;
+  docs/results.md ("Lectures 10-11").
 """
 
 from cs231n_jax.tasks.classification import base_config
