@@ -24,7 +24,7 @@ V, T = 9, 6
 def _small(name):
   kwargs = {"transformer": dict(wordvec_dim=16, num_heads=2, num_layers=1, mlp_dim=32, dropout_rate=0.0, max_length=T)}
   return get_model(name, vocab_size=V, **kwargs.get(name, dict(wordvec_dim=8, hidden_dim=16,
-                                                            **({"attention_dim": 8} if name == "attention_lstm" else {}))))
+                                                               **({"attention_dim": 8} if name == "attention_lstm" else {}))))
 
 
 @pytest.mark.parametrize("name", list(list_models("caption")))
