@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from cs231n_jax.captioning.data import CaptionSplit
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 
 
 def plot_samples(split: CaptionSplit, captions: list[str], path, num: int = 8) -> None:
@@ -24,7 +24,7 @@ def plot_samples(split: CaptionSplit, captions: list[str], path, num: int = 8) -
     ax.imshow(np.clip(split.inputs[i], 0, 1), interpolation="nearest")
     ax.set_title(f"{captions[i]}\nGT: {' '.join(split.references[i][0])}", fontsize=7)
   fig.tight_layout()
-  fig.savefig(str(path), dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def upsample_attention(weights: np.ndarray, image_size: int) -> np.ndarray:
@@ -57,4 +57,4 @@ def plot_attention(split: CaptionSplit, captions: list[str], attention: np.ndarr
       ax.imshow(heat / max(heat.max(), 1e-12), cmap="magma", alpha=0.6, interpolation="bilinear")
       ax.set_title(w, fontsize=8)
   fig.tight_layout()
-  fig.savefig(str(path), dpi=100)
+  save_figure(fig, path, dpi=100)

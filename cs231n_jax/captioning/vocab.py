@@ -23,6 +23,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import DataError
 
@@ -115,5 +116,5 @@ class Vocabulary:
     return cls(tuple(idx_to_word))
 
   def save(self, path) -> None:
-    with open(path, "w") as f:
+    with epath.Path(path).open("w") as f:
       json.dump(self.to_json(), f)

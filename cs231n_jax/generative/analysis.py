@@ -12,7 +12,6 @@ which trains and passes the sample scorer).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -20,14 +19,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier
 from cs231n_jax.generative.baselines import minimize_lbfgs
-from cs231n_jax.generative.data import (LevelDigits, check_levels, dequantize, discrete_bound_offset,
-                                        load_level_digits, nats_to_bits_per_dim)
+from cs231n_jax.generative.data import LevelDigits, check_levels, dequantize, discrete_bound_offset, load_level_digits, nats_to_bits_per_dim
 from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, DigitScorer
 from cs231n_jax.generative.gan import interpolate
 
@@ -123,7 +122,7 @@ def vae_interpolation(model, params, scorer, seed: int, workdir: str, pairs: int
   path = interpolate(z0, z1, steps)  # (T, P, d)
   images = np.asarray(vae_lib.decode_mean(model, params, path.reshape(-1, model.latent_dim)))
   images = images.reshape(steps, pairs, 8, 8, 1).swapaxes(0, 1)  # (P, T, 8, 8, 1)
-  plots.save_image_grid(images[:10].reshape(-1, 8, 8, 1), Path(workdir) / "interpolations.png", ncols=steps,
+  plots.save_image_grid(images[:10].reshape(-1, 8, 8, 1), epath.Path(workdir) / "interpolations.png", ncols=steps,
                         title="VAE: decoded linear interpolations between prior draws (rows)")
   return ev.interpolation_report(scorer, images)
 
@@ -148,7 +147,7 @@ def vae_manifold(model, params, scorer, workdir: str, n: int = 10) -> dict[str, 
   """The lecture's 2-D latent manifold: decode a grid at prior percentiles 5%..95%."""
   z = vae_lib.prior_percentile_grid(n)
   images = np.asarray(vae_lib.decode_mean(model, params, z))
-  plots.save_image_grid(images, Path(workdir) / "manifold.png", ncols=n,
+  plots.save_image_grid(images, epath.Path(workdir) / "manifold.png", ncols=n,
                         title="VAE 2-D latent manifold (prior percentiles 5%..95%)")
   classes = scorer.probs(images).argmax(-1)
   grid = images.reshape(n, n, -1).astype(np.float64)
@@ -240,11 +239,13 @@ def analyse_vae(model: vae_lib.VAE, params, data: LevelDigits, config: ml_collec
   mu, _ = model.apply({"params": params}, x_test, method=vae_lib.VAE.encode)
   recon = np.asarray(vae_lib.decode_mean(model, params, mu))
   if main:
-    np.save(Path(workdir) / "samples_mean.npy", means)
-    np.save(Path(workdir) / "samples.npy", np.clip(draws, 0.0, 1.0))
-    plots.save_image_grid(means[:100], Path(workdir) / "samples_mean.png", title="VAE: decoder means of z ~ N(0, I)")
-    plots.save_image_grid(np.clip(draws[:100], 0, 1), Path(workdir) / "samples.png", title="VAE: x ~ p(x|z), z ~ N(0, I)")
-    plots.save_image_grid(np.concatenate([np.asarray(x_test)[:20], recon[:20]]), Path(workdir) / "reconstructions.png",
+    with (epath.Path(workdir) / "samples_mean.npy").open("wb") as f:
+      np.save(f, means)
+    with (epath.Path(workdir) / "samples.npy").open("wb") as f:
+      np.save(f, np.clip(draws, 0.0, 1.0))
+    plots.save_image_grid(means[:100], epath.Path(workdir) / "samples_mean.png", title="VAE: decoder means of z ~ N(0, I)")
+    plots.save_image_grid(np.clip(draws[:100], 0, 1), epath.Path(workdir) / "samples.png", title="VAE: x ~ p(x|z), z ~ N(0, I)")
+    plots.save_image_grid(np.concatenate([np.asarray(x_test)[:20], recon[:20]]), epath.Path(workdir) / "reconstructions.png",
                           title="test digits (top two rows) and their reconstructions")
   results["samples_quality"] = ev.sample_quality(scorer, np.clip(draws, 0, 1))
   results["mean_samples_quality"] = ev.sample_quality(scorer, means)
@@ -265,7 +266,7 @@ def analyse_autoencoder(ae: ConvAutoencoder, params, data: LevelDigits, unit: di
   x_train, x_test = unit["train"], unit["test"]
   recon = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test[:20])))
   if jax.process_index() == 0:
-    plots.save_image_grid(np.concatenate([x_test[:20], recon]), Path(workdir) / "reconstructions.png",
+    plots.save_image_grid(np.concatenate([x_test[:20], recon]), epath.Path(workdir) / "reconstructions.png",
                           title="test digits (top two rows) and their reconstructions")
   pre = config.pretrain
   rows = {"encoder_init": [], "random_init": [], "frozen_codes_logreg": [], "raw_pixels_logreg": []}

@@ -3,12 +3,12 @@ ring scatter plots."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from etils import epath
 
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 
 
 def tile(images01: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
@@ -23,7 +23,7 @@ def tile(images01: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
   return canvas
 
 
-def save_image_grid(images01: np.ndarray, path: str | Path, ncols: int = 10, title: str = "") -> None:
+def save_image_grid(images01: np.ndarray, path: str | epath.PathLike, ncols: int = 10, title: str = "") -> None:
   """A grid of grey images (white = 1, as the digits are drawn: ink is high)."""
   canvas = tile(np.clip(images01, 0.0, 1.0), ncols)
   fig, ax = subplots(figsize=(max(3.0, canvas.shape[1] / 12), max(3.0, canvas.shape[0] / 12) + 0.4))
@@ -32,10 +32,10 @@ def save_image_grid(images01: np.ndarray, path: str | Path, ncols: int = 10, tit
   if title:
     ax.set_title(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
-def save_neighbour_sheet(samples01: np.ndarray, neighbours01: np.ndarray, path: str | Path,
+def save_neighbour_sheet(samples01: np.ndarray, neighbours01: np.ndarray, path: str | epath.PathLike,
                          distances: Sequence[float], title: str = "") -> None:
   """Each sample above its nearest training image (the lecture's memorisation figure)."""
   n = len(samples01)
@@ -52,10 +52,10 @@ def save_neighbour_sheet(samples01: np.ndarray, neighbours01: np.ndarray, path: 
   if title:
     fig.suptitle(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
-def save_ring_scatter(panels: Sequence[tuple[str, np.ndarray]], centres: np.ndarray, path: str | Path) -> None:
+def save_ring_scatter(panels: Sequence[tuple[str, np.ndarray]], centres: np.ndarray, path: str | epath.PathLike) -> None:
   """One scatter panel per (title, samples ``(N, 2)``) with the true mode centres marked."""
   fig, axes = subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
   for ax, (title, pts) in zip(axes[0], panels):
@@ -65,10 +65,10 @@ def save_ring_scatter(panels: Sequence[tuple[str, np.ndarray]], centres: np.ndar
     ax.tick_params(labelsize=6)
     ax.title.set_fontsize(8)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
-def save_curves(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: str | Path,
+def save_curves(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: str | epath.PathLike,
                 xlabel: str, ylabel: str, title: str = "") -> None:
   """Line plot of ``(label, x, y)`` series."""
   fig, ax = subplots(figsize=(6, 4))
@@ -78,4 +78,4 @@ def save_curves(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], 
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)

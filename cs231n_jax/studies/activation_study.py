@@ -14,13 +14,13 @@ learning rate (lectures 6-7). Every network is trained by the engine (``tasks.cl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.activations import ALL_ACTIVATIONS
@@ -55,7 +55,7 @@ def unit_statistics(activation: str, preacts: list[np.ndarray]) -> dict[str, Any
 
 def run_activation_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Every run of ``config.runs`` (name -> {"activation", optional "optimizer" overrides})."""
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   results = {}
   for name, spec in config.runs.to_dict().items():
@@ -84,7 +84,7 @@ def run_batchnorm_learning_rates(config: ml_collections.ConfigDict, workdir: str
   """The deep MLP without / with batch norm at each rate of ``config.learning_rates``."""
   if not config.learning_rates:
     raise ConfigError("learning_rates: expected at least one learning rate")
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   base = {k: v for k, v in config.to_dict().items() if k != "learning_rates"}
   rows = []

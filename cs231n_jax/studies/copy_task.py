@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.tasks import copy as copy_task
 from cs231n_jax.text.copy_task import trained_gradient_profile
 from cs231n_jax.train import loop
@@ -87,4 +87,4 @@ def plot_copy_task(curves, profiles, chance: float, path) -> None:
   b.set_title("gradient flow in the trained networks")
   b.legend()
   fig.tight_layout()
-  fig.savefig(str(path), dpi=100)
+  save_figure(fig, path, dpi=100)

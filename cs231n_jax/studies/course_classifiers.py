@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 from typing import Any
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.classifiers.cnn import ThreeLayerConvNet
 from cs231n_jax.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
@@ -35,6 +35,7 @@ from cs231n_jax.classifiers.k_nearest_neighbor import KNearestNeighbor, cross_va
 from cs231n_jax.classifiers.linear_classifier import LinearSVM, Softmax
 from cs231n_jax.data import load_dataset
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.plotting import save_figure
 
 MODELS = {"TwoLayerNet": TwoLayerNet, "FullyConnectedNet": FullyConnectedNet, "ThreeLayerConvNet": ThreeLayerConvNet}
 LINEAR = {"svm": LinearSVM, "softmax": Softmax}
@@ -44,8 +45,8 @@ OPTIM_KEYS = ("learning_rate", "momentum", "decay_rate", "beta1", "beta2", "epsi
 PLOT_DPI = 100
 
 
-def _workdir(workdir: str) -> Path:
-  path = Path(workdir)
+def _workdir(workdir: str) -> epath.Path:
+  path = epath.Path(workdir)
   path.mkdir(parents=True, exist_ok=True)
   return path
 
@@ -68,8 +69,8 @@ def _accuracy(pred, y) -> float:
   return float(np.mean(np.asarray(pred) == np.asarray(y)))
 
 
-def _savefig(fig, path: Path) -> str:
-  fig.savefig(path, dpi=PLOT_DPI, bbox_inches="tight")
+def _savefig(fig, path: epath.PathLike) -> str:
+  save_figure(fig, path, dpi=PLOT_DPI, bbox_inches="tight")
   import matplotlib.pyplot as plt
 
   plt.close(fig)

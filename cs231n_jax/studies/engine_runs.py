@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 from flax import traverse_util
 
 from cs231n_jax.tasks import classification
@@ -37,7 +37,7 @@ def variant(config: ml_collections.ConfigDict, **overrides: Any) -> ml_collectio
   return c
 
 
-def fit_quietly(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+def fit_quietly(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
   """A classification run without its progress bar and summary table (many runs per study);
   returns its results."""
   config = variant(config, **{"train.progress": False})
@@ -46,7 +46,7 @@ def fit_quietly(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, A
     return loop.fit(task, data, config, str(workdir))
 
 
-def restore(config: ml_collections.ConfigDict, workdir: Path, step: int | None = None) -> dict[str, Any]:
+def restore(config: ml_collections.ConfigDict, workdir: epath.Path, step: int | None = None) -> dict[str, Any]:
   """The checkpointed tree of a finished run: ``{"state": {"params", "model_state", "opt_state",
   "step", "rng"}, "best": {"params", "model_state"}}`` (numpy arrays), with the run's model, data
   set and a freshly initialised TrainState.
@@ -56,7 +56,7 @@ def restore(config: ml_collections.ConfigDict, workdir: Path, step: int | None =
   config = variant(config, **{"train.progress": False})
   task, data, dataset = classification.build(config)
   template = loop.checkpoint_template(task, data, config)
-  manager = CheckpointManager(Path(workdir) / loop.CHECKPOINT_DIR, keep=config.train.keep_checkpoints, read_only=True)
+  manager = CheckpointManager(epath.Path(workdir) / loop.CHECKPOINT_DIR, keep=config.train.keep_checkpoints, read_only=True)
   try:
     steps = manager.all_steps()
     if not steps:
@@ -74,8 +74,8 @@ def flatten(tree: Any) -> dict[tuple[str, ...], Any]:
   return traverse_util.flatten_dict(dict(tree))
 
 
-def checkpoint_steps(config: ml_collections.ConfigDict, workdir: Path) -> list[int]:
-  manager = CheckpointManager(Path(workdir) / loop.CHECKPOINT_DIR, keep=config.train.keep_checkpoints, read_only=True)
+def checkpoint_steps(config: ml_collections.ConfigDict, workdir: epath.Path) -> list[int]:
+  manager = CheckpointManager(epath.Path(workdir) / loop.CHECKPOINT_DIR, keep=config.train.keep_checkpoints, read_only=True)
   try:
     return manager.all_steps()
   finally:

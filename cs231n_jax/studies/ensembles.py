@@ -16,16 +16,16 @@ All runs are ordinary engine runs (``tasks.classification.run``), each in its ow
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim.averaging import averaged_params
-from cs231n_jax.techniques import checks
 from cs231n_jax.studies import engine_runs as er
+from cs231n_jax.techniques import checks
 
 
 def _probs_for(config, workdir, params, model_state, restored) -> dict[str, np.ndarray]:
@@ -34,7 +34,7 @@ def _probs_for(config, workdir, params, model_state, restored) -> dict[str, np.n
   return {split: er.predict_probs(restored["model"], variables, ds.split(split).images) for split in ("val", "test")}
 
 
-def independent_ensemble(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+def independent_ensemble(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
   members = []
   for i in range(config.ensemble.num_models):
     c = er.variant(config, seed=config.seed + i)
@@ -58,7 +58,7 @@ def independent_ensemble(config: ml_collections.ConfigDict, workdir: Path) -> di
   return out
 
 
-def snapshot_ensemble(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+def snapshot_ensemble(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
   s = config.snapshot
   cycle = s.cycle_steps
   c = er.variant(config, **{
@@ -85,7 +85,7 @@ def snapshot_ensemble(config: ml_collections.ConfigDict, workdir: Path) -> dict[
   return out
 
 
-def polyak(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+def polyak(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
   c = er.variant(config, **{"optimizer.ema_decay": config.polyak.decay, "optimizer.schedule.name": "constant",
                             "optimizer.learning_rate": config.polyak.learning_rate})
   wd = workdir / "polyak"
@@ -110,7 +110,7 @@ def run_ensembles(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
   checks.integer(config.snapshot.cycle_steps, "snapshot.cycle_steps")
   if not 0.0 < config.polyak.decay < 1.0:
     raise ConfigError(f"polyak.decay: expected a number in (0, 1), got {config.polyak.decay!r}")
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   return {
       "independent": independent_ensemble(config, workdir),

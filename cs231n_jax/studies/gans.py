@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import evaluate as ev
@@ -58,14 +58,14 @@ def override(config: ml_collections.ConfigDict, **fields) -> ml_collections.Conf
   return c
 
 
-def write_results(workdir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+def write_results(workdir: str | epath.PathLike, results: dict[str, Any]) -> dict[str, Any]:
   """``results`` as the workdir's ``results.json`` (a study's, over the engine's own)."""
-  Path(workdir).mkdir(parents=True, exist_ok=True)
-  (Path(workdir) / loop.RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+  (epath.Path(workdir) / loop.RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
   return results
 
 
-def train(config: ml_collections.ConfigDict, workdir: str | Path, examples: np.ndarray | None = None):
+def train(config: ml_collections.ConfigDict, workdir: str | epath.PathLike, examples: np.ndarray | None = None):
   """``(built, state, results)``: the engine's run of the GAN of ``config`` in ``workdir``
   (resumed, or only restored when complete), and its final state."""
   built = adversarial.build(config, examples)
@@ -87,8 +87,9 @@ def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   adversarial.plot_losses(workdir, adversarial.title_of(config))
   data = load_level_digits(False)
   samples01 = (adversarial.generate(built, config, state, ev.NUM_SCORED_SAMPLES) + 1.0) / 2.0
-  np.save(Path(workdir) / "samples.npy", samples01)
-  plots.save_image_grid(samples01[:100], Path(workdir) / adversarial.SAMPLES_NAME, title=adversarial.title_of(config))
+  with (epath.Path(workdir) / "samples.npy").open("wb") as f:
+    np.save(f, samples01)
+  plots.save_image_grid(samples01[:100], epath.Path(workdir) / adversarial.SAMPLES_NAME, title=adversarial.title_of(config))
   scorer = likelihood.scorer_for(config, False)
   train01 = to_unit(data.train.astype(np.float32), data.num_levels)
   test01 = to_unit(data.test.astype(np.float32), data.num_levels)
@@ -99,7 +100,7 @@ def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   results["memorisation"] = ev.memorisation_report(samples01, train01, test01)
   results["sharpness"] = ev.sharpness_report(samples01)
   d, idx = ev.nearest_train_distances(samples01[:12], train01)
-  plots.save_neighbour_sheet(samples01[:12], train01[idx], Path(workdir) / "nearest_neighbours.png", d,
+  plots.save_neighbour_sheet(samples01[:12], train01[idx], epath.Path(workdir) / "nearest_neighbours.png", d,
                              title="GAN samples (top) and their nearest training digits (L2 below)")
   results["interpolation"] = gan_interpolation(built.generator, state, scorer, config, workdir)
   results["vector_arithmetic"] = vector_arithmetic(built.generator, state, scorer, config, workdir)
@@ -114,7 +115,7 @@ def gan_interpolation(generator, state, scorer, config, workdir: str, pairs: int
   path = gan_lib.interpolate(z0, z1, steps).reshape(-1, config.latent_dim)
   images = (np.asarray(gan_lib.generate(generator, state, None, 0, config.latent_dim, z=path)) + 1.0) / 2.0
   images = images.reshape(steps, pairs, 8, 8, 1).swapaxes(0, 1)
-  plots.save_image_grid(images[:10].reshape(-1, 8, 8, 1), Path(workdir) / "interpolations.png", ncols=steps,
+  plots.save_image_grid(images[:10].reshape(-1, 8, 8, 1), epath.Path(workdir) / "interpolations.png", ncols=steps,
                         title="GAN: linear interpolation in z (one row per pair)")
   return ev.interpolation_report(scorer, images)
 
@@ -154,7 +155,7 @@ def vector_arithmetic(generator, state, scorer, config, workdir: str, num: int =
       if len(examples) < 10:
         examples.append(out)
   if examples:
-    plots.save_image_grid(np.concatenate(examples), Path(workdir) / "vector_arithmetic.png", ncols=2,
+    plots.save_image_grid(np.concatenate(examples), epath.Path(workdir) / "vector_arithmetic.png", ncols=2,
                           title="thick(a) - thin(a) + thin(b) | thin(b)")
   return {"classes_with_groups": len(classes), "pairs": tried, "pass_fraction": passed / tried if tried else 0.0}
 
@@ -169,7 +170,7 @@ def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
     runs = []
     for seed in config.seeds:
       sub = override(config.base, seed=seed, **fields)
-      runs.append(run_gan(sub, str(Path(workdir) / f"{name.replace('=', '_').replace(',', '__')}__seed{seed}")))
+      runs.append(run_gan(sub, str(epath.Path(workdir) / f"{name.replace('=', '_').replace(',', '__')}__seed{seed}")))
     row = {"variant": name}
     for metric in ("inception_score", "marginal_entropy", "frechet_distance"):
       vals = [r["quality"][metric] for r in runs]
@@ -182,8 +183,8 @@ def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
     lines.append(f"| {r['variant']} | {r['inception_score_mean']:.2f} ± {r['inception_score_sd']:.2f} | "
                  f"{r['marginal_entropy_mean']:.2f} ± {r['marginal_entropy_sd']:.2f} | "
                  f"{r['frechet_distance_mean']:.1f} ± {r['frechet_distance_sd']:.1f} | {r['train_seconds_mean']:.0f} |")
-  Path(workdir).mkdir(parents=True, exist_ok=True)
-  (Path(workdir) / "study.md").write_text("\n".join(lines) + "\n")
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+  (epath.Path(workdir) / "study.md").write_text("\n".join(lines) + "\n")
   return write_results(workdir, {"rows": rows, "seeds": list(config.seeds), "table": "\n".join(lines)})
 
 
@@ -200,7 +201,7 @@ def run_gan_ring(config: ml_collections.ConfigDict, workdir: str) -> dict[str, A
     runs = []
     for seed in config.seeds:
       sub = override(config.base, seed=seed, loss=loss, **config.per_loss.get(loss, ml_collections.ConfigDict()).to_dict())
-      built, state, run = train(sub, Path(workdir) / f"{loss}__seed{seed}", data)
+      built, state, run = train(sub, epath.Path(workdir) / f"{loss}__seed{seed}", data)
       pts = adversarial.generate(built, sub, state, config.num_eval_samples, jax.random.key(seed + 99))
       cov = gan_lib.mode_coverage(pts)
       runs.append({**cov, "seed": seed, "train_seconds": run["wall_time_s"]})
@@ -213,19 +214,19 @@ def run_gan_ring(config: ml_collections.ConfigDict, workdir: str) -> dict[str, A
                  "high_quality_mean": float(np.mean(hq)), "high_quality_sd": float(np.std(hq)),
                  "runs_with_7_modes_and_80pct": int(sum(m >= 7 and h >= 0.8 for m, h in zip(modes, hq))),
                  "train_seconds_mean": float(np.mean([r["train_seconds"] for r in runs]))})
-  plots.save_ring_scatter([("data", data[:2000])] + panels, gan_lib.ring_centres(), Path(workdir) / "ring_samples.png")
+  plots.save_ring_scatter([("data", data[:2000])] + panels, gan_lib.ring_centres(), epath.Path(workdir) / "ring_samples.png")
   lines = ["| loss | modes covered (of 8) per seed | high-quality fraction | runs with ≥7 modes and ≥80% HQ |",
            "|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {r['loss']} | {r['modes_covered']} (mean {r['modes_mean']:.1f} ± {r['modes_sd']:.1f}) | "
                  f"{r['high_quality_mean']:.2f} ± {r['high_quality_sd']:.2f} | {r['runs_with_7_modes_and_80pct']}/{len(config.seeds)} |")
   results = {"rows": rows, "table": "\n".join(lines),
-             "saturation": saturation_experiment(config, data, Path(workdir) / "saturation")}
-  (Path(workdir) / "ring.md").write_text("\n".join(lines) + "\n")
+             "saturation": saturation_experiment(config, data, epath.Path(workdir) / "saturation")}
+  (epath.Path(workdir) / "ring.md").write_text("\n".join(lines) + "\n")
   return write_results(workdir, results)
 
 
-def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, workdir: str | Path) -> dict[str, float]:
+def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, workdir: str | epath.PathLike) -> dict[str, float]:
   """The lecture's argument measured: train only D (G fixed at its initialisation) until the mean
   D(G(z)) < ``saturation.target_d_fake`` (at least ``min_d_steps`` and at most ``max_d_steps``
   steps, checked every ``check_every``), then compare the generator's gradient norm under each

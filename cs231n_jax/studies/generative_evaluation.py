@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -28,26 +27,27 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax.config import configs_root, load_config
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
+from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
 from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
 from cs231n_jax.generative.pixelrnn import count_params
-from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
-from cs231n_jax.tasks.likelihood import scorer_for
-from cs231n_jax.tasks import likelihood as likelihood_task
 from cs231n_jax.studies.gans import override, run_gan
+from cs231n_jax.tasks import likelihood as likelihood_task
+from cs231n_jax.tasks.likelihood import scorer_for
 
 KINDS = {True: "binarised", False: "17-level"}
 RESULTS_NAME = "results.json"
 
 
-def write_results(workdir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
-  Path(workdir).mkdir(parents=True, exist_ok=True)
-  (Path(workdir) / RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
+def write_results(workdir: str | epath.PathLike, results: dict[str, Any]) -> dict[str, Any]:
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+  (epath.Path(workdir) / RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
   return results
 
 
@@ -71,7 +71,7 @@ def _fmt(mean: float, sd: float | None, digits: int = 2) -> str:
 
 def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train / resume every model, then write the likelihood and sample-quality tables."""
-  root = Path(workdir)
+  root = epath.Path(workdir)
   likelihood: list[dict[str, Any]] = []
   quality: list[dict[str, Any]] = []
   scorer_accuracy: dict[str, float] = {}  # the scale of the sample metrics depends on the scorer
@@ -109,7 +109,8 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       m, s = _mean_sd(r["test_nats"] for r in runs)
       likelihood.append({"data": kind, "model": f"{name} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
                          "exact": True, "per_seed": [r["test_nats"] for r in runs]})
-      samples = np.load(root / f"{name}__{kind}__seed{config.seeds[0]}" / "samples.npy")
+      with (root / f"{name}__{kind}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
+        samples = np.load(f)
       quality.append({"data": kind, "model": name, **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
     # The VAE: Bernoulli decoder on binarised digits, Gaussian decoder on dequantised 17-level digits.
     vae_name = config.vae_binarized if binarize else config.vae_levels
@@ -122,7 +123,8 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     m, s = _mean_sd(r["test_neg_iw_log_prob"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -log p, IW k={runs[0]['iw_k']}",
                        "nats": m, "sd": s, "exact": False})
-    samples = np.load(root / f"{vae_name}__seed{config.seeds[0]}" / "samples.npy")
+    with (root / f"{vae_name}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
+      samples = np.load(f)
     quality.append({"data": kind, "model": f"VAE ({runs[0]['decoder']}) samples", **ev.sample_quality(scorer, samples)})
   # GANs model the continuous [0, 1] digits: scored with the grey-level classifier.
   for name in config.gans:
@@ -133,7 +135,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
                               **tables})
 
 
-def write_tables(root: Path, likelihood, quality, scorer_accuracy: dict[str, float] | None = None) -> dict[str, str]:
+def write_tables(root: epath.Path, likelihood, quality, scorer_accuracy: dict[str, float] | None = None) -> dict[str, str]:
   lines = ["| data | model | test NLL (nats/image) | bits/dim | exact? |", "|---|---|---|---|---|"]
   for r in likelihood:
     bits = nats_to_bits_per_dim(r["nats"], 64)
@@ -173,7 +175,7 @@ def _median_seconds(fn, *args, repeats: int) -> float:
 def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Steady-state train-step and forward time of each pixel model, and sampling time per image, at
   each image size, as ratios to PixelCNN measured in the same process."""
-  Path(workdir).mkdir(parents=True, exist_ok=True)
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
   rows = []
   for size in config.sizes:
     shape = (size, size, 1)
@@ -215,6 +217,6 @@ def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str
                  f"{r['train_step_ms']:.1f} ({r['train_step_ratio']:.2f}x) | {r['sample_ms_per_image']:.1f} "
                  f"({r['sample_ratio']:.2f}x) | {r['sample_batch_over_one_forward']:.0f} ({r['sampling_steps']} steps) |")
   table = "\n".join(lines)
-  (Path(workdir) / "speed.md").write_text(table + "\n")
+  (epath.Path(workdir) / "speed.md").write_text(table + "\n")
   return write_results(workdir, {"rows": rows, "table": table, "batch_size": config.batch_size,
                                  "device": str(jax.devices()[0].platform)})

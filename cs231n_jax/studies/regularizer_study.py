@@ -20,15 +20,15 @@ images per class, where overfitting is real.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.techniques import checks
 from cs231n_jax.studies import engine_runs as er
+from cs231n_jax.techniques import checks
 
 CHANGES = ("val_accuracy", "test_accuracy", "accuracy_gap", "loss_gap")  # compared with the baseline per seed
 
@@ -58,7 +58,7 @@ def run_regularization(config: ml_collections.ConfigDict, workdir: str) -> dict[
   Overrides are merged into the base config field by field, except a ``model`` override that names
   a model, which replaces the whole ``model`` block.
   """
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   variants = config.variants.to_dict()
   for name, v in variants.items():
@@ -90,7 +90,7 @@ def run_regularization(config: ml_collections.ConfigDict, workdir: str) -> dict[
   return rows
 
 
-def final_metrics(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, float]:
+def final_metrics(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, float]:
   """Train the config, then evaluate its *final* parameters (not the best-validation ones) on
   train / val / test: accuracies, mean NLLs, and the gaps train - val (accuracy), val - train (NLL)."""
   er.fit_quietly(config, workdir)

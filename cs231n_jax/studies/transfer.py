@@ -27,16 +27,16 @@ own ``k``-shot subset and initialisation).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import factory
-from cs231n_jax.techniques import checks
 from cs231n_jax.studies import engine_runs as er
+from cs231n_jax.techniques import checks
 
 METHODS = {  # method -> (start from pretrained weights?, trainable parameter patterns)
     "linear_probe": (True, ("^head/",)),
@@ -55,7 +55,7 @@ def pretrain_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
 
 
 def finetune_config(config: ml_collections.ConfigDict, method: str, shots: int, seed: int,
-                    pretrain_workdir: str | Path) -> ml_collections.ConfigDict:
+                    pretrain_workdir: str | epath.PathLike) -> ml_collections.ConfigDict:
   """The run of ``method`` on ``shots`` examples per target class (0: all), drawn with ``seed``.
 
   It validates (and checkpoints) only at its last step, and its batch is no larger than its
@@ -110,7 +110,7 @@ def run_transfer(config: ml_collections.ConfigDict, workdir: str) -> dict[str, A
   """Pretrain on ``transfer.source_classes``, then every method x shot count x seed on the targets."""
   t = config.transfer
   check_transfer_config(t)
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   pre_config = pretrain_config(config)
   pre = er.fit_quietly(pre_config, workdir / "pretrain")

@@ -29,13 +29,13 @@ root, Adam's operation order), so the measured numbers would not carry over.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import gan as gan_lib
@@ -268,16 +268,16 @@ def generate(built: Built, config: ml_collections.ConfigDict, state: gan_lib.GAN
   return np.asarray(gan_lib.generate(built.generator, state, key, num, config.latent_dim, config.prior))
 
 
-def plot_losses(workdir: str | Path, title: str) -> None:
+def plot_losses(workdir: str | epath.PathLike, title: str) -> None:
   """The discriminator's and the generator's training losses against the generator step."""
   from cs231n_jax.generative import plots
 
-  records = [r for r in read_jsonl(Path(workdir) / "metrics.jsonl") if r.get("split") == "train"]
+  records = [r for r in read_jsonl(epath.Path(workdir) / "metrics.jsonl") if r.get("split") == "train"]
   if records:
     steps = [r["step"] for r in records]
     plots.save_curves([("D loss", steps, [r["d_loss"] for r in records]),
                        ("G loss", steps, [r["g_loss"] for r in records])],
-                      Path(workdir) / LOSSES_NAME, "generator step", "loss", title)
+                      epath.Path(workdir) / LOSSES_NAME, "generator step", "loss", title)
 
 
 def title_of(config: ml_collections.ConfigDict) -> str:
@@ -299,10 +299,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     samples = generate(holder["built"], config, state, NUM_SAMPLES if config.data.name == "digits" else 2000)
     plot_losses(workdir, title_of(config))
     if config.data.name == "digits":
-      plots.save_image_grid((samples + 1.0) / 2.0, Path(workdir) / SAMPLES_NAME, title=title_of(config))
+      plots.save_image_grid((samples + 1.0) / 2.0, epath.Path(workdir) / SAMPLES_NAME, title=title_of(config))
       return {}
     cov = gan_lib.mode_coverage(samples)
-    plots.save_ring_scatter([("samples", samples)], gan_lib.ring_centres(), Path(workdir) / SAMPLES_NAME)
+    plots.save_ring_scatter([("samples", samples)], gan_lib.ring_centres(), epath.Path(workdir) / SAMPLES_NAME)
     return {"modes_covered": cov["modes_covered"], "high_quality_fraction": cov["high_quality_fraction"]}
 
   holder["built"] = built = build(config, finish=finish)

@@ -44,7 +44,7 @@ from etils import epath
 from cs231n_jax import optim
 from cs231n_jax.errors import CheckpointError, ConfigError
 from cs231n_jax.nn.recurrent import gradient_clipping
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.text import min_char_rnn as gist
 from cs231n_jax.text.corpus import CharCorpus, CharVocab, load_corpus
 from cs231n_jax.text.model import CharLM
@@ -553,7 +553,7 @@ def plot_bits(records: list[dict[str, Any]], baselines: dict[str, dict[str, floa
   ax.set_ylim(bottom=1.0, top=5.0)
   ax.legend()
   fig.tight_layout()
-  fig.savefig(str(path), dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def baseline_results(corpus: CharCorpus, orders, test_bits: float) -> dict[str, Any]:

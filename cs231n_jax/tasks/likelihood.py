@@ -26,7 +26,6 @@ import dataclasses
 import functools
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import jax
@@ -34,21 +33,21 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax import optim
+from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
+from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import autoregressive as ar
-from cs231n_jax.generative import plots
 from cs231n_jax.generative import evaluate as ev
+from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
+from cs231n_jax.generative.analysis import analyse_autoencoder, analyse_vae, elbo_curve_checks, vae_data, vae_inputs, vae_nll_offset
 from cs231n_jax.generative.autoencoder import ConvAutoencoder
 from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.models import build_pixel_model
 from cs231n_jax.generative.pixelrnn import count_params
-from cs231n_jax.generative.analysis import (analyse_autoencoder, analyse_vae, elbo_curve_checks, vae_data,
-                                            vae_inputs, vae_nll_offset)
-from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
-from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import mean_over_valid, psum_if
@@ -143,7 +142,7 @@ def num_steps(config: ml_collections.ConfigDict, data: Data) -> int:
 
 def epochs_from_metrics(workdir, steps_per_epoch: int) -> dict[str, int]:
   """``epochs`` (validated epochs) and ``best_epoch`` (lowest validation loss) from ``metrics.jsonl``."""
-  val = [r for r in read_jsonl(Path(workdir) / "metrics.jsonl") if r.get("split") == "val"]
+  val = [r for r in read_jsonl(epath.Path(workdir) / "metrics.jsonl") if r.get("split") == "val"]
   if not val:
     return {"epochs": 0, "best_epoch": 0}
   best = val[int(np.argmin([r["loss"] for r in val]))]["step"]
@@ -151,7 +150,7 @@ def epochs_from_metrics(workdir, steps_per_epoch: int) -> dict[str, int]:
 
 
 def val_losses(workdir) -> list[float]:
-  return [r["loss"] for r in read_jsonl(Path(workdir) / "metrics.jsonl") if r.get("split") == "val"]
+  return [r["loss"] for r in read_jsonl(epath.Path(workdir) / "metrics.jsonl") if r.get("split") == "val"]
 
 
 @dataclasses.dataclass
@@ -373,8 +372,9 @@ def pixel_task(config: ml_collections.ConfigDict):
                                    first_pixel=config.sample.first_pixel, first_pixel_probs=probs))
     sample_seconds = time.perf_counter() - t0
     if jax.process_index() == 0:
-      np.save(Path(workdir) / "samples.npy", samples)
-      plots.save_image_grid(to_unit(samples[:100], digits.num_levels), Path(workdir) / "samples.png",
+      with (epath.Path(workdir) / "samples.npy").open("wb") as f:
+        np.save(f, samples)
+      plots.save_image_grid(to_unit(samples[:100], digits.num_levels), epath.Path(workdir) / "samples.png",
                             title=f"{config.model.name} samples ({kind} 8x8 digits)")
     d = int(np.prod(model.image_shape))
     return {"model": config.model.name, "binarized": bool(config.data.binarize), "num_levels": digits.num_levels,

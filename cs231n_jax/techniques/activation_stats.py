@@ -30,16 +30,16 @@ saturated ones zero local gradients.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.techniques import checks
 
 NONLINEARITIES: dict[str, Callable[[jax.Array], jax.Array]] = {"tanh": jnp.tanh, "relu": jax.nn.relu}
@@ -102,7 +102,7 @@ def format_table(setting: str, stats: dict[str, Any]) -> str:
   return "\n".join(lines)
 
 
-def plot_statistics(results: dict[str, dict[str, Any]], path: Path) -> None:
+def plot_statistics(results: dict[str, dict[str, Any]], path: epath.PathLike) -> None:
   """Per setting: layer means, layer stds (log scale) and the histogram of each layer's values."""
   settings = list(results)
   num_layers = len(next(iter(results.values()))["std"])
@@ -124,7 +124,7 @@ def plot_statistics(results: dict[str, dict[str, Any]], path: Path) -> None:
       if row == 0:
         ax.set_title(f"layer {i + 1}", fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=80)
+  save_figure(fig, path, dpi=80)
 
 
 def run_activation_statistics(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def run_activation_statistics(config: ml_collections.ConfigDict, workdir: str) -
     raise ConfigError(f"settings: {unknown[0]!r} is not one of {SETTINGS}")
   for field in ("num_layers", "width", "num_examples"):
     checks.integer(config[field], field)
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   key = jax.random.PRNGKey(config.seed)
   results = {}

@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import transforms
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
@@ -147,7 +147,7 @@ def random_vs_grid(key: jax.Array, budget_side: int = 3, repeats: int = 1000) ->
   }
 
 
-def plot_random_vs_grid(path: Path, key: jax.Array, budget_side: int = 3) -> None:
+def plot_random_vs_grid(path: epath.PathLike, key: jax.Array, budget_side: int = 3) -> None:
   n = budget_side * budget_side
   grid_axis = (np.arange(budget_side) + 0.5) / budget_side
   gx, gy = np.meshgrid(grid_axis, grid_axis, indexing="ij")
@@ -166,10 +166,10 @@ def plot_random_vs_grid(path: Path, key: jax.Array, budget_side: int = 3) -> Non
     ax.set_ylim(-0.25, 1)
   axes[0].set_ylabel("unimportant parameter")
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
-def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
+def plot_scatter(rows: Sequence[dict[str, Any]], path: epath.PathLike, title: str) -> None:
   """The lecture's plot: val accuracy against learning rate and regularisation (colour)."""
   lr = np.array([r["lr"] for r in rows])
   reg = np.array([r["reg"] for r in rows])
@@ -183,7 +183,7 @@ def plot_scatter(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None
   ax.set_title(title)
   fig.colorbar(sc, label="val accuracy")
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def _check_search_config(config: ml_collections.ConfigDict) -> None:
@@ -203,7 +203,7 @@ def _check_search_config(config: ml_collections.ConfigDict) -> None:
 def run_hparam_search(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Coarse random search -> fine random search, and a grid of the same budget as the fine stage."""
   _check_search_config(config)
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   data = fm.digits_arrays()
   key = jax.random.PRNGKey(config.seed)
@@ -225,7 +225,7 @@ def run_hparam_search(config: ml_collections.ConfigDict, workdir: str) -> dict[s
   grid = run_trials(_spec(config, s.fine.epochs), data, gl.ravel(), gr.ravel(), jax.random.fold_in(k_runs, 1))
 
   best = lambda rows: max(rows, key=lambda r: r["val_accuracy"])
-  with open(workdir / "trials.txt", "w") as f:
+  with (workdir / "trials.txt").open("w") as f:
     for stage, rows in (("coarse", coarse), ("fine", fine), ("grid", grid)):
       f.write(f"# {stage}\n")
       for i, r in enumerate(rows):
@@ -312,7 +312,7 @@ def run_vmap_benchmark(config: ml_collections.ConfigDict, workdir: str) -> dict[
     checks.integer(k, "benchmark.num_models")
   checks.integer(b.epochs, "benchmark.epochs")
   checks.integer(b.repeats, "benchmark.repeats")
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   data = fm.digits_arrays()
   key = jax.random.PRNGKey(config.seed)
@@ -325,7 +325,7 @@ def run_vmap_benchmark(config: ml_collections.ConfigDict, workdir: str) -> dict[
     for k in config.benchmark.num_models:
       r = vmap_benchmark(spec, data, int(k), jax.random.fold_in(key, int(k)), repeats=config.benchmark.repeats)
       rows.append({"hidden": int(hidden), "batch_size": int(batch), **r})
-  with open(workdir / "vmap_benchmark.txt", "w") as f:
+  with (workdir / "vmap_benchmark.txt").open("w") as f:
     for r in rows:
       f.write(f"hidden {r['hidden']}, batch {r['batch_size']}, K={r['num_models']} x {r['steps_per_model']} steps: "
               f"vmap {r['vmap_run_s']:.3f}s; one after another: whole-run programs "

@@ -27,7 +27,6 @@ curves of the best rate are drawn as mean +- std over seeds.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -35,10 +34,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import schedules, transforms
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.techniques import checks
 from cs231n_jax.techniques import functional_mlp as fm
 
@@ -122,7 +122,7 @@ def race_surface(surface: str, num_steps: int, lr_grid: np.ndarray, tol: float) 
   return out
 
 
-def plot_race(surface: str, race: dict[str, Any], path: Path, show_steps: int) -> None:
+def plot_race(surface: str, race: dict[str, Any], path: epath.PathLike, show_steps: int) -> None:
   f, start, f_min = SURFACES[surface]
   if surface == "ill_conditioned":
     xs, ys = np.linspace(-10, 10, 200), np.linspace(-2, 2, 200)
@@ -144,7 +144,7 @@ def plot_race(surface: str, race: dict[str, Any], path: Path, show_steps: int) -
   ax.set_ylim(ys[0], ys[-1])
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def digits_curves(config: ml_collections.ConfigDict, key: jax.Array) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def digits_curves(config: ml_collections.ConfigDict, key: jax.Array) -> dict[str
   return out
 
 
-def plot_digits_curves(curves: dict[str, Any], path: Path) -> None:
+def plot_digits_curves(curves: dict[str, Any], path: epath.PathLike) -> None:
   fig, ax = subplots(figsize=(7, 4.5))
   for label, c in curves.items():
     mean, std = np.array(c["train_loss_mean"]), np.array(c["train_loss_std"])
@@ -191,7 +191,7 @@ def plot_digits_curves(curves: dict[str, Any], path: Path) -> None:
   ax.set_title("digits 2-layer net: each rule at its best rate (mean +- std over seeds)")
   ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if config.digits.enabled:
     for field in ("epochs", "batch_size", "num_lrs", "num_seeds"):
       checks.integer(config.digits[field], f"digits.{field}")
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   lr_grid = 10.0 ** np.linspace(*config.lr_log10_range, config.num_lrs)
   results: dict[str, Any] = {}
@@ -221,7 +221,7 @@ def run_optimizer_race(config: ml_collections.ConfigDict, workdir: str) -> dict[
   return results
 
 
-def plot_schedules(named: dict[str, optax.Schedule], num_steps: int, path: Path) -> None:
+def plot_schedules(named: dict[str, optax.Schedule], num_steps: int, path: epath.PathLike) -> None:
   steps = np.arange(num_steps)
   fig, ax = subplots(figsize=(7, 4))
   for label, s in named.items():
@@ -231,12 +231,12 @@ def plot_schedules(named: dict[str, optax.Schedule], num_steps: int, path: Path)
   ax.set_title("learning-rate schedules")
   ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)
 
 
 def run_schedules(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Build every schedule block of ``config.schedules`` with ``make_schedule`` and plot them."""
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   named = {}
   for label, block in config.schedules.items():

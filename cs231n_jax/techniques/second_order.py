@@ -22,7 +22,6 @@ float32 rounding.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -30,11 +29,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 from jax.flatten_util import ravel_pytree
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.optim import transforms
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.techniques import checks
 
 
@@ -143,7 +143,7 @@ def run_second_order(config: ml_collections.ConfigDict, workdir: str) -> dict[st
       raise ConfigError(f"{field}: expected at least one learning rate to try")
     for lr in config[field]:
       checks.positive(lr, field)
-  workdir = Path(workdir)
+  workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   from cs231n_jax.techniques.functional_mlp import digits_arrays
 
@@ -187,7 +187,7 @@ def run_second_order(config: ml_collections.ConfigDict, workdir: str) -> dict[st
   return results
 
 
-def _plot(curves: dict[str, np.ndarray], best: float, path: Path) -> None:
+def _plot(curves: dict[str, np.ndarray], best: float, path: epath.PathLike) -> None:
   fig, ax = subplots(figsize=(7, 4.5))
   for name, c in curves.items():
     ax.semilogy(np.arange(1, len(c) + 1), np.maximum(c - best, 1e-16), label=name)
@@ -197,4 +197,4 @@ def _plot(curves: dict[str, np.ndarray], best: float, path: Path) -> None:
   ax.set_title("softmax regression on digits (float64)")
   ax.legend()
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  save_figure(fig, path, dpi=100)

@@ -19,7 +19,7 @@ import numpy as np
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.layers.rnn_layers import lstm_forward
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.text.model import CharLM
 
 LSTM_CACHE_CELL_INDEX = 6  # lstm_forward's cache: (x, h0, c0, Wx, Wh, h, c, i, f, o, g, tanh_c)
@@ -106,7 +106,7 @@ def plot_cells(text: str, activations: np.ndarray, found: dict[str, dict[str, An
     ax.set_axis_off()
     ax.set_title(f"cell {info['cell']}: {name} (r = {info['correlation']:+.2f})", fontsize=8, loc="left")
   fig.tight_layout()
-  fig.savefig(str(path), dpi=110)
+  save_figure(fig, path, dpi=110)
 
 
 def interpretable_cells(model: CharLM, params, vocab, ids: np.ndarray, path, layer: int = 0,

@@ -28,7 +28,7 @@ from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.nn.recurrent import hidden_state, make_cell
-from cs231n_jax.plotting import subplots
+from cs231n_jax.plotting import save_figure, subplots
 
 Array = jax.Array
 FIGURE_NAME = "gradient_flow.png"
@@ -148,4 +148,4 @@ def plot_gradient_flow(curves: dict[str, np.ndarray], path) -> None:
   ax.set_title("Gradient flow through time (lecture 10)")
   ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(str(path), dpi=100)
+  save_figure(fig, path, dpi=100)
