@@ -99,11 +99,18 @@ def run_experiment(config_path: str, workdir: str, overrides: Sequence[str]) -> 
 
 def cmd_list(what: str) -> None:
   if what == "models":
-    from cs231n_jax.models import count_params, default_input_shape, list_models
+    from cs231n_jax.zoo import FAMILIES, list_models
+    from cs231n_jax.models.registry import count_params, default_input_shape
 
-    for name, desc in list_models().items():
-      shape = default_input_shape(name)
-      print(f"{name:<28} {count_params(name):>13,} params at {'x'.join(map(str, shape)):<9} {desc}")
+    for family in FAMILIES:  # parameters only where the registered input shape builds the model
+      models = list_models(family)
+      if not models:
+        continue
+      print(f"{family} ({len(models)} models)")
+      for name, desc in models.items():
+        shape = default_input_shape(name)
+        size = f"{'-':>13}" if shape is None else f"{count_params(name):>13,} params at {'x'.join(map(str, shape)):<9}"
+        print(f"  {name:<26} {size:<34} {desc}")
     return
   from cs231n_jax.config import list_configs
 

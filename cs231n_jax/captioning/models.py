@@ -1,6 +1,8 @@
 """Four image captioners (lecture 10, course notes chapter 11), Flax Linen, one interface.
 
-* ``rnn`` / ``lstm`` — :class:`CaptioningRNN`, the course's ``CaptioningRNN``: the image feature
+Each is registered in the model registry, family ``caption`` (``get_model("lstm", vocab_size=...)``).
+
+* ``rnn`` / ``lstm`` — :class:`RNNCaptioner` / :class:`LSTMCaptioner`, :class:`CaptioningRNN`, the course's ``CaptioningRNN``: the image feature
   is projected to the initial hidden state (``h0 = v W_proj + b_proj``), words are embedded
   (``W_embed``), a vanilla RNN or LSTM reads them, ``W_vocab`` scores the next word. (Lecture 10's
   slide instead adds ``W_ih v`` at every step; the course's assignment, followed here, feeds v once.)
@@ -39,12 +41,12 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import register
 from cs231n_jax.nn.attention import (LearnedPositionalEncoding, SinusoidalPositionalEncoding, TransformerDecoder)
 from cs231n_jax.nn.conv_pool import Conv, max_pool
 from cs231n_jax.nn.recurrent import LSTMCell, make_cell
 
 Array = jax.Array
-CAPTIONERS = ("rnn", "lstm", "attention_lstm", "transformer")
 ATTENTION_SCORES = ("mlp", "dot")
 MAX_MEMORY_TOKENS = 1024  # learned location embeddings available to the transformer's memory
 
@@ -151,6 +153,21 @@ class CaptioningRNN(_Captioner):
     return self.W_vocab(h).astype(jnp.float32), carry, attention
 
 
+@register("rnn", input_shape=None, family="caption")
+class RNNCaptioner(CaptioningRNN):
+  """The course's CaptioningRNN with a vanilla RNN (``cell_type='rnn'``)."""
+
+  cell: str = "rnn"
+
+
+@register("lstm", input_shape=None, family="caption")
+class LSTMCaptioner(CaptioningRNN):
+  """The course's CaptioningRNN with an LSTM (``cell_type='lstm'``)."""
+
+  cell: str = "lstm"
+
+
+@register("attention_lstm", input_shape=None, family="caption")
 class AttentionLSTMCaptioner(_Captioner):
   """Show, Attend and Tell with soft attention over the spatial features."""
 
@@ -205,6 +222,7 @@ class AttentionLSTMCaptioner(_Captioner):
     return logits.astype(jnp.float32), carry, p
 
 
+@register("transformer", input_shape=None, family="caption")
 class TransformerCaptioner(_Captioner):
   """The course's CaptioningTransformer: a decoder over the image's feature tokens.
 
@@ -263,13 +281,3 @@ class TransformerCaptioner(_Captioner):
     logits = self._decode(memory, captions_in, train)
     return logits, jnp.zeros((*captions_in.shape, memory["spatial"].shape[1]), logits.dtype)
 
-
-def build_captioner(name: str, vocab_size: int, **kwargs) -> _Captioner:
-  """A captioner by name: ``rnn`` | ``lstm`` | ``attention_lstm`` | ``transformer``."""
-  if name in ("rnn", "lstm"):
-    return CaptioningRNN(vocab_size=vocab_size, cell=name, **kwargs)
-  if name == "attention_lstm":
-    return AttentionLSTMCaptioner(vocab_size=vocab_size, **kwargs)
-  if name == "transformer":
-    return TransformerCaptioner(vocab_size=vocab_size, **kwargs)
-  raise ConfigError(f"model.name: expected one of {CAPTIONERS}, got {name!r}")

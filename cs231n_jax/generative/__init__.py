@@ -4,7 +4,7 @@
   :mod:`cs231n_jax.nn.masked`; gated PixelCNN with vertical and horizontal stacks), :mod:`pixelrnn`
   (Row LSTM; Diagonal BiLSTM with skew / unskew; recurrences as ``lax.scan``), :mod:`autoregressive`
   (``log p(x)``, bits/dim, the jitted pixel-by-pixel sampler, exhaustive normalisation checks),
-  :mod:`baselines` (independent pixels; logistic autoregressive), :mod:`models` (by name).
+  :mod:`baselines` (independent pixels; logistic autoregressive).
 - Latent-variable, approximate likelihood: :mod:`autoencoder` (conv / upconv, L2), :mod:`vae` (Gaussian
   encoder, Bernoulli / Gaussian decoders, closed-form KL, importance-weighted ``log p(x)``, quadrature
   for a 2-D latent).
@@ -20,4 +20,11 @@
   after training.
 
 Data: the project's digits split as integer levels (:mod:`data`), 17 levels or binarised.
+
+Importing the package registers its networks in the model registry (:mod:`cs231n_jax.models.registry`):
+family ``pixel`` (``pixelcnn``, ``gated_pixelcnn``, ``row_lstm``, ``diagonal_bilstm``), ``latent``
+(``vae``, ``conv_autoencoder``) and ``gan`` (``mlp_generator``, ``mlp_discriminator``, ``dcgan_generator``,
+``dcgan_discriminator``).
 """
+
+from cs231n_jax.generative import autoencoder, gan, pixelcnn, pixelrnn, vae  # noqa: F401  (each registers models)

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cs231n_jax.models.registry import register
+
 ENCODER_FEATURES = (32, 64, 64, 64)
 ENCODER_STRIDES = (1, 2, 1, 2)
 
@@ -59,6 +61,7 @@ class ConvDecoder(nn.Module):
     return x.reshape(z.shape[0], h, w, c * self.out_per_pixel)
 
 
+@register("conv_autoencoder", input_shape=(8, 8, 1), family="latent")
 class ConvAutoencoder(nn.Module):
   """``x -> z -> x_hat`` with a ``code_dim``-dimensional code; the output is in [0, 1] (sigmoid)."""
 

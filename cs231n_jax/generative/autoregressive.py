@@ -182,3 +182,20 @@ def bits_per_dim(nats, image_shape) -> float:
 def log_uniform_nats(image_shape, num_levels: int) -> float:
   """The NLL of the uniform model, ``D log L``: the worst a trained model should ever do."""
   return int(np.prod(image_shape)) * math.log(num_levels)
+
+
+def init_pixel_model(model: nn.Module, seed: int):
+  """The parameters of a pixel model built for ``model.image_shape``, initialised from ``key(seed)``."""
+  example = jnp.zeros((1, *model.image_shape), jnp.int32)
+  return jax.jit(model.init)(jax.random.key(seed), example)["params"]
+
+
+def nll_loss_fn(model: nn.Module):
+  """Mean ``-log p(x)`` (nats per image) over a batch: the teacher-forced, all-pixels-parallel loss."""
+
+  def loss_fn(params, batch, key):
+    logits = model.apply({"params": params}, batch, train=True, rngs={"dropout": key})
+    nll = -log_prob_from_logits(logits, batch).mean()
+    return nll, {}
+
+  return loss_fn

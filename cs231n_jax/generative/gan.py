@@ -44,6 +44,8 @@ import numpy as np
 import optax
 from flax import struct
 
+from cs231n_jax.models.registry import register
+
 GAN_LOSSES = ("minimax", "non_saturating", "lsgan", "wgan", "wgan_gp")
 LATENT_PRIORS = ("normal", "uniform")
 LEAKY_SLOPE = 0.2  # DCGAN's LeakyReLU slope
@@ -51,6 +53,7 @@ DCGAN_INIT_STD = 0.02  # DCGAN's weight initialisation N(0, 0.02)
 BN_MOMENTUM = 0.9
 WGAN_CLIP = 0.01
 GP_WEIGHT = 10.0
+LATENT_DIM = 32  # the latent size the registry builds and counts a generator at (the GAN configs' default)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,6 +127,7 @@ def check_loss(loss: str) -> None:
 # Networks.
 
 
+@register("mlp_generator", input_shape=(LATENT_DIM,), family="gan")
 class MLPGenerator(nn.Module):
   """The original GAN's fully connected generator: ``z -> ReLU MLP -> out_shape`` (tanh or linear)."""
 
@@ -142,6 +146,7 @@ class MLPGenerator(nn.Module):
     return out.reshape(z.shape[0], *self.out_shape)
 
 
+@register("mlp_discriminator", input_shape=(8, 8, 1), family="gan")
 class MLPDiscriminator(nn.Module):
   """Fully connected discriminator / critic with LeakyReLU: one logit (or score) per example."""
 
@@ -155,6 +160,8 @@ class MLPDiscriminator(nn.Module):
     return nn.Dense(1, name="out")(h)[:, 0]
 
 
+@register("dcgan_generator", "DCGAN generator: z projected to 2x2, stride-2 transposed convolutions with batch norm, tanh.",
+          input_shape=(LATENT_DIM,), family="gan")
 class DCGANGenerator(nn.Module):
   """DCGAN generator: project ``z`` to a small map, then stride-2 transposed convolutions with batch
   norm and ReLU, ending in a tanh image. ``image_shape`` sides must be 2 ** num_upsamplings times
@@ -185,6 +192,8 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(h)
 
 
+@register("dcgan_discriminator", "DCGAN discriminator: stride-2 convolutions, LeakyReLU, batch norm after the first, one logit.",
+          input_shape=(8, 8, 1), family="gan")
 class DCGANDiscriminator(nn.Module):
   """DCGAN discriminator: stride-2 convolutions with LeakyReLU (batch norm after all but the first),
   then a linear layer to one logit. ``norm="none"`` (or ``"layer"``) for the WGAN-GP critic."""

@@ -28,9 +28,11 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.generative.autoregressive import check_input_shape, embed_levels, logits_to_output
+from cs231n_jax.models.registry import register
 from cs231n_jax.nn.masked import HorizontalStackConv, MaskedConv, VerticalStackConv, down_shift, right_shift
 
 
+@register("pixelcnn", input_shape=(8, 8, 1), family="pixel")
 class PixelCNN(nn.Module):
   """The original PixelCNN: mask A, then residual mask-B blocks, then a 1x1 head (has a blind spot)."""
 
@@ -92,6 +94,7 @@ class GatedLayer(nn.Module):
     return v_out, h_out
 
 
+@register("gated_pixelcnn", input_shape=(8, 8, 1), family="pixel")
 class GatedPixelCNN(nn.Module):
   """Gated PixelCNN with vertical and horizontal stacks: no blind spot (grey images)."""
 

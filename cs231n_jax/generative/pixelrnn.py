@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.generative.autoregressive import check_input_shape, embed_levels, logits_to_output
+from cs231n_jax.models.registry import register
 from cs231n_jax.nn.masked import MaskedConv, down_shift
 
 PIXEL_RNN_KINDS = ("row", "diagonal")
@@ -173,6 +174,20 @@ class PixelRNN(nn.Module):
     h = nn.Conv(self.head_features, (1, 1), name="head_1x1")(nn.relu(h))
     logits = nn.Conv(self.num_levels, (1, 1), name="logits")(nn.relu(h))
     return logits_to_output(logits, self.image_shape, self.num_levels)
+
+
+@register("row_lstm", input_shape=(8, 8, 1), family="pixel")
+class RowLSTMPixelRNN(PixelRNN):
+  """PixelRNN with Row LSTM layers (paper section 3.1): triangular receptive field, ``H`` scan steps."""
+
+  kind: str = "row"
+
+
+@register("diagonal_bilstm", input_shape=(8, 8, 1), family="pixel")
+class DiagonalBiLSTMPixelRNN(PixelRNN):
+  """PixelRNN with Diagonal BiLSTM layers (paper section 3.2): the whole context, ``H + W - 1`` steps."""
+
+  kind: str = "diagonal"
 
 
 def scan_lengths(model: PixelRNN) -> int:

@@ -41,6 +41,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 from cs231n_jax.generative.autoencoder import ConvDecoder, ConvEncoder
+from cs231n_jax.models.registry import register
 
 DECODERS = ("bernoulli", "gaussian")
 ARCHS = ("mlp", "conv")
@@ -60,6 +61,7 @@ class MLP(nn.Module):
     return nn.Dense(self.out, name="out")(x)
 
 
+@register("vae", input_shape=(8, 8, 1), family="latent")
 class VAE(nn.Module):
   """Gaussian encoder ``q(z|x)``, standard normal prior, Bernoulli or Gaussian decoder ``p(x|z)``."""
 

@@ -83,8 +83,8 @@ def param_count(model: nn.Module | str, input_shape: Sequence[int] | None = None
 
 
 def param_counts(names: Iterable[str] | None = None) -> dict[str, int]:
-  """Parameter counts of registered models at their registered input shapes (for ``list models``)."""
-  names = list_models() if names is None else names
+  """Parameter counts of registered classifiers (or ``names``) at their registered input shapes."""
+  names = list_models("classify") if names is None else names
   return {name: param_count(name) for name in names}
 
 
@@ -396,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   p.add_argument("--steps", type=int, default=5)
   args = parser.parse_args(argv)
   if args.command == "params":
-    names = [n for n in args.models.split(",") if n] or list(list_models())
+    names = [n for n in args.models.split(",") if n] or list(list_models("classify"))
     print("| model | input | parameters |\n|---|---|---:|")
     for name in names:
       print(f"| {name} | {'x'.join(map(str, default_input_shape(name)))} | {param_count(name):,} |")

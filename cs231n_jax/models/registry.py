@@ -7,12 +7,15 @@ pixel models), ``latent`` (VAEs, autoencoders), ``gan`` (generators and discrimi
 ``caption`` (captioners), ``char_lm`` (character language models), and the families of the later
 lectures (``detect``, ``segment``, ``ssl``, ``video``, ``policy``, ``3d``). Names are unique across
 families. A package registers its models when it is imported (``cs231n_jax.zoo`` imports all of
-them). Models that use batch norm take a ``bn_axis_name`` field, the one hook the ``pmap`` step
+them). ``input_shape`` is the per-example input a model is built and counted at; ``None`` where
+one input does not build it (captioners also read captions; language models need a vocabulary).
+Models that use batch norm take a ``bn_axis_name`` field, the one hook the ``pmap`` step
 builder uses to synchronise statistics across devices; models know nothing else about parallelism.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Callable
 
@@ -23,17 +26,18 @@ FAMILIES = ("classify", "pixel", "latent", "gan", "caption", "char_lm", "detect"
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
-_INPUT_SHAPES: dict[str, tuple[int, ...]] = {}
+_INPUT_SHAPES: dict[str, tuple[int, ...] | None] = {}
 _FAMILIES: dict[str, str] = {}
 
 
 def register(
-    name: str, description: str = "", input_shape: tuple[int, ...] = (32, 32, 3), family: str = "classify",
+    name: str, description: str = "", input_shape: tuple[int, ...] | None = (32, 32, 3), family: str = "classify",
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
   """Class decorator: make ``cls`` constructible as ``get_model(name, **kwargs)``.
 
-  ``input_shape`` is the per-example shape (HWC) the model is usually built for (224x224x3 for the
-  ImageNet families); ``cs231n-jax list models`` counts parameters at it (classifiers).
+  ``input_shape`` is the per-example shape (HWC for images; ``(latent_dim,)`` for a generator) that
+  ``get_model(name)`` with its defaults is built for (224x224x3 for the ImageNet families);
+  ``cs231n-jax list models`` counts parameters at it. ``None``: no single input builds the model.
   """
   if family not in FAMILIES:
     raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
@@ -44,7 +48,7 @@ def register(
     _REGISTRY[name] = cls
     doc = (cls.__doc__ or "").strip().splitlines()
     _DESCRIPTIONS[name] = description or (doc[0] if doc else cls.__name__)
-    _INPUT_SHAPES[name] = tuple(input_shape)
+    _INPUT_SHAPES[name] = None if input_shape is None else tuple(input_shape)
     _FAMILIES[name] = family
     return cls
 
@@ -77,8 +81,8 @@ def family_of(name: str) -> str:
   return _FAMILIES[name]
 
 
-def default_input_shape(name: str) -> tuple[int, ...]:
-  """The per-example input shape ``name`` was registered with."""
+def default_input_shape(name: str) -> tuple[int, ...] | None:
+  """The per-example input shape ``name`` was registered with (``None``: one input does not build it)."""
   if name not in _INPUT_SHAPES:
     raise ValueError(f"model.name: unknown model {name!r}; expected one of {sorted(_REGISTRY)}")
   return _INPUT_SHAPES[name]
@@ -86,14 +90,19 @@ def default_input_shape(name: str) -> tuple[int, ...]:
 
 def count_params(name: str, input_shape: tuple[int, ...] | None = None, **kwargs) -> int:
   """Trainable parameters of ``get_model(name, **kwargs)`` built for ``input_shape`` (default: the
-  registered one); shapes only, via ``jax.eval_shape`` — nothing is computed or allocated."""
+  registered one); shapes only, via ``jax.eval_shape`` — nothing is computed or allocated. The model
+  is called on zeros of that shape (with ``train=False`` where its ``__call__`` takes ``train``)."""
   import jax
   import jax.numpy as jnp
 
   model = get_model(name, **kwargs)
-  shape = (1, *(input_shape or default_input_shape(name)))
+  per_example = input_shape or default_input_shape(name)
+  if per_example is None:
+    raise ValueError(f"input_shape: {name} is not built from one input; give input_shape and the model's arguments")
+  shape = (1, *per_example)
+  train = {"train": False} if "train" in inspect.signature(type(model).__call__).parameters else {}
   variables = jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(shape, jnp.float32), train=False)
+      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(shape, jnp.float32), **train)
   )
   return sum(math.prod(x.shape) for x in jax.tree.leaves(variables.get("params", {})))
 

@@ -35,7 +35,7 @@ from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
-from cs231n_jax.generative.models import build_pixel_model, init_pixel_model, nll_loss_fn
+from cs231n_jax.models.registry import get_model
 from cs231n_jax.generative.pixelrnn import count_params
 from cs231n_jax.studies.gans import override, run_gan
 from cs231n_jax.tasks import likelihood as likelihood_task
@@ -183,10 +183,10 @@ def run_pixel_speed(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     batch = jnp.asarray(rng.integers(0, config.num_levels, (config.batch_size, *shape)), jnp.int32)
     base = None
     for name in config.order:
-      model = build_pixel_model(name, config.num_levels, shape, **config.models[name].to_dict())
-      params = init_pixel_model(model, 0)
+      model = get_model(name, num_levels=config.num_levels, image_shape=shape, **config.models[name].to_dict())
+      params = ar.init_pixel_model(model, 0)
       tx = optax.adam(1e-3)
-      loss_fn = nll_loss_fn(model)
+      loss_fn = ar.nll_loss_fn(model)
 
       @jax.jit
       def train_step(p, s, b):

@@ -40,13 +40,14 @@ from etils import epath
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import gan as gan_lib
 from cs231n_jax.generative.data import load_level_digits, to_symmetric
+from cs231n_jax.models.registry import get_model
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import PMAP_AXIS
 from cs231n_jax.train.task import Data, Task
 
 RUNNER = "cs231n_jax.tasks.adversarial:run"
-ARCHS = ("mlp", "dcgan")
+ARCHS = ("mlp", "dcgan")  # model.arch: the registry's "<arch>_generator" and "<arch>_discriminator"
 DATASETS = ("digits", "ring")
 OPTIMIZERS = ("adam", "rmsprop")
 SAMPLES_NAME = "samples.png"
@@ -113,17 +114,20 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def build_networks(config: ml_collections.ConfigDict, data_shape, bn_axis_name: str | None = None) -> tuple[Any, Any]:
-  """The generator and discriminator ``config.model`` names for examples of ``data_shape``."""
+  """The generator and discriminator ``config.model`` names for examples of ``data_shape``: the
+  registered models ``<model.arch>_generator`` and ``<model.arch>_discriminator``."""
   m = config.model
   if m.arch == "mlp":
     out = "tanh" if len(data_shape) == 3 else "linear"
-    return (gan_lib.MLPGenerator(tuple(data_shape), tuple(m.g_hidden), out),
-            gan_lib.MLPDiscriminator(tuple(m.d_hidden)))
-  if m.arch == "dcgan":
+    g_kwargs = {"out_shape": tuple(data_shape), "hidden": tuple(m.g_hidden), "output": out}
+    d_kwargs = {"hidden": tuple(m.d_hidden)}
+  elif m.arch == "dcgan":
     norm = "none" if config.loss == "wgan_gp" else "batch"  # WGAN-GP: no batch norm in the critic
-    return (gan_lib.DCGANGenerator(tuple(data_shape), m.base_features, bn_axis_name=bn_axis_name),
-            gan_lib.DCGANDiscriminator(m.base_features, norm=norm, bn_axis_name=bn_axis_name))
-  raise ConfigError(f"model.arch: expected one of {ARCHS}, got {m.arch!r}")
+    g_kwargs = {"image_shape": tuple(data_shape), "base_features": m.base_features, "bn_axis_name": bn_axis_name}
+    d_kwargs = {"base_features": m.base_features, "norm": norm, "bn_axis_name": bn_axis_name}
+  else:
+    raise ConfigError(f"model.arch: expected one of {ARCHS}, got {m.arch!r}")
+  return get_model(f"{m.arch}_generator", **g_kwargs), get_model(f"{m.arch}_discriminator", **d_kwargs)
 
 
 def training_examples(config: ml_collections.ConfigDict) -> np.ndarray:

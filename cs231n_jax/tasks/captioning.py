@@ -38,10 +38,10 @@ from cs231n_jax import optim
 from cs231n_jax.captioning import scenes as S
 from cs231n_jax.captioning.data import CaptionData, CaptionSplit, load_caption_data, pooled_features
 from cs231n_jax.captioning.evaluation import evaluate_captions, make_decoders
-from cs231n_jax.captioning.models import CAPTIONERS, build_captioner
 from cs231n_jax.captioning.vocab import NULL_ID, Vocabulary
 from cs231n_jax.data.pipeline import ArraySource, eval_batches
 from cs231n_jax.errors import CheckpointError, ConfigError
+from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.train import loop
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import mean_over_valid, psum_if
@@ -97,8 +97,9 @@ def base_config(name: str = "lstm") -> ml_collections.ConfigDict:
 
 def model_kwargs(model_config, max_length: int) -> dict[str, Any]:
   name = model_config["name"]
-  if name not in CAPTIONERS:
-    raise ConfigError(f"model.name: expected one of {CAPTIONERS}, got {name!r}")
+  captioners = tuple(list_models("caption"))
+  if name not in captioners:
+    raise ConfigError(f"model.name: expected one of {captioners}, got {name!r}")
   kwargs = {k: model_config[k] for k in MODEL_FIELDS[name] + ENCODER_FIELDS if k in model_config}
   if "encoder_channels" in kwargs:
     kwargs["encoder_channels"] = tuple(kwargs["encoder_channels"])
@@ -108,7 +109,7 @@ def model_kwargs(model_config, max_length: int) -> dict[str, Any]:
 
 
 def build_model(model_config, vocab_size: int, max_length: int):
-  return build_captioner(model_config["name"], vocab_size, **model_kwargs(model_config, max_length))
+  return get_model(model_config["name"], vocab_size=vocab_size, **model_kwargs(model_config, max_length))
 
 
 def caption_nll(logits: jax.Array, captions_out: jax.Array) -> jax.Array:

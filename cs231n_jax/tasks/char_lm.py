@@ -43,6 +43,7 @@ from etils import epath
 
 from cs231n_jax import optim
 from cs231n_jax.errors import CheckpointError, ConfigError
+from cs231n_jax.models.registry import get_model
 from cs231n_jax.nn.recurrent import gradient_clipping
 from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.text import min_char_rnn as gist
@@ -631,8 +632,8 @@ def min_char_rnn_report(config, corpus: CharCorpus, params, evals, workdir, num_
 
 def build_model(model_config: ml_collections.ConfigDict, vocab_size: int) -> CharLM:
   m = model_config
-  return CharLM(vocab_size=vocab_size, cell=m.cell, hidden_size=m.hidden_size, num_layers=m.num_layers,
-                embed_dim=m.embed_dim, dropout_rate=m.dropout_rate)
+  return get_model("char_lm", vocab_size=vocab_size, cell=m.cell, hidden_size=m.hidden_size, num_layers=m.num_layers,
+                   embed_dim=m.embed_dim, dropout_rate=m.dropout_rate)
 
 
 def char_lm_data(corpus: CharCorpus, config: ml_collections.ConfigDict) -> Data:

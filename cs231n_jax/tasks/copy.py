@@ -26,6 +26,7 @@ import optax
 from cs231n_jax import optim
 from cs231n_jax.data.pipeline import ArraySource, eval_batches
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import get_model
 from cs231n_jax.nn.recurrent import CELL_KINDS
 from cs231n_jax.text.copy_task import CopyNet, make_batch, vocabulary_size
 from cs231n_jax.train import loop
@@ -76,8 +77,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 def build_model(config: ml_collections.ConfigDict) -> CopyNet:
   t, m = config.task, config.model
-  return CopyNet(m.cell, m.hidden_size, vocabulary_size(t.num_symbols, t.num_distractors), t.num_symbols,
-                 m.lstm_forget_bias, m.gru_update_bias)
+  return get_model("copy_net", cell=m.cell, hidden_size=m.hidden_size,
+                   vocab_size=vocabulary_size(t.num_symbols, t.num_distractors), num_symbols=t.num_symbols,
+                   forget_bias=m.lstm_forget_bias, update_bias=m.gru_update_bias)
 
 
 def train_step(model: CopyNet, tx: optax.GradientTransformation, length: int, num_distractors: int,

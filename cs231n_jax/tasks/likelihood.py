@@ -38,15 +38,14 @@ from etils import epath
 from cs231n_jax import optim
 from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.analysis import analyse_autoencoder, analyse_vae, elbo_curve_checks, vae_data, vae_inputs, vae_nll_offset
-from cs231n_jax.generative.autoencoder import ConvAutoencoder
 from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
-from cs231n_jax.generative.models import build_pixel_model
 from cs231n_jax.generative.pixelrnn import count_params
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.metrics import read_jsonl
@@ -352,9 +351,13 @@ def level_splits(data, **extra) -> dict[str, dict[str, np.ndarray]]:
 def pixel_task(config: ml_collections.ConfigDict):
   """A pixel model on the digits (``data.binarize``: 2 levels, else 17); after training: the exact
   NLL of every split, ``sample.num_samples`` samples (``samples.npy`` / ``samples.png``)."""
+  pixel_models = sorted(list_models("pixel"))
+  if config.model.name not in pixel_models:
+    raise ConfigError(f"model.name: expected one of {[*pixel_models, VAE, AUTOENCODER]}, got {config.model.name!r}")
   digits = load_level_digits(bool(config.data.binarize))
   try:
-    model = build_pixel_model(config.model.name, digits.num_levels, digits.image_shape, **model_kwargs(config.model))
+    model = get_model(config.model.name, num_levels=digits.num_levels, image_shape=tuple(digits.image_shape),
+                      **model_kwargs(config.model))
   except ValueError as e:
     raise ConfigError(str(e)) from None
   for name in ("train", "val"):
@@ -394,7 +397,7 @@ def vae_task(config: ml_collections.ConfigDict):
   training, :func:`cs231n_jax.generative.analysis.analyse_vae` on the best parameters."""
   m = config.model
   digits, binarize = vae_data(m.decoder)
-  model = vae_lib.VAE(latent_dim=m.latent_dim, hidden=tuple(m.hidden), decoder=m.decoder, arch=m.arch)
+  model = get_model(VAE, latent_dim=m.latent_dim, hidden=tuple(m.hidden), decoder=m.decoder, arch=m.arch)
   data = array_data(level_splits(digits), config)
   tx = optim.make_optimizer(config.optimizer, num_steps(config, data))
   val_key = jax.random.key(config.seed + VAL_KEY_OFFSET)
@@ -417,7 +420,7 @@ def autoencoder_task(config: ml_collections.ConfigDict):
   digits = load_level_digits(False)
   unit = {name: to_unit(digits.split(name).astype(np.float32), digits.num_levels) for name in ("train", "val", "test")}
   splits = {name: {"image": x, "label": np.asarray(getattr(digits, f"{name}_labels"), np.int32)} for name, x in unit.items()}
-  model = ConvAutoencoder(code_dim=config.model.code_dim)
+  model = get_model(AUTOENCODER, code_dim=config.model.code_dim)
   data = array_data(splits, config)
   tx = optim.make_optimizer(config.optimizer, num_steps(config, data))
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import register
 from cs231n_jax.nn.recurrent import RecurrentStack, make_cell
 from cs231n_jax.text.gradient_flow import state_gradient_norms
 
@@ -46,6 +47,8 @@ def gate_kwargs(cell: str, forget_bias: float, update_bias: float) -> dict[str, 
   return {"lstm": {"forget_bias": forget_bias}, "gru": {"update_bias": update_bias}}.get(cell, {})
 
 
+@register("copy_net", "The copy (long-lag) task's net: one-hot symbols - recurrent layer - read-out of the last step.",
+          input_shape=None, family="char_lm")
 class CopyNet(nn.Module):
   """One-hot inputs - recurrent layer - linear read-out of the last output."""
 

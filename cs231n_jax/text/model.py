@@ -12,11 +12,14 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import register
 from cs231n_jax.nn.recurrent import RecurrentStack
 
 Array = jax.Array
 
 
+@register("char_lm", "Character language model: (embedding) - RNN / LSTM / GRU stack - next-character logits.",
+          input_shape=None, family="char_lm")
 class CharLM(nn.Module):
   """``__call__(tokens (N, T), carries=None, train=False) -> (carries, logits (N, T, V))``.
 

@@ -60,6 +60,11 @@ def test_list_experiments_and_models(capsys):
   assert main(["list", "models"]) == 0
   out = capsys.readouterr().out
   assert "three_layer_convnet" in out and "53,910 params at 8x8x1" in out
+  families = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+  assert families == ["classify", "pixel", "latent", "gan", "caption", "char_lm"]  # every family, grouped
+  assert "pixel (4 models)" in out and "caption (4 models)" in out
+  assert any(line.split()[:2] == ["gated_pixelcnn", "467,857"] for line in out.splitlines())
+  assert any(line.split()[:2] == ["transformer", "-"] for line in out.splitlines())  # not built from one input
 
 
 def test_every_experiment_config_documents_command_and_expected_result():

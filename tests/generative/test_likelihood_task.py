@@ -87,10 +87,10 @@ def test_pixel_model_engine_steps_match_a_plain_loop(tmp_path):
               "dropout": 0.3})
   task, data = likelihood.build(c)
   digits = load_level_digits(True)
-  from cs231n_jax.generative.models import build_pixel_model
+  from cs231n_jax.models.registry import get_model
 
-  model = build_pixel_model("gated_pixelcnn", 2, (8, 8, 1), features=8, num_layers=2, first_kernel=3, head_features=8,
-                            dropout=0.3)
+  model = get_model("gated_pixelcnn", num_levels=2, image_shape=(8, 8, 1), features=8, num_layers=2, first_kernel=3,
+                    head_features=8, dropout=0.3)
   loss_fn, eval_fn = likelihood.pixel_losses(model)
   losses = check(task, data, c, loss_fn, eval_fn, level_arrays(digits, "train"), level_arrays(digits, "val"), tmp_path)
   assert losses[-1] < losses[0]

@@ -10,9 +10,9 @@ from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative.baselines import IndependentPixels, fit_independent
 from cs231n_jax.generative.data import (check_levels, discrete_bound_offset, load_level_digits,
                                         nats_to_bits_per_dim)
-from cs231n_jax.generative.models import build_pixel_model, init_pixel_model
 from cs231n_jax.tasks.likelihood import train_pixel_model
 from cs231n_jax.generative.pixelcnn import PixelCNN
+from cs231n_jax.models.registry import get_model
 
 TINY = (3, 3, 1)
 
@@ -37,7 +37,7 @@ def scan_lengths(jaxpr, depth=0, out=None):
 
 def test_sampler_is_one_scan_of_h_w_c_network_evaluations():
   model = tiny_pixelcnn(shape=(4, 5, 1))
-  params = init_pixel_model(model, 0)
+  params = ar.init_pixel_model(model, 0)
   jaxpr = jax.make_jaxpr(lambda p, k: ar.sample(model, {"params": p}, k, 2))(params, jax.random.key(0))
   outer = [length for length, depth in scan_lengths(jaxpr.jaxpr) if depth == 0]
   assert outer == [20] == [ar.num_sampling_steps(model)]
@@ -45,7 +45,7 @@ def test_sampler_is_one_scan_of_h_w_c_network_evaluations():
 
 def test_samples_have_the_model_shape_and_levels_and_are_reproducible():
   model = tiny_pixelcnn(levels=5)
-  params = init_pixel_model(model, 1)
+  params = ar.init_pixel_model(model, 1)
   a = ar.sample(model, {"params": params}, jax.random.key(3), 16)
   b = ar.sample(model, {"params": params}, jax.random.key(3), 16)
   assert a.shape == (16, 3, 3, 1) and a.dtype == jnp.int32
@@ -67,7 +67,7 @@ def test_sampler_draws_from_the_model_distribution():
 @pytest.mark.parametrize("mode,probs,target", [("empirical", [0.9, 0.1], 0.1), ("uniform", None, 0.5)])
 def test_first_pixel_modes(mode, probs, target):
   model = tiny_pixelcnn()
-  params = init_pixel_model(model, 2)
+  params = ar.init_pixel_model(model, 2)
   n = 3000
   x = np.asarray(ar.sample(model, {"params": params}, jax.random.key(5), n, first_pixel=mode, first_pixel_probs=probs))
   freq = x[:, 0, 0, 0].mean()
@@ -82,7 +82,7 @@ def test_first_pixel_marginal_is_the_smoothed_training_frequency():
 
 def test_exact_nll_is_the_sum_of_per_pixel_cross_entropies():
   model = tiny_pixelcnn(levels=3)
-  params = init_pixel_model(model, 0)
+  params = ar.init_pixel_model(model, 0)
   x = np.random.RandomState(0).randint(0, 3, (5, *TINY))
   logits = np.asarray(model.apply({"params": params}, jnp.asarray(x)), np.float64)
   logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
@@ -94,7 +94,7 @@ def test_exact_nll_is_the_sum_of_per_pixel_cross_entropies():
 
 def test_bad_inputs_raise_one_line_value_errors():
   model = tiny_pixelcnn(levels=2)
-  params = {"params": init_pixel_model(model, 0)}
+  params = {"params": ar.init_pixel_model(model, 0)}
   cases = [
       (lambda: ar.log_prob(model, params, np.full((1, *TINY), 2)), "intensity levels 0..1"),
       (lambda: ar.log_prob(model, params, np.full((1, *TINY), -1)), "intensity levels 0..1"),
@@ -104,8 +104,8 @@ def test_bad_inputs_raise_one_line_value_errors():
       (lambda: ar.sample(model, params, jax.random.key(0), 2, first_pixel="corner"), "first_pixel"),
       (lambda: ar.sample(model, params, jax.random.key(0), 2, first_pixel="empirical"), "first_pixel_probs"),
       (lambda: model.apply(params, jnp.zeros((1, 8, 8, 1), jnp.int32)), "images: PixelCNN was built for"),
-      (lambda: build_pixel_model("pixelgan", 2, TINY), "model.name"),
-      (lambda: build_pixel_model("pixelcnn", 2, TINY, hidden=3), "model.hidden"),
+      (lambda: get_model("pixelgan", num_levels=2, image_shape=TINY), "model.name"),
+      (lambda: get_model("pixelcnn", num_levels=2, image_shape=TINY, hidden=3), "model.hidden"),
   ]
   for fn, text in cases:
     with pytest.raises(ValueError) as e:
