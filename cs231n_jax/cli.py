@@ -99,8 +99,8 @@ def run_experiment(config_path: str, workdir: str, overrides: Sequence[str]) -> 
 
 def cmd_list(what: str) -> None:
   if what == "models":
-    from cs231n_jax.zoo import FAMILIES, list_models
     from cs231n_jax.models.registry import count_params, default_input_shape
+    from cs231n_jax.zoo import FAMILIES, list_models
 
     for family in FAMILIES:  # parameters only where the registered input shape builds the model
       models = list_models(family)

@@ -2,10 +2,11 @@
 
 Each is registered in the model registry, family ``caption`` (``get_model("lstm", vocab_size=...)``).
 
-* ``rnn`` / ``lstm`` — :class:`RNNCaptioner` / :class:`LSTMCaptioner`, :class:`CaptioningRNN`, the course's ``CaptioningRNN``: the image feature
-  is projected to the initial hidden state (``h0 = v W_proj + b_proj``), words are embedded
-  (``W_embed``), a vanilla RNN or LSTM reads them, ``W_vocab`` scores the next word. (Lecture 10's
-  slide instead adds ``W_ih v`` at every step; the course's assignment, followed here, feeds v once.)
+* ``rnn`` / ``lstm`` — :class:`RNNCaptioner` / :class:`LSTMCaptioner` (a :class:`CaptioningRNN` each),
+  the course's ``CaptioningRNN``: the image feature is projected to the initial hidden state
+  (``h0 = v W_proj + b_proj``), words are embedded (``W_embed``), a vanilla RNN or LSTM reads them,
+  ``W_vocab`` scores the next word. (Lecture 10's slide instead adds ``W_ih v`` at every step; the
+  course's assignment, followed here, feeds v once.)
 * ``attention_lstm`` — :class:`AttentionLSTMCaptioner`, Show, Attend and Tell (Xu et al. 2015) with
   soft attention: at every step the previous hidden state scores each of the L spatial feature
   vectors, ``e_i = wᵀ tanh(W_v v_i + W_h h_{t-1})`` (the notes: "f is an MLP"; ``attention="dot"``
@@ -42,7 +43,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import register
-from cs231n_jax.nn.attention import (LearnedPositionalEncoding, SinusoidalPositionalEncoding, TransformerDecoder)
+from cs231n_jax.nn.attention import LearnedPositionalEncoding, SinusoidalPositionalEncoding, TransformerDecoder
 from cs231n_jax.nn.conv_pool import Conv, max_pool
 from cs231n_jax.nn.recurrent import LSTMCell, make_cell
 

@@ -35,8 +35,8 @@ from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
 from cs231n_jax.generative.data import load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
-from cs231n_jax.models.registry import get_model
 from cs231n_jax.generative.pixelrnn import count_params
+from cs231n_jax.models.registry import get_model
 from cs231n_jax.studies.gans import override, run_gan
 from cs231n_jax.tasks import likelihood as likelihood_task
 from cs231n_jax.tasks.likelihood import scorer_for

@@ -38,7 +38,6 @@ from etils import epath
 from cs231n_jax import optim
 from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots
@@ -47,6 +46,7 @@ from cs231n_jax.generative.analysis import analyse_autoencoder, analyse_vae, elb
 from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.pixelrnn import count_params
+from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import mean_over_valid, psum_if

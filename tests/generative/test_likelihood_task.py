@@ -18,10 +18,10 @@ import pytest
 
 from cs231n_jax.generative.data import load_level_digits, to_unit
 from cs231n_jax.generative.evaluate import DigitClassifier
+from cs231n_jax.tasks import likelihood
 from cs231n_jax.train import loop
 from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.steps import init_key
-from cs231n_jax.tasks import likelihood
 
 SEED, STEPS, BATCH, LR = 0, 5, 64, 1e-3
 

@@ -8,11 +8,10 @@ import pytest
 
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative.baselines import IndependentPixels, fit_independent
-from cs231n_jax.generative.data import (check_levels, discrete_bound_offset, load_level_digits,
-                                        nats_to_bits_per_dim)
-from cs231n_jax.tasks.likelihood import train_pixel_model
+from cs231n_jax.generative.data import check_levels, discrete_bound_offset, load_level_digits, nats_to_bits_per_dim
 from cs231n_jax.generative.pixelcnn import PixelCNN
 from cs231n_jax.models.registry import get_model
+from cs231n_jax.tasks.likelihood import train_pixel_model
 
 TINY = (3, 3, 1)
 
