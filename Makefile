@@ -11,7 +11,7 @@ TEST_STAMP    := $(VENV)/.installed-test
 EXTRAS := dev,bench,notebooks,tfds,coco,gcs
 INSTALL_INPUTS := pyproject.toml setup.py requirements/constraints.txt
 
-.PHONY: demo test test-fast bench notebooks lock clean
+.PHONY: demo test test-fast lint bench notebooks lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ $(TEST_STAMP): $(INSTALL_INPUTS) | $(BIN)/python
 demo: $(RUNTIME_STAMP)
 	$(BIN)/cs231n-jax demo
 
-test: $(TEST_STAMP)
+# Lint first (ruff, configured in pyproject.toml): style and unused names fail the run in seconds.
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check cs231n_jax tests experiments
+
+test: lint
 	$(BIN)/python -m pytest
 
 # The quick subset for development: everything not marked slow.

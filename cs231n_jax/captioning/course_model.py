@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax import layers as L
-from cs231n_jax.layers.rnn_layers import _lstm_step, _rnn_step
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.layers.rnn_layers import _lstm_step, _rnn_step
 
 CELL_TYPES = ("rnn", "lstm")
 

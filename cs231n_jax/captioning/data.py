@@ -39,7 +39,8 @@ class CaptionSplit:
     if len(self.captions) != len(self.image_idxs):
       raise DataError(f"captions: {len(self.captions)} captions but {len(self.image_idxs)} image indices")
     if len(self.image_idxs) and (self.image_idxs.min() < 0 or self.image_idxs.max() >= len(self.inputs)):
-      raise DataError(f"captions: image indices must lie in [0, {len(self.inputs)}), got [{self.image_idxs.min()}, {self.image_idxs.max()}]")
+      raise DataError(f"captions: image indices must lie in [0, {len(self.inputs)}), "
+                      f"got [{self.image_idxs.min()}, {self.image_idxs.max()}]")
     if len(self.references) != len(self.inputs):
       raise DataError(f"captions: {len(self.inputs)} images but references for {len(self.references)}")
 

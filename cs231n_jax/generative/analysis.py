@@ -201,7 +201,8 @@ def finetune_classifier(encoder_params, x, y, x_test, y_test, config, seed: int)
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _finetune_step(model: EncoderClassifier, learning_rate: float, params, opt_state, x: jax.Array, y: jax.Array):
   """One full-batch Adam step on the softmax loss, compiled once for every seed and initialisation (the
-  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see the note in cs231n_jax.studies.generative_evaluation's speed runner)."""
+  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see the note in
+  cs231n_jax.studies.generative_evaluation's speed runner)."""
   tx = optax.adam(learning_rate)
   grads = jax.grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": q}, x), y).mean())(
       params)

@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
 CLASSIFIER_HIDDEN = (256, 64)  # the 64 penultimate features are the Fréchet-distance features
 NUM_CLASSES = 10
 NUM_SCORED_SAMPLES = 360  # as many as there are held-out test digits, so every row is scored alike

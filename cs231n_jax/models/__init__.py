@@ -4,8 +4,6 @@ Importing this package registers the classifiers (family ``classify``); the othe
 register from their own packages (:mod:`cs231n_jax.zoo` imports them all).
 """
 
-from cs231n_jax.models.registry import (
-    FAMILIES, count_params, default_input_shape, family_of, get_model, list_models, register)
 from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
     alexnet,  # lecture 9's CNN zoo ...
     convnet,  # the course's ThreeLayerConvNet and the VGG-style benchmark net
@@ -21,5 +19,6 @@ from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
     vgg,
     vit,  # Vision Transformer (lecture 11)
 )
+from cs231n_jax.models.registry import FAMILIES, count_params, default_input_shape, family_of, get_model, list_models, register
 
 __all__ = ["FAMILIES", "count_params", "default_input_shape", "family_of", "get_model", "list_models", "register"]

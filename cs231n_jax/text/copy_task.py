@@ -70,7 +70,8 @@ def trained_gradient_profile(model: CopyNet, params, length: int, num_distractor
   """‖∂(correct logit)/∂state_t‖ over one test sequence for a trained CopyNet."""
   tokens, target = make_batch(key, 1, length, model.num_symbols, num_distractors)
   cell_params = params["rnn"]["layer_0"]
-  cell = make_cell(model.cell, model.hidden_size, **gate_kwargs(model.cell, model.forget_bias, model.update_bias))  # the trained layer's cell, stepped by hand
+  # The trained layer's cell, stepped by hand.
+  cell = make_cell(model.cell, model.hidden_size, **gate_kwargs(model.cell, model.forget_bias, model.update_bias))
   xs = jax.nn.one_hot(tokens[0], model.vocab_size)
   carry0 = cell.initialize_carry(None, (model.vocab_size,))
   step = lambda c, x: cell.apply({"params": cell_params}, c, x)[0]

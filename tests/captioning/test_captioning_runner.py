@@ -10,10 +10,10 @@ import pytest
 
 from cs231n_jax.captioning import coco as C
 from cs231n_jax.captioning import data as D
-from cs231n_jax.tasks import captioning as T
 from cs231n_jax.captioning.vocab import Vocabulary
 from cs231n_jax.config import load_config
 from cs231n_jax.errors import CheckpointError, ConfigError
+from cs231n_jax.tasks import captioning as T
 
 
 @pytest.fixture(scope="module")

@@ -86,8 +86,8 @@ def test_gan_runner_checkpoints_both_networks_and_scores_samples(tmp_path):
 
 @pytest.mark.slow
 def test_ring_runner_and_speed_runner(tmp_path):
-  from cs231n_jax.studies.generative_evaluation import run_pixel_speed
   from cs231n_jax.studies.gans import run_gan_ring
+  from cs231n_jax.studies.generative_evaluation import run_pixel_speed
 
   c = cfg("gan_ring", losses=("non_saturating", "wgan"), seeds=(0,), num_eval_samples=500,
           saturation={"min_d_steps": 5, "max_d_steps": 9, "check_every": 2, "target_d_fake": 0.0},

@@ -58,8 +58,9 @@ def test_decoder_log_likelihoods_match_scipy():
 @pytest.fixture(scope="module")
 def trained_2d_vae():
   """A 2-D-latent Bernoulli VAE fitted briefly to binarised digits (posterior not too wide or narrow)."""
-  from cs231n_jax.generative.data import load_level_digits
   import optax
+
+  from cs231n_jax.generative.data import load_level_digits
 
   data = load_level_digits(binarize=True)
   x = jnp.asarray(data.train[:512], jnp.float32)

@@ -7,8 +7,8 @@ import pytest
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models import get_model
-from cs231n_jax.studies import activation_study, engine_runs, ensembles, regularizer_study, transfer
 from cs231n_jax.models import technique_nets as study_models  # noqa: F401
+from cs231n_jax.studies import activation_study, engine_runs, ensembles, regularizer_study, transfer
 from cs231n_jax.tasks import classification
 from cs231n_jax.train.steps import init_key
 

@@ -16,8 +16,8 @@ import pytest
 
 from cs231n_jax.errors import CheckpointError, ConfigError, DataError
 from cs231n_jax.gradcheck import grad_check_sparse, rel_error
-from cs231n_jax.text import corpus as C
 from cs231n_jax.tasks import char_lm as L
+from cs231n_jax.text import corpus as C
 from cs231n_jax.text import min_char_rnn as M
 from cs231n_jax.text import ngram as G
 from cs231n_jax.text.model import CharLM

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from cs231n_jax.errors import ConfigError
-from cs231n_jax.text import cells as K
 from cs231n_jax.studies import copy_task as study
 from cs231n_jax.tasks import copy as copy_task
+from cs231n_jax.text import cells as K
 from cs231n_jax.text import copy_task as CT
 from cs231n_jax.text import gradient_flow as GF
 from cs231n_jax.text.model import CharLM

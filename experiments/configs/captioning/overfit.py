@@ -3,7 +3,8 @@
 Features are the scenes' pooled, standardised pixels (the course's fixed-feature set-up); the
 course's sizes (word vectors 256, hidden 512; transformer 2 layers of 2 heads, dropout 0 here).
 Command: cs231n-jax train --config experiments/configs/captioning/overfit.py --workdir workdirs/captioning_overfit
-Expected: final losses 0.0159 (RNN, course < 0.1), 0.0068 (LSTM, < 0.5), 0.0036 (attention LSTM, < 0.5), 0.0110 (transformer, < 0.03); CPU-2, 2 min 26 s; docs/results.md.
+Expected: final losses 0.0159 (RNN, course < 0.1), 0.0068 (LSTM, < 0.5), 0.0036 (attention LSTM, < 0.5), 0.0110 (transformer, < 0.03);
+  CPU-2, 2 min 26 s; docs/results.md.
 """
 
 import ml_collections

@@ -30,5 +30,6 @@ def get_config():
   })
   # ReLU with Adam at 0.05 (50x the lecture's 1e-3): big early updates push units negative for good.
   c.runs.relu_high_lr = {"activation": "relu", "optimizer": {"name": "adam", "learning_rate": 0.05, "schedule": {"name": "constant"}}}
-  c.runs.leaky_relu_high_lr = {"activation": "leaky_relu", "optimizer": {"name": "adam", "learning_rate": 0.05, "schedule": {"name": "constant"}}}
+  c.runs.leaky_relu_high_lr = {"activation": "leaky_relu",
+                               "optimizer": {"name": "adam", "learning_rate": 0.05, "schedule": {"name": "constant"}}}
   return c

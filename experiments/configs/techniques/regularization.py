@@ -53,8 +53,10 @@ def get_config():
       "mlp_stochastic_depth": {"baseline": "mlp_residual",
                                "overrides": {"model": {"hidden_dims": (128,), "residual_blocks": 6, "final_survival": 0.5},
                                              "optimizer": {"learning_rate": 0.01}}},
-      "convnet": {"baseline": "", "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "max"}}},
+      "convnet": {"baseline": "",
+                  "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "max"}}},
       "convnet_fractional_pool": {"baseline": "convnet",
-                                  "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128, "pool": "fractional"}}},
+                                  "overrides": {"model": {"name": "technique_convnet", "features": (32, 64), "hidden_dim": 128,
+                                                          "pool": "fractional"}}},
   })
   return c

@@ -4,7 +4,8 @@ Trains 3000 steps of 32 streams x 64 characters (Adam 2e-3, cosine decay, clip b
 the parameters best on val, and reports held-out test bits per character next to the unigram ...
 5-gram baselines computed on the same split.
 Command: cs231n-jax train --config experiments/configs/text/char_lstm.py --workdir workdirs/char_lstm
-Expected: test 1.856 bits/char (val 1.948, best at step 3000) vs the best n-gram's 2.175 (4-gram); CPU-2, 7 min 40 s; docs/results.md ("Lectures 10-11").
+Expected: test 1.856 bits/char (val 1.948, best at step 3000) vs the best n-gram's 2.175 (4-gram); CPU-2, 7 min 40 s; docs/results.md
+  ("Lectures 10-11").
 """
 
 from cs231n_jax.tasks import char_lm

@@ -3,7 +3,8 @@
 Linear W = s Q (s = 0.9, 1.0, 1.1: the norm is exactly s^k), tanh RNNs with orthogonal Wh scaled by
 1 and 3, and LSTMs with forget-gate bias 1 and 3, 100 steps, 64 units, averaged over 8 sequences.
 Command: cs231n-jax train --config experiments/configs/text/gradient_flow.py --workdir workdirs/gradient_flow
-Expected: |dL/dh_1| / |dL/dh_100|: linear 2.95e-5, 1.00, 1.25e4 (= s^99 exactly); tanh 2.1e-20 (Wh=1), 9.0e9 (Wh=3); LSTM 2.7e-9 (forget bias 1), 0.19 (bias 3) (CPU-2, 22 s; docs/results.md "Lectures 10-11").
+Expected: |dL/dh_1| / |dL/dh_100|: linear 2.95e-5, 1.00, 1.25e4 (= s^99 exactly); tanh 2.1e-20 (Wh=1), 9.0e9 (Wh=3); LSTM 2.7e-9 (forget
+  bias 1), 0.19 (bias 3) (CPU-2, 22 s; docs/results.md "Lectures 10-11").
 """
 
 from cs231n_jax.text.gradient_flow import default_config
