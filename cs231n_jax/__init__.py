@@ -8,13 +8,8 @@ multi-host), ``cli`` (the ``cs231n-jax`` command).
 __version__ = "0.1.0"
 
 # Before anything starts a JAX backend: the XLA:CPU flag that makes convnet training 1.3-1.7x
-# faster on CPU (cs231n_jax/cpu/xla_flags.py says which and why); where JAX will run on the CPU,
-# the CPU kernels are built (once per machine) in the background, not inside the first trace.
-from cs231n_jax import cpu as _cpu  # noqa: E402
+# faster on CPU (cs231n_jax/cpu/xla_flags.py says which and why). Standard library only, so that
+# the package imports before its dependencies are installed (the Colab cell, cs231n_jax/colab.py).
 from cs231n_jax.cpu import xla_flags as _xla_flags  # noqa: E402
 
 _xla_flags.apply()
-if _cpu.jax_will_use_cpu():
-  from cs231n_jax.cpu import kernels as _kernels
-
-  _kernels.build_in_background()

@@ -24,7 +24,7 @@ and reverse differentiation works and runs on the kernels. ``conv_pool.conv_gene
 The kernels are chosen by the lowering platform: every primitive's default lowering is XLA's own
 computation, and its CPU lowering the custom call -- except in a program lowered for ``jax.export``,
 which refuses custom calls (they carry no compatibility guarantee) and gets XLA's computation too.
-The build runs once per machine, in the background from ``import cs231n_jax`` on a CPU host
+The build runs once per machine, in the background from the first import of the layers on a CPU host
 (:func:`build_in_background`), under a file lock and with a timeout; only JAX versions in
 :data:`TESTED_JAX` use the kernels.
 
@@ -213,8 +213,9 @@ available.cache_clear = _decide.cache_clear  # tests forget the decision
 
 def build_in_background() -> threading.Thread:
   """Decide (and if needed compile) now, in a daemon thread, so that the first trace of a
-  convolution waits at most for what is left instead of compiling inside the trace. The package
-  calls it on import when JAX will run on the CPU."""
+  convolution waits at most for what is left instead of compiling inside the trace.
+  :mod:`cs231n_jax.nn.conv_pool` (imported by every layer that uses the kernels) calls it on
+  import when JAX will run on the CPU."""
   thread = threading.Thread(target=available, name="cs231n_jax-cpu-kernels", daemon=True)
   thread.start()
   return thread

@@ -52,7 +52,14 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from cs231n_jax.cpu import jax_will_use_cpu
 from cs231n_jax.cpu import kernels as cpu_kernels
+
+# The layers that use the CPU kernels import this module: where JAX will run on the CPU, start
+# building the kernels now (once per machine, in the background), not inside the first trace.
+if jax_will_use_cpu():
+  cpu_kernels.build_in_background()
+
 
 _rewrites = {"enabled": True}
 
