@@ -183,12 +183,43 @@ def average_over_views(predict, views: jax.Array | Sequence[jax.Array]) -> jax.A
   return jnp.mean(jax.vmap(predict)(stacked), axis=0)
 
 
+def random_affine(key: jax.Array, images: jax.Array, degrees: float = 10.0, scale: float = 0.0,
+                  fill: float = 0.0) -> jax.Array:
+  """Rotate each image about its centre by an angle uniform in [-degrees, degrees] and zoom it by a
+  factor uniform in [1 - scale, 1 + scale] (bilinear; pixels from outside the image are ``fill``).
+
+  Lecture 7's "get creative": for digits, small rotations and size changes are label-preserving
+  (a 6 turned by 10 degrees is still a 6), where flips are not."""
+  _check_images(images)
+  if degrees < 0:
+    raise ValueError(f"degrees: expected a non-negative angle, got {degrees}")
+  if not 0 <= scale < 1:
+    raise ValueError(f"scale: expected 0 <= scale < 1, got {scale}")
+  n, h, w, c = images.shape
+  angle_key, zoom_key = jax.random.split(key)
+  angles = jnp.deg2rad(jax.random.uniform(angle_key, (n,), minval=-degrees, maxval=degrees))
+  zooms = jax.random.uniform(zoom_key, (n,), minval=1.0 - scale, maxval=1.0 + scale)
+  y, x = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32) - (h - 1) / 2,
+                      jnp.arange(w, dtype=jnp.float32) - (w - 1) / 2, indexing="ij")
+
+  def warp(image, angle, zoom):
+    # Where each output pixel comes from: the inverse rotation and zoom of its position.
+    cos, sin = jnp.cos(angle), jnp.sin(angle)
+    source = [(cos * y - sin * x) / zoom + (h - 1) / 2, (sin * y + cos * x) / zoom + (w - 1) / 2]
+    channels = [jax.scipy.ndimage.map_coordinates(image[..., k], source, order=1, mode="constant", cval=fill)
+                for k in range(c)]
+    return jnp.stack(channels, axis=-1).astype(image.dtype)
+
+  return jax.vmap(warp)(images, angles, zooms)
+
+
 # Names usable in configs: name -> function(key, images, **kwargs).
 AUGMENTATIONS = {
     "flip": random_flip_lr,
     "crop": random_crop,
     "color": color_jitter,
     "cutout": cutout,
+    "affine": random_affine,
 }
 
 

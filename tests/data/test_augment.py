@@ -122,3 +122,29 @@ def test_augment_pipeline_by_name_is_jittable_and_deterministic():
     augment.augment(KEY, x, (("rotate", {}),))
   with pytest.raises(ValueError, match="images: expected an NHWC batch"):
     augment.random_flip_lr(KEY, x[0])
+
+
+def test_random_affine_is_the_identity_at_zero_and_rotates_about_the_centre():
+  key = jax.random.PRNGKey(3)
+  images = jax.random.uniform(jax.random.PRNGKey(4), (4, 9, 9, 2))
+  np.testing.assert_allclose(augment.random_affine(key, images, degrees=0.0, scale=0.0), images, atol=1e-6)
+  a = augment.random_affine(key, images, degrees=15.0, scale=0.1)
+  b = jax.jit(lambda k, x: augment.random_affine(k, x, degrees=15.0, scale=0.1))(key, images)
+  assert a.shape == images.shape and a.dtype == images.dtype
+  np.testing.assert_allclose(a, b, atol=1e-6)  # deterministic given the key, and jittable
+  assert not np.allclose(a, images)
+  # A centred, radially symmetric blob f = exp(-r^2 / 8) is unchanged by any rotation up to bilinear
+  # interpolation's error, at most h^2/8 * (|f_xx| + |f_yy|) <= 2/8 * 1/4 = 0.0625 on a unit grid,
+  # plus the blob's value where a corner samples outside the image (exp(-4) < 0.02): < 0.08.
+  # An off-centre dot moves.
+  yy, xx = np.mgrid[:9, :9] - 4.0
+  blob = np.exp(-(yy ** 2 + xx ** 2) / 8.0).astype(np.float32)[None, :, :, None].repeat(4, 0)
+  rotated = augment.random_affine(key, jnp.asarray(blob), degrees=45.0)
+  assert float(jnp.abs(rotated - blob).max()) < 0.08
+  dot = np.zeros((4, 9, 9, 1), np.float32)
+  dot[:, 1, 4] = 1.0
+  assert float(jnp.abs(augment.random_affine(key, jnp.asarray(dot), degrees=45.0) - dot).sum()) > 1.0
+  with pytest.raises(ValueError, match="degrees: expected a non-negative angle"):
+    augment.random_affine(key, images, degrees=-1.0)
+  with pytest.raises(ValueError, match="scale: expected 0 <= scale < 1"):
+    augment.random_affine(key, images, scale=1.0)
