@@ -4,7 +4,7 @@ Each model at about the same parameter count (PixelCNN ~ gated ~ Row LSTM ~ Diag
 random 17-level images of 8x8 and 16x16, batch 64, in one process; the sampler's cost in units of one batched
 forward pass shows the H*W sequential steps of generation.
 Command: cs231n-jax train --config experiments/configs/generative/pixel_speed.py --workdir workdirs/pixel_speed
-Expected: measured on CPU-2 in 147 s (docs/benchmarks.md, "Generative (issue 7)"): train step relative to PixelCNN
+Expected: measured on CPU-2 in 147 s (docs/benchmarks.md, "Generative"): train step relative to PixelCNN
   gated 1.96x / 1.70x, Row LSTM 1.22x / 2.24x, Diagonal BiLSTM 4.00x / 4.12x at 8x8 / 16x16; sampling a batch costs
   57-103 (8x8, 64 steps) and 231-252 (16x16, 256 steps) forward passes of it.
 """
