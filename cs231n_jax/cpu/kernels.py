@@ -131,6 +131,15 @@ def _build_lock(path: pathlib.Path, timeout: float):
       fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def library_path(cxx: Sequence[str]) -> pathlib.Path:
+  """Where the library for this source, compiler, jaxlib and CPU lives in the cache (its lock file
+  is the same name with ``.lock``)."""
+  version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
+  key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, jax.__version__,
+                                  jax.lib.__version__, _cpu_signature()]).encode()).hexdigest()[:16]
+  return cache_dir() / f"cpu_kernels-{key}.so"
+
+
 def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
   """Compiles ``kernels.cc`` (once per source, compiler, jaxlib and CPU) and returns the library.
 
@@ -138,10 +147,7 @@ def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
   takes tens of seconds, once per machine) and gives up after ``timeout`` seconds. The library is
   written under a temporary name and renamed into place, so that a failed or concurrent build
   never leaves a broken library where a later process would load it."""
-  version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
-  key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, jax.__version__,
-                                  jax.lib.__version__, _cpu_signature()]).encode()).hexdigest()[:16]
-  target = cache_dir() / f"cpu_kernels-{key}.so"
+  target = library_path(cxx)
   if target.exists():
     return target
   target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ counts that exercise every register block and tail; bitwise reproducible; built 
 and the library falls back to XLA's convolution and Flax's batch norm, with a warning, when they
 cannot be built. (The batch-norm kernels: test_batch_norm_kernels.py.)"""
 
+import contextlib
 import re
 
 import jax
@@ -253,7 +254,7 @@ def test_the_build_waits_for_another_process_and_gives_up_after_its_timeout(tmp_
   key_probe = []
   monkeypatch.setattr(cpu_kernels, "_build_lock", _recording_lock(cpu_kernels._build_lock, key_probe))
   with pytest.raises(TimeoutError, match="waited 1 s for another process"):
-    with _held_lock(tmp_path, fcntl):
+    with _held_lock(fcntl):
       cpu_kernels.build(cxx, timeout=1.0)
   assert key_probe and not list(tmp_path.glob("*.so"))  # nothing built while the lock was held
 
@@ -265,29 +266,15 @@ def _recording_lock(lock, seen):
   return record
 
 
-class _held_lock:
-  """Holds the lock file every build of this cache would take (as another process would)."""
-
-  def __init__(self, directory, fcntl):
-    self.directory, self.fcntl, self.handles = directory, fcntl, []
-
-  def __enter__(self):
-    # The lock file's name comes from the library's key: compute it the way build() does.
-    import hashlib
-    import subprocess
-    cxx = cpu_kernels.compiler()
-    version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256("\0".join([cpu_kernels.SOURCE.read_text(), " ".join(cpu_kernels.FLAGS), version,
-                                    jax.__version__, jax.lib.__version__, cpu_kernels._cpu_signature()]).encode()).hexdigest()[:16]
-    handle = open(self.directory / f"cpu_kernels-{key}.lock", "w")
-    self.fcntl.flock(handle, self.fcntl.LOCK_EX)
-    self.handles.append(handle)
-    return self
-
-  def __exit__(self, *exc):
-    for h in self.handles:
-      self.fcntl.flock(h, self.fcntl.LOCK_UN)
-      h.close()
+@contextlib.contextmanager
+def _held_lock(fcntl):
+  """Holds the lock file a build of this cache takes (as another process building it would)."""
+  with open(cpu_kernels.library_path(cpu_kernels.compiler()).with_suffix(".lock"), "w") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def test_the_cache_key_follows_the_cpu_on_x86_and_arm():
