@@ -15,6 +15,7 @@ stderr and exit with status 2; a diverged run exits 1; success and preemption ex
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import Sequence
@@ -38,6 +39,18 @@ def add_process_args(p: argparse.ArgumentParser) -> None:
   g.add_argument("--process-id", type=int)
 
 
+# Subcommands whose module parses its own arguments: name -> ("module:function", help). The function
+# takes the arguments after the name and returns the exit code. Imported only when that command runs.
+DELEGATED = {
+    "bench": ("cs231n_jax.bench.cli:main", "compile-time / step-time benchmarks"),
+    "convert-weights": ("cs231n_jax.convert.pytorch:run", "PyTorch state_dict -> Flax checkpoint"),
+    "classify": ("cs231n_jax.pretrained.cli:main", "top-5 ImageNet labels of images by a pretrained network"),
+    "vis": ("cs231n_jax.vis.cli:main", "visualizations of a network (saliency, occlusion, DeepDream, ...) as PNGs"),
+    "detect": ("cs231n_jax.detection.cli:detect_main", "run a trained detector's workdir on an image, write a PNG"),
+    "segment": ("cs231n_jax.detection.cli:segment_main", "run a trained segmenter's workdir on an image, write a PNG"),
+}
+
+
 def build_parser() -> Parser:
   parser = Parser(prog=PROG, description="CS231n in JAX/Flax.")
   sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -56,9 +69,8 @@ def build_parser() -> Parser:
   f.add_argument("--dir", required=True)
   f.add_argument("--url", help="a mirror of the official tarball (default: the official URL)")
   f.add_argument("--md5", help="the expected MD5 of the tarball (default: the official one)")
-  sub.add_parser("bench", help="compile-time / step-time benchmarks (cs231n-jax bench --help)", add_help=False)
-  sub.add_parser("convert-weights", help="PyTorch state_dict -> Flax checkpoint (cs231n-jax convert-weights --help)",
-                 add_help=False)
+  for name, (_, help_text) in DELEGATED.items():
+    sub.add_parser(name, help=f"{help_text} ({PROG} {name} --help)", add_help=False)
   p = sub.add_parser("demo", help="train the ThreeLayerConvNet on the embedded digits")
   p.add_argument("--workdir", default=DEMO_WORKDIR)
   return parser
@@ -126,15 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     restart_with_malloc_tunables()
   argv = list(sys.argv[1:] if argv is None else argv)
-  # Subcommands with their own argument parsers.
-  if argv and argv[0] == "bench":
-    from cs231n_jax.bench.cli import main as bench_main
-
-    return bench_main(argv[1:])
-  if argv and argv[0] == "convert-weights":
-    from cs231n_jax.convert.pytorch import run as convert_main
-
-    return convert_main(argv[1:])
+  if argv and argv[0] in DELEGATED:  # subcommands with their own argument parsers
+    module, function = DELEGATED[argv[0]][0].split(":")
+    return getattr(importlib.import_module(module), function)(argv[1:])
   try:
     args, extra = build_parser().parse_known_args(argv)
     overrides = split_overrides(extra) if args.command in ("train", "eval") else []

@@ -5,7 +5,19 @@
 import itself (a config's ``model.name``, the registry's tests).
 """
 
-from cs231n_jax import captioning, generative, models, text  # noqa: F401  (each import registers a family)
+from cs231n_jax import (  # noqa: F401  (each import registers a family)
+    captioning,
+    detection,
+    generative,
+    geometry,
+    models,
+    pretrained,
+    rl,
+    ssl,
+    text,
+    video,
+    vis,
+)
 from cs231n_jax.models.registry import FAMILIES, get_model, list_models
 
 __all__ = ["FAMILIES", "get_model", "list_models"]

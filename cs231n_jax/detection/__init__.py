@@ -1,0 +1,4 @@
+"""Lecture 11 / notes chapter 9: semantic segmentation, classification + localization, object detection and instance segmentation.
+
+Importing the package registers its models (cs231n_jax.models.registry).
+"""

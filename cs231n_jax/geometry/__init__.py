@@ -1,0 +1,5 @@
+"""3-D vision (notes chapter 16, lecture 11): representations with exact geometry, point clouds,
+voxels, implicit functions, PointNet, occupancy networks, NeRF.
+
+Importing the package registers its models (cs231n_jax.models.registry).
+"""

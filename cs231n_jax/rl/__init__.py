@@ -1,0 +1,5 @@
+"""Lecture 14: reinforcement learning: MDPs, value iteration, Q-learning, DQN, policy gradients, actor-
+critic, the recurrent attention model.
+
+Importing the package registers its models (cs231n_jax.models.registry).
+"""

@@ -1,0 +1,5 @@
+"""Video models (2016 lecture 14, notes chapter 12): spatio-temporal convolution, fusion patterns, C3D,
+two-stream, I3D, recurrent and transformer video models.
+
+Importing the package registers its models (cs231n_jax.models.registry).
+"""
