@@ -19,9 +19,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from cs231n_jax.captioning import scenes as S
 from cs231n_jax.captioning.coco import CAPTION_FILE, load_coco_data
 from cs231n_jax.captioning.vocab import Vocabulary
+from cs231n_jax.data import scenes as S
 from cs231n_jax.errors import DataError
 
 SOURCES = ("scenes", "coco")

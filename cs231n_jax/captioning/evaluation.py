@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from cs231n_jax.captioning import scenes as S
 from cs231n_jax.captioning.bleu import corpus_bleu
 from cs231n_jax.captioning.data import CaptionData, CaptionSplit
 from cs231n_jax.captioning.decoding import make_beam_search, make_greedy_decoder
+from cs231n_jax.data import scenes as S
 
 
 def decode_split(decode, variables, split: CaptionSplit, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:

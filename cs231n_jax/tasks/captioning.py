@@ -35,10 +35,10 @@ import optax
 from etils import epath
 
 from cs231n_jax import optim
-from cs231n_jax.captioning import scenes as S
 from cs231n_jax.captioning.data import CaptionData, CaptionSplit, load_caption_data, pooled_features
 from cs231n_jax.captioning.evaluation import evaluate_captions, make_decoders
 from cs231n_jax.captioning.vocab import NULL_ID, Vocabulary
+from cs231n_jax.data import scenes as S
 from cs231n_jax.data.pipeline import ArraySource, eval_batches
 from cs231n_jax.errors import CheckpointError, ConfigError
 from cs231n_jax.models.registry import get_model, list_models

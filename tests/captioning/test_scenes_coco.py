@@ -11,8 +11,8 @@ import pytest
 
 from cs231n_jax.captioning import coco as C
 from cs231n_jax.captioning import data as D
-from cs231n_jax.captioning import scenes as S
 from cs231n_jax.captioning.vocab import END_ID, NULL_ID, START_ID, UNK_ID, Vocabulary
+from cs231n_jax.data import scenes as S
 from cs231n_jax.errors import DataError
 
 
