@@ -3,3 +3,5 @@ critic, the recurrent attention model.
 
 Importing the package registers its models (cs231n_jax.models.registry).
 """
+
+from cs231n_jax.rl import networks  # noqa: F401  (registers the policy family)
