@@ -30,8 +30,16 @@ def check_points(points, name: str = "points") -> jax.Array:
   return points
 
 
+def norm(x: jax.Array) -> jax.Array:
+  """The Euclidean norm over the last axis with a finite gradient (zero) at the origin, so that
+  SDFs can be differentiated everywhere (jnp.linalg.norm's gradient at 0 is NaN)."""
+  s = jnp.sum(x * x, axis=-1)
+  positive = s > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1.0)), 0.0)
+
+
 def sphere(radius: float) -> SDF:
-  return lambda p: jnp.linalg.norm(p, axis=-1) - radius
+  return lambda p: norm(p) - radius
 
 
 def box(half_sizes) -> SDF:
@@ -40,7 +48,7 @@ def box(half_sizes) -> SDF:
 
   def f(p):
     q = jnp.abs(p) - b
-    return jnp.linalg.norm(jnp.maximum(q, 0.0), axis=-1) + jnp.minimum(jnp.max(q, axis=-1), 0.0)
+    return norm(jnp.maximum(q, 0.0)) + jnp.minimum(jnp.max(q, axis=-1), 0.0)
 
   return f
 
@@ -49,8 +57,8 @@ def cylinder(radius: float, half_height: float) -> SDF:
   """A capped cylinder around the z axis."""
 
   def f(p):
-    d = jnp.stack([jnp.linalg.norm(p[..., :2], axis=-1) - radius, jnp.abs(p[..., 2]) - half_height], -1)
-    return jnp.minimum(jnp.max(d, axis=-1), 0.0) + jnp.linalg.norm(jnp.maximum(d, 0.0), axis=-1)
+    d = jnp.stack([norm(p[..., :2]) - radius, jnp.abs(p[..., 2]) - half_height], -1)
+    return jnp.minimum(jnp.max(d, axis=-1), 0.0) + norm(jnp.maximum(d, 0.0))
 
   return f
 
@@ -63,7 +71,7 @@ def cone(radius: float, height: float) -> SDF:
   """
 
   def f(p):
-    r = jnp.linalg.norm(p[..., :2], axis=-1)
+    r = norm(p[..., :2])
     z = p[..., 2]
     q = jnp.stack([r, z], -1)
     a = jnp.array([0.0, 0.0])
@@ -74,7 +82,7 @@ def cone(radius: float, height: float) -> SDF:
       e = v - u
       w = q - u
       t = jnp.clip(jnp.sum(w * e, -1) / jnp.sum(e * e), 0.0, 1.0)
-      return jnp.linalg.norm(w - t[..., None] * e, axis=-1)
+      return norm(w - t[..., None] * e)
 
     dist = jnp.minimum(jnp.minimum(seg(a, b), seg(b, c)), seg(c, a))
     inside = (z > 0) & (z < height) & (r < radius * (1.0 - z / height))
@@ -87,8 +95,8 @@ def torus(major: float, minor: float) -> SDF:
   """A torus around the z axis: tube of radius ``minor`` around a circle of radius ``major``."""
 
   def f(p):
-    q = jnp.stack([jnp.linalg.norm(p[..., :2], axis=-1) - major, p[..., 2]], -1)
-    return jnp.linalg.norm(q, axis=-1) - minor
+    q = jnp.stack([norm(p[..., :2]) - major, p[..., 2]], -1)
+    return norm(q) - minor
 
   return f
 
