@@ -93,6 +93,30 @@ def random_conv_features(key: jax.Array, channels: Sequence[int] = (16, 32, 64),
   return (lambda p, x: net.apply(p, x)), params
 
 
+PRETRAINED = ("mobilenet_v2", "efficientnet_lite0")
+
+
+def pretrained_features(name: str, layers: Sequence[str]) -> tuple[Features, Any]:
+  """``(features, variables)`` of a pretrained ImageNet network (:mod:`cs231n_jax.pretrained`) at
+  ``layers`` (its submodule names, e.g. MobileNetV2's ``"block_3"``); images in [0, 1], the
+  network's own normalisation applied inside."""
+  from cs231n_jax.pretrained import networks
+
+  if name not in PRETRAINED:
+    raise ValueError(f"features.name: expected one of {PRETRAINED}, got {name!r}")
+  net = networks.load(name)
+  inner = flax_features(net.model, layers, train=False)
+  return (lambda v, x: inner(v, networks.preprocess(name, x))), net.variables
+
+
+def make_features(spec, layers: Sequence[str]) -> tuple[Features, Any]:
+  """A feature extractor reading ``layers`` from a config block: ``name`` ``"random_conv"`` (with
+  ``channels``, ``seed``; its layers are ``conv1`` ...) or a pretrained network's name."""
+  if spec.name == "random_conv":
+    return random_conv_features(jax.random.PRNGKey(spec.seed), tuple(spec.channels))
+  return pretrained_features(spec.name, tuple(layers))
+
+
 # ---------------------------------------------------------------------------------------------
 # Losses.
 
