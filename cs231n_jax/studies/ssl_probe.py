@@ -1,0 +1,189 @@
+"""The probe table: every self-supervised method x labels per class, against the baselines.
+
+For each seed, every method in ``config.methods`` is pre-trained through the engine (SimCLR, MoCo,
+BYOL: :mod:`cs231n_jax.tasks.contrastive`; rotation, jigsaw: :mod:`cs231n_jax.tasks.pretext`),
+and its frozen encoder is probed (:mod:`cs231n_jax.ssl.probe`: a linear probe and k-NN with 1, 5,
+10 and all labels per class; the labelled subset depends only on the seed, so every method sees
+the same one). Baselines under the same protocol: raw pixels, the same encoder at random
+initialisation, and the same encoder trained fully supervised on every training label (the
+classification task). The table is mean ± sd over the seeds; written as ``probe_table.md`` and
+``probe_table.json`` in the workdir, with each method's train-step compile time and examples/s
+(:func:`step_cost`, all measured in the one process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from etils import epath
+
+from cs231n_jax import optim
+from cs231n_jax.data import load_dataset
+from cs231n_jax.models.registry import get_model
+from cs231n_jax.studies.engine_runs import variant
+from cs231n_jax.tasks import classification, contrastive, pretext
+from cs231n_jax.train import loop
+from cs231n_jax.train.steps import build_steps, engine_state, init_key
+
+BASELINES = ("raw_pixels", "random_init", "supervised")
+PRETEXT = pretext.METHODS
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = pretext.base_config()
+  c.runner = "cs231n_jax.studies.ssl_probe:run"
+  c.method = "simclr"
+  c.views.view1 = contrastive.views.DIGITS_PIPELINE
+  c.methods = ("simclr", "moco", "byol", "rotation", "jigsaw")
+  c.baselines = BASELINES
+  c.seeds = (0, 1, 2)
+  c.supervised = ml_collections.ConfigDict({"num_steps": 1000, "batch_size": 128, "learning_rate": 1e-3})
+  return c
+
+
+def method_config(config: ml_collections.ConfigDict, method: str, seed: int) -> ml_collections.ConfigDict:
+  c = variant(config, **{"method": method, "seed": seed, "train.progress": False})
+  if method in PRETEXT:
+    c = variant(c, **{"runner": "cs231n_jax.tasks.pretext:run"})
+  else:
+    c = variant(c, **{"runner": contrastive.RUNNER})
+  return c
+
+
+def encoder(config) -> Any:
+  m = config.model
+  return get_model(m.encoder, **dict(m.encoder_kwargs))
+
+
+def supervised_run(config: ml_collections.ConfigDict, seed: int, workdir: epath.Path, dataset) -> dict[str, Any]:
+  """The same encoder with a linear head, trained on every training label (classification task)."""
+  s = config.supervised
+  c = classification.base_config()
+  c.seed = seed
+  c.data.update({k: config.data[k] for k in ("name", "view", "scale", "subtract_mean")})
+  kwargs = dict(config.model.encoder_kwargs)
+  c.model = ml_collections.ConfigDict({"name": "ssl_convnet_classifier", **kwargs})
+  c.optimizer = optim.default_config("adam", s.learning_rate)
+  c.train.update({"batch_size": s.batch_size, "num_steps": s.num_steps, "progress": False, "keep_checkpoints": 1,
+                  "eval_every": max(s.num_steps // 5, 1)})
+  task, data, _ = classification.build(c)
+  enc = encoder(config)
+
+  def finish(state, evals, workdir):
+    params = state.params["encoder"]
+    fn = jax.jit(lambda x: enc.apply({"params": params}, x))
+    return contrastive.probe_results(config, dataset, lambda x: np.asarray(fn(jnp.asarray(x))))
+
+  task = dataclasses.replace(task, finish=finish)
+  with contextlib.redirect_stdout(io.StringIO()):
+    return loop.fit(task, data, c, str(workdir))
+
+
+def baseline_rows(config: ml_collections.ConfigDict, seed: int, dataset) -> dict[str, dict[str, float]]:
+  rows = {}
+  c = variant(config, **{"seed": seed})
+  if "raw_pixels" in config.baselines:
+    rows["raw_pixels"] = contrastive.probe_results(c, dataset, lambda x: np.asarray(x).reshape(len(x), -1))
+  if "random_init" in config.baselines:
+    enc = encoder(config)
+    params = enc.init(init_key(seed), jnp.zeros((1, *dataset.image_shape)))["params"]
+    fn = jax.jit(lambda x: enc.apply({"params": params}, x))
+    rows["random_init"] = contrastive.probe_results(c, dataset, lambda x: np.asarray(fn(jnp.asarray(x))))
+  return rows
+
+
+def step_cost(task, data, repeats: int = 20) -> dict[str, float]:
+  """Compile time (lower + compile) of a task's jitted train step and its steady-state examples/s
+  on the global batch, measured in this process."""
+  steps = build_steps(task, "jit", donate=False)
+  state = steps.put_state(engine_state(task.init(init_key(0), data.example), 0))
+  batch = steps.put_batch(next(data.train))
+  t0 = time.perf_counter()
+  compiled = steps.train.lower(state, batch).compile()
+  compile_s = time.perf_counter() - t0
+  state, m = compiled(state, batch)
+  jax.block_until_ready(m)
+  t0 = time.perf_counter()
+  for _ in range(repeats):
+    state, m = compiled(state, batch)
+  jax.block_until_ready(m)
+  return {"compile_s": compile_s, "examples_per_sec": repeats * data.batch_size / (time.perf_counter() - t0)}
+
+
+def summarize(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, tuple[float, float]]]:
+  out = {}
+  for method, rows in per_seed.items():
+    keys = rows[0].keys()
+    out[method] = {k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows]))) for k in keys}
+  return out
+
+
+def table(summary: dict[str, dict[str, tuple[float, float]]], columns: list[str]) -> str:
+  lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+  for method, row in summary.items():
+    cells = [f"{row[c][0]:.3f} ± {row[c][1]:.3f}" if c in row else "" for c in columns]
+    lines.append(f"| {method} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train every method for every seed, probe, and write the table."""
+  workdir = epath.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  dataset = load_dataset(config.data)
+  per_seed: dict[str, list[dict[str, float]]] = {}
+  costs = {}
+  for seed in config.seeds:
+    for name, row in baseline_rows(config, seed, dataset).items():
+      per_seed.setdefault(name, []).append(row)
+    if "supervised" in config.baselines:
+      per_seed.setdefault("supervised", []).append(
+          {k: v for k, v in supervised_run(config, seed, workdir / "supervised" / f"seed{seed}", dataset).items()
+           if "@" in k})
+    for method in config.methods:
+      c = method_config(config, method, seed)
+      run_dir = workdir / method / f"seed{seed}"
+      t0 = time.time()
+      module = pretext if method in PRETEXT else contrastive
+      task, data, _, _ = module.build(c)
+      with contextlib.redirect_stdout(io.StringIO()):
+        results = loop.fit(task, data, c, str(run_dir))
+      if "linear@5" not in results and "linear@1" not in results:
+        raise RuntimeError(f"{run_dir}: the run ended with status {results.get('status')!r} and no probe results")
+      row = {k: v for k, v in results.items() if "@" in k or k.startswith("pretext_")}
+      per_seed.setdefault(method, []).append(row)
+      if seed == config.seeds[0]:
+        costs[method] = {**step_cost(task, data), "run_wall_s": time.time() - t0}
+      print(f"seed {seed} {method}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("linear@")) +
+            f" ({time.time() - t0:.0f} s)", flush=True)
+      # Partial results after every run (a long study can be read before it ends).
+      (workdir / "per_seed.json").write_text(json.dumps({"per_seed": per_seed, "cost": costs}, indent=2))
+  summary = summarize(per_seed)
+  labels = ["all" if k == 0 else str(k) for k in config.probe.labels_per_class]
+  columns = [f"linear@{k}" for k in labels] + [f"knn@{k}" for k in labels]
+  text = table(summary, columns)
+  z_rows = {m: r for m, r in summary.items() if any(k.startswith("z_") for k in r)}
+  text += "\n\nProjection g(h) instead of h:\n\n" + table(
+      {m: {k[2:]: v for k, v in r.items() if k.startswith("z_")} for m, r in z_rows.items()}, columns)
+  pre = {m: r for m, r in summary.items() if "pretext_accuracy" in r}
+  if pre:
+    text += "\n\nPretext accuracy on the test split (chance): " + ", ".join(
+        f"{m} {r['pretext_accuracy'][0]:.3f} ± {r['pretext_accuracy'][1]:.3f} ({r['pretext_chance'][0]:.3f})"
+        for m, r in pre.items())
+  (workdir / "probe_table.md").write_text(text + "\n")
+  (workdir / "probe_table.json").write_text(json.dumps({"summary": summary, "per_seed": per_seed, "cost": costs},
+                                                       indent=2))
+  text_cost = "\n".join(f"{m}: compile {c['compile_s']:.2f} s, {c['examples_per_sec']:.0f} examples/s" for m, c in costs.items())
+  (workdir / "cost.md").write_text(text_cost + "\n")
+  print(text)
+  print(text_cost)
+  return {"summary": summary, "cost": costs}

@@ -1,0 +1,23 @@
+"""The probe table on digits: SimCLR, MoCo v2, BYOL, rotation and jigsaw pre-training against raw pixels, a
+random-init encoder and the fully supervised encoder (linear probe and k-NN, 1 / 5 / 10 / all labels per class,
+3 seeds).
+
+The notes give no temperature, batch size, head, momentum or queue: the papers' values are the task's defaults
+(cs231n_jax.tasks.contrastive.base_config); this config shrinks what 1,257 8x8 digits need and says so below.
+Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py --workdir workdirs/ssl_probe_table
+Expected: see docs/sections/ssl.md (measured on CPU-2 with this command).
+"""
+
+from cs231n_jax.studies.ssl_probe import base_config
+
+
+def get_config():
+  c = base_config()
+  c.train.update({"batch_size": 128, "num_steps": 600, "log_every": 100})  # SimCLR: 256-4096
+  c.model.update({"projection_hidden": 256, "projection_dim": 64, "predictor_hidden": 256})  # SimCLR 2048/128; BYOL 4096
+  c.optimizer.learning_rate = 1e-3  # Adam (SimCLR: LARS)
+  c.moco.update({"queue_size": 1024, "momentum": 0.99})  # MoCo: 65536, 0.999 (a queue of 1,024 of 1,257 images)
+  c.jigsaw.num_permutations = 30  # Noroozi and Favaro: 1000 (9 tiles of 3x3 pixels here)
+  c.views.view1 = "resized_crop(scale=(0.6, 1.0)) | rotate(degrees=15) | shift(pixels=1) | noise(std=0.05)"
+  c.supervised.update({"num_steps": 600, "batch_size": 128, "learning_rate": 1e-3})
+  return c
