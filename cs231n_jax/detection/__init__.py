@@ -2,3 +2,5 @@
 
 Importing the package registers its models (cs231n_jax.models.registry).
 """
+
+from cs231n_jax.detection import segmenters  # noqa: F401  (registers the "segment" models)

@@ -1,0 +1,12 @@
+"""Encoder-decoder FCN, max unpooling at the pooling switches on 56x56 scenes of 1-6 occluding shapes.
+
+Per-pixel cross-entropy, 4 classes (background, circle, square, triangle); mIoU over the classes.
+Command: cs231n-jax train --config experiments/configs/segmentation/encoder_decoder_unpool.py --workdir workdirs/seg_ed_unpool
+Expected: not yet measured.
+"""
+
+from cs231n_jax.tasks.segmentation import scenes_config
+
+
+def get_config():
+  return scenes_config("encoder_decoder", upsample="unpool", widths=(16, 32, 64))

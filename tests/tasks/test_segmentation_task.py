@@ -1,0 +1,66 @@
+"""The segmentation task through the engine: models' shapes, mIoU / pixel accuracy sums against NumPy, a tiny overfit."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cs231n_jax.detection import segmenters
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import get_model, list_models
+from cs231n_jax.tasks import segmentation as T
+
+
+def test_segment_family_models_map_images_to_pixel_scores():
+  assert {"fcn_flat", "encoder_decoder", "unet", "sliding_window"} <= set(list_models("segment"))
+  x = jnp.zeros((2, 16, 16, 3))
+  for name, kw in [("fcn_flat", {"depth": 2, "width": 4}), ("encoder_decoder", {"widths": (4, 8, 8), "upsample": "transpose"}),
+                   ("encoder_decoder", {"widths": (4, 8, 8), "upsample": "unpool"}), ("unet", {"widths": (4, 8, 8)}),
+                   ("sliding_window", {"patch": 5, "width": 4, "depth": 2})]:
+    model = get_model(name, num_classes=5, **kw)
+    params = model.init(jax.random.PRNGKey(0), x)["params"]
+    assert model.apply({"params": params}, x).shape == (2, 16, 16, 5), name
+
+
+def test_sliding_window_costs_more_than_the_fcn():
+  flat = get_model("fcn_flat", num_classes=4, width=8, depth=3)
+  slide = get_model("sliding_window", num_classes=4, width=8, depth=3, patch=7)
+  x = jnp.zeros((1, 16, 16, 3))
+  f1 = segmenters.count_flops(flat, flat.init(jax.random.PRNGKey(0), x)["params"], x.shape)
+  f2 = segmenters.count_flops(slide, slide.init(jax.random.PRNGKey(0), x)["params"], x.shape)
+  assert f2 > 20 * f1 > 0  # every 7x7 crop recomputes what its neighbours computed
+
+
+def test_miou_and_pixel_accuracy_sums_equal_numpy():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 4, (3, 8, 8))
+  logits = rng.normal(size=(3, 8, 8, 4)).astype(np.float32)
+  mask = np.array([1.0, 1.0, 0.0], np.float32)
+  out = T.summarize(jax.tree.map(np.asarray, T.segmentation_sums(logits, labels, mask, 4)))
+  pred = logits.argmax(-1)[:2]
+  lab = labels[:2]
+  ious = [((pred == c) & (lab == c)).sum() / ((pred == c) | (lab == c)).sum() for c in range(4)]
+  assert out["miou"] == pytest.approx(np.mean(ious)) and out["miou_fg"] == pytest.approx(np.mean(ious[1:]))
+  assert out["pixel_accuracy"] == pytest.approx((pred == lab).mean())
+
+
+def test_tiny_run_through_the_engine_learns(tmp_path):
+  c = T.scenes_config("encoder_decoder", widths=(8, 16, 16), upsample="unpool")
+  c.data.update({"num_train": 16, "num_val": 8, "num_test": 8})
+  c.optimizer.learning_rate = 5e-3
+  c.train.update({"batch_size": 8, "num_steps": 20, "eval_every": 20, "log_every": 5, "progress": False})
+  results = T.run(c, str(tmp_path))
+  assert results["steps"] == 20 and results["val_loss"] < np.log(4) - 0.3  # well below chance (4 classes)
+  assert 0.0 < results["val_miou"] <= 1.0 and 0.0 < results["test_pixel_accuracy"] <= 1.0
+
+
+def test_bad_config_is_named():
+  c = T.scenes_config("resnet20")
+  with pytest.raises(ConfigError, match="model.name: expected a 'segment' model"):
+    T.build(c)
+  c = T.scenes_config("unet")
+  c.data.name = "pascal"
+  with pytest.raises(ConfigError, match="data.name"):
+    T.build(c)
