@@ -1,0 +1,164 @@
+"""The video lecture's experiments: several video models trained through the engine on one clip
+set, one table (and the two-stream fusions and the small-data comparison of E4).
+
+- :func:`run_table` (runner of ``experiments/configs/video/e1_motion.py`` and friends): every model
+  of ``study.models`` trained by :func:`cs231n_jax.tasks.video.run` on the same data; a row per
+  model with the test Clip Hit@1 / Video Hit@1 / Hit@5 (and, for two-class sets, whether the result
+  is within 3 sigma of chance), parameters, GMACs of one clip (counted like the CNN zoo's,
+  :func:`cs231n_jax.models.analysis.count_macs`), the compile time and median train-step time of
+  one SGD step at ``study.timing_batch`` (:func:`cs231n_jax.models.analysis.compile_and_step_time`),
+  all in this one run. Writes ``table.md`` and ``table.json`` to the workdir.
+- :func:`run_two_stream` (E4): the spatial and the temporal stream trained separately, fused by
+  averaging their softmax and by a linear SVM fit on the validation videos' scores; then the
+  temporal (flow) stream against a raw-pixel 3-D CNN at several training-set sizes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from etils import epath
+
+from cs231n_jax.models import analysis
+from cs231n_jax.tasks import classification
+from cs231n_jax.tasks import video as video_task
+from cs231n_jax.train import loop
+
+FLOW_MODELS = ("spatial_stream", "temporal_stream", "two_stream")
+
+
+def model_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+  """``config`` training model ``name`` (with the study's per-model overrides)."""
+  c = copy.deepcopy(config)
+  overrides = config.study.get("model_kwargs", {}).get(name, {})
+  c.model = ml_collections.ConfigDict({"name": name, **dict(overrides)})
+  if name in FLOW_MODELS and not c.data.flow:
+    c.data.flow = config.study.get("flow", "ground_truth")
+  if "study" in c:
+    del c["study"]
+  return c
+
+
+def built_model(config: ml_collections.ConfigDict, num_classes: int):
+  return classification.build_model(config.model, num_classes, "float32")
+
+
+def chance_band(hit: float, n: int, classes: int) -> str:
+  """Whether a two-class accuracy on ``n`` videos is within 3 sigma of 50%."""
+  if classes != 2:
+    return ""
+  sigma = math.sqrt(0.25 / n)
+  return "yes" if abs(hit - 0.5) <= 3 * sigma else "no"
+
+
+def run_table(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  workdir = epath.Path(workdir)
+  rows = []
+  dataset = video_task.load_video_data(config)
+  shape = dataset.image_shape
+  for name in config.study.models:
+    c = model_config(config, name)
+    results = video_task.run(c, str(workdir / name))
+    shape_c = (*shape[:-1], shape[-1] + (2 if name in FLOW_MODELS else 0))
+    model = built_model(c, dataset.num_classes)
+    timing = analysis.compile_and_step_time(model, shape_c, config.study.timing_batch)
+    rows.append({
+        "model": name, "clip_hit1": results["test_clip_hit1"], "video_hit1": results["test_video_hit1"],
+        "video_hit5": results["test_video_hit5"], "val_video_hit1": results["val_video_hit1"],
+        "test_videos": len(dataset.test),
+        "chance_3sigma": chance_band(results["test_video_hit1"], len(dataset.test), dataset.num_classes),
+        "params": analysis.param_count(model, shape_c), "gmacs": analysis.count_macs(model, shape_c) / 1e9,
+        "compile_s": timing["compile_s"], "step_ms": timing["step_s"] * 1e3, "train_wall_s": results["wall_time_s"],
+    })
+    print(f"{name}: test clip / video Hit@1 {rows[-1]['clip_hit1']:.4f} / {rows[-1]['video_hit1']:.4f}", flush=True)
+  table = markdown(rows, config)
+  (workdir / "table.md").write_text(table)
+  (workdir / "table.json").write_text(json.dumps(rows, indent=2))
+  print(table)
+  return {"rows": rows}
+
+
+def markdown(rows, config) -> str:
+  head = ("| model | clip Hit@1 | video Hit@1 | video Hit@5 | within 3σ of chance | params | GMACs / clip | compile s | "
+          f"step ms (batch {config.study.timing_batch}) |")
+  lines = [head, "|---|---:|---:|---:|:---:|---:|---:|---:|---:|"]
+  for r in rows:
+    lines.append(f"| {r['model']} | {r['clip_hit1']:.4f} | {r['video_hit1']:.4f} | {r['video_hit5']:.4f} | "
+                 f"{r['chance_3sigma'] or '-'} | {r['params']:,} | {r['gmacs']:.4f} | {r['compile_s']:.2f} | "
+                 f"{r['step_ms']:.1f} |")
+  return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# E4: two streams, fused; flow against raw pixels with little data.
+# ---------------------------------------------------------------------------------------------
+
+
+def train_and_score(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
+  """Train through the engine; the best state's mean softmax per video on val and test."""
+  task, data, dataset = video_task.build(config)
+  scores = {}
+
+  @jax.jit
+  def probs(state, videos):
+    return jax.nn.softmax(video_task.video_logits(state, videos), -1).mean(axis=1)
+
+  def finish(state, evals, workdir):
+    for split in ("val", "test"):
+      x = dataset.split(split).images
+      b = config.train.eval_batch_size
+      scores[split] = np.concatenate([np.asarray(probs(state, x[i:i + b])) for i in range(0, len(x), b)])
+    return {}
+
+  import dataclasses
+
+  task = dataclasses.replace(task, finish=finish)
+  results = loop.fit(task, data, config, str(workdir))
+  return {"results": results, "scores": scores, "labels": {s: dataset.split(s).labels for s in ("val", "test")}}
+
+
+def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  from cs231n_jax.video.two_stream import fit_svm_fusion
+
+  workdir = epath.Path(workdir)
+  out: dict[str, Any] = {}
+  streams = {}
+  for name in ("spatial_stream", "temporal_stream"):
+    streams[name] = train_and_score(model_config(config, name), workdir / name)
+  y_val, y_test = streams["spatial_stream"]["labels"]["val"], streams["spatial_stream"]["labels"]["test"]
+  acc = lambda p: float(np.mean(np.argmax(p, -1) == y_test))
+  s, t = streams["spatial_stream"]["scores"], streams["temporal_stream"]["scores"]
+  out["spatial"] = acc(s["test"])
+  out["temporal"] = acc(t["test"])
+  out["fusion_average"] = acc((s["test"] + t["test"]) / 2)
+  svm = fit_svm_fusion([s["val"], t["val"]], y_val, seed=config.seed)
+  out["fusion_svm"] = float(np.mean(svm.predict(np.concatenate([s["test"], t["test"]], 1)) == y_test))
+  out["test_videos"] = int(len(y_test))
+  small = []
+  for n in config.study.train_sizes:
+    row = {"num_train": int(n)}
+    for name in (config.study.flow_model, config.study.pixel_model):
+      c = model_config(config, name)
+      c.data.num_train = int(n)
+      r = video_task.run(c, str(workdir / f"{name}_n{n}"))
+      row[name] = r["test_video_hit1"]
+    small.append(row)
+    print(row, flush=True)
+  out["small_data"] = small
+  lines = ["| stream | test video Hit@1 |", "|---|---:|"]
+  for k in ("spatial", "temporal", "fusion_average", "fusion_svm"):
+    lines.append(f"| {k} | {out[k]:.4f} |")
+  lines += ["", f"| training clips | {config.study.flow_model} (flow) | {config.study.pixel_model} (pixels) |", "|---:|---:|---:|"]
+  for r in small:
+    lines.append(f"| {r['num_train']} | {r[config.study.flow_model]:.4f} | {r[config.study.pixel_model]:.4f} |")
+  table = "\n".join(lines) + "\n"
+  (workdir / "table.md").write_text(table)
+  (workdir / "table.json").write_text(json.dumps(out, indent=2))
+  print(table)
+  return out
