@@ -18,6 +18,7 @@ from the seed for the samples).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping
 
 import jax
@@ -222,28 +223,56 @@ def voxel_grids(shapes: ShapeSet, resolution: int, batch: int = 256) -> np.ndarr
                          for i in range(0, len(shapes.labels), batch)])[..., None]
 
 
-REPRESENTATIONS = ("points", "voxels")
+REPRESENTATIONS = ("points", "voxels", "surface_voxels")
+SPLITS = ("train", "val", "test")
+
+
+def pose_config(config: Mapping[str, Any]) -> dict[str, Any]:
+  return {"max_tilt": float(config.get("max_tilt", np.pi)), "scale": tuple(config.get("scale", (0.75, 0.95))),
+          "max_shift": float(config.get("max_shift", 0.05))}
+
+
+def split_shapes(config: Mapping[str, Any], name: str) -> ShapeSet:
+  """The shapes of split ``name`` of a data config (train / val / test draws are independent)."""
+  i = SPLITS.index(name)
+  return make_split(int(config.get("seed", 0)), config.get(f"{name}_per_class", 20), i, **pose_config(config))
+
+
+def split_clouds(config: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
+  """(point clouds (N, num_points, 3), labels (N,)) of split ``name``."""
+  shapes = split_shapes(config, name)
+  seed = int(config.get("seed", 0)) * 7919 + SPLITS.index(name)
+  return point_clouds(shapes, int(config.get("num_points", 512)), seed), shapes.labels
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def clouds_to_voxels(clouds, resolution: int):
+  """Surface voxels (N, R, R, R, 1) of point clouds (N, P, 3): the cells over [-1, 1]³ that a point
+  falls into (lecture 11's voxelization)."""
+  return jax.vmap(lambda c: explicit.points_to_voxels(c, resolution, BOUND))(clouds)[..., None]
 
 
 def load(config: Mapping[str, Any]) -> ImageDataset:
   """The shape set as a classification data set (the pipeline's ImageDataset): examples are point
-  clouds (num_points, 3) (``representation = "points"``) or voxel grids (R, R, R, 1) (``"voxels"``).
+  clouds (num_points, 3) (``representation = "points"``), solid occupancy grids (R, R, R, 1)
+  (``"voxels"``: the SDF thresholded at the cell centres) or surface voxels (``"surface_voxels"``:
+  the point cloud voxelized).
 
   Fields: seed, train_per_class, val_per_class, test_per_class, representation, num_points,
   resolution, max_tilt, scale, max_shift."""
   rep = config.get("representation", "points")
   if rep not in REPRESENTATIONS:
     raise DataError(f"data.representation: expected one of {REPRESENTATIONS}, got {rep!r}")
-  seed = int(config.get("seed", 0))
-  pose = {"max_tilt": float(config.get("max_tilt", np.pi)), "scale": tuple(config.get("scale", (0.75, 0.95))),
-          "max_shift": float(config.get("max_shift", 0.05))}
+  resolution = int(config.get("resolution", 24))
   splits = {}
-  for i, name in enumerate(("train", "val", "test")):
-    shapes = make_split(seed, config.get(f"{name}_per_class", 20), i, **pose)
-    if rep == "points":
-      x = point_clouds(shapes, int(config.get("num_points", 512)), seed * 7919 + i)
+  for name in SPLITS:
+    if rep == "voxels":
+      shapes = split_shapes(config, name)
+      x, labels = voxel_grids(shapes, resolution), shapes.labels
     else:
-      x = voxel_grids(shapes, int(config.get("resolution", 24)))
-    splits[name] = Split(x.astype(np.float32), shapes.labels)
+      x, labels = split_clouds(config, name)
+      if rep == "surface_voxels":
+        x = np.asarray(clouds_to_voxels(jnp.asarray(x), resolution))
+    splits[name] = Split(np.asarray(x, np.float32), labels)
   return ImageDataset(name=f"shapes3d-{rep}", train=splits["train"], val=splits["val"], test=splits["test"],
                       num_classes=NUM_CLASSES, class_names=CLASS_NAMES, mean_image=None)

@@ -3,3 +3,5 @@ voxels, implicit functions, PointNet, occupancy networks, NeRF.
 
 Importing the package registers its models (cs231n_jax.models.registry).
 """
+
+from cs231n_jax.geometry import models  # noqa: F401  (registers the "3d" family)

@@ -1,0 +1,105 @@
+"""The 3-D networks and NeRF's maths: PointNet's permutation invariance (exact), the input transform
+at the identity, shapes, volume rendering and hierarchical sampling against NumPy, the ray caster."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cs231n_jax.geometry import rendering, sdf
+from cs231n_jax.models import get_model, list_models
+
+KEY = jax.random.key(0)
+
+
+def test_the_3d_family_is_registered():
+  assert set(list_models("3d")) == {"pointnet", "voxel_cnn", "occupancy_net", "nerf"}
+
+
+def test_pointnet_is_exactly_permutation_invariant():
+  model = get_model("pointnet", num_classes=12, features=(16, 32), head=(16,))
+  x = jax.random.normal(KEY, (3, 64, 3))
+  variables = model.init(KEY, x)
+  perm = jax.random.permutation(jax.random.key(1), 64)
+  out = model.apply(variables, x)
+  assert out.shape == (3, 12)
+  np.testing.assert_array_equal(out, model.apply(variables, x[:, perm]))
+  # without the max-pool's symmetry (e.g. flattening) the order would matter: the encoder's features differ per point
+  with pytest.raises(ValueError, match=r"points: expected a batch of point clouds \(B, N, 3\)"):
+    model.apply(variables, x[0])
+
+
+def test_input_transform_starts_at_the_identity():
+  from cs231n_jax.geometry.models import InputTransform
+
+  x = jax.random.normal(KEY, (2, 32, 3))
+  t = InputTransform()
+  np.testing.assert_allclose(t.apply(t.init(KEY, x), x), x, atol=1e-6)
+
+
+def test_voxel_cnn_and_occupancy_shapes():
+  cnn = get_model("voxel_cnn", num_classes=5, features=(4, 8), hidden=16)
+  v = jnp.zeros((2, 8, 8, 8, 1))
+  assert cnn.apply(cnn.init(KEY, v), v).shape == (2, 5)
+  occ = get_model("occupancy_net", code_size=8, encoder_features=(8,), decoder=(16,))
+  cloud, q = jnp.zeros((2, 10, 3)), jnp.zeros((2, 7, 3))
+  variables = occ.init(KEY, cloud, q)
+  assert occ.apply(variables, cloud, q).shape == (2, 7)
+  # the shape code does not depend on the order of the cloud's points
+  c = jax.random.normal(KEY, (2, 10, 3))
+  np.testing.assert_array_equal(occ.apply(variables, c, q), occ.apply(variables, c[:, ::-1], q))
+
+
+def test_positional_encoding():
+  x = jnp.array([[0.25, -0.5, 1.0]])
+  enc = rendering.positional_encoding(x, 2)
+  assert enc.shape == (1, 3 * (1 + 2 * 2))
+  ref = np.concatenate([x[0], np.sin(np.pi * x[0]), np.sin(2 * np.pi * x[0]), np.cos(np.pi * x[0]), np.cos(2 * np.pi * x[0])])
+  np.testing.assert_allclose(enc[0], ref, atol=1e-6)
+
+
+def test_volume_rendering_matches_numpy():
+  rng = np.random.default_rng(0)
+  sigma = rng.uniform(0, 3, (4, 6)).astype(np.float32)
+  rgb = rng.uniform(0, 1, (4, 6, 3)).astype(np.float32)
+  t = np.sort(rng.uniform(1, 3, (4, 6)), -1).astype(np.float32)
+  bg = np.array([1.0, 1.0, 1.0], np.float32)
+  out, w, _ = rendering.volume_render(jnp.asarray(sigma), jnp.asarray(rgb), jnp.asarray(t), bg)
+  for r in range(4):  # the quadrature written as a loop
+    trans, colour, acc = 1.0, np.zeros(3), 0.0
+    for i in range(6):
+      delta = t[r, i + 1] - t[r, i] if i < 5 else 1e10
+      alpha = 1 - np.exp(-sigma[r, i] * delta)
+      colour += trans * alpha * rgb[r, i]
+      acc += trans * alpha
+      np.testing.assert_allclose(w[r, i], trans * alpha, rtol=1e-4, atol=1e-6)
+      trans *= 1 - alpha
+    np.testing.assert_allclose(out[r], colour + (1 - acc) * bg, rtol=1e-4)
+  # an opaque first sample gives its colour; empty space gives the background
+  solid, _, _ = rendering.volume_render(jnp.full((1, 3), 1e4), jnp.asarray(rgb[:1, :3]), jnp.asarray(t[:1, :3]), bg)
+  np.testing.assert_allclose(solid[0], rgb[0, 0], atol=1e-5)
+  empty, _, _ = rendering.volume_render(jnp.zeros((1, 3)), jnp.asarray(rgb[:1, :3]), jnp.asarray(t[:1, :3]), bg)
+  np.testing.assert_allclose(empty[0], bg)
+
+
+def test_hierarchical_samples_follow_the_weights():
+  bins = jnp.broadcast_to(jnp.linspace(0.0, 4.0, 5), (1, 5))
+  weights = jnp.array([[0.0, 0.0, 1.0, 0.0]])  # all mass in [2, 3]
+  s = rendering.sample_pdf(KEY, bins, weights, 1000)
+  inside = float(jnp.mean((s >= 2.0) & (s <= 3.0)))
+  assert inside > 0.99
+  # uniform weights: uniform samples (mean 2, the CDF inverted exactly)
+  u = rendering.sample_pdf(KEY, bins, jnp.ones((1, 4)), 4000)
+  assert abs(float(u.mean()) - 2.0) < 0.06 and float(u.min()) >= 0.0 and float(u.max()) <= 4.0
+
+
+def test_sphere_tracer_hits_a_sphere_exactly():
+  scene = rendering.Scene(objects=(sdf.sphere(1.0),), albedos=((1.0, 0.0, 0.0),), light=(0.0, 0.0, -1.0), ambient=0.0)
+  o = jnp.array([[0.0, 0.0, -5.0], [0.0, 3.0, -5.0]])
+  d = jnp.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+  t, hit = rendering.sphere_trace(scene, o, d)
+  assert bool(hit[0]) and not bool(hit[1])
+  np.testing.assert_allclose(float(t[0]), 4.0, atol=1e-4)
+  colour = rendering.shade(scene, o, d)
+  np.testing.assert_allclose(colour, [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]], atol=1e-4)  # head-on light; background
+  assert float(rendering.psnr(colour, colour + 0.1)) == pytest.approx(20.0, abs=1e-3)
