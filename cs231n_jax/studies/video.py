@@ -38,8 +38,8 @@ def model_config(config: ml_collections.ConfigDict, name: str) -> ml_collections
   c = copy.deepcopy(config)
   overrides = config.study.get("model_kwargs", {}).get(name, {})
   c.model = ml_collections.ConfigDict({"name": name, **dict(overrides)})
-  if name in FLOW_MODELS and not c.data.flow:
-    c.data.flow = config.study.get("flow", "ground_truth")
+  # the flow channels go to the models that read them, never to a raw-pixel model
+  c.data.flow = (c.data.flow or config.study.get("flow", "ground_truth")) if name in FLOW_MODELS else ""
   if "study" in c:
     del c["study"]
   return c
@@ -110,6 +110,7 @@ def train_and_score(config: ml_collections.ConfigDict, workdir: epath.Path) -> d
     return jax.nn.softmax(video_task.video_logits(state, videos), -1).mean(axis=1)
 
   def finish(state, evals, workdir):
+    scores["params"] = state.params
     for split in ("val", "test"):
       x = dataset.split(split).images
       b = config.train.eval_batch_size
@@ -161,4 +162,99 @@ def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   (workdir / "table.md").write_text(table)
   (workdir / "table.json").write_text(json.dumps(out, indent=2))
   print(table)
+  return out
+
+
+# ---------------------------------------------------------------------------------------------
+# First-layer spatio-temporal filters: frame strips and a direction-selectivity score.
+# ---------------------------------------------------------------------------------------------
+
+SHIFTS = (-2, -1, 1, 2)
+
+
+def shifted(a: np.ndarray, s: int) -> np.ndarray:
+  """``a`` (H, W) moved ``s`` columns to the right, zeros coming in."""
+  out = np.zeros_like(a)
+  if s > 0:
+    out[:, s:] = a[:, :-s]
+  elif s < 0:
+    out[:, :s] = a[:, -s:]
+  else:
+    out[:] = a
+  return out
+
+
+def direction_selectivity(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Per filter of a (kt, kh, kw, cin, cout) kernel: the preferred horizontal shift per frame and the
+  direction-selectivity index DSI = (R_pref - R_null) / (R_pref + R_null), where R(s) sums over
+  consecutive temporal slices the positive part of the correlation between slice t + 1 and slice t
+  moved s columns, s in {±1, ±2}, pref = argmax R and null = -pref (0: no direction; 1: one only)."""
+  k = np.asarray(kernel, np.float64).sum(axis=3)  # (kt, kh, kw, cout)
+  prefs, dsi = [], []
+  for f in range(k.shape[-1]):
+    w = k[..., f]
+    resp = {}
+    for s in SHIFTS:
+      total = 0.0
+      for t in range(w.shape[0] - 1):
+        a, b = shifted(w[t], s).ravel(), w[t + 1].ravel()
+        denom = np.linalg.norm(a) * np.linalg.norm(b)
+        total += max(0.0, float(a @ b / denom)) if denom > 0 else 0.0
+      resp[s] = total
+    pref = max(SHIFTS, key=lambda s: resp[s])
+    r_pref, r_null = resp[pref], resp[-pref]
+    prefs.append(pref)
+    dsi.append((r_pref - r_null) / (r_pref + r_null) if r_pref + r_null > 0 else 0.0)
+  return np.asarray(prefs), np.asarray(dsi)
+
+
+def filter_strips(kernels: dict[str, np.ndarray], path, count: int = 8) -> None:
+  """Each model's first ``count`` filters as rows of frames (one column per temporal slice)."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  from cs231n_jax.plotting import save_figure
+
+  kt = max(k.shape[0] for k in kernels.values())
+  fig, axes = plt.subplots(count * len(kernels), kt, figsize=(kt * 0.8, count * len(kernels) * 0.8))
+  for m, (name, k) in enumerate(kernels.items()):
+    w = k.sum(axis=3)
+    _, dsi = direction_selectivity(k)
+    for i in range(count):
+      row = m * count + i
+      lim = np.abs(w[..., i]).max() or 1.0
+      for t in range(kt):
+        ax = axes[row, t]
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if t < w.shape[0]:
+          ax.imshow(w[t, :, :, i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        if t == 0:
+          ax.set_ylabel(f"{name}\nDSI {dsi[i]:.2f}", fontsize=6)
+  fig.suptitle("first-layer filters, one row per filter, time left to right", fontsize=8)
+  save_figure(fig, path)
+  plt.close(fig)
+
+
+def run_filters(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train ``study.filter_model`` on E1 (motion) and on E2 (appearance) through the engine, draw its
+  first-layer 3-D filters as frame strips and compare their direction selectivity."""
+  workdir = epath.Path(workdir)
+  kernels, out = {}, {}
+  for kind in ("motion", "appearance"):
+    c = model_config(config, config.study.filter_model)
+    c.data.kind = kind
+    run = train_and_score(c, workdir / kind)
+    kernel = np.asarray(run["scores"]["params"]["fusion"]["conv"]["kernel"])
+    kernels[f"E1 {kind}" if kind == "motion" else f"E2 {kind}"] = kernel
+    _, dsi = direction_selectivity(kernel)
+    out[kind] = {"test_video_hit1": run["results"]["test_video_hit1"], "mean_dsi": float(dsi.mean()),
+                 "fraction_dsi_over_0.5": float((dsi > 0.5).mean())}
+    print(kind, out[kind], flush=True)
+  filter_strips(kernels, workdir / "filters.png")
+  if config.study.get("figure"):
+    filter_strips(kernels, epath.Path(config.study.figure))
+  (workdir / "filters.json").write_text(json.dumps(out, indent=2))
   return out

@@ -48,6 +48,7 @@ class EarlyFusion(nn.Module):
   """Early fusion: the first convolution spans ``fusion_frames`` frames (0: the whole clip)."""
 
   fusion_frames: int = 0
+  first_kernel: Sequence[int] = (3, 3)  # the spatial size of the fusing filters
   widths: Sequence[int] = (16, 32)
   hidden: int = 64
   num_classes: int = 2
@@ -56,7 +57,7 @@ class EarlyFusion(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     tf = self.fusion_frames or x.shape[1]
     check_clips(x, tf, "early_fusion")
-    h = SpatioTemporalConv(self.widths[0], (tf, 3, 3), temporal_padding="VALID", name="fusion")(x)
+    h = SpatioTemporalConv(self.widths[0], (tf, *self.first_kernel), temporal_padding="VALID", name="fusion")(x)
     windows, n = fold_time(h)  # every window of tf frames, scored by the same 2-D network
     feats = FrameTower(self.widths, self.hidden, first_layer_done=True, name="tower")(windows)
     return unfold_time(nn.Dense(self.num_classes, name="head")(feats), n).mean(axis=1)
