@@ -1,0 +1,23 @@
+"""Feature inversion with the total-variation regulariser (lecture 13 V20-V22) from four depths of
+MobileNetV2 (ImageNet): block_3, block_6, block_10, block_13; coffee at 128x128, from uniform noise,
+Adam on the pixels. Goals: the feature loss falls >= 100x; is the reconstruction classified (top-1)
+as the source image?
+Command: cs231n-jax train --config experiments/configs/vis/inversion.py --workdir workdirs/inversion
+Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.tasks.style_transfer:run_algorithm"
+  c.algorithm = "inversion"
+  c.features = ml_collections.ConfigDict({"name": "mobilenet_v2", "channels": (), "seed": 0})
+  c.image = "coffee"
+  c.size = 128
+  c.layers = ("block_3", "block_6", "block_10", "block_13")
+  c.tv_weight = 1e-3
+  c.num_steps = 400
+  c.learning_rate = 0.02
+  return c

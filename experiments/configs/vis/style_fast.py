@@ -1,0 +1,27 @@
+"""Fast style transfer (lecture 13 V29-V31; Johnson et al. 2016): a feed-forward transform network
+with instance norm, trained through the engine on 64x64 crops of astronaut / coffee / rocket /
+hubble_deep_field with the perceptual loss of MobileNetV2's features (content block_6, style Grams at
+block_1/3/6/10 of immunohistochemistry; content weight 1, style weight 1e6). After training, on
+held-out chelsea crops and in the same run: the network's loss against per-image optimisation's
+(200 Adam steps from the content image; goal <= 2x) and the time per image (goal >= 100x faster).
+--config.model.norm=batch gives the batch-norm network to compare.
+Command: cs231n-jax train --config experiments/configs/vis/style_fast.py --workdir workdirs/style_fast
+Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+"""
+
+from cs231n_jax.tasks import style_transfer
+
+
+def get_config():
+  c = style_transfer.base_config()
+  c.features.name = "mobilenet_v2"
+  c.features.content_layers = {"block_6": 1.0}
+  c.features.style_layers = {"block_1": 1.0, "block_3": 1.0, "block_6": 1.0, "block_10": 1.0}
+  c.task.update({"image_size": 64, "styles": ("photo:immunohistochemistry",), "style_size": 128,
+                 "content_weight": 1.0, "style_weight": 1e6, "crops_per_photo": 64, "heldout_crops": 8})
+  c.model.update({"features": 16, "num_residual": 3, "norm": "instance"})
+  c.optimizer.learning_rate = 2e-3
+  c.train.update({"batch_size": 4, "num_steps": 300, "eval_every": 100, "log_every": 25, "eval_batch_size": 8,
+                  "checkpoint_every": 300})
+  c.baseline.update({"num_images": 4, "num_steps": 200, "learning_rate": 0.02})
+  return c

@@ -1,0 +1,29 @@
+"""Neural style transfer (lecture 13 V27-V28; Gatys et al. 2016) on MobileNetV2's ImageNet features:
+astronaut (content, block_6) in the style of immunohistochemistry (Grams at block_1/3/6/10), from the
+content image, Adam on the pixels, at content weights 0.1, 1, 10 (style weight 1e6); goal: the final
+content loss falls and the style loss rises as the content weight grows (monotone). A last run
+blends two styles (immunohistochemistry, coffee) by averaged Grams.
+Command: cs231n-jax train --config experiments/configs/vis/style_tradeoff.py --workdir workdirs/style_tradeoff
+Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.tasks.style_transfer:run_algorithm"
+  c.algorithm = "style"
+  c.features = ml_collections.ConfigDict({
+      "name": "mobilenet_v2", "channels": (), "seed": 0, "content_layers": {"block_6": 1.0},
+      "style_layers": {"block_1": 1.0, "block_3": 1.0, "block_6": 1.0, "block_10": 1.0}})
+  c.content = "astronaut"
+  c.styles = ("photo:immunohistochemistry", "photo:coffee")
+  c.size = 128
+  c.style_size = 128
+  c.content_weights = (0.1, 1.0, 10.0)
+  c.style_weight = 1e6
+  c.tv_weight = 0.0
+  c.num_steps = 200
+  c.learning_rate = 0.02
+  return c

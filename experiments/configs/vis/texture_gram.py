@@ -1,0 +1,30 @@
+"""Texture synthesis (lecture 13 V23-V25): Gram-matrix synthesis of scikit-image's brick, grass and
+gravel textures on MobileNetV2's ImageNet features (the lecture uses VGG-19, which is not available
+offline), and a nearest-neighbour scanline synthesis that copies input pixels.
+
+From uniform noise, Adam on the pixels minimises sum_l w_l E_l over MobileNetV2's block_1, block_3,
+block_6 and block_10; the goal is a Gram loss reduction >= 100x that ends below the Gram loss of a crop
+of an unrelated texture (brick <- grass, grass <- gravel, gravel <- brick).
+Command: cs231n-jax train --config experiments/configs/vis/texture_gram.py --workdir workdirs/texture_gram
+Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.tasks.style_transfer:run_algorithm"
+  c.algorithm = "texture"
+  c.features = ml_collections.ConfigDict({
+      "name": "mobilenet_v2", "channels": (), "seed": 0,
+      "style_layers": {"block_1": 1.0, "block_3": 1.0, "block_6": 1.0, "block_10": 1.0}})
+  c.textures = ("brick", "grass", "gravel")
+  c.unrelated = {"brick": "grass", "grass": "gravel", "gravel": "brick"}
+  c.size = 96
+  c.offset = (64, 64)
+  c.num_steps = 400
+  c.learning_rate = 0.02
+  c.nn_size = 24  # nearest-neighbour synthesis: a 24x24 crop grown to 48x48
+  c.nn_radius = 2
+  return c
