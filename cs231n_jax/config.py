@@ -8,6 +8,11 @@ A config file under ``experiments/configs/<topic>/<name>.py`` defines ``get_conf
 signature ``run(config, workdir) -> dict`` of final results; the default is image classification
 through the engine, ``cs231n_jax.tasks.classification:run``. ``cs231n-jax eval`` calls the same
 module's ``evaluate(config, workdir, split)``.
+
+A config file is Python: loading it runs its code, and so does the runner it names (any module).
+Run only config files you trust, as you would run only scripts you trust. On the command line,
+``--config.runner=module:function`` is limited to the project's own modules (``cs231n_jax.*``),
+so an override alone cannot make the command import other code.
 """
 
 from __future__ import annotations
@@ -51,12 +56,40 @@ def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
     spec.loader.exec_module(module)
   except SyntaxError as e:
     raise ConfigError(f"--config: {p} has a syntax error on line {e.lineno}") from None
-  if not hasattr(module, "get_config"):
+  except ModuleNotFoundError as e:
+    raise ConfigError(f"--config: {p}{_line_in(e, p)} imports {e.name!r}, which is not installed") from None
+  except Exception as e:
+    raise ConfigError(f"--config: {p}{_line_in(e, p)} failed to load ({_short(e)})") from None
+  if not callable(getattr(module, "get_config", None)):
     raise ConfigError(f"--config: {p} defines no get_config()")
-  config = module.get_config()
+  try:
+    config = module.get_config()
+  except ConfigError:
+    raise
+  except ModuleNotFoundError as e:
+    raise ConfigError(f"--config: {p}{_line_in(e, p)}: get_config() imports {e.name!r}, which is not installed") from None
+  except Exception as e:
+    raise ConfigError(f"--config: {p}{_line_in(e, p)}: get_config() raised {_short(e)}") from None
   if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f"--config: {p}: get_config() must return an ml_collections.ConfigDict")
   return config
+
+
+def _short(e: BaseException) -> str:
+  first = (str(e).strip().splitlines() or [""])[0][:300]
+  return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def _line_in(e: BaseException, path: Path) -> str:
+  """``" line N"``: the innermost line of the config file in ``e``'s traceback ("" if none)."""
+  import traceback
+
+  target = os.path.abspath(path)
+  lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if os.path.abspath(f.filename) == target]
+  return f" line {lines[-1]}" if lines else ""
+
+
+RUNNER_PREFIX = "cs231n_jax."
 
 
 def parse_value(text: str) -> Any:
@@ -101,6 +134,10 @@ def apply_override(config: ml_collections.ConfigDict, dotted_key: str, text: str
       raise ConfigError(
           f"--config.{dotted_key}: expected {expected.__name__}, got {text!r} ({type(value).__name__})"
       )
+  if dotted_key == "runner" and not (isinstance(value, str) and value.startswith(RUNNER_PREFIX)):
+    # A runner is code the command imports and calls; from the command line only the project's own.
+    raise ConfigError(f"--config.runner: expected a 'cs231n_jax.<module>:<function>' of this project, got {text!r} "
+                      "(a runner runs code: name other modules in a config file you trust)")
   try:
     node[leaf] = value
   except (TypeError, ValueError) as e:

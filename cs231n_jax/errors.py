@@ -1,9 +1,10 @@
 """The project's error types. Each message is one line naming the field or file and what was
-expected; the CLI prints it without a traceback and exits with status 2."""
+expected; the CLI prints it without a traceback and exits with the status
+:func:`cs231n_jax.command_line.exit_code` gives it (docs/reliability.md lists them)."""
 
 
 class Cs231nError(Exception):
-  """Base class of errors caused by bad input rather than by a bug."""
+  """Base class of errors caused by bad input or the environment rather than by a bug."""
 
 
 class ConfigError(Cs231nError, ValueError):
@@ -16,3 +17,11 @@ class DataError(Cs231nError, ValueError):
 
 class CheckpointError(Cs231nError):
   """A checkpoint cannot be restored into the requested state."""
+
+
+class WorkdirBusy(Cs231nError):
+  """Another run (named by host and PID) holds the workdir's lock."""
+
+
+class StorageError(Cs231nError):
+  """The workdir cannot be written: full disk, read-only filesystem, no permission, failed save."""

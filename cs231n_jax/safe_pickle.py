@@ -12,7 +12,8 @@ Plain containers and scalars (dict, list, tuple, set, bytes, str, int, float, bo
 and always load. The allow-lists:
 
 * :data:`NUMPY`: numpy array / dtype / scalar reconstruction (``numpy.core`` and ``numpy._core``
-  spellings) and ``_codecs.encode`` (how Python 3 pickles ``bytes`` at protocol 2).
+  spellings), ``_codecs.encode`` (how Python 3 pickles ``bytes`` at protocol 2) and the
+  ``bytes`` / ``bytearray`` / ``set`` / ``frozenset`` constructors.
 * :data:`COLLECTIONS`: ``collections.OrderedDict``.
 * :data:`TORCH`: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_parameter`` and ``torch.*Storage``.
   These resolve to stand-ins defined here, never to torch: a tensor becomes a numpy array read from
@@ -58,6 +59,10 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     table[(mod, "_frombuffer")] = core.numeric._frombuffer
   import codecs
   table[("_codecs", "encode")] = codecs.encode
+  # Protocol 2 spells b"" as bytes() (and Python 2's module name); sets by their constructors.
+  for mod in ("builtins", "__builtin__"):
+    for name, fn in (("bytes", bytes), ("bytearray", bytearray), ("set", set), ("frozenset", frozenset)):
+      table[(mod, name)] = fn
   # numpy 2 pickles a dtype as numpy.dtype(...) but also names the dtype classes for some types
   for name in dir(getattr(_np, "dtypes", object())):
     if name.endswith("DType"):

@@ -3,8 +3,10 @@
     cs231n-jax convert-weights --weights resnet50-0676ba61.pth --model resnet50 --out /ckpt/resnet50
     cs231n-jax convert-weights --weights vgg16.npz --model vgg16 --out /ckpt/vgg16
 
-``--weights`` is a ``.pth`` / ``.pt`` file read with ``torch.load(weights_only=True)`` (needs the
-``bench`` extra), or an ``.npz`` archive of the same keys, which needs no torch. The result is an
+``--weights`` is a ``.pth`` / ``.pt`` file (PyTorch's zip format) read by
+:func:`cs231n_jax.safe_pickle.load_torch` -- a restricted unpickler that allows only tensors, storages
+and ``OrderedDict`` and needs no torch, so a weights file from the internet cannot run code -- or an
+``.npz`` archive of the same keys (read with ``allow_pickle=False``). The result is an
 orbax checkpoint of ``{"params": ..., "batch_stats": ...}`` that :func:`load_variables` restores.
 
 What the conversion does, key by key (keys in the ``state_dict``'s order):
@@ -44,7 +46,7 @@ import numpy as np
 from flax import traverse_util
 
 from cs231n_jax.config import parse_value
-from cs231n_jax.errors import Cs231nError
+from cs231n_jax.errors import Cs231nError, DataError
 from cs231n_jax.models import alexnet, densenet, googlenet, registry, resnet, squeezenet, vgg
 from cs231n_jax.models.analysis import init_shapes
 from cs231n_jax.train import checkpoint
@@ -240,7 +242,8 @@ def _torch_layout(flax_shape: tuple[int, ...], ndim: int, leaf: str, is_bn: bool
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """Read a ``.pth`` / ``.pt`` (torch, ``weights_only``) or ``.npz`` file into numpy arrays, in order.
+  """Read a ``.pth`` / ``.pt`` (through :mod:`cs231n_jax.safe_pickle`, no torch) or ``.npz`` file into
+  numpy arrays, in order.
 
   A checkpoint that wraps its weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
   """
@@ -252,18 +255,20 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     with np.load(p, allow_pickle=False) as archive:
       return {k: archive[k] for k in archive.files}
   if suffix in (".pth", ".pt", ".bin"):
+    from cs231n_jax import safe_pickle
+
     try:
-      import torch
-    except ImportError:
-      raise WeightMismatchError(f"--weights: reading {p.name} needs torch (pip install -e .[bench]); "
-                                "or save the state_dict as .npz") from None
-    data = torch.load(p, map_location="cpu", weights_only=True)
+      data = safe_pickle.load_torch(p)
+    except safe_pickle.UnsafePickleError as e:
+      raise WeightMismatchError(f"--weights: {e}") from None
+    except DataError as e:
+      raise WeightMismatchError(f"--weights: {e}") from None
     for wrapper in ("state_dict", "model"):
       if isinstance(data, dict) and wrapper in data and isinstance(data[wrapper], dict):
         data = data[wrapper]
     if not isinstance(data, dict):
       raise WeightMismatchError(f"--weights: {p.name} holds a {type(data).__name__}, expected a state_dict")
-    return {k: v.detach().cpu().numpy() for k, v in data.items() if hasattr(v, "detach")}
+    return {k: v for k, v in data.items() if isinstance(v, np.ndarray)}
   raise WeightMismatchError(f"--weights: expected a .pth, .pt or .npz file, got {p.name!r}")
 
 

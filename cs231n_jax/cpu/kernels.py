@@ -33,6 +33,12 @@ warning naming the reason) and the library keeps XLA's convolutions and Flax's b
 compiler comes from ``$CXX``, else ``c++`` / ``g++`` / ``clang++`` on the ``PATH``, else the
 ``ziglang`` package (``pip install ziglang``) if installed. The cache lives in ``$CS231N_JAX_KERNEL_CACHE`` or
 ``~/.cache/cs231n_jax/kernels``.
+
+Loading a shared object runs its code, so a cached library is verified before it is loaded: its
+sidecar (the build's lock file, ``cpu_kernels-<key>.lock``, written at the end of the build) holds
+the SHA-256 of the build key (source, flags, compiler, jaxlib, CPU) and of the library's bytes. A
+library whose bytes or key do not match, or that has no sidecar, is rebuilt rather than loaded; one
+in a cache writable by other users (or owned by another) is not loaded at all (XLA's kernels are used).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import ctypes
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import pathlib
 import platform
@@ -112,11 +119,12 @@ BUILD_TIMEOUT_S = 600  # the compile, and the wait for another process's compile
 
 @contextlib.contextmanager
 def _build_lock(path: pathlib.Path, timeout: float):
-  """An exclusive lock on ``path`` (``fcntl``; other processes building the same library wait)."""
+  """An exclusive lock on ``path`` (``fcntl``; other processes building the same library wait);
+  yields the open file (the sidecar is written through it)."""
   import fcntl
 
   deadline = time.monotonic() + timeout
-  with open(path, "w") as handle:
+  with open(path, "a+") as handle:  # "a+": taking the lock must not erase the sidecar it holds
     while True:
       try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -126,18 +134,68 @@ def _build_lock(path: pathlib.Path, timeout: float):
           raise TimeoutError(f"waited {timeout:.0f} s for another process building {path.stem}") from None
         time.sleep(0.2)
     try:
-      yield
+      yield handle
     finally:
       fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def library_path(cxx: Sequence[str]) -> pathlib.Path:
-  """Where the library for this source, compiler, jaxlib and CPU lives in the cache (its lock file
-  is the same name with ``.lock``)."""
+def build_key(cxx: Sequence[str]) -> str:
+  """SHA-256 of everything the library is built from: source, flags, compiler, jax / jaxlib, CPU."""
   version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
-  key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, jax.__version__,
-                                  jax.lib.__version__, _cpu_signature()]).encode()).hexdigest()[:16]
-  return cache_dir() / f"cpu_kernels-{key}.so"
+  return hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, jax.__version__,
+                                   jax.lib.__version__, _cpu_signature()]).encode()).hexdigest()
+
+
+def library_path(cxx: Sequence[str]) -> pathlib.Path:
+  """Where the library for this source, compiler, jaxlib and CPU lives in the cache (its lock file,
+  which is also its sidecar, is the same name with ``.lock``)."""
+  return cache_dir() / f"cpu_kernels-{build_key(cxx)[:16]}.so"
+
+
+def _file_sha256(path: pathlib.Path) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+      h.update(chunk)
+  return h.hexdigest()
+
+
+def sidecar_path(library: pathlib.Path) -> pathlib.Path:
+  return library.with_suffix(".lock")
+
+
+def unsafe_location(library: pathlib.Path) -> str | None:
+  """Why loading ``library`` would run code another user could have put there (None if it is safe)."""
+  for p in (library.parent, library):
+    st = p.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+      return f"{p} is owned by another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+      return f"{p} is writable by other users (mode {st.st_mode & 0o777:o})"
+  return None
+
+
+def verify(library: pathlib.Path, key: str) -> str | None:
+  """Why the cached ``library`` must not be loaded as it is (None when its sidecar vouches for it)."""
+  try:
+    record = json.loads(sidecar_path(library).read_text() or "{}")
+  except (OSError, ValueError):
+    record = {}
+  if not isinstance(record, dict) or "library_sha256" not in record:
+    return "it has no sidecar hash"
+  if record.get("build_key") != key:
+    return "its sidecar names another source or build flags"
+  if record["library_sha256"] != _file_sha256(library):
+    return "its bytes do not match the sidecar's SHA-256"
+  return None
+
+
+def _write_sidecar(handle, library: pathlib.Path, key: str) -> None:
+  handle.seek(0)
+  handle.truncate()
+  handle.write(json.dumps({"build_key": key, "library_sha256": _file_sha256(library), "flags": list(FLAGS)}))
+  handle.flush()
+  os.fsync(handle.fileno())
 
 
 def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
@@ -147,13 +205,18 @@ def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
   takes tens of seconds, once per machine) and gives up after ``timeout`` seconds. The library is
   written under a temporary name and renamed into place, so that a failed or concurrent build
   never leaves a broken library where a later process would load it."""
-  target = library_path(cxx)
-  if target.exists():
+  key = build_key(cxx)
+  target = cache_dir() / f"cpu_kernels-{key[:16]}.so"
+  if target.exists() and verify(target, key) is None:
     return target
   target.parent.mkdir(parents=True, exist_ok=True)
-  with _build_lock(target.with_suffix(".lock"), timeout):
-    if target.exists():  # another process built it while this one waited
-      return target
+  with _build_lock(sidecar_path(target), timeout) as handle:
+    if target.exists():
+      problem = verify(target, key)
+      if problem is None:  # another process built it while this one waited
+        return target
+      warnings.warn(f"cs231n_jax: the cached CPU kernel library {target} is not loaded: {problem}; rebuilding it",
+                    RuntimeWarning, stacklevel=2)
     print(f"cs231n_jax: compiling the CPU kernels into {target.parent} (once per machine, ~30 s)",
           file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -163,6 +226,7 @@ def build(cxx: Sequence[str], timeout: float = BUILD_TIMEOUT_S) -> pathlib.Path:
       if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
       os.replace(partial, target)
+    _write_sidecar(handle, target, key)
   return target
 
 
@@ -194,7 +258,11 @@ def _decide() -> bool:
                   "convolutions and batch norm use XLA's own kernels on the CPU", stacklevel=3)
     return False
   try:
-    library = ctypes.cdll.LoadLibrary(str(build(cxx)))
+    path = build(cxx)
+    unsafe = unsafe_location(path)
+    if unsafe:
+      raise RuntimeError(f"not loading {path.name}: {unsafe}")
+    library = ctypes.cdll.LoadLibrary(str(path))
     jax.ffi.register_ffi_target(CONV_TARGET, jax.ffi.pycapsule(library.Conv2d), platform="cpu")
     jax.ffi.register_ffi_target(WEIGHT_GRAD_TARGET, jax.ffi.pycapsule(library.ConvWeightGrad), platform="cpu")
     jax.ffi.register_ffi_target(BATCH_NORM_TARGET, jax.ffi.pycapsule(library.BatchNorm), platform="cpu")

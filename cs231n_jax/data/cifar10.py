@@ -3,13 +3,16 @@ produces): five pickled training batches, one test batch and ``batches.meta``; e
 with ``b'data'`` (N, 3072) uint8 in CHW row-major order and ``b'labels'``.
 
 ``fetch(dir)`` downloads the official tarball and checks its MD5 before unpacking.
+
+The batch files are pickles, and a pickle can run code: they are read with
+:mod:`cs231n_jax.safe_pickle`, which resolves only numpy's array reconstruction (plain dicts, lists,
+bytes, str and int need nothing) and refuses any other global with a one-line error naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import shutil
 import tarfile
 import tempfile
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cs231n_jax import safe_pickle
 from cs231n_jax.data import cache
 from cs231n_jax.data.dataset import ImageDataset, Split, preprocess
 from cs231n_jax.errors import DataError
@@ -46,17 +50,28 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
   """One pickled batch → (N, 32, 32, 3) uint8 images and int32 labels."""
   if not path.exists():
     raise DataError(f"{path}: missing CIFAR-10 batch file")
-  try:
-    with open(path, "rb") as f:
-      d = pickle.load(f, encoding="bytes")
-  except Exception as e:  # pickle raises many types on garbage input
-    raise DataError(f"{path}: not a CIFAR-10 pickle ({type(e).__name__}: {e})") from None
+  d = _unpickle(path)
   if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
     raise DataError(f"{path}: expected a dict with b'data' and b'labels'")
   data = np.asarray(d[b"data"])
-  labels = np.asarray(d[b"labels"], dtype=np.int64)
   if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != IMAGE_BYTES:
     raise DataError(f"{path}: b'data' must be uint8 of shape (N, {IMAGE_BYTES}), got {data.dtype} {data.shape}")
+  if data.shape[0] == 0:
+    raise DataError(f"{path}: b'data' holds no images (shape {data.shape}); expected at least one")
+  raw = d[b"labels"]
+  if isinstance(raw, np.ndarray):
+    ok = raw.dtype.kind in "iu"
+  else:
+    ok = isinstance(raw, (list, tuple)) and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in raw)
+  if not ok:
+    if isinstance(raw, np.ndarray):
+      kind = raw.dtype
+    elif isinstance(raw, (list, tuple)):
+      kind = next((type(x).__name__ for x in raw if not isinstance(x, (int, np.integer)) or isinstance(x, bool)), "?")
+    else:
+      kind = type(raw).__name__
+    raise DataError(f"{path}: b'labels' must be integers in [0, 10), got {kind} values")
+  labels = np.asarray(raw, dtype=np.int64)
   if labels.shape != (data.shape[0],) or labels.min() < 0 or labels.max() > 9:
     raise DataError(f"{path}: b'labels' must be {data.shape[0]} integers in [0, 10)")
   images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -67,12 +82,24 @@ def read_class_names(folder: Path) -> tuple[str, ...]:
   path = folder / META_FILE
   if not path.exists():
     raise DataError(f"{path}: missing CIFAR-10 metadata file")
-  with open(path, "rb") as f:
-    meta = pickle.load(f, encoding="bytes")
+  meta = _unpickle(path)
   names = meta.get(b"label_names") if isinstance(meta, dict) else None
-  if not names or len(names) != 10:
-    raise DataError(f"{path}: expected b'label_names' with 10 entries")
-  return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+  if not isinstance(names, (list, tuple)) or len(names) != 10 or not all(isinstance(n, (bytes, str)) for n in names):
+    raise DataError(f"{path}: expected b'label_names' with 10 names")
+  return tuple(n.decode(errors="replace") if isinstance(n, bytes) else n for n in names)
+
+
+def _unpickle(path: Path):
+  """A CIFAR-10 pickle through the restricted unpickler (numpy arrays, dicts, lists, bytes, str, int)."""
+  try:
+    with open(path, "rb") as f:
+      return safe_pickle.load(f, safe_pickle.NUMPY, encoding="bytes", source=str(path))
+  except safe_pickle.UnsafePickleError:
+    raise
+  except DataError as e:  # truncated or garbage: one line naming the file
+    raise DataError(f"{path}: not a CIFAR-10 pickle ({str(e).split(': ', 1)[-1]})") from None
+  except OSError as e:
+    raise DataError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def load_cifar10(

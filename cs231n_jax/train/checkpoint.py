@@ -12,8 +12,12 @@ Guarantees:
 - Restore checks the manifest before reading any array: a checkpoint of a different model config
   raises :class:`CheckpointError` naming the mismatched leaves (and the config keys that differ).
 - A latest checkpoint that cannot be read, or whose bytes no longer match the stored checksum,
-  is moved aside into ``<directory>_quarantine/`` (never deleted) with a warning, and the previous
+  is moved aside into ``<directory>_quarantine/`` (never deleted) with one warning, and the previous
   one is restored — no crash loop, no good checkpoint lost.
+- A save that fails (full disk, read-only or vanished directory) raises :class:`StorageError`
+  naming the step, the reason and the newest complete checkpoint; :meth:`CheckpointManager.abandon`
+  releases orbax's threads on every error path, so a failed process always exits.
+- Never more than ``keep`` complete step directories are left (checked after every save).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
-from cs231n_jax.errors import CheckpointError
+from cs231n_jax.errors import CheckpointError, StorageError
 
 STATE_ITEM = "state"
 META_ITEM = "meta"
@@ -114,6 +118,37 @@ def without_orbax_notice(prefix: str):
     absl_logger.removeFilter(drop)
 
 
+# Phrases of the OS errors behind a failed write, as tensorstore / orbax word them.
+STORAGE_REASONS = ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded",
+                   "File too large", "Input/output error", "No such file or directory", "Not a directory")
+
+
+def failure_reason(e: BaseException) -> str:
+  """A short reason for a failed save: the OS error where the message carries one."""
+  text = str(e)
+  for phrase in STORAGE_REASONS:
+    if phrase.lower() in text.lower():
+      return phrase.lower()
+  if isinstance(e, OSError) and e.strerror:
+    return e.strerror.lower()
+  first = text.strip().splitlines()[0] if text.strip() else ""
+  return f"{type(e).__name__}: {first[:200]}"
+
+
+def nonfinite_leaves(tree: Any) -> list[str]:
+  """Paths of the floating-point leaves of ``tree`` (host arrays) holding a NaN or an infinity."""
+  out = []
+  for p, x in leaf_paths(tree):
+    a = np.asarray(x)
+    if a.dtype.kind not in "fc":
+      if not a.dtype.name.startswith(("bfloat", "float")):  # ml_dtypes (bfloat16, float8): kind 'V'
+        continue
+      a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+      out.append(p)
+  return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Restored:
   step: int
@@ -143,7 +178,9 @@ class CheckpointManager:
         read_only=read_only,
     )
     self.read_only = read_only
+    self.keep = keep
     self._skipped: set[int] = set()
+    self._in_flight: int | None = None  # the step whose asynchronous save may still be running
     with without_orbax_notice("Given directory is read only"):  # what read_only asked for, not news
       self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE_ITEM, META_ITEM))
 
@@ -159,15 +196,51 @@ class CheckpointManager:
     if step in self._manager.all_steps():
       return  # already saved (e.g. the final step of a run that is resumed after completion)
     meta = dict(meta, manifest=manifest(tree), checksum=checksum(tree), saved_at=time.time())
-    self._manager.save(
-        step,
-        args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardSave(tree), META_ITEM: ocp.args.JsonSave(meta)}),
-        force=True,
-    )
+    self.wait()  # the previous save's failure is reported as that step's
+    try:
+      self._in_flight = step
+      self._manager.save(
+          step,
+          args=ocp.args.Composite(**{STATE_ITEM: ocp.args.StandardSave(tree), META_ITEM: ocp.args.JsonSave(meta)}),
+          force=True,
+      )
+    except Exception as e:
+      raise self._save_failed(step, e) from e
+
+  def complete_steps(self) -> list[int]:
+    """The step directories on disk that orbax finished writing (a failed save leaves a temporary one)."""
+    try:
+      return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
+    except OSError:
+      return []
+
+  def _save_failed(self, step: int, e: BaseException) -> StorageError:
+    done = [s for s in self.complete_steps() if s != step]
+    last = f"the newest complete checkpoint is step {done[-1]}" if done else "no complete checkpoint exists yet"
+    return StorageError(f"checkpoint step {step} in {self.directory}: save failed ({failure_reason(e)}); {last}")
 
   def wait(self) -> None:
-    """Block until every started save is on disk."""
-    self._manager.wait_until_finished()
+    """Block until every started save is on disk; a failed one raises :class:`StorageError`."""
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:
+      step, self._in_flight = self._in_flight, None
+      raise self._save_failed(step if step is not None else -1, e) from e
+    if self._in_flight is not None and not self.read_only:
+      self._in_flight = None
+      self._enforce_keep()
+
+  def _enforce_keep(self) -> None:
+    """Never more than ``keep`` complete checkpoints (orbax's own clean-up, checked)."""
+    if jax.process_index() != 0 or "://" in str(self.directory):
+      return
+    steps = self.complete_steps()
+    for step in steps[: max(len(steps) - self.keep, 0)]:
+      import shutil
+
+      shutil.rmtree(self.directory / str(step), ignore_errors=True)
+    if len(steps) > self.keep:
+      self._manager.reload()
 
   def read_meta(self, step: int) -> dict[str, Any]:
     return self._manager.restore(step, args=ocp.args.Composite(**{META_ITEM: ocp.args.JsonRestore()}))[META_ITEM]
@@ -225,8 +298,7 @@ class CheckpointManager:
     message = (f"checkpoint step {step} in {self.directory} is unreadable ({type(reason).__name__}: "
                f"{str(reason)[:200]}); {'skipped' if self.read_only else f'moved to {target}'}, "
                "restoring the previous one")
-    warnings.warn(message, RuntimeWarning, stacklevel=2)
-    logging.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=2)  # once (not also through absl logging)
     if self.read_only:
       self._skipped.add(step)
       return
@@ -244,8 +316,19 @@ class CheckpointManager:
     self._manager.reload()
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    """Finish pending saves (raising :class:`StorageError` if one failed) and release orbax's threads."""
+    try:
+      self.wait()
+    finally:
+      self.abandon()
+
+  def abandon(self) -> None:
+    """Release orbax's threads without raising, on an error path: an unfinished or failed save is
+    left as a temporary directory that the next start removes. The process can always exit after."""
+    with contextlib.suppress(Exception):
+      self._manager.wait_until_finished()
+    with contextlib.suppress(Exception):
+      self._manager.close()
 
 
 def save_tree(directory: str | os.PathLike, tree: Any, overwrite: bool = False) -> epath.Path:

@@ -3,6 +3,10 @@
 Only process 0 writes. A resumed run first drops the records a killed run wrote after its last
 checkpoint, so the log reads as if the run had never stopped.
 
+A record that is not JSON (the torn last line of a run killed mid-write, or a disk that filled)
+is skipped with a warning naming the line; before the log is next rewritten, its damaged original
+is kept beside it as ``metrics.jsonl.damaged-<time>``, so no byte is lost silently.
+
 Every file goes through ``etils.epath``, so a workdir may be a local directory or an object store
 (``gs://``, with ``cs231n-jax[gcs]``). Object stores cannot append, so the writer keeps the run's
 records and writes the whole ``metrics.jsonl`` again at every record, in one write: a store
@@ -42,11 +46,40 @@ def to_python(value: Any) -> Any:
   return value
 
 
-def read_jsonl(path: str | epath.PathLike) -> list[dict[str, Any]]:
+def read_jsonl_checked(path: str | epath.PathLike) -> tuple[list[dict[str, Any]], list[int]]:
+  """``(records, numbers of the lines that are not JSON records)``; those lines are skipped."""
   path = epath.Path(path)
   if not path.exists():
-    return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [], []
+  records, bad = [], []
+  for number, line in enumerate(path.read_bytes().decode(errors="replace").splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+    except ValueError:
+      bad.append(number)
+      continue
+    if isinstance(record, dict):
+      records.append(record)
+    else:
+      bad.append(number)
+  return records, bad
+
+
+def read_jsonl(path: str | epath.PathLike) -> list[dict[str, Any]]:
+  """The records of a JSONL log; a torn or damaged line is skipped with a warning naming it."""
+  records, bad = read_jsonl_checked(path)
+  if bad:
+    _warn_damaged(path, bad)
+  return records
+
+
+def _warn_damaged(path, bad: list[int]) -> None:
+  import warnings
+
+  where = f"its last line ({bad[0]}) is torn" if len(bad) == 1 else f"lines {', '.join(map(str, bad[:5]))} are not JSON"
+  warnings.warn(f"{path}: {where} (a run killed while writing it?); skipped", RuntimeWarning, stacklevel=3)
 
 
 def write_whole(path: str | epath.PathLike, data: str | bytes) -> None:
@@ -60,9 +93,18 @@ def write_whole(path: str | epath.PathLike, data: str | bytes) -> None:
       f.write(data)
     return
   tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-  with tmp.open(mode) as f:
-    f.write(data)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, mode) as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())  # the new bytes are on disk before the rename makes them the file
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.unlink(tmp)  # a full disk leaves no half-written temporary file behind
+    except OSError:
+      pass
+    raise
 
 
 class EpathRecordWriter:
@@ -106,6 +148,20 @@ def tensorboard_writer(logdir: epath.Path):
   return SummaryWriter(os.fspath(logdir), flush_secs=TENSORBOARD_FLUSH_SECS)
 
 
+def keep_aside(path: epath.Path, why: str) -> epath.Path | None:
+  """Copy ``path`` to ``<path>.<why>-<time>`` (never overwriting one); returns the copy's path."""
+  path = epath.Path(path)
+  if not path.exists():
+    return None
+  target = path.with_name(f"{path.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}")
+  n = 1
+  while target.exists():
+    target = path.with_name(f"{path.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    n += 1
+  write_whole(target, path.read_bytes())
+  return target
+
+
 class MetricWriter:
   """Writes ``{"step", "split", **scalars}`` records to JSONL and TensorBoard.
 
@@ -120,7 +176,10 @@ class MetricWriter:
     self._records: list[dict[str, Any]] = []
     if self.enabled:
       self.path.parent.mkdir(parents=True, exist_ok=True)
-      self._records = read_jsonl(self.path)
+      self._records, bad = read_jsonl_checked(self.path)
+      if bad:  # keep the damaged original beside the log before it is rewritten without those lines
+        _warn_damaged(self.path, bad)
+        keep_aside(self.path, "damaged")
       if tensorboard:
         self._tb = tensorboard_writer(epath.Path(workdir) / TENSORBOARD_DIR)
 
