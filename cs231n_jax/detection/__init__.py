@@ -3,4 +3,7 @@
 Importing the package registers its models (cs231n_jax.models.registry).
 """
 
-from cs231n_jax.detection import segmenters  # noqa: F401  (registers the "segment" models)
+from cs231n_jax.detection import (
+    detectors,  # noqa: F401  (registers the "detect" models)
+    segmenters,  # noqa: F401  (registers the "segment" models)
+)

@@ -1,0 +1,78 @@
+"""Detectors (lecture 11), registered in family "detect".
+
+- ``single_shot``: the YOLO / SSD idea — "go from input image to tensor of scores with one big
+  convolutional network". A stride-8 backbone divides the image into an S x S grid; each cell has B
+  base boxes (anchors) and outputs, per base box, 5 numbers (dx, dy, dw, dh, confidence), plus C class
+  scores for the cell: S x S x (5B + C), the lecture's output. The classes here are the object
+  classes only; "background" is a low confidence (as in YOLO), not a class.
+- ``classify_localize``: classification + localization — a CNN, then one head of class scores
+  (softmax loss) and one of 4 box coordinates (L2 loss), the multitask loss; for single-object scenes.
+
+Models return raw head outputs; anchors, targets, losses and decoding live in
+:mod:`cs231n_jax.tasks.detection` and :mod:`cs231n_jax.detection.ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from cs231n_jax.models.registry import register
+
+
+class Backbone(nn.Module):
+  """Conv-ReLU pairs with 2x2 max pooling between them: stride ``2 ** (len(widths) - 1)``."""
+
+  widths: Sequence[int] = (32, 64, 96, 128)
+
+  @nn.compact
+  def __call__(self, x):
+    for i, f in enumerate(self.widths):
+      if i:
+        x = nn.max_pool(x, (2, 2), (2, 2))
+      x = nn.relu(nn.Conv(f, (3, 3), name=f"conv{i}a")(x))
+      x = nn.relu(nn.Conv(f, (3, 3), name=f"conv{i}b")(x))
+    return x
+
+
+@register("single_shot", input_shape=(56, 56, 3), family="detect")
+class SingleShot(nn.Module):
+  """YOLO / SSD-style single-shot detector: S x S x (5B + C) from one convolutional network."""
+
+  num_classes: int = 13
+  num_anchors: int = 3
+  widths: Sequence[int] = (32, 64, 96, 128)
+  head_width: int = 128
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    f = Backbone(self.widths, name="backbone")(x)
+    f = nn.relu(nn.Conv(self.head_width, (3, 3), name="head")(f))
+    return nn.Conv(5 * self.num_anchors + self.num_classes, (1, 1), name="out")(f)
+
+
+@register("classify_localize", input_shape=(56, 56, 3), family="detect")
+class ClassifyLocalize(nn.Module):
+  """Classification + localization: shared CNN features, a class-score head and a box head
+  (x0, y0, x1, y1) / image size."""
+
+  num_classes: int = 13
+  widths: Sequence[int] = (32, 64, 96, 128)
+  hidden: int = 256
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    f = Backbone(self.widths, name="backbone")(x)
+    f = nn.relu(nn.Dense(self.hidden, name="fc")(f.reshape(f.shape[0], -1)))
+    return {"logits": nn.Dense(self.num_classes, name="classes")(f), "box": nn.Dense(4, name="box")(f)}
+
+
+def split_single_shot(out: jnp.ndarray, num_anchors: int):
+  """(deltas (N, S, S, B, 4), confidence logits (N, S, S, B), class logits (N, S, S, C))."""
+  n, s1, s2, _ = out.shape
+  boxes = out[..., : 5 * num_anchors].reshape(n, s1, s2, num_anchors, 5)
+  return boxes[..., :4], boxes[..., 4], out[..., 5 * num_anchors:]

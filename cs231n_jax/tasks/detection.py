@@ -1,0 +1,301 @@
+"""Object detection as tasks: the single-shot detector and classification + localization.
+
+Data: the detection scenes of :mod:`cs231n_jax.data.scenes` (boxes padded to ``data.max_objects``
+with a validity mask, so every batch has one shape whatever its number of objects — no
+recompilation), or a COCO-format directory (``data.name = "coco"``) via :mod:`cs231n_jax.data.coco_format`.
+
+**Single shot** (``model.name = "single_shot"``; the lecture gives the output, S x S x (5B + C), not
+the loss; this follows YOLO (Redmon et al. 2016) with anchors as in YOLOv2 / SSD): a ground-truth box
+is assigned to the grid cell holding its centre and, in that cell, to the base box (anchor) whose
+shape overlaps it most. That base box's confidence target is 1 (all others 0; negatives weighted
+``task.noobj_weight``), its 4 numbers regress the box's deltas (:func:`cs231n_jax.detection.ops.encode_boxes`,
+smooth-L1, weight ``task.box_weight``) and the cell's class scores take the box's class
+(cross-entropy). The sum is divided by the number of assigned boxes. Detections: score = confidence
+x class probability for every (base box, class), the best ``task.pre_nms`` kept, class-aware NMS at
+IoU ``task.nms_iou``, at most ``task.max_detections`` per image (static, padded).
+
+**Classification + localization** (``model.name = "classify_localize"``, scenes with exactly one
+object): softmax loss on the class + ``task.box_weight`` x L2 loss on the box (x0, y0, x1, y1) / image
+size — the lecture's multitask loss; reported: class accuracy and mean IoU of the predicted box.
+
+Evaluation during training sums the loss (the best state has the lowest validation loss). After
+training, ``finish`` runs the detector over val and test and scores the detections with the
+project's mAP and pycocotools' COCOeval (:mod:`cs231n_jax.detection.metrics`): ``<split>_map50``,
+``<split>_map`` (COCO mAP@[.5:.95]), ``<split>_cocoeval_map50`` / ``_map``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from cs231n_jax import optim
+from cs231n_jax.data import coco_format
+from cs231n_jax.data import scenes as S
+from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
+from cs231n_jax.detection import detectors, metrics, ops
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import family_of, get_model
+from cs231n_jax.train import loop
+from cs231n_jax.train.steps import mean_over_valid, psum_if
+from cs231n_jax.train.task import Data, Task
+
+RUNNER = "cs231n_jax.tasks.detection:run"
+MODELS = ("single_shot", "classify_localize")
+
+
+def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.runner = RUNNER
+  c.seed = 0
+  c.data = ml_collections.ConfigDict({
+      "name": "scenes", "num_train": 2000, "num_val": 200, "num_test": 400, "image_size": 56, "max_objects": 6,
+      "min_objects": 1, "classes": "all", "dir": "", "annotation_file": "annotations.json", "val_fraction": 0.1,
+  })
+  if model == "classify_localize":
+    c.data.max_objects = 1
+  c.model = ml_collections.ConfigDict({"name": model, "kwargs": {}})
+  c.task = ml_collections.ConfigDict({
+      "stride": 8,  # the single-shot backbone's stride (2 ** (len(widths) - 1))
+      "anchor_sizes": (12.0, 20.0, 30.0),  # B square base boxes per cell, pixels
+      "noobj_weight": 0.5, "box_weight": 2.0,
+      "pre_nms": 100, "nms_iou": 0.5, "max_detections": 50, "score_threshold": 0.001,
+  })
+  c.optimizer = optim.default_config("adam", 1e-3)
+  c.optimizer.schedule.name = "cosine"
+  c.train = loop.engine_config()
+  c.train.update({"batch_size": 32, "num_epochs": 0, "num_steps": 1000, "eval_every": 250, "log_every": 50,
+                  "eval_batch_size": 100, "keep_checkpoints": 1})
+  return c
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  if config.model.name not in MODELS:
+    try:
+      family = family_of(config.model.name)
+    except ValueError:
+      family = "unregistered"
+    raise ConfigError(f"model.name: expected one of {MODELS}, got {config.model.name!r} (family {family!r})")
+  d = config.data
+  if d.name not in ("scenes", "coco"):
+    raise ConfigError(f"data.name: expected 'scenes' or 'coco', got {d.name!r}")
+  if config.model.name == "classify_localize" and d.max_objects != 1:
+    raise ConfigError(f"data.max_objects: classification + localization needs exactly one object, got {d.max_objects}")
+  if d.image_size % config.task.stride:
+    raise ConfigError(f"data.image_size: expected a multiple of task.stride={config.task.stride}, got {d.image_size}")
+  loop.check_engine_config(config.train)
+
+
+def load_splits(config) -> tuple[dict[str, dict[str, np.ndarray]], tuple[str, ...]]:
+  d = config.data
+  keys = ("image", "boxes", "labels", "valid")
+  if d.name == "scenes":
+    min_objects = d.max_objects if config.model.name == "classify_localize" else d.min_objects
+    splits = S.load_detection_scenes(d.num_train, d.num_val, d.num_test, config.seed, d.image_size, d.max_objects,
+                                     d.classes, min_objects)
+    return {k: {key: v.arrays(False)[key] for key in keys} for k, v in splits.items()}, splits["train"].class_names
+  coco = coco_format.load_coco_directory(d.dir, d.annotation_file, d.max_objects, d.image_size, with_masks=False,
+                                         truncate=False)
+  arrays = {"image": coco.images, "boxes": coco.boxes, "labels": coco.labels, "valid": coco.valid}
+  order = np.random.default_rng(config.seed).permutation(len(coco))
+  n_val = max(1, int(round(d.val_fraction * len(coco))))
+  parts = {"train": order[n_val:], "val": order[:n_val], "test": order[:n_val]}
+  return {k: {key: v[i] for key, v in arrays.items()} for k, i in parts.items()}, coco.class_names
+
+
+# ---------------------------------------------------------------------------------------------
+# Single shot
+
+
+def grid_anchors(image_size: int, t) -> jax.Array:
+  s = image_size // t.stride
+  return ops.anchors((s, s), t.stride, t.anchor_sizes).reshape(s, s, len(t.anchor_sizes), 4)
+
+
+def single_shot_targets(boxes, labels, valid, anchors, stride: int, sizes):
+  """Per image: confidence targets (S, S, B), box deltas (S, S, B, 4), cell classes (S, S) (-1: none)."""
+  s, _, b, _ = anchors.shape
+  cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+  i = jnp.clip(jnp.floor(cy / stride).astype(jnp.int32), 0, s - 1)
+  j = jnp.clip(jnp.floor(cx / stride).astype(jnp.int32), 0, s - 1)
+  w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+  a = jnp.asarray(sizes, jnp.float32)
+  inter = jnp.minimum(w[:, None], a) * jnp.minimum(h[:, None], a)
+  k = jnp.argmax(inter / (w[:, None] * h[:, None] + a * a - inter), axis=1)
+  i = jnp.where(valid, i, s)  # padded boxes scatter out of bounds and are dropped
+  conf = jnp.zeros((s, s, b)).at[i, j, k].set(1.0, mode="drop")
+  deltas = ops.encode_boxes(boxes, anchors[jnp.minimum(i, s - 1), j, k])
+  delta_t = jnp.zeros((s, s, b, 4)).at[i, j, k].set(deltas, mode="drop")
+  cls = jnp.full((s, s), -1, jnp.int32).at[i, j].set(labels, mode="drop")
+  return conf, delta_t, cls
+
+
+def single_shot_loss(out, batch, anchors, t, num_anchors: int):
+  """Per-image loss (N,)."""
+  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors)
+  conf_t, delta_t, cls_t = jax.vmap(lambda b, l, v: single_shot_targets(b, l, v, anchors, t.stride, t.anchor_sizes))(
+      batch["boxes"], batch["labels"], batch["valid"])
+  bce = optax.sigmoid_binary_cross_entropy(conf_logits, conf_t)
+  conf_loss = jnp.sum(conf_t * bce + t.noobj_weight * (1 - conf_t) * bce, axis=(1, 2, 3))
+  box_loss = jnp.sum(conf_t[..., None] * optax.huber_loss(deltas, delta_t), axis=(1, 2, 3, 4))
+  has = cls_t >= 0
+  cls_loss = jnp.sum(has * optax.softmax_cross_entropy_with_integer_labels(cls_logits, jnp.maximum(cls_t, 0)), axis=(1, 2))
+  npos = jnp.maximum(jnp.sum(conf_t, axis=(1, 2, 3)), 1.0)
+  return (conf_loss + t.box_weight * box_loss + cls_loss) / npos
+
+
+def single_shot_detect(out, anchors, t, num_anchors: int, image_size: int):
+  """Detections per image, padded: boxes (N, K, 4), scores (N, K), labels (N, K), valid (N, K)."""
+  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors)
+
+  def one(d, c, l):
+    boxes = ops.clip_boxes(ops.decode_boxes(d, anchors), image_size, image_size).reshape(-1, 4)  # (A, 4)
+    probs = jax.nn.sigmoid(c)[..., None] * jax.nn.softmax(l, -1)[:, :, None, :]  # (S, S, B, C)
+    ncls = probs.shape[-1]
+    scores = probs.reshape(-1)
+    top, idx = jax.lax.top_k(scores, t.pre_nms)
+    box, label = boxes[idx // ncls], (idx % ncls).astype(jnp.int32)
+    shifted = box + (label * (image_size + 1.0))[:, None]  # class-aware NMS: classes never overlap
+    keep, _ = ops.nms(shifted, top, t.nms_iou, t.max_detections, top > t.score_threshold)
+    ok = keep >= 0
+    sel = jnp.maximum(keep, 0)
+    return box[sel], jnp.where(ok, top[sel], 0.0), jnp.where(ok, label[sel], -1), ok
+
+  return jax.vmap(one)(deltas, conf_logits, cls_logits)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification + localization
+
+
+def classify_localize_loss(out, batch, image_size: int, box_weight: float):
+  label = batch["labels"][:, 0]
+  target = batch["boxes"][:, 0] / image_size
+  ce = optax.softmax_cross_entropy_with_integer_labels(out["logits"], label)
+  return ce + box_weight * jnp.sum((out["box"] - target) ** 2, -1)
+
+
+def classify_localize_boxes(out, image_size: int):
+  b = out["box"] * image_size
+  lo, hi = jnp.minimum(b[:, :2], b[:, 2:]), jnp.maximum(b[:, :2], b[:, 2:])
+  return ops.clip_boxes(jnp.concatenate([lo, hi], -1), image_size, image_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The task
+
+
+def detection_task(model, tx, config, splits, image_size: int, num_classes: int) -> Task:
+  t = config.task
+  kind = config.model.name
+  anchors = grid_anchors(image_size, t) if kind == "single_shot" else None
+  num_anchors = len(t.anchor_sizes)
+
+  def losses(params, batch):
+    out = model.apply({"params": params}, batch["image"])
+    if kind == "single_shot":
+      return single_shot_loss(out, batch, anchors, t, num_anchors), out
+    return classify_localize_loss(out, batch, image_size, t.box_weight), out
+
+  def init(key, example):
+    del example
+    params = model.init(key, jnp.zeros((1, image_size, image_size, 3)))["params"]
+    return {"params": params, "opt_state": tx.init(params)}
+
+  def train_step(state, batch, key, axis_name=None):
+    del key
+    mask = batch["mask"]
+
+    def loss_fn(params):
+      per, _ = losses(params, batch)
+      return mean_over_valid(per, mask, axis_name)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+    grads = psum_if(grads, axis_name)
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": psum_if(loss, axis_name)}
+
+  def eval_step(state, batch):
+    per, out = losses(state["params"], batch)
+    mask = batch["mask"]
+    sums = {"loss_sum": jnp.sum(per * mask), "count": jnp.sum(mask)}
+    if kind == "classify_localize":
+      box = classify_localize_boxes(out, image_size)
+      iou = jax.vmap(lambda a, b: ops.box_iou(a[None], b[None])[0, 0])(box, batch["boxes"][:, 0])
+      sums["accuracy_sum"] = jnp.sum((jnp.argmax(out["logits"], -1) == batch["labels"][:, 0]) * mask)
+      sums["box_iou_sum"] = jnp.sum(iou * mask)
+    return sums
+
+  predict = jax.jit(lambda params, images: detect(model, params, images, config, image_size))
+
+  def finish(state, evals, workdir):
+    del evals, workdir
+    if kind != "single_shot":
+      return {}
+    out: dict[str, Any] = {}
+    for split in ("val", "test"):
+      arr = splits[split]
+      dets = [predict(state["params"], arr["image"][k:k + 100]) for k in range(0, len(arr["image"]), 100)]
+      boxes, scores, labels, valid = (np.concatenate([np.asarray(d[i]) for d in dets]) for i in range(4))
+      args = (arr["boxes"], arr["labels"], arr["valid"], boxes, scores, labels, valid)
+      ours = metrics.mean_average_precision(*args, num_classes=num_classes)
+      coco = metrics.cocoeval(*args, num_classes=num_classes)
+      out.update({f"{split}_map50": ours["map50"], f"{split}_map": ours["map"],
+                  f"{split}_cocoeval_map50": coco["map50"], f"{split}_cocoeval_map": coco["map"]})
+    return out
+
+  return Task(init=init, train_step=train_step, eval_step=eval_step, metric="loss", mode="min",
+              best=lambda s: s["params"], with_best=lambda s, p: {**s, "params": p}, finish=finish, name="detection")
+
+
+def detect(model, params, images, config, image_size: int):
+  """(boxes, scores, labels, valid) of a batch of images, padded to ``task.max_detections``
+  (classification + localization: one box per image)."""
+  out = model.apply({"params": params}, images)
+  if config.model.name == "single_shot":
+    return single_shot_detect(out, grid_anchors(image_size, config.task), config.task, len(config.task.anchor_sizes),
+                              image_size)
+  probs = jax.nn.softmax(out["logits"], -1)
+  box = classify_localize_boxes(out, image_size)
+  return box[:, None], jnp.max(probs, -1)[:, None], jnp.argmax(probs, -1)[:, None].astype(jnp.int32), jnp.ones((len(box), 1), bool)
+
+
+def build_model(config, num_classes: int):
+  kwargs = dict(config.model.get("kwargs", {}))
+  if config.model.name == "single_shot":
+    kwargs["num_anchors"] = len(config.task.anchor_sizes)
+  return get_model(config.model.name, num_classes=num_classes, **kwargs)
+
+
+def build(config: ml_collections.ConfigDict):
+  check_config(config)
+  splits, names = load_splits(config)
+  t = config.train
+  sources = {k: ArraySource(v) for k, v in splits.items()}
+  train = BatchIterator(sources["train"], t.batch_size, seed=config.seed, name="train")
+  evals = {k: (lambda k=k: eval_batches(sources[k], t.eval_batch_size, name=k)) for k in ("val", "test")}
+  data = Data(train=train, eval=evals, example=sources["train"].get_batch(np.arange(1)), batch_size=t.batch_size)
+  model = build_model(config, len(names))
+  tx = optim.make_optimizer(config.optimizer, t.num_steps or t.num_epochs * train.steps_per_epoch)
+  image_size = splits["train"]["image"].shape[1]
+  return detection_task(model, tx, config, splits, image_size, len(names)), data, model, names
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train the detector; results add mAP@0.5 and COCO mAP (own and COCOeval) on val and test."""
+  start = time.time()
+  task, data, _, _ = build(config)
+  results = loop.fit(task, data, config, workdir)
+  results["total_time_s"] = time.time() - start
+  return results
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str, split: str = "test") -> dict[str, Any]:
+  task, data, _, _ = build(config)
+  return loop.evaluate_run(task, data, config, workdir, split)
