@@ -55,11 +55,12 @@ def test_inflated_network_on_a_constant_clip_equals_the_2d_network():
   shapes = jax.eval_shape(inflated.init, jax.random.key(2), clip)
   p3d = i3d.inflate_variables(p2d, 3)
   assert jax.tree.map(jnp.shape, p3d) == jax.tree.map(jnp.shape, shapes)
-  want = base.apply(p2d, frame)
-  got = inflated.apply(p3d, clip)
+  want = jax.jit(base.apply)(p2d, frame)
+  apply = jax.jit(inflated.apply)
+  got = apply(p3d, clip)
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
   moving = clip.at[:, 2].set(jnp.roll(frame, 2, axis=2))
-  assert np.abs(inflated.apply(p3d, moving) - want).max() > 1e-3
+  assert np.abs(apply(p3d, moving) - want).max() > 1e-3
 
 
 def test_inflate_kernel_repeats_and_divides():
@@ -102,7 +103,7 @@ def test_conv_gru_with_1x1_kernels_on_a_1x1_map_is_the_dense_gru():
   bias = lambda name: np.asarray(cell[name]["bias"], np.float64)
   p = {"Wz": k("input_z"), "bz": bias("input_z"), "Uz": k("hidden_z"), "Wr": k("input_r"), "br": bias("input_r"),
        "Ur": k("hidden_r"), "W": k("input_h"), "b": bias("input_h"), "U": k("hidden_h")}
-  got = np.asarray(layer.apply(v, xs[:, :, None, None, :]))[:, :, 0, 0]
+  got = np.asarray(jax.jit(layer.apply)(v, xs[:, :, None, None, :]))[:, :, 0, 0]
   np.testing.assert_allclose(got, slide_gru_numpy(xs.astype(np.float64), p), atol=1e-5)
 
   gru = nn.GRUCell(f)
@@ -112,8 +113,9 @@ def test_conv_gru_with_1x1_kernels_on_a_1x1_map_is_the_dense_gru():
       "iz": {"kernel": -p["Wz"], "bias": -p["bz"]}, "hz": {"kernel": -p["Uz"]},
       "in": {"kernel": p["W"], "bias": p["b"]}, "hn": {"kernel": p["U"], "bias": np.zeros(f)}}}
   h = jnp.zeros((b, f))
+  gru_apply = jax.jit(gru.apply)
   for step in range(t):
-    h, _ = gru.apply(fp, h, xs[:, step])
+    h, _ = gru_apply(fp, h, xs[:, step])
     np.testing.assert_allclose(h, got[:, step], atol=1e-5)
 
 
@@ -127,7 +129,7 @@ def test_lrcn_frame_predictions_are_causal():
     _, state = model.apply(v, x, mutable=["intermediates"])
     return state["intermediates"]["frame_logits"][0][0, :, 0]
 
-  jac = np.asarray(jax.jacobian(frame_logits)(x))[:, 0]  # (T_out, T_in, H, W, C)
+  jac = np.asarray(jax.jit(jax.jacobian(frame_logits))(x))[:, 0]  # (T_out, T_in, H, W, C)
   influence = np.abs(jac).sum(axis=(2, 3, 4))
   assert np.all(influence[np.triu_indices(5, 1)] == 0)
   assert np.all(np.diag(influence) > 0)
@@ -137,7 +139,7 @@ def test_divided_attention_attends_over_time_then_space():
   model = get_model("video_transformer", patch_size=4, dim=16, depth=1, heads=2, mlp_dim=32)
   x = jax.random.normal(jax.random.key(0), (2, 6, 16, 16, 1))
   v = model.init(jax.random.key(1), x)
-  out, state = model.apply(v, x, mutable=["intermediates"])
+  out, state = jax.jit(lambda v, x: model.apply(v, x, mutable=["intermediates"]))(v, x)
   assert out.shape == (2, 2)
   block = state["intermediates"]["block0"]
   assert block["time_attention"]["attention_weights"][0].shape == (2 * 16, 2, 6, 6)  # (B·N, heads, T, T)
@@ -158,10 +160,12 @@ def test_local_model_with_temporal_average_cannot_see_the_order_of_events():
     f0, f1 = np.flatnonzero(shown[:, 0]), np.flatnonzero(shown[:, 1])
     swapped[i, f0], swapped[i, f1] = x[i, f1], x[i, f0]
   assert not np.array_equal(swapped, x)
-  np.testing.assert_allclose(model.apply(v, swapped), model.apply(v, x), atol=1e-5)
+  apply = jax.jit(model.apply)
+  np.testing.assert_allclose(apply(v, swapped), apply(v, x), atol=1e-5)
   lrcn = get_model("lrcn", widths=(4,), hidden=8, lstm=8)
   lv = lrcn.init(jax.random.key(0), x)
-  assert np.abs(lrcn.apply(lv, swapped) - lrcn.apply(lv, x)).max() > 1e-4  # a recurrent model can
+  lrcn_apply = jax.jit(lrcn.apply)
+  assert np.abs(lrcn_apply(lv, swapped) - lrcn_apply(lv, x)).max() > 1e-4  # a recurrent model can
 
 
 def test_two_stream_pieces():
