@@ -173,7 +173,9 @@ def reinforce(e: envs.Env, c, total_updates: int) -> Agent:
   An episode cut by the time limit is bootstrapped with γ V_φ(s_final) when the baseline is learned.
   """
   net = _network(e, c)
-  num_envs, horizon = c.num_envs, e.max_steps
+  # an iteration's rollout length: the time limit, or ``rollout_steps`` when shorter (Catch's episodes
+  # are 9 steps under a 1000-step limit); an episode still running then is cut without a bootstrap
+  num_envs, horizon = c.num_envs, min(c.get("rollout_steps", 0) or e.max_steps, e.max_steps)
   tx = make_optimizer(c.learning_rate, c.max_grad_norm, total_updates if c.anneal_lr else 0)
 
   def init(key):

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.rl import envs
@@ -32,12 +33,14 @@ from cs231n_jax.rl.mdp import check_gamma
 from cs231n_jax.rl.policy_gradient import BASELINES, Agent, actor_critic, reinforce
 from cs231n_jax.tasks.copy import StepIndices
 from cs231n_jax.train import loop
+from cs231n_jax.train.metrics import JSONL_NAME, read_jsonl
 from cs231n_jax.train.task import Data, Task
 
 AGENTS = ("ppo", "a2c", "reinforce", "dqn")
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
 SEED_METRICS = ("episode_return", "loss", "env_steps")
+LAST_METRICS = ("episode_return", "env_steps", "episodes", "epsilon")  # the rest: mean over the engine step
 
 
 def agent_defaults(name: str) -> ml_collections.ConfigDict:
@@ -51,7 +54,7 @@ def agent_defaults(name: str) -> ml_collections.ConfigDict:
     extra = {"num_envs": 16, "num_steps": 8, "gae_lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5,
              "normalize_advantages": False, "learning_rate": 1e-3}
   elif name == "reinforce":
-    extra = {"num_envs": 8, "baseline": "value", "baseline_decay": 0.9, "value_coef": 0.5,
+    extra = {"num_envs": 8, "rollout_steps": 0, "baseline": "value", "baseline_decay": 0.9, "value_coef": 0.5,
              "normalize_advantages": True, "learning_rate": 1e-3, "anneal_lr": False}
   elif name == "dqn":
     extra = {"num_envs": 4, "steps_per_update": 1, "gradient_steps": 1, "buffer_size": 10_000, "batch_size": 64,
@@ -68,6 +71,7 @@ def base_config(agent: str = "ppo", env: str = "CartPole-v1") -> ml_collections.
   c.runner = "cs231n_jax.tasks.rl:run"
   c.seed = 0
   c.num_seeds = 5
+  c.updates_per_step = 1  # agent iterations per engine step (a lax.scan), to keep host steps few
   c.env = ml_collections.ConfigDict({"name": env})
   c.agent = agent_defaults(agent)
   c.eval = ml_collections.ConfigDict({"num_episodes": 100, "solved_return": 475.0})
@@ -80,7 +84,7 @@ def base_config(agent: str = "ppo", env: str = "CartPole-v1") -> ml_collections.
 def iterations_for(c: ml_collections.ConfigDict, env_steps: int) -> int:
   """Agent iterations (engine steps) that use ``env_steps`` environment steps per seed (PPO, A2C, DQN)."""
   a = c.agent
-  per = a.num_envs * (a.num_steps if a.name in ("ppo", "a2c") else a.steps_per_update)
+  per = a.num_envs * (a.num_steps if a.name in ("ppo", "a2c") else a.steps_per_update) * c.updates_per_step
   return math.ceil(env_steps / per)
 
 
@@ -95,7 +99,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                "buffer_size", "batch_size", "target_update_every"):
     if name in a and (isinstance(a[name], bool) or not isinstance(a[name], int) or a[name] < 1):
       raise ConfigError(f"agent.{name}: expected a positive integer, got {a[name]!r}")
-  for name in ("num_seeds",):
+  for name in ("num_seeds", "updates_per_step"):
     if isinstance(config[name], bool) or not isinstance(config[name], int) or config[name] < 1:
       raise ConfigError(f"{name}: expected a positive integer, got {config[name]!r}")
   if "gae_lambda" in a and not 0.0 <= a.gae_lambda <= 1.0:
@@ -112,7 +116,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def build_agent(config: ml_collections.ConfigDict, env: envs.Env) -> Agent:
-  a, total = config.agent, config.train.num_steps
+  a, total = config.agent, config.train.num_steps * config.updates_per_step
   if a.name in ("ppo", "a2c"):
     return actor_critic(env, a, total, clip=a.name == "ppo")
   if a.name == "reinforce":
@@ -129,7 +133,7 @@ def per_seed(metrics: Mapping[str, jax.Array], num_seeds: int) -> dict[str, Any]
 
 
 def rl_task(agent: Agent, env: envs.Env, config: ml_collections.ConfigDict) -> Task:
-  K, n_eval = config.num_seeds, config.eval.num_episodes
+  K, n_eval, inner = config.num_seeds, config.eval.num_episodes, config.updates_per_step
   solved = float(config.eval.solved_return)
 
   def init(key, example):
@@ -138,22 +142,48 @@ def rl_task(agent: Agent, env: envs.Env, config: ml_collections.ConfigDict) -> T
 
   def train_step(state, batch, key, axis_name=None):
     del batch, axis_name
-    state, metrics = jax.vmap(agent.update)(state, jax.random.split(key, K))
+
+    def one(state, key):
+      return jax.vmap(agent.update)(state, jax.random.split(key, K))
+
+    state, metrics = jax.lax.scan(one, state, jax.random.split(key, inner))
+    metrics = {k: (v[-1] if k in LAST_METRICS else v.mean(0)) for k, v in metrics.items()}
     return state, per_seed(metrics, K)
 
   def eval_step(state, batch):
     keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.PRNGKey(0), k))(batch["key"][0] + jnp.arange(K))
     returns = jax.vmap(lambda p, k: envs.evaluate(env, agent.act, p, k, n_eval))(agent.params(state), keys)
-    return {"return_sum": returns.sum(-1), "count": jnp.full((K,), n_eval, jnp.float32)}
+    return {"return_sum": returns.sum(-1), "count": jnp.full((K,), n_eval, jnp.float32),
+            "env_steps": state["env_steps"].astype(jnp.float32)}
 
   def summarize(total):
     per = np.asarray(total["return_sum"]) / np.asarray(total["count"])
     out = {"return": float(per.mean()), "return_min": float(per.min()), "solved_seeds": float(np.sum(per >= solved))}
-    out.update({f"seed_{k}": {"return": float(per[k])} for k in range(K)})
+    steps = np.asarray(total["env_steps"])
+    out["env_steps"] = float(steps.mean())
+    out.update({f"seed_{k}": {"return": float(per[k]), "env_steps": float(steps[k])} for k in range(K)})
     return out
 
+  def finish(state, evals, workdir):
+    del state, evals
+    return solved_steps(read_jsonl(epath.Path(workdir) / JSONL_NAME), K, solved)
+
   return Task(init=init, train_step=train_step, eval_step=eval_step, summarize=summarize, metric="return",
-              mode="max", best=agent.params, with_best=agent.with_params, name=f"rl_{agent.name}")
+              mode="max", best=agent.params, with_best=agent.with_params, finish=finish, name=f"rl_{agent.name}")
+
+
+def solved_steps(records: list[dict], num_seeds: int, solved_return: float) -> dict[str, Any]:
+  """From a run's metrics: for every seed the environment steps it had taken (its own count, recorded
+  with every validation) at the first validation whose mean return reached ``solved_return`` (None if
+  never), and how many seeds got there."""
+  out: dict[str, Any] = {}
+  for k in range(num_seeds):
+    first = next((r for r in records if r.get("split") == "val" and r.get(f"seed_{k}/return", -math.inf) >= solved_return),
+                 None)
+    out[f"seed_{k}_solved_at_env_steps"] = None if first is None else first.get(f"seed_{k}/env_steps")
+    out[f"seed_{k}_solved_at_step"] = None if first is None else first["step"]
+  out["seeds_solved"] = sum(out[f"seed_{k}_solved_at_step"] is not None for k in range(num_seeds))
+  return out
 
 
 def rl_data(config: ml_collections.ConfigDict, steps_per_update: int) -> Data:
@@ -163,7 +193,7 @@ def rl_data(config: ml_collections.ConfigDict, steps_per_update: int) -> Data:
   evals = {"val": split(VAL_SEED_OFFSET), "test": split(TEST_SEED_OFFSET)}
   # "batch_size" counts environment steps of all seeds per engine step, so the engine's examples/s is env steps/s
   return Data(train=StepIndices(1, config.train.eval_every or 100), eval=evals,
-              example={"index": np.arange(1, dtype=np.int32)}, batch_size=steps_per_update * config.num_seeds)
+              example={"index": np.arange(1, dtype=np.int32)}, batch_size=steps_per_update * config.num_seeds * config.updates_per_step)
 
 
 def build(config: ml_collections.ConfigDict) -> tuple[Task, Data, Agent, envs.Env]:
