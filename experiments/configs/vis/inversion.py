@@ -1,5 +1,5 @@
-"""Feature inversion with the total-variation regulariser (lecture 13 V20-V22) from four depths of
-MobileNetV2 (ImageNet): block_3, block_6, block_10, block_13; coffee at 128x128, from uniform noise,
+"""Feature inversion with the total-variation regulariser (lecture 13 V20-V22) from two depths of
+MobileNetV2 (ImageNet): block_6 and block_13; coffee at 96x96, from uniform noise,
 Adam on the pixels. Goals: the feature loss falls >= 100x; is the reconstruction classified (top-1)
 as the source image?
 Command: cs231n-jax train --config experiments/configs/vis/inversion.py --workdir workdirs/inversion
@@ -15,9 +15,9 @@ def get_config():
   c.algorithm = "inversion"
   c.features = ml_collections.ConfigDict({"name": "mobilenet_v2", "channels": (), "seed": 0})
   c.image = "coffee"
-  c.size = 128
-  c.layers = ("block_3", "block_6", "block_10", "block_13")
+  c.size = 96
+  c.layers = ("block_6", "block_13")
   c.tv_weight = 1e-3
-  c.num_steps = 400
+  c.num_steps = 300
   c.learning_rate = 0.02
   return c

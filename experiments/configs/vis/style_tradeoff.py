@@ -19,11 +19,11 @@ def get_config():
       "style_layers": {"block_1": 1.0, "block_3": 1.0, "block_6": 1.0, "block_10": 1.0}})
   c.content = "astronaut"
   c.styles = ("photo:immunohistochemistry", "photo:coffee")
-  c.size = 128
-  c.style_size = 128
+  c.size = 64
+  c.style_size = 64
   c.content_weights = (0.1, 1.0, 10.0)
   c.style_weight = 1e6
   c.tv_weight = 0.0
-  c.num_steps = 200
+  c.num_steps = 150
   c.learning_rate = 0.02
   return c

@@ -1,0 +1,25 @@
+"""Fast style transfer on the random-weight substitute features (a labelled substitute for an ImageNet
+network: a 3-stage conv net with He-normal random filters, conv1-conv3): style_fast.py's comparison at
+a size the shared 2-core machine can afford — 32x32 crops, the network 8 features wide with 2 residual
+blocks, 300 steps of 4 crops, instance norm; content conv2, style Grams at conv1-3 of
+immunohistochemistry (content weight 1, style weight 1e3). After training, on held-out chelsea crops
+in the same run: the network's loss against per-image optimisation's (200 Adam steps; goal <= 2x) and
+the time per image (goal >= 100x faster).
+Command: cs231n-jax train --config experiments/configs/vis/style_fast_random.py --workdir workdirs/style_fast_random
+Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+"""
+
+from cs231n_jax.tasks import style_transfer
+
+
+def get_config():
+  c = style_transfer.base_config()
+  c.features.update({"name": "random_conv", "channels": (16, 32, 64), "seed": 0})
+  c.task.update({"image_size": 32, "styles": ("photo:immunohistochemistry",), "style_size": 64, "photo_scale": 0.25,
+                 "content_weight": 1.0, "style_weight": 1e3, "crops_per_photo": 64, "heldout_crops": 8})
+  c.model.update({"features": 8, "num_residual": 2, "norm": "instance"})
+  c.optimizer.learning_rate = 2e-3
+  c.train.update({"batch_size": 4, "num_steps": 300, "eval_every": 100, "log_every": 25, "eval_batch_size": 8,
+                  "checkpoint_every": 300, "progress": False})
+  c.baseline.update({"num_images": 4, "num_steps": 200, "learning_rate": 0.02})
+  return c
