@@ -3,7 +3,8 @@ unroll, the L1-normalised step 1.5 / mean|g| (0-255 pixel units), clipping; plus
 MobileNetV2 (ImageNet) at block_13 and block_16, chelsea at 224x224; goal: sum f^2 at the layer after 20 steps
 >= 10x before.
 Command: cs231n-jax train --config experiments/configs/vis/deepdream.py --workdir workdirs/deepdream
-Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+Expected: at block_10 (the earlier setting) sum f^2 rose 3.70x in 20 steps, 4.51x with 3 octaves,
+  short of 10x; block_13 / block_16: see docs/results.md; CPU-2 (shared, load ~45).
 """
 
 import ml_collections

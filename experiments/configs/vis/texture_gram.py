@@ -6,7 +6,8 @@ From uniform noise, Adam on the pixels minimises sum_l w_l E_l over MobileNetV2'
 block_6 and block_10; the goal is a Gram loss reduction >= 100x that ends below the Gram loss of a crop
 of an unrelated texture (brick <- grass, grass <- gravel, gravel <- brick).
 Command: cs231n-jax train --config experiments/configs/vis/texture_gram.py --workdir workdirs/texture_gram
-Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+Expected: brick Gram loss 0.604 -> 0.00378 (160x), below a grass crop's 0.0941; the nearest-neighbour output
+  copies input pixels only; CPU-2 (shared, load ~45), 10 min wall; docs/results.md (lecture 13).
 """
 
 import ml_collections
