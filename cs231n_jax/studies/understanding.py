@@ -46,7 +46,7 @@ def get_base_config() -> ml_collections.ConfigDict:
       "clean_config": "experiments/configs/vis/digits_cnn.py", "clean_workdir": "workdirs/vis_digits_cnn",
       "pgd_config": "experiments/configs/vis/digits_cnn_pgd.py", "pgd_workdir": "workdirs/vis_digits_cnn_pgd",
       "epsilons": (0.0, 0.02, 0.05, 0.1, 0.15, 0.2), "pgd_steps": 20, "pgd_step_size": 0.02,
-      "classvis_steps": 300, "classvis_lr": 0.05, "classvis_l2": 1e-3, "fool_lr": 0.05, "fool_steps": 200,
+      "classvis_steps": 600, "classvis_lr": 0.05, "classvis_l2": 1e-4, "fool_lr": 0.05, "fool_steps": 200,
       "fool_images": 50})
   c.pretrained_fooling = ml_collections.ConfigDict({
       "model": "efficientnet_lite0", "photos": ("astronaut", "chelsea", "coffee", "rocket"), "num_targets": 10,
@@ -255,6 +255,27 @@ def transfer_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict
           "scratch_val_accuracy_first_half": results["val_accuracy"], "model": c.model}
 
 
+def digits_figures(images: np.ndarray, res: dict[str, Any], path: epath.Path) -> None:
+  """vis_digits_classvis.png (one image per class, with its softmax) and vis_accuracy_vs_epsilon.png."""
+  from cs231n_jax import plotting
+
+  fig, axes = plotting.subplots(1, 10, figsize=(12, 1.8))
+  for c, ax in enumerate(axes):
+    ax.imshow(images[c, ..., 0], cmap="gray", vmin=0, vmax=1)
+    ax.set_title(f"{c}: p={res['classvis_target_softmax'][c]:.3f}", fontsize=8)
+    ax.axis("off")
+  plotting.save_figure(fig, path / "vis_digits_classvis.png")
+  curves = res["accuracy_vs_epsilon"]
+  fig, ax = plotting.subplots(figsize=(5, 3.5))
+  for name in ("clean", "pgd"):
+    if name in curves:
+      ax.plot(curves["epsilons"], curves[name], marker="o", label={"clean": "trained normally", "pgd": "PGD-trained"}[name])
+  ax.set_xlabel("L-inf epsilon (pixels in [0, 1])")
+  ax.set_ylabel("test accuracy under PGD")
+  ax.legend()
+  plotting.save_figure(fig, path / "vis_accuracy_vs_epsilon.png")
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   out: dict[str, Any] = {}
   path = epath.Path(workdir)
@@ -262,8 +283,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   for part in config.parts:
     if part == "digits":
       res = digits_part(config.digits, config.seed)
+      images = res.pop("classvis_images")
       with (path / "classvis_digits.npy").open("wb") as f:
-        np.save(f, res.pop("classvis_images"))
+        np.save(f, images)
+      digits_figures(images, res, path)
     elif part == "pretrained_fooling":
       res = pretrained_fooling_part(config.pretrained_fooling, config.seed)
     elif part == "scenes":
