@@ -20,11 +20,17 @@ def load_dataset(data_config: Mapping[str, Any]) -> ImageDataset:
   every split) and ``data.train_per_class`` (keep a seeded random ``k`` training examples of each
   class, seed ``data.subset_seed``) — for transfer learning and small-data studies. The mean image
   is still the full training set's.
+
+  ``data.train_on_val``: the final fit after model selection. Once the hyperparameters have been
+  chosen on the validation split, train on train + val with them and report the test split once.
+  The validation metrics of such a run measure training data, so they cannot select a state.
   """
   dataset = load_source(data_config)
   classes = data_config.get("classes") or ()
   if classes:
     dataset = select_classes(dataset, tuple(classes))
+  if data_config.get("train_on_val", False):
+    dataset = merge_val_into_train(dataset)
   per_class = data_config.get("train_per_class") or 0
   if per_class:
     dataset = dataclasses.replace(
@@ -55,6 +61,13 @@ def select_classes(dataset: ImageDataset, classes: tuple[int, ...]) -> ImageData
       dataset, train=keep(dataset.train), val=keep(dataset.val), test=keep(dataset.test),
       num_classes=len(classes), class_names=tuple(dataset.class_names[c] for c in classes),
       name=f"{dataset.name}[classes={','.join(map(str, classes))}]")
+
+
+def merge_val_into_train(dataset: ImageDataset) -> ImageDataset:
+  """The training split extended by the validation split (the validation split itself is kept)."""
+  train, val = in_memory(dataset.train, "train_on_val"), in_memory(dataset.val, "train_on_val")
+  return dataclasses.replace(dataset, train=Split(np.concatenate([train.images, val.images]),
+                                                  np.concatenate([train.labels, val.labels])))
 
 
 def subsample_per_class(split, per_class: int, seed: int) -> Split:

@@ -49,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
       {"name": "digits", "view": "8x8x1", "scale": True, "subtract_mean": True, "dir": "",
        "augment": "",  # e.g. "crop(padding=4) | flip": cs231n_jax.data.augment, run on the device
        "classes": (), "train_per_class": 0, "subset_seed": 0,  # subsets: cs231n_jax.data.load_dataset
+       "train_on_val": False,  # the final fit on train + val after model selection (data.load_dataset)
        # The grain pipeline (cs231n_jax.data.pipeline): worker processes that read and decode the
        # batches (0: this process) and how many batches are read ahead; neither changes a batch.
        "workers": 0, "prefetch": 2,

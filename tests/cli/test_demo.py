@@ -42,3 +42,8 @@ def test_the_demo_config_trains_the_cifar_shaped_digits_with_augmentation_and_a_
   assert c.data.name == "digits" and c.data.view == "32x32x3"
   assert "crop" in c.data.augment and "flip" not in c.data.augment  # a mirrored digit is another digit
   assert c.optimizer.schedule.name == "cosine" and c.optimizer.schedule.warmup_steps > 0
+  # The final fit: train + val, so validation (training data now) is measured once, at the end, and
+  # selects nothing: the final parameters are the result.
+  assert c.data.train_on_val
+  steps = c.train.num_epochs * -(-(1257 + 180) // c.train.batch_size)
+  assert c.train.eval_every >= steps

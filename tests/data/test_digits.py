@@ -85,3 +85,15 @@ def test_class_selection_and_per_class_subsets():
     load_dataset({"name": "digits", "classes": (3, 3)})
   with pytest.raises(DataError, match="data.train_per_class: class 0 has only"):
     load_dataset({"name": "digits", "train_per_class": 1000})
+
+
+def test_train_on_val_fits_on_both_splits_and_keeps_val_and_test():
+  full = load_digits()
+  d = load_dataset({"name": "digits", "train_on_val": True})
+  np.testing.assert_array_equal(d.train.images, np.concatenate([full.train.images, full.val.images]))
+  np.testing.assert_array_equal(d.train.labels, np.concatenate([full.train.labels, full.val.labels]))
+  np.testing.assert_array_equal(d.val.images, full.val.images)
+  np.testing.assert_array_equal(d.test.images, full.test.images)
+  # With a class selection, the selection applies to the merged split too.
+  sub = load_dataset({"name": "digits", "classes": (0, 1), "train_on_val": True})
+  assert len(sub.train) == int(np.isin(full.train.labels, [0, 1]).sum() + np.isin(full.val.labels, [0, 1]).sum())
