@@ -7,10 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from cs231n_jax.data import scenes as S
-from cs231n_jax.detection import metrics
-from cs231n_jax.errors import ConfigError
+from cs231n_jax.detection import cli, metrics
+from cs231n_jax.errors import ConfigError, DataError
 from cs231n_jax.tasks import detection as T
 
 
@@ -74,7 +75,7 @@ def test_classify_localize_loss_is_softmax_plus_l2():
   np.testing.assert_allclose(T.classify_localize_loss(out, batch, 56, 2.0), [ce + 2.0 * l2], rtol=1e-5)
 
 
-def test_tiny_run_scores_with_both_maps(tmp_path):
+def test_tiny_run_scores_with_both_maps_and_the_cli_draws_it(tmp_path, capsys):
   c = T.base_config("single_shot")
   c.data.update({"num_train": 16, "num_val": 8, "num_test": 8})
   c.model.kwargs = {"widths": (8, 8, 16, 16), "head_width": 16}
@@ -85,6 +86,15 @@ def test_tiny_run_scores_with_both_maps(tmp_path):
   for split in ("val", "test"):
     assert abs(r[f"{split}_map50"] - r[f"{split}_cocoeval_map50"]) < 1e-6
     assert abs(r[f"{split}_map"] - r[f"{split}_cocoeval_map"]) < 1e-6
+  # cs231n-jax detect on that workdir: a PNG four times the model's input size
+  scene = S.detection_scenes(1, seed=9, size=56, classes="all", split="test").images[0]
+  Image.fromarray((scene * 255).astype(np.uint8)).resize((80, 80)).save(tmp_path / "scene.png")
+  assert cli.detect_main(["--workdir", str(tmp_path), "--image", str(tmp_path / "scene.png"), "--out",
+                          str(tmp_path / "out.png"), "--min-score", "0"]) == 0
+  assert Image.open(tmp_path / "out.png").size == (224, 224)
+  assert "detections ->" in capsys.readouterr().out
+  with pytest.raises(DataError, match="--image"):
+    cli.detect_main(["--workdir", str(tmp_path), "--image", str(tmp_path / "none.png"), "--out", str(tmp_path / "x.png")])
 
 
 def test_bad_configs_are_named():

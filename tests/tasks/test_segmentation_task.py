@@ -6,9 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
-from cs231n_jax.detection import segmenters
-from cs231n_jax.errors import ConfigError
+from cs231n_jax.data import scenes as S
+from cs231n_jax.detection import cli, segmenters
+from cs231n_jax.errors import ConfigError, DataError
 from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.tasks import segmentation as T
 
@@ -46,7 +48,7 @@ def test_miou_and_pixel_accuracy_sums_equal_numpy():
   assert out["pixel_accuracy"] == pytest.approx((pred == lab).mean())
 
 
-def test_tiny_run_through_the_engine_learns(tmp_path):
+def test_tiny_run_through_the_engine_learns_and_the_cli_runs_it(tmp_path, capsys):
   c = T.scenes_config("encoder_decoder", widths=(8, 16, 16), upsample="unpool")
   c.data.update({"num_train": 16, "num_val": 8, "num_test": 8})
   c.optimizer.learning_rate = 5e-3
@@ -54,6 +56,14 @@ def test_tiny_run_through_the_engine_learns(tmp_path):
   results = T.run(c, str(tmp_path))
   assert results["steps"] == 20 and results["val_loss"] < np.log(4) - 0.3  # well below chance (4 classes)
   assert 0.0 < results["val_miou"] <= 1.0 and 0.0 < results["test_pixel_accuracy"] <= 1.0
+  # cs231n-jax segment on that workdir: the image beside its label map
+  scene = S.detection_scenes(1, seed=9, size=56, classes="shapes", split="test").images[0]
+  Image.fromarray((scene * 255).astype(np.uint8)).save(tmp_path / "scene.png")
+  assert cli.segment_main(["--workdir", str(tmp_path), "--image", str(tmp_path / "scene.png"), "--out", str(tmp_path / "o.png")]) == 0
+  assert Image.open(tmp_path / "o.png").size == (112, 56)
+  assert "label map ->" in capsys.readouterr().out
+  with pytest.raises(DataError, match="needs 'cs231n_jax.tasks.detection:run'"):
+    cli.detect_main(["--workdir", str(tmp_path), "--image", str(tmp_path / "scene.png"), "--out", str(tmp_path / "x.png")])
 
 
 def test_bad_config_is_named():

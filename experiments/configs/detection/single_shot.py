@@ -11,5 +11,5 @@ from cs231n_jax.tasks.detection import base_config
 
 def get_config():
   c = base_config("single_shot")
-  c.train.update({"num_steps": 800, "eval_every": 200})
+  c.train.update({"num_steps": 400, "eval_every": 200})
   return c
