@@ -2,7 +2,8 @@
 
 Per-pixel cross-entropy, 4 classes (background, circle, square, triangle); mIoU over the classes.
 Command: cs231n-jax train --config experiments/configs/segmentation/encoder_decoder_transpose.py --workdir workdirs/seg_ed_transpose
-Expected: not yet measured.
+Expected: test mIoU 0.869 (foreground 0.828), pixel accuracy 0.983; val mIoU 0.866 (seed 0, CPU-2; wall time not
+  representative: the machine was shared by ~20 jobs).
 """
 
 from cs231n_jax.tasks.segmentation import scenes_config
