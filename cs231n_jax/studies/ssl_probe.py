@@ -88,12 +88,16 @@ def supervised_run(config: ml_collections.ConfigDict, seed: int, workdir: epath.
     return loop.fit(task, data, c, str(workdir))
 
 
-def baseline_rows(config: ml_collections.ConfigDict, seed: int, dataset) -> dict[str, dict[str, float]]:
+def baseline_rows(config: ml_collections.ConfigDict, seed: int, dataset,
+                  names=("raw_pixels", "random_init")) -> dict[str, dict[str, float]]:
+  """The probe rows of the baselines that need no training: raw pixels and the random-init encoder
+  (``config.baselines`` where the config has it, else ``names``)."""
   rows = {}
   c = variant(config, **{"seed": seed})
-  if "raw_pixels" in config.baselines:
+  names = config.get("baselines", names)
+  if "raw_pixels" in names:
     rows["raw_pixels"] = contrastive.probe_results(c, dataset, lambda x: np.asarray(x).reshape(len(x), -1))
-  if "random_init" in config.baselines:
+  if "random_init" in names:
     enc = encoder(config)
     params = enc.init(init_key(seed), jnp.zeros((1, *dataset.image_shape)))["params"]
     fn = jax.jit(lambda x: enc.apply({"params": params}, x))

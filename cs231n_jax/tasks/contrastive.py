@@ -306,3 +306,120 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0 and "linear@5" in results:
     print(" ".join(f"{k}={v:.4f}" for k, v in results.items() if "@" in k and not math.isnan(v)))
   return results
+
+
+# ---------------------------------------------------------------------------------------------
+# CLIP on (digit image, digit name) pairs.
+# ---------------------------------------------------------------------------------------------
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# Captions drawn per example; zero-shot classification averages the class's caption embeddings
+# (CLIP's prompt ensembling).
+CLIP_TEMPLATES = ("{}", "a {}", "the digit {}", "a handwritten {}", "a picture of a {}", "the number {}")
+CLIP_TEMPERATURE = 0.07  # CLIP's initial temperature (the paper then learns it)
+CLIP_RUNNER = "cs231n_jax.tasks.contrastive:run_clip"
+
+
+def clip_base_config() -> ml_collections.ConfigDict:
+  c = base_config()
+  c.runner = CLIP_RUNNER
+  c.method = "clip"
+  c.loss.temperature = CLIP_TEMPERATURE
+  c.clip = ml_collections.ConfigDict({"templates": CLIP_TEMPLATES, "text_embed": 64})
+  c.model.update({"projection_hidden": 256, "projection_dim": 64})
+  return c
+
+
+def caption_tokens(templates, names=DIGIT_NAMES) -> tuple[np.ndarray, dict[str, int]]:
+  """Token ids of every (template, class) caption: (T, C, L) int32 (0 = padding), and the vocabulary."""
+  words = sorted({w for t in templates for n in names for w in t.format(n).split()})
+  vocab = {w: i + 1 for i, w in enumerate(words)}
+  captions = [[[vocab[w] for w in t.format(n).split()] for n in names] for t in templates]
+  length = max(len(c) for row in captions for c in row)
+  out = np.zeros((len(templates), len(names), length), np.int32)
+  for i, row in enumerate(captions):
+    for j, c in enumerate(row):
+      out[i, j, :len(c)] = c
+  return out, vocab
+
+
+def clip_task(config: ml_collections.ConfigDict, model: nn.Module, tx: optax.GradientTransformation,
+              image_shape: tuple[int, ...], tokens: np.ndarray, finish=None) -> Task:
+  """CLIP's symmetric loss between the images (one augmented view) and a caption of their class
+  drawn per example from the templates."""
+  temperature = float(config.loss.temperature)
+  pipe = views.parse_pipeline(config.views.view1)
+  table = jnp.asarray(tokens)
+
+  def init(key, example):
+    params = model.init(key, jnp.zeros((1, *image_shape), jnp.float32), table[0, :1])["params"]
+    return {"params": params, "opt_state": tx.init(params)}
+
+  def train_step(state, batch, key, axis_name=None):
+    vkey, tkey = jax.random.split(key)
+    images = views.views(vkey, batch["image"], [pipe])[0] if pipe else batch["image"]
+    which = jax.random.randint(tkey, batch["label"].shape, 0, table.shape[0])
+    text = table[which, batch["label"]]
+
+    def loss_fn(p):
+      out = model.apply({"params": p}, images, text)
+      return losses.clip_loss(out["image"], out["text"], temperature, axis_name)
+
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    grads = psum_if(grads, axis_name)
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    return ({"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state},
+            {"loss": psum_if(loss, axis_name), "accuracy": psum_if(acc, axis_name)})
+
+  return Task(init=init, train_step=train_step, best=lambda s: s, with_best=lambda s, b: b, finish=finish,
+              name="contrastive/clip")
+
+
+def zero_shot_predict(model: nn.Module, params, images: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+  """Class of each image by the highest cosine to its class's mean caption embedding (no labels used)."""
+  t, c, length = tokens.shape
+  text = model.apply({"params": params}, jnp.asarray(tokens.reshape(t * c, length)), method=type(model).encode_text)
+  text = losses.normalize(jnp.mean(losses.normalize(text).reshape(t, c, -1), axis=0))
+  image = losses.normalize(model.apply({"params": params}, jnp.asarray(images), method=type(model).encode_image))
+  return np.asarray(jnp.argmax(image @ text.T, axis=-1))
+
+
+def clip_build(config: ml_collections.ConfigDict):
+  """``(task, data, model, dataset)`` for CLIP on (digit image, digit name) pairs; ``finish``
+  reports the zero-shot accuracy on the test split and the probe on the image encoder's h."""
+  loop.check_engine_config(config.train)
+  t = config.loss.temperature
+  if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+    raise ConfigError(f"loss.temperature: expected a positive number, got {t!r}")
+  if not config.clip.templates or any("{}" not in s for s in config.clip.templates):
+    raise ConfigError(f"clip.templates: expected captions with one '{{}}' for the digit's name, got {config.clip.templates!r}")
+  parallel.initialize()
+  dataset = load_dataset(config.data)
+  data = ssl_data(dataset, config)
+  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  tokens, vocab = caption_tokens(tuple(config.clip.templates), dataset.class_names if dataset.num_classes != 10
+                                 else DIGIT_NAMES)
+  m = config.model
+  model = get_model("clip_net", encoder=m.encoder, encoder_kwargs=dict(m.encoder_kwargs), projection_hidden=m.projection_hidden,
+                    projection_dim=m.projection_dim, vocab_size=len(vocab) + 1, text_embed=config.clip.text_embed)
+  tx = optim.make_optimizer(config.optimizer, num_steps)
+
+  def finish(state, evals, workdir):
+    del evals, workdir
+    params = state["params"]
+    pred = zero_shot_predict(model, params, dataset.test.images, tokens)
+    fn = jax.jit(lambda x: model.apply({"params": params}, x, method=type(model).features))
+    out = probe_results(config, dataset, lambda x: np.asarray(fn(jnp.asarray(x))))
+    out["zero_shot_accuracy"] = float(np.mean(pred == dataset.test.labels))
+    return out
+
+  return clip_task(config, model, tx, dataset.image_shape, tokens, finish), data, model, dataset
+
+
+def run_clip(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train CLIP on (digit image, caption of its name); report zero-shot accuracy on the test digits."""
+  task, data, _, _ = clip_build(config)
+  results = loop.fit(task, data, config, workdir)
+  if jax.process_index() == 0 and "zero_shot_accuracy" in results:
+    print(f"zero-shot accuracy on the test digits: {results['zero_shot_accuracy']:.4f}")
+  return results

@@ -120,3 +120,30 @@ def test_simclr_trains_through_the_engine_and_is_probed(tmp_path):
   assert np.mean([r["loss"] for r in train[-3:]]) < train[0]["loss"] - 0.2
   for k in ("linear@1", "linear@5", "knn@5", "z_linear@5"):
     assert 0.1 < results[k] <= 1.0
+
+
+def test_clip_captions_and_zero_shot_prediction():
+  tokens, vocab = contrastive.caption_tokens(("a {}", "the digit {}"))
+  assert tokens.shape == (2, 10, 3) and vocab["seven"] > 0
+  inverse = {i: w for w, i in vocab.items()}
+  assert " ".join(inverse[i] for i in tokens[1, 7] if i) == "the digit seven"
+  config = contrastive.clip_base_config()
+  config.clip.templates = ("a digit",)
+  with pytest.raises(ConfigError, match="clip.templates"):
+    contrastive.clip_build(config)
+  config = contrastive.clip_base_config()
+  config.loss.temperature = 0
+  with pytest.raises(ConfigError, match="loss.temperature"):
+    contrastive.clip_build(config)
+  # Zero-shot: the class whose mean (normalised) caption embedding is closest in cosine, recomputed here step by step.
+  from cs231n_jax.models.registry import get_model
+
+  model = get_model("clip_net", encoder_kwargs={"channels": (4,), "strides": (2,), "features": 8}, projection_hidden=8,
+                    projection_dim=4, vocab_size=len(vocab) + 1)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)), jnp.asarray(tokens[0, :1]))["params"]
+  images = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype(np.float32)
+  pred = contrastive.zero_shot_predict(model, params, images, tokens)
+  text = model.apply({"params": params}, jnp.asarray(tokens.reshape(20, 3)), method=type(model).encode_text)
+  text = losses.normalize(jnp.mean(losses.normalize(text).reshape(2, 10, -1), 0))
+  img = model.apply({"params": params}, jnp.asarray(images), method=type(model).encode_image)
+  np.testing.assert_array_equal(pred, np.argmax(np.asarray(losses.normalize(img) @ text.T), -1))
