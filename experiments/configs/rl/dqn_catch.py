@@ -1,7 +1,7 @@
 """DQN on gymnax Catch (bsuite, 10x5), 5 seeds as one jit(vmap) program; solved = return 1.0 (every
 ball caught) over 100 greedy evaluation episodes per seed.
 Command: cs231n-jax train --config experiments/configs/rl/dqn_catch.py --workdir workdirs/rl_dqn_catch
-Expected: not yet measured
+Expected: 5 of 5 seeds solved (at 3k-5k env steps); test return 1.0 at every seed; CPU-2 (shared), 3 min 7 s
 """
 
 from cs231n_jax.tasks import rl

