@@ -423,3 +423,80 @@ def run_clip(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0 and "zero_shot_accuracy" in results:
     print(f"zero-shot accuracy on the test digits: {results['zero_shot_accuracy']:.4f}")
   return results
+
+
+# ---------------------------------------------------------------------------------------------
+# CPC on sequences of image rows.
+# ---------------------------------------------------------------------------------------------
+
+CPC_RUNNER = "cs231n_jax.tasks.contrastive:run_cpc"
+
+
+def cpc_base_config() -> ml_collections.ConfigDict:
+  """CPC (van den Oord et al. 2018) on digits read as sequences of rows, top to bottom: each row is
+  one step; a GRU context predicts the codes of the next ``future_steps`` rows; the negatives are
+  the other sequences' codes at the same step (the batch: chance is 1 / batch size)."""
+  c = base_config()
+  c.runner = CPC_RUNNER
+  c.method = "cpc"
+  c.views.view1 = "shift(pixels=1) | noise(std=0.05)"
+  c.cpc = ml_collections.ConfigDict({"code": 64, "context": 64, "hidden": 128, "future_steps": 2})
+  return c
+
+
+def image_rows(images: jax.Array) -> jax.Array:
+  """(N, H, W, C) -> a sequence of H steps of W x C values."""
+  return images.reshape(images.shape[0], images.shape[1], -1)
+
+
+def cpc_build(config: ml_collections.ConfigDict):
+  loop.check_engine_config(config.train)
+  k = config.cpc.future_steps
+  parallel.initialize()
+  dataset = load_dataset(config.data)
+  if not 1 <= k < dataset.image_shape[0] - 1:
+    raise ConfigError(f"cpc.future_steps: expected 1..{dataset.image_shape[0] - 2} for {dataset.image_shape[0]} rows, got {k}")
+  data = ssl_data(dataset, config)
+  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  model = get_model("cpc_net", code=config.cpc.code, context=config.cpc.context, hidden=config.cpc.hidden, future_steps=k)
+  tx = optim.make_optimizer(config.optimizer, num_steps)
+  pipe = views.parse_pipeline(config.views.view1)
+
+  def loss_fn(params, images):
+    out = model.apply({"params": params}, image_rows(images))
+    return losses.cpc_loss(out["pred"], out["z"])
+
+  def init(key, example):
+    params = model.init(key, image_rows(jnp.zeros((1, *dataset.image_shape))))["params"]
+    return {"params": params, "opt_state": tx.init(params)}
+
+  def train_step(state, batch, key, axis_name=None):
+    # Under pmap the negatives are this device's sequences (the loss is averaged over devices).
+    images = views.views(key, batch["image"], [pipe])[0] if pipe else batch["image"]
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], images)
+    if axis_name is not None:
+      grads, loss, acc = jax.lax.pmean((grads, loss, acc), axis_name)
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": loss, "accuracy": acc}
+
+  def finish(state, evals, workdir):
+    del evals, workdir
+    params = state["params"]
+    _, acc = jax.jit(loss_fn)(params, jnp.asarray(dataset.test.images))
+    fn = jax.jit(lambda x: model.apply({"params": params}, image_rows(x), method=type(model).features))
+    out = probe_results(config, dataset, lambda x: np.asarray(fn(jnp.asarray(x))))
+    out.update(future_accuracy=float(acc), future_chance=1.0 / len(dataset.test.images))
+    return out
+
+  task = Task(init=init, train_step=train_step, best=lambda s: s, with_best=lambda s, b: b, finish=finish,
+              name="contrastive/cpc")
+  return task, data, model, dataset
+
+
+def run_cpc(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Train CPC on digit rows; report the future-step accuracy on the test split against chance."""
+  task, data, _, _ = cpc_build(config)
+  results = loop.fit(task, data, config, workdir)
+  if jax.process_index() == 0 and "future_accuracy" in results:
+    print(f"future-step accuracy {results['future_accuracy']:.4f} (chance {results['future_chance']:.4f})")
+  return results

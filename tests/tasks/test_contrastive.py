@@ -147,3 +147,19 @@ def test_clip_captions_and_zero_shot_prediction():
   text = losses.normalize(jnp.mean(losses.normalize(text).reshape(2, 10, -1), 0))
   img = model.apply({"params": params}, jnp.asarray(images), method=type(model).encode_image)
   np.testing.assert_array_equal(pred, np.argmax(np.asarray(losses.normalize(img) @ text.T), -1))
+
+
+def test_cpc_task_steps_and_rejects_bad_horizons():
+  config = contrastive.cpc_base_config()
+  config.cpc.update({"code": 8, "context": 8, "hidden": 16, "future_steps": 2})
+  config.train.update({"batch_size": 16, "num_steps": 5})
+  task, data, _, _ = contrastive.cpc_build(config)
+  state = task.init(jax.random.PRNGKey(0), data.example)
+  batch = next(data.train)
+  new, metrics = jax.jit(task.train_step)(state, batch, jax.random.PRNGKey(1))
+  assert np.isfinite(float(metrics["loss"])) and 0.0 <= float(metrics["accuracy"]) <= 1.0
+  # Before training, the loss is about log(batch) (16 candidates per prediction).
+  assert abs(float(metrics["loss"]) - np.log(16)) < 0.5
+  config.cpc.future_steps = 7
+  with pytest.raises(ConfigError, match="cpc.future_steps: expected 1..6 for 8 rows, got 7"):
+    contrastive.cpc_build(config)

@@ -1,0 +1,15 @@
+"""CPC on digits read row by row: a GRU context over the codes of the rows above predicts the next two rows'
+codes; InfoNCE against the other test digits' rows at the same step (chance 1/360 on the test split).
+
+Command: cs231n-jax train --config experiments/configs/ssl/cpc_digits.py --workdir workdirs/ssl_cpc_digits
+Expected: not yet measured (goal: future-step accuracy >= 3x chance).
+"""
+
+from cs231n_jax.tasks.contrastive import cpc_base_config
+
+
+def get_config():
+  c = cpc_base_config()
+  c.train.update({"batch_size": 128, "num_steps": 400, "log_every": 50})
+  c.optimizer.learning_rate = 1e-3
+  return c
