@@ -305,8 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as e:
       name = signal.Signals(e.signum).name
       trains = bool(argv) and argv[0] in ("train", "demo")
-      print(f"{PROG}: interrupted by {name} " + ("before training started: nothing to save; run the same command to "
-                                                 "start again" if trains else "; stopped"), file=sys.stderr)
+      what = "before training started: nothing to save; run the same command to start again" if trains else "; stopped"
+      print(f"{PROG}: interrupted by {name}{' ' if trains else ''}{what}", file=sys.stderr)
       code = EXIT_OK if trains else 128 + e.signum
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - the one place every failure is reported
       code = exit_code(e)
