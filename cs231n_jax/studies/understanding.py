@@ -177,7 +177,8 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
   # The guided network: the same parameters through a model with guided ReLUs.
   from cs231n_jax.models.registry import get_model
 
-  guided_model = get_model("vis_digits_cnn", features=tuple(c.features), relu=saliency.guided_relu)
+  guided_model = get_model("vis_digits_cnn", features=tuple(c.features), num_classes=dataset.num_classes,
+                           relu=saliency.guided_relu)
   guided_fn = lambda z: guided_model.apply({"params": params}, z)  # noqa: E731
   out: dict[str, Any] = {"test_accuracy": results["test_accuracy"], "object_area_share_mean": float(area.mean())}
   prob_fn = jax.jit(lambda z: jax.nn.softmax(fn(z)))
