@@ -117,12 +117,15 @@ class BagOfWordsText(nn.Module):
   embed: int = 64
   hidden: int = 128
   out: int = SIMCLR_PROJECTION_DIM
+  positions: int = 0  # > 0: add learned position embeddings (word order: "a above b" vs "b above a")
 
   @nn.compact
   def __call__(self, tokens, train: bool = False):
     del train
     mask = (tokens > 0).astype(jnp.float32)[..., None]
     e = nn.Embed(self.vocab_size, self.embed)(tokens)
+    if self.positions:
+      e = e + nn.Embed(self.positions, self.embed, name="position")(jnp.arange(tokens.shape[1]))[None]
     mean = jnp.sum(e * mask, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1.0)
     return MLPHead(self.hidden, self.out)(mean)
 
@@ -138,10 +141,12 @@ class ClipNet(nn.Module):
   projection_dim: int = 64
   vocab_size: int = 32
   text_embed: int = 64
+  text_positions: int = 0
 
   def setup(self):
     self.image = SSLNet(self.encoder, self.encoder_kwargs, self.projection_hidden, self.projection_dim)
-    self.text = BagOfWordsText(self.vocab_size, self.text_embed, self.projection_hidden, self.projection_dim)
+    self.text = BagOfWordsText(self.vocab_size, self.text_embed, self.projection_hidden, self.projection_dim,
+                               self.text_positions)
 
   def __call__(self, images, tokens, train: bool = False):
     out = self.image(images, train=train)

@@ -163,3 +163,21 @@ def test_cpc_task_steps_and_rejects_bad_horizons():
   config.cpc.future_steps = 7
   with pytest.raises(ConfigError, match="cpc.future_steps: expected 1..6 for 8 rows, got 7"):
     contrastive.cpc_build(config)
+
+
+def test_scene_captions_and_retrieval_recall():
+  from cs231n_jax.data import scenes as S
+
+  _, scenes = S.generate(6, S.object_pairs(), 0.5, seed=0)
+  tokens, vocab, texts = contrastive.scene_captions(scenes)
+  inverse = {i: w for w, i in vocab.items()}
+  assert [" ".join(inverse[i] for i in row if i) for row in tokens] == texts
+  # Embeddings where text j matches image j exactly, except image 0 whose nearest text is text 1.
+  texts = ["a red circle", "a blue square", "a red circle", "a green triangle"]
+  image = np.eye(4, dtype=np.float32)
+  image[0] = [0.0, 1.0, 0.0, 0.0]
+  r = contrastive.retrieval_recall_at_1(image, np.eye(4, dtype=np.float32), texts)
+  assert r["recall@1_image_to_text"] == 0.75  # image 0 retrieves "a blue square"
+  # Text 1's nearest image is image 0 (tie with image 1, argmax takes the first): its caption differs.
+  assert r["recall@1_text_to_image"] == 0.75
+  np.testing.assert_allclose(r["recall@1_chance"], (0.5 + 0.25 + 0.5 + 0.25) / 4)
