@@ -52,7 +52,9 @@ def test_single_shot_targets_decode_to_the_ground_truth(scenes):
 def test_batches_with_different_numbers_of_objects_compile_once(scenes):
   t = T.base_config().task
   anchors = T.grid_anchors(56, t)
-  model = T.build_model(T.base_config(), 13)
+  c = T.base_config()
+  c.model.kwargs = {"widths": (8, 8, 16, 16), "head_width": 16}
+  model = T.build_model(c, 13)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 56, 56, 3)))["params"]
 
   @jax.jit
