@@ -1,7 +1,7 @@
 """A2C on gymnax Catch (bsuite, 10x5), 5 seeds as one jit(vmap) program; solved = return 1.0 (every
 ball caught) over 100 greedy evaluation episodes per seed.
 Command: cs231n-jax train --config experiments/configs/rl/a2c_catch.py --workdir workdirs/rl_a2c_catch
-Expected: not yet measured
+Expected: 5 of 5 seeds solved (at 7.7k-17.9k env steps); test return 1.0 at every seed; CPU-2 (shared), 4 min 52 s
 """
 
 from cs231n_jax.tasks import rl

@@ -1,7 +1,7 @@
 """REINFORCE on gymnax Catch (bsuite, 10x5), 5 seeds as one jit(vmap) program; solved = return 1.0 (every
 ball caught) over 100 greedy evaluation episodes per seed.
 Command: cs231n-jax train --config experiments/configs/rl/reinforce_catch.py --workdir workdirs/rl_reinforce_catch
-Expected: not yet measured
+Expected: 5 of 5 seeds solved (at 8.6k-17.3k env steps); test return 1.0 at every seed; CPU-2 (shared), 4 min 1 s
 """
 
 from cs231n_jax.tasks import rl
