@@ -3,7 +3,8 @@ actions, 1 / 64 / 1024 environments) against Gymnasium's CartPole-v1 in a Python
 seeds as one jit(vmap) program against one seed at a time, in environment steps per second (compile
 reported apart).
 Command: cs231n-jax train --config experiments/configs/rl/speed.py --workdir workdirs/rl_speed
-Expected: not yet measured
+Expected: Gymnasium loop 34k steps/s; gymnax compiled 186k (1 env, 5.5x), 3.06M (64 envs, 90x), 2.76M
+  (1024 envs, 81x); PPO 8 seeds vmapped 29.5k env steps/s vs 20.6k for one seed (1.43x); CPU-2, loaded (load ~40)
 """
 
 from cs231n_jax.studies import rl_speed
