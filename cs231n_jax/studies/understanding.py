@@ -182,6 +182,10 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
   guided_fn = lambda z: guided_model.apply({"params": params}, z)  # noqa: E731
   out: dict[str, Any] = {"test_accuracy": results["test_accuracy"], "object_area_share_mean": float(area.mean())}
   prob_fn = jax.jit(lambda z: jax.nn.softmax(fn(z)))
+  deletion = jax.jit(lambda img, lab, sal: occlusion.deletion_curve(prob_fn, img, lab, sal, c.deletion_steps,
+                                                                    fill=scenes.BACKGROUND)[1])
+  fractions = np.linspace(0.0, 1.0, c.deletion_steps + 1)
+  occlude = jax.jit(lambda img, lab: occlusion.occlusion_map(prob_fn, img, lab, c.patch, c.stride, fill=scenes.BACKGROUND))
   for method in saliency.METHODS:
     kwargs = {"num_samples": c.smoothgrad_samples} if method == "smoothgrad" else (
         {"steps": c.ig_steps} if method == "integrated_gradients" else {})
@@ -192,22 +196,19 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
     ratio = inside / area
     aucs = []
     for i in range(len(y)):
-      fr, pr = occlusion.deletion_curve(prob_fn, x[i], int(y[i]), jnp.asarray(smap[i]), c.deletion_steps,
-                                        fill=scenes.BACKGROUND)
-      aucs.append(occlusion.curve_area(fr, pr))
+      aucs.append(occlusion.curve_area(fractions, deletion(x[i], y[i], jnp.asarray(smap[i]))))
     out[method] = {"mass_ratio_median": float(np.median(ratio)), "share_at_least_2x": float(np.mean(ratio >= 2.0)),
                    "deletion_auc_mean": float(np.mean(aucs))}
   # A random ranking's deletion curve for comparison.
   rand_aucs = []
   for i in range(len(y)):
-    fr, pr = occlusion.deletion_curve(prob_fn, x[i], int(y[i]), jnp.asarray(np.random.default_rng(i).random(masks[i].shape)),
-                                      c.deletion_steps, fill=scenes.BACKGROUND)
-    rand_aucs.append(occlusion.curve_area(fr, pr))
+    ranking = jnp.asarray(np.random.default_rng(i).random(masks[i].shape), jnp.float32)
+    rand_aucs.append(occlusion.curve_area(fractions, deletion(x[i], y[i], ranking)))
   out["random_deletion_auc_mean"] = float(np.mean(rand_aucs))
   # Occlusion: mean drop when the patch's centre lies on the object vs on background.
   on, off = [], []
   for i in range(len(y)):
-    heat = np.asarray(occlusion.occlusion_map(prob_fn, x[i], int(y[i]), c.patch, c.stride, fill=scenes.BACKGROUND))
+    heat = np.asarray(occlude(x[i], y[i]))
     pos = occlusion.positions(c.size, c.patch, c.stride) + c.patch // 2
     centre_on = masks[i][np.ix_(pos, pos)]
     on.append(heat[centre_on].mean() if centre_on.any() else np.nan)
