@@ -5,7 +5,7 @@ construction); CNN+LSTM (LRCN) and the ConvGRU (GRU-RCN) can carry the first eve
 1e-3, batch 32, 400 steps, 2,000 training clips, 1,000 test clips.
 
 Command: cs231n-jax train --config experiments/configs/video/e3_order.py --workdir workdirs/video_e3
-Expected: see docs/sections/video.md (E3 table, measured on CPU-2)
+Expected: not yet measured (started on CPU-2, stopped unfinished at the deadline; docs/sections/video.md)
 """
 
 from cs231n_jax.tasks.video import base_config
