@@ -7,7 +7,8 @@ visualization work in the pixel box), Adam 3e-3, batch 64, 30 epochs. The runner
 L-inf PGD at ``adversarial.eval_epsilon`` (20 steps).
 
 Command: cs231n-jax train --config experiments/configs/vis/digits_cnn.py --workdir workdirs/vis_digits_cnn
-Expected: see docs/sections/visualization.md (measured on CPU-2)
+Expected: test accuracy 0.9444, robust accuracy 0.3556 under 20-step L-inf PGD at 0.1; 505 s on CPU-2 at load ~45
+  (measured, docs/sections/visualization.md)
 """
 
 from cs231n_jax.tasks.robust_classification import base_config

@@ -6,7 +6,8 @@ untargeted L-inf PGD examples at epsilon 0.1 (7 steps of 0.02 from a random star
 current parameters). Evaluation reports clean accuracy and ``robust_accuracy`` under 20-step PGD at 0.1.
 
 Command: cs231n-jax train --config experiments/configs/vis/digits_cnn_pgd.py --workdir workdirs/vis_digits_cnn_pgd
-Expected: see docs/sections/visualization.md (measured on CPU-2)
+Expected: test accuracy 0.9056, robust accuracy 0.5722 under 20-step L-inf PGD at 0.1 (the clean run: 0.3556); 298 s on
+  CPU-2 at load ~45 (measured, docs/sections/visualization.md)
 """
 
 from cs231n_jax.tasks.robust_classification import base_config
