@@ -5,7 +5,8 @@ Text tower: word + position embeddings (word order matters: "a red circle above 
 Temperature 0.07 (CLIP's initial value, fixed). Views: 1-pixel shifts and noise only (crops and flips change
 the relations).
 Command: cs231n-jax train --config experiments/configs/ssl/clip_scenes.py --workdir workdirs/ssl_clip_scenes
-Expected: not yet measured.
+Expected: recall@1 image->text 0.383, text->image 0.450 on 300 held-out scenes (chance 0.012); seed 0, 300 steps,
+  on CPU-2 shared with other jobs (docs/sections/ssl.md).
 """
 
 from cs231n_jax.tasks.contrastive import clip_scenes_config
