@@ -5,7 +5,9 @@ the pixels of 4 held-out views, and the render time of one view.
 Adam 2e-3 with a cosine schedule, 512 rays per step, 3,000 steps; hierarchical sampling is off here
 (--config.render.fine_samples=32 turns it on, with a second network as in the paper).
 Command: cs231n-jax train --config experiments/configs/geometry/nerf.py --workdir workdirs/nerf
-Expected: not yet measured
+Expected: not yet measured at 3,000 steps; with --config.train.num_steps=500 --config.train.eval_every=250
+  --config.train.log_every=50: held-out PSNR 18.89 dB (goal 25 dB not reached), render 7.25 s per image; CPU-2 shared (load
+  ~40), 720 s; docs/sections/geometry.md
 """
 
 from cs231n_jax.tasks import implicit
