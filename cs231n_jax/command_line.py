@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import errno
 
-from cs231n_jax.errors import Cs231nError, StorageError, WorkdirBusy
+from cs231n_jax.errors import Cs231nError, StorageError, UsageError, WorkdirBusy  # noqa: F401  (UsageError: re-exported)
 
 PROG = "cs231n-jax"
 EXIT_OK = 0
@@ -36,10 +36,6 @@ EXIT_INTERNAL = 70  # a bug (EX_SOFTWARE)
 # errno values that mean "the filesystem will not take this write" rather than a bug.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO,
                   errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG}
-
-
-class UsageError(Cs231nError):
-  pass
 
 
 class Parser(argparse.ArgumentParser):

@@ -25,3 +25,7 @@ class WorkdirBusy(Cs231nError):
 
 class StorageError(Cs231nError):
   """The workdir cannot be written: full disk, read-only filesystem, no permission, failed save."""
+
+
+class UsageError(Cs231nError):
+  """A bad command line (the CLI exits 2); here so that the engine can raise it without the CLI."""

@@ -5,7 +5,8 @@ A family says what kind of task trains the model: ``classify`` (image classifier
 ``model.apply(variables, x, train=...)`` on NHWC images or flat vectors), ``pixel`` (autoregressive
 pixel models), ``latent`` (VAEs, autoencoders), ``gan`` (generators and discriminators),
 ``caption`` (captioners), ``char_lm`` (character language models), and the families of the later
-lectures (``detect``, ``segment``, ``ssl``, ``video``, ``policy``, ``3d``). Names are unique across
+lectures (``detect``, ``segment``, ``ssl``, ``video``, ``policy``, ``3d``, and ``vis`` for lecture 13's
+image-to-image networks: fast style transfer). Names are unique across
 families. A package registers its models when it is imported (``cs231n_jax.zoo`` imports all of
 them). ``input_shape`` is the per-example input a model is built and counted at; ``None`` where
 one input does not build it (captioners also read captions; language models need a vocabulary).
@@ -22,7 +23,7 @@ from typing import Callable
 import flax.linen as nn
 
 FAMILIES = ("classify", "pixel", "latent", "gan", "caption", "char_lm", "detect", "segment", "ssl", "video",
-            "policy", "3d")
+            "policy", "3d", "vis")
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _DESCRIPTIONS: dict[str, str] = {}

@@ -25,7 +25,7 @@ import time
 import warnings
 from pathlib import Path
 
-from cs231n_jax.errors import StorageError, WorkdirBusy
+from cs231n_jax.errors import StorageError, UsageError, WorkdirBusy
 
 LOCK_NAME = ".lock"
 _held: dict[str, list] = {}  # resolved lock path -> [fd, count]
@@ -64,8 +64,6 @@ def _describe(holder: dict) -> str:
 
 def _check_workdir(workdir: Path) -> None:
   if workdir.exists() and not workdir.is_dir():
-    from cs231n_jax.command_line import UsageError
-
     raise UsageError(f"--workdir: {workdir} is a file, expected a directory (or a path that does not exist yet)")
 
 

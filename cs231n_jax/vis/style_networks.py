@@ -47,7 +47,7 @@ class ConditionalInstanceNorm(nn.Module):
     return y * (style @ gamma)[:, None, None, :] + (style @ beta)[:, None, None, :]
 
 
-@register("style_transform_net", family="latent", input_shape=(64, 64, 3))
+@register("style_transform_net", family="vis", input_shape=(64, 64, 3))
 class StyleTransformNet(nn.Module):
   """Johnson et al.'s feed-forward style-transfer network (batch / instance / conditional instance norm)."""
 

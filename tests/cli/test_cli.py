@@ -9,6 +9,7 @@ import pytest
 
 from cs231n_jax.cli import main
 from cs231n_jax.config import list_configs
+from cs231n_jax.models.registry import FAMILIES
 
 TINY = str(Path(__file__).parents[1] / "train" / "resume_config.py")
 FAST = ["--config.train.num_steps=4", "--config.data.view=8x8x1", "--config.model.hidden_dims=(16,)",
@@ -61,10 +62,11 @@ def test_list_experiments_and_models(capsys):
   out = capsys.readouterr().out
   assert "three_layer_convnet" in out and "53,910 params at 8x8x1" in out
   families = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
-  assert families == ["classify", "pixel", "latent", "gan", "caption", "char_lm"]  # every family, grouped
+  assert families == list(FAMILIES)  # every family, grouped, in the registry's order
   assert "pixel (4 models)" in out and "caption (4 models)" in out
   assert any(line.split()[:2] == ["gated_pixelcnn", "467,857"] for line in out.splitlines())
   assert any(line.split()[:2] == ["transformer", "-"] for line in out.splitlines())  # not built from one input
+  assert any(line.split()[:2] == ["mobilenet_v2", "3,504,872"] for line in out.splitlines())  # torchvision's count
 
 
 def test_every_experiment_config_documents_command_and_expected_result():

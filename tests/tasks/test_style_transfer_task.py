@@ -65,7 +65,7 @@ def test_the_three_normalisations_build_and_the_net_is_registered():
     variables, out = jax.jit(init_apply).lower(KEY, x).compile(compiler_options=FAST_COMPILE)(KEY, x)
     assert ("batch_stats" in variables) == (norm == "batch")
     assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
-  assert family_of("style_transform_net") == "latent"
+  assert family_of("style_transform_net") == "vis"
   with pytest.raises(ValueError, match="images: height and width must be multiples of 4"):
     model.init(KEY, jnp.zeros((1, 10, 10, 3)))
 
