@@ -1,4 +1,4 @@
-"""The lecture 13 measurements (docs/sections/visualization.md): each part one function, the config's
+"""The lecture 13 measurements (docs/results.md): each part one function, the config's
 ``parts`` choose which run.
 
 - ``digits``: on the digits CNNs trained by ``experiments/configs/vis/digits_cnn.py`` (and

@@ -7,7 +7,7 @@ Adam 2e-3 with a cosine schedule, 512 rays per step, 3,000 steps; hierarchical s
 Command: cs231n-jax train --config experiments/configs/geometry/nerf.py --workdir workdirs/nerf
 Expected: not yet measured at 3,000 steps; with --config.train.num_steps=500 --config.train.eval_every=250
   --config.train.log_every=50: held-out PSNR 18.89 dB (goal 25 dB not reached), render 7.25 s per image; CPU-2 shared (load
-  ~40), 720 s; docs/sections/geometry.md
+  ~40), 720 s; docs/results.md
 """
 
 from cs231n_jax.tasks import implicit

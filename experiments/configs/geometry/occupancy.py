@@ -5,7 +5,7 @@ A small run sized for a shared 2-core CPU: 120 training shapes (10 per class) wi
 each (half near the surface), 256 drawn per shape per step; Adam 1e-3, batch 8 shapes, 400 steps; the
 IoU uses 8,192 uniform points per held-out shape (24 val, 48 test) labelled by the exact SDF's sign.
 Command: cs231n-jax train --config experiments/configs/geometry/occupancy.py --workdir workdirs/occupancy
-Expected: test volume IoU 0.444 (val 0.455) after 400 steps; CPU-2 shared (load ~40), 107 s; docs/sections/geometry.md
+Expected: test volume IoU 0.444 (val 0.455) after 400 steps; CPU-2 shared (load ~40), 107 s; docs/results.md
 """
 
 from cs231n_jax.tasks import implicit

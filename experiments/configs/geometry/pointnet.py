@@ -6,7 +6,7 @@ shift), 5 for validation, 10 for test; Adam 1e-3, batch 16, 12 epochs; the best 
 parameters are tested.
 Command: cs231n-jax train --config experiments/configs/geometry/pointnet.py --workdir workdirs/pointnet
 Expected: test accuracy 0.233 (chance 0.083), under dropout 0.5 / 0.9: 0.233 / 0.242, noise 0.01 / 0.03: 0.225 / 0.167;
-  CPU-2 shared (load ~40), 163 s; docs/sections/geometry.md
+  CPU-2 shared (load ~40), 163 s; docs/results.md
 """
 
 from cs231n_jax.tasks import point_cloud

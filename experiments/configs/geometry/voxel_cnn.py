@@ -6,7 +6,7 @@ A small run sized for a shared 2-core CPU: 20 shapes per class for training, 5 f
 for test; Adam 1e-3, batch 16, 12 epochs.
 Command: cs231n-jax train --config experiments/configs/geometry/voxel_cnn.py --workdir workdirs/voxel_cnn
 Expected: test accuracy 0.433 (chance 0.083), under dropout 0.5 / 0.9: 0.392 / 0.358, noise 0.01 / 0.03: 0.417 / 0.450;
-  CPU-2 shared (load ~40), 271 s; docs/sections/geometry.md
+  CPU-2 shared (load ~40), 271 s; docs/results.md
 """
 
 from cs231n_jax.tasks import point_cloud

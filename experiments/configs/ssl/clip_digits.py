@@ -6,7 +6,7 @@ per example and step. Temperature 0.07 (CLIP's initial value, fixed here; the pa
 Command: cs231n-jax train --config experiments/configs/ssl/clip_digits.py --workdir workdirs/ssl_clip_digits
 Expected: zero-shot accuracy 0.922 on the 360 test digits (goal >= 0.80); linear probe on the image encoder's h
   0.850 / 0.956 / 0.947 / 0.972 at 1 / 5 / 10 / all labels per class; seed 0, 274 s on CPU-2 shared with other jobs
-  (docs/sections/ssl.md).
+  (docs/results.md).
 """
 
 from cs231n_jax.tasks.contrastive import clip_base_config

@@ -6,7 +6,7 @@ Temperature 0.07 (CLIP's initial value, fixed). Views: 1-pixel shifts and noise 
 the relations).
 Command: cs231n-jax train --config experiments/configs/ssl/clip_scenes.py --workdir workdirs/ssl_clip_scenes
 Expected: recall@1 image->text 0.383, text->image 0.450 on 300 held-out scenes (chance 0.012); seed 0, 300 steps,
-  on CPU-2 shared with other jobs (docs/sections/ssl.md).
+  on CPU-2 shared with other jobs (docs/results.md).
 """
 
 from cs231n_jax.tasks.contrastive import clip_scenes_config

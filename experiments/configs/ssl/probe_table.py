@@ -7,7 +7,7 @@ The notes give no temperature, batch size, head, momentum or queue: the papers' 
 Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py --workdir workdirs/ssl_probe_table
 Expected: linear probe at 5 labels per class, mean ± sd over 3 seeds: SimCLR 0.929 ± 0.010, MoCo v2 0.902 ± 0.006,
   BYOL 0.827 ± 0.025, rotation 0.790 ± 0.009, jigsaw 0.778 ± 0.010 vs raw pixels 0.829 ± 0.007, random-init encoder
-  0.825 ± 0.016, supervised 0.953 ± 0.005 (full table in docs/sections/ssl.md); about 90 minutes on CPU-2 shared
+  0.825 ± 0.016, supervised 0.953 ± 0.005 (full table in docs/results.md); about 90 minutes on CPU-2 shared
   with other jobs.
 """
 

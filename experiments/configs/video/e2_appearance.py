@@ -5,7 +5,7 @@ cited, not reproduced). Adam 1e-3, batch 32, 300 steps, 2,000 training clips, 1,
 
 Command: cs231n-jax train --config experiments/configs/video/e2_appearance.py --workdir workdirs/video_e2
 Expected: test Video Hit@1 single_frame 1.0000 (37,892 params), slow_fusion 0.9990 (42,116 params), 1,000 test
-  videos; measured on CPU-2 (docs/sections/video.md)
+  videos; measured on CPU-2 (docs/results.md)
 """
 
 from cs231n_jax.tasks.video import base_config

@@ -5,7 +5,7 @@ softmax and by a linear SVM on the streams' validation scores; then the flow str
 3-D CNN (C3D-tiny) at 50 / 200 / 1,000 training clips. Adam 1e-3, batch 32, 300 steps.
 
 Command: cs231n-jax train --config experiments/configs/video/e4_two_stream.py --workdir workdirs/video_e4
-Expected: not yet measured (started on CPU-2, stopped unfinished at the deadline; docs/sections/video.md)
+Expected: not yet measured (started on CPU-2, stopped unfinished at the deadline; docs/results.md)
 """
 
 from cs231n_jax.tasks.video import base_config

@@ -4,7 +4,7 @@ video-level Hit@k. Every model through the engine in one run, one table with acc
 GMACs, compile and train-step time (CPU-2, batch 32). Adam 1e-3, batch 32, 600 steps, 3,000 clips.
 
 Command: cs231n-jax train --config experiments/configs/video/moving_digits.py --workdir workdirs/video_digits
-Expected: not yet measured (not run on CPU-2 before the deadline; docs/sections/video.md)
+Expected: not yet measured (not run on CPU-2 before the deadline; docs/results.md)
 """
 
 from cs231n_jax.tasks.video import base_config

@@ -8,7 +8,7 @@ L-inf PGD at ``adversarial.eval_epsilon`` (20 steps).
 
 Command: cs231n-jax train --config experiments/configs/vis/digits_cnn.py --workdir workdirs/vis_digits_cnn
 Expected: test accuracy 0.9444, robust accuracy 0.3556 under 20-step L-inf PGD at 0.1; 505 s on CPU-2 at load ~45
-  (measured, docs/sections/visualization.md)
+  (measured, docs/results.md)
 """
 
 from cs231n_jax.tasks.robust_classification import base_config

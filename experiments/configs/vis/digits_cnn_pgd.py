@@ -7,7 +7,7 @@ current parameters). Evaluation reports clean accuracy and ``robust_accuracy`` u
 
 Command: cs231n-jax train --config experiments/configs/vis/digits_cnn_pgd.py --workdir workdirs/vis_digits_cnn_pgd
 Expected: test accuracy 0.9056, robust accuracy 0.5722 under 20-step L-inf PGD at 0.1 (the clean run: 0.3556); 298 s on
-  CPU-2 at load ~45 (measured, docs/sections/visualization.md)
+  CPU-2 at load ~45 (measured, docs/results.md)
 """
 
 from cs231n_jax.tasks.robust_classification import base_config

@@ -3,7 +3,7 @@ Dumoulin et al. 2017): style_fast.py's setup with the styles immunohistochemistr
 training row carries its style; after training, style weights (1 - a, a) blend the styles' scale and
 shift, and the style losses against each style are reported for a = 0, 0.25, ..., 1.
 Command: cs231n-jax train --config experiments/configs/vis/style_fast_multi.py --workdir workdirs/style_fast_multi
-Expected: not yet measured (docs/sections/style_transfer.md holds the measured numbers).
+Expected: not yet measured (docs/results.md holds the measured numbers).
 """
 
 from pathlib import Path

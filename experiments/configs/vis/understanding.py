@@ -7,7 +7,7 @@ The ``digits`` part reads the workdirs of experiments/configs/vis/digits_cnn.py 
 ``--config.parts='("scenes",)'`` runs one.
 
 Command: cs231n-jax train --config experiments/configs/vis/understanding.py --workdir workdirs/vis_understanding
-Expected: measured part by part on CPU-2 (docs/sections/visualization.md): digits class visualization softmax >= 0.99 for 8 of 10
+Expected: measured part by part on CPU-2 (docs/results.md): digits class visualization softmax >= 0.99 for 8 of 10
   classes (7: 0.978, 9: 0.940), fooling 100%; scenes (1,000 train / 10 epochs / 50 test): saliency >= 2x in 82% (vanilla),
   occlusion 20.7x; lfw transfer probe 0.99 vs scratch 1.00;
   pretrained fooling (EfficientNet-Lite0, 4 photos x 10 targets) 100% within L-inf 2/255,
