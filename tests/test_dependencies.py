@@ -24,6 +24,7 @@ LIBRARY = ROOT / "cs231n_jax"
 MODULES_NEEDING_AN_EXTRA = {
     "cs231n_jax/bench/torch_peers.py": "bench",
     "cs231n_jax/convert/torch_models.py": "bench",
+    "cs231n_jax/rl/envs.py": "rl",  # gymnax; the rl package's __init__ (models only) does not import it
 }
 
 
