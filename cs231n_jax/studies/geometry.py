@@ -9,14 +9,15 @@ Monte-Carlo estimate), each with its tolerance from the issue. ``run(config, wor
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 
+from cs231n_jax import plotting
 from cs231n_jax.data import shapes3d
 from cs231n_jax.geometry import camera as cam
 from cs231n_jax.geometry import explicit, sdf
@@ -100,7 +101,7 @@ def monte_carlo_box_iou(a, b, n: int, seed: int) -> float:
   return float((ia & ib).sum() / (ia | ib).sum())
 
 
-def figures(out: Path) -> list[str]:
+def figures(out: epath.Path) -> list[str]:
   """geometry_shapes.png (point clouds and voxels of the shape set), geometry_motorcycle.png (the
   RGB-D voxelization)."""
   import matplotlib
@@ -121,7 +122,7 @@ def figures(out: Path) -> list[str]:
     ax = fig.add_subplot(2, 12, i + 13, projection="3d")
     ax.voxels(vox[c, ..., 0] > 0)
     ax.set_axis_off()
-  fig.savefig(out / "geometry_shapes.png", dpi=110, bbox_inches="tight")
+  plotting.save_figure(fig, out / "geometry_shapes.png", dpi=110, bbox_inches="tight")
   plt.close(fig)
   points, colours, _ = cam.motorcycle_point_cloud(stride=4)
   centre = np.median(points, 0)
@@ -137,7 +138,7 @@ def figures(out: Path) -> list[str]:
   ax.voxels(np.asarray(occ > 0).transpose(0, 2, 1)[:, :, ::-1], facecolors=np.asarray(rgb).transpose(0, 2, 1, 3)[:, :, ::-1])
   ax.view_init(10, -80)
   ax.set_title("RGB-D voxels (32³)")
-  fig.savefig(out / "geometry_motorcycle.png", dpi=110, bbox_inches="tight")
+  plotting.save_figure(fig, out / "geometry_motorcycle.png", dpi=110, bbox_inches="tight")
   plt.close(fig)
   return ["geometry_shapes.png", "geometry_motorcycle.png"]
 
@@ -149,7 +150,7 @@ def table(rows) -> str:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  out = Path(workdir)
+  out = epath.Path(workdir)  # a workdir may be gs://
   out.mkdir(parents=True, exist_ok=True)
   rows = checks(config)
   text = table(rows)

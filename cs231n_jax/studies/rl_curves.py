@@ -10,6 +10,7 @@ import sys
 import numpy as np
 from etils import epath
 
+from cs231n_jax import plotting
 from cs231n_jax.train.metrics import JSONL_NAME, read_jsonl
 
 
@@ -44,7 +45,7 @@ def plot(workdirs, out, solved: float | None = 475.0):
   axes[0][0].set_ylabel("greedy return (100 episodes)")
   axes[0][0].legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(out, dpi=110)
+  plotting.save_figure(fig, out, dpi=110)
   plt.close(fig)
 
 

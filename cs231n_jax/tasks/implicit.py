@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from etils import epath
 
 from cs231n_jax import optim
 from cs231n_jax.data import shapes3d
@@ -308,7 +309,8 @@ def build_nerf(config: ml_collections.ConfigDict, with_report: bool = False):
     per_view = [float(rendering.psnr(p.reshape(images[i].shape), images[i])) for i, p in enumerate(preds)]
     extra["test_psnr_per_view"] = per_view
     if jax.process_index() == 0:
-      np.save(f"{workdir}/nerf_test_renders.npy", np.stack([np.asarray(p).reshape(images[0].shape) for p in preds]))
+      with (epath.Path(workdir) / "nerf_test_renders.npy").open("wb") as f:  # a workdir may be gs://
+        np.save(f, np.stack([np.asarray(p).reshape(images[0].shape) for p in preds]))
       print(report.summary_table([("model", config.model.name), ("steps", num_steps), ("held-out PSNR", results["val"]["psnr"]),
                                   ("per view", ", ".join(f"{p:.2f}" for p in per_view)),
                                   *sorted((k, v) for k, v in extra.items() if k != "test_psnr_per_view"),

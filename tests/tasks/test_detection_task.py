@@ -3,6 +3,7 @@ classification + localization's loss, and a tiny run through the engine scored b
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +59,7 @@ def test_batches_with_different_numbers_of_objects_compile_once(scenes):
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 56, 56, 3)))["params"]
 
   @jax.jit
+  @chex.assert_max_traces(n=1)  # a second trace (a new shape or static value) raises
   def step(params, batch):
     return jnp.mean(T.single_shot_loss(model.apply({"params": params}, batch["image"]), batch, anchors, t, 3))
 
@@ -66,7 +68,7 @@ def test_batches_with_different_numbers_of_objects_compile_once(scenes):
     sl = slice(4 * k, 4 * k + 4)
     counts.add(int(scenes.valid[sl].sum()))
     step(params, {"image": scenes.images[sl], "boxes": scenes.boxes[sl], "labels": scenes.labels[sl], "valid": scenes.valid[sl]})
-  assert len(counts) > 1 and step._cache_size() == 1
+  assert len(counts) > 1  # the batches really held different numbers of objects
 
 
 def test_classify_localize_loss_is_softmax_plus_l2():
