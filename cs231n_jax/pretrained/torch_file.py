@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from cs231n_jax.errors import Cs231nError
+from cs231n_jax.safe_pickle import UnsafePickleError  # one error for every refused pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -37,10 +37,6 @@ STORAGE_DTYPES = {
     "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 TENSOR_REBUILDERS = ("_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter")
-
-
-class UnsafePickleError(Cs231nError, ValueError):
-  """The pickle names a global outside the allowed state-dict types (or is not a state dict at all)."""
 
 
 class _StorageType:
