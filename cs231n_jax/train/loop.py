@@ -75,7 +75,7 @@ def engine_config() -> ml_collections.ConfigDict:
       "keep_checkpoints": 3,
       "async_checkpoints": True,
       "eval_batch_size": 500,
-      "step": "jit",              # "jit" | "sharded" | "pmap"
+      "step": "jit",              # "jit" | "sharded" | "pmap" | "host" (a step that is not compiled)
       "progress": True,
       "best_metric": "",          # "" = the task's (e.g. accuracy, bits_per_char)
       "best_mode": "",            # "" = the task's; "max" | "min"
@@ -345,10 +345,14 @@ def _fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: epa
 
     if preempted() and status == "trained":  # a signal during start-up: stop before the first step
       status = "preempted"
+    first_step_s = None  # this process's first call of the train step: its compile time, for a compiled step
     pending = None  # (step, device metrics) read one step late, so the host never stalls the device
     for step in range(start + 1, num_steps + 1 if status == "trained" else start + 1):
       batch = next(train_iter)
+      called = time.time()
       device_state, metrics = steps.train(device_state, steps.put_batch(batch))
+      if first_step_s is None:  # tracing and compiling happen inside the first call; running it is asynchronous
+        first_step_s = time.time() - called
       if pending is not None:
         record(pending[0], steps.get_metrics(pending[1]))
         pending = None
@@ -410,6 +414,8 @@ def _fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: epa
       best, best_step = task.best(host_state["task"]), final_step
     best_task_state = task.with_best(host_state["task"], best)
     results: dict[str, Any] = {"status": status, "steps": num_steps, "best_step": best_step}
+    if first_step_s is not None:
+      results["first_step_s"] = first_step_s
     evals = {}
     try:
       if task.eval_step is not None:

@@ -1,4 +1,4 @@
-"""Any task's train and eval steps, compiled three ways: ``jit``, ``sharded``, ``pmap``.
+"""Any task's train and eval steps, compiled three ways (``jit``, ``sharded``, ``pmap``), or run on the host.
 
 The engine's state wraps the task's: ``{"step", "rng", "task"}``. The compiled train step derives
 this step's key from the run's key and the step (and, under ``pmap``, the device), calls the
@@ -11,6 +11,9 @@ step is compiled:
   collectives the task's global means need.
 - ``pmap``: the classic replicated step over this process's devices; the task's step receives the
   axis name and ``psum``s its gradients and metrics; evaluation sums are ``psum``ed here.
+- ``host``: not compiled: the engine calls the task's step from Python. For a task whose step talks to
+  something outside JAX (a Gymnasium environment stepped on the host); such a task jits its own pure
+  parts (the policy, the update). Checkpoints, resume, evaluation and logging are the same.
 
 A task that computes global means over the valid examples of the global batch gets the same
 parameters from all three, up to float summation order.
@@ -30,7 +33,7 @@ from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import parallel
 from cs231n_jax.train.task import Batch, Metrics, Task
 
-STEP_KINDS = ("jit", "sharded", "pmap")
+STEP_KINDS = ("jit", "sharded", "pmap", "host")
 PMAP_AXIS = "batch"
 
 
@@ -132,6 +135,12 @@ def build_steps(task: Task, kind: str, donate: bool = True,
     return task.eval_step(state["task"], batch)
 
   has_eval = task.eval_step is not None
+
+  if kind == "host":
+    if jax.process_count() > 1:
+      raise ConfigError("train.step: 'host' runs in one process; use 'sharded' or 'pmap' with several processes")
+    return Steps(kind, train=train_step, evaluate=eval_step if has_eval else None,
+                 put_state=lambda s: s, get_state=parallel.to_host, put_batch=dict, get_metrics=parallel.to_host)
 
   if kind == "jit":
     if jax.process_count() > 1:

@@ -86,7 +86,7 @@ def flat(tree):
 
 def test_fit_trains_a_task_that_is_not_a_classifier(tmp_path):
   results = loop.fit(TASK, make_data(), make_config(), tmp_path)
-  assert results["status"] == "trained" and results["steps"] == 40
+  assert results["status"] == "trained" and results["steps"] == 40 and results["first_step_s"] > 0
   assert results["test_mse"] < 0.1  # the noise variance is 0.01; the zero predictor's mse is ~0.5
   val = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "val"]
   best = min(val, key=lambda r: r["mse"])
@@ -157,6 +157,28 @@ def test_jit_sharded_and_pmap_give_the_same_state(devices):
       a, b = flat(ref["task"][part]), flat(state["task"][part])
       assert np.linalg.norm(a - b) <= 1e-5 * np.linalg.norm(a), (kind, part)
     assert loss == pytest.approx(ref_loss, rel=1e-5) and val["mse"] == pytest.approx(ref_val["mse"], rel=1e-5)
+
+
+def test_a_host_step_is_not_traced_and_gives_the_jit_state(tmp_path):
+  # The host kind calls the step from Python: the same keys and arithmetic as the compiled step.
+  ref, ref_loss, _ = run_kind("jit")
+  state, loss, _ = run_kind("host")
+  for part in ("params", "opt_state", "target_mean"):
+    a, b = flat(ref["task"][part]), flat(state["task"][part])
+    assert np.linalg.norm(a - b) <= 1e-5 * np.linalg.norm(a), part
+  assert loss == pytest.approx(ref_loss, rel=1e-5)
+
+  calls = []
+
+  def host_only(state, batch, key, axis_name=None):
+    # Reading a value on the host fails under tracing: this step can drive a Python environment.
+    calls.append(float(np.asarray(batch["y"]).sum()))
+    return jax.jit(train_step)(state, batch, key)
+
+  task = Task(init=init, train_step=host_only, eval_step=eval_step, metric="mse", mode="min",
+              best=lambda s: s["params"], with_best=lambda s, p: {**s, "params": p})
+  results = loop.fit(task, make_data(), make_config(step="host"), tmp_path)
+  assert len(calls) == 40 and results["test_mse"] < 0.1 and results["first_step_s"] > 0
 
 
 def test_a_changed_batch_shape_is_a_recompile_error():
