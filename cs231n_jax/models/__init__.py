@@ -10,6 +10,8 @@ from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
     densenet,
     fractalnet,
     googlenet,
+    highway_net,  # lecture 10's highway layers, deep
+    lenet,  # LeNet-5 (lecture 9)
     mlp,  # the course's fully-connected nets
     mobilenet,
     nin,
