@@ -4,6 +4,11 @@ A config file under ``experiments/configs/<topic>/<name>.py`` defines ``get_conf
 ``ml_collections.ConfigDict``. Its module docstring starts with a one-line description and contains
 ``Command:`` and ``Expected:`` lines (``cs231n-jax list`` shows them).
 
+Variants of one experiment live in one file, as in big_vision: the file lists them in
+``VARIANTS = (...)``, its ``get_config(variant)`` builds each, and the command line names one as
+``--config file.py:variant`` (``cnn/resnet_cifar10.py:56``); its docstring has one ``Command:`` and
+``Expected:`` pair per variant, and without ``:variant`` the file's default variant runs.
+
 ``config.runner`` names the function that runs the experiment, as ``"module:function"`` with the
 signature ``run(config, workdir) -> dict`` of final results; the default is image classification
 through the engine, ``cs231n_jax.tasks.classification:run``. ``cs231n-jax eval`` calls the same
@@ -20,6 +25,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import inspect
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,8 +48,16 @@ def configs_root() -> Path:
   return default_configs_root()
 
 
+def split_variant(path: str | os.PathLike) -> tuple[str, str | None]:
+  """``"dir/file.py:arg"`` -> ``("dir/file.py", "arg")``; a path without ``:arg`` -> ``(path, None)``."""
+  text = os.fspath(path)
+  head, sep, arg = text.rpartition(":")
+  return (head, arg) if sep and head.endswith(".py") else (text, None)
+
+
 def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
-  """Import a config file and call its ``get_config()``."""
+  """Import a config file and call its ``get_config()`` (``file.py:variant``: ``get_config(variant)``)."""
+  path, variant = split_variant(path)
   p = Path(path)
   if not p.is_file():
     alt = configs_root() / p
@@ -62,8 +76,9 @@ def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
     raise ConfigError(f"--config: {p}{_line_in(e, p)} failed to load ({_short(e)})") from None
   if not callable(getattr(module, "get_config", None)):
     raise ConfigError(f"--config: {p} defines no get_config()")
+  args = _variant_args(module, p, variant)
   try:
-    config = module.get_config()
+    config = module.get_config(*args)
   except ConfigError:
     raise
   except ModuleNotFoundError as e:
@@ -73,6 +88,29 @@ def load_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
   if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f"--config: {p}: get_config() must return an ml_collections.ConfigDict")
   return config
+
+
+def _variant_args(module, path: Path, variant: str | None) -> tuple[str, ...]:
+  """The arguments for ``get_config``: ``(variant,)`` checked against the file's ``VARIANTS``, or ``()``."""
+  variants = tuple(getattr(module, "VARIANTS", ()))
+  if variant is None:
+    required = [q for q in inspect.signature(module.get_config).parameters.values() if q.default is q.empty]
+    if required:
+      raise ConfigError(f"--config: {path} has variants: name one as {path.name}:<variant>, one of {variants}")
+    return ()
+  if not variants:
+    raise ConfigError(f"--config: {path} has no variants, got ':{variant}' after the file name")
+  if variant not in variants:
+    raise ConfigError(f"--config: {path}: unknown variant {variant!r}, expected one of {variants}")
+  return (variant,)
+
+
+def variants_of(path: Path) -> tuple[str, ...]:
+  """The ``VARIANTS`` a config file declares (read from its source, without running it)."""
+  for node in ast.parse(path.read_text()).body:
+    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "VARIANTS" for t in node.targets):
+      return tuple(ast.literal_eval(node.value))
+  return ()
 
 
 def _short(e: BaseException) -> str:
@@ -174,13 +212,14 @@ def resolve_runner(config: ml_collections.ConfigDict, function: str | None = Non
   return fn
 
 
-def describe(path: Path) -> dict[str, str]:
-  """The first docstring line and the ``Command:`` / ``Expected:`` lines of a config file."""
+def describe(path: Path, variant: str | None = None) -> dict[str, str]:
+  """The first docstring line and the ``Command:`` / ``Expected:`` lines of a config file; for a
+  file with variants, the pair whose command names ``file.py:variant`` (default: the first pair)."""
   source = path.read_text()
   doc = ast.get_docstring(ast.parse(source)) or ""
   lines = [ln.strip() for ln in doc.splitlines()]
-  info = {"name": str(path.relative_to(configs_root())) if path.is_relative_to(configs_root()) else str(path),
-          "description": lines[0] if lines else "", "command": "", "expected": ""}
+  name = str(path.relative_to(configs_root())) if path.is_relative_to(configs_root()) else str(path)
+  pairs: list[dict[str, str]] = []
   for i, ln in enumerate(lines):
     for key in ("command", "expected"):
       if ln.lower().startswith(key + ":"):
@@ -190,11 +229,23 @@ def describe(path: Path) -> dict[str, str]:
         while j < len(lines) and lines[j] and not any(lines[j].lower().startswith(k + ":") for k in ("command", "expected")):
           rest += " " + lines[j]
           j += 1
-        info[key] = rest
-  return info
+        if key == "command" or not pairs or pairs[-1].get("expected"):
+          pairs.append({})
+        pairs[-1][key] = rest
+  chosen = pairs[0] if pairs else {}
+  if variant is not None:
+    name = f"{name}:{variant}"
+    chosen = next((q for q in pairs if f"{path.name}:{variant} " in q.get("command", "") + " "), {})
+  return {"name": name, "description": lines[0] if lines else "", "command": chosen.get("command", ""),
+          "expected": chosen.get("expected", "")}
 
 
 def list_configs(root: Path | None = None) -> list[dict[str, str]]:
-  """Every experiment config under ``root`` with its description, command and expected result."""
+  """Every experiment config under ``root`` (each variant of a file with variants) with its
+  description, command and expected result."""
   root = root or configs_root()
-  return [describe(p) for p in sorted(root.rglob("*.py")) if not p.name.startswith("_")]
+  out = []
+  for p in sorted(root.rglob("*.py")):
+    if not p.name.startswith("_"):
+      out += [describe(p, v) for v in variants_of(p)] or [describe(p)]
+  return out

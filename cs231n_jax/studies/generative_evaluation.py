@@ -51,10 +51,17 @@ def write_results(workdir: str | epath.PathLike, results: dict[str, Any]) -> dic
   return results
 
 
+def run_name(name: str) -> str:
+  """A model's name in folders and in ``config.overrides``: ``"vae:gaussian"`` -> ``"vae_gaussian"``."""
+  return name.replace(":", "_")
+
+
 def _config(name: str, config: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
-  """The model config ``name`` from this folder, with ``config.overrides[name]`` applied (if any)."""
-  c = load_config(configs_root() / "generative" / f"{name}.py")
-  extra = config.get("overrides", {}).get(name) if config is not None else None
+  """The model config ``name`` (``file`` or ``file:variant``) from the generative folder, with
+  ``config.overrides[run_name(name)]`` applied (if any)."""
+  file, _, variant = name.partition(":")
+  c = load_config(f"{configs_root() / 'generative' / file}.py" + (f":{variant}" if variant else ""))
+  extra = config.get("overrides", {}).get(run_name(name)) if config is not None else None
   return override(c, **extra.to_dict()) if extra else c
 
 
@@ -105,25 +112,26 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       for seed in config.seeds:
         sub = override(_config(name, config), seed=seed, **{"data.binarize": binarize,
                                                     "sample.num_samples": NUM_SCORED_SAMPLES})
-        runs.append(likelihood_task.run(sub, str(root / f"{name}__{kind}__seed{seed}")))
+        runs.append(likelihood_task.run(sub, str(root / f"{run_name(name)}__{kind}__seed{seed}")))
       m, s = _mean_sd(r["test_nats"] for r in runs)
-      likelihood.append({"data": kind, "model": f"{name} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
+      likelihood.append({"data": kind, "model": f"{run_name(name)} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
                          "exact": True, "per_seed": [r["test_nats"] for r in runs]})
-      with (root / f"{name}__{kind}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
+      with (root / f"{run_name(name)}__{kind}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
         samples = np.load(f)
-      quality.append({"data": kind, "model": name, **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
+      quality.append({"data": kind, "model": run_name(name), **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
     # The VAE: Bernoulli decoder on binarised digits, Gaussian decoder on dequantised 17-level digits.
     vae_name = config.vae_binarized if binarize else config.vae_levels
     runs = []
     for seed in config.seeds:
-      runs.append(likelihood_task.run(override(_config(vae_name, config), seed=seed), str(root / f"{vae_name}__seed{seed}")))
+      runs.append(likelihood_task.run(override(_config(vae_name, config), seed=seed),
+                                      str(root / f"{run_name(vae_name)}__seed{seed}")))
     m, s = _mean_sd(r["test_neg_elbo"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -ELBO (bound)",
                        "nats": m, "sd": s, "exact": False})
     m, s = _mean_sd(r["test_neg_iw_log_prob"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -log p, IW k={runs[0]['iw_k']}",
                        "nats": m, "sd": s, "exact": False})
-    with (root / f"{vae_name}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
+    with (root / f"{run_name(vae_name)}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
       samples = np.load(f)
     quality.append({"data": kind, "model": f"VAE ({runs[0]['decoder']}) samples", **ev.sample_quality(scorer, samples)})
   # GANs model the continuous [0, 1] digits: scored with the grey-level classifier.

@@ -32,6 +32,9 @@ def one_line_error(capsys):
     (["train", "--config", "missing.py", "--workdir", "W"], "--config: no such file 'missing.py'"),
     (["train", "--config", TINY], "the following arguments are required: --workdir"),
     (["train", "--config", TINY, "--workdir", "W", "--lr=3"], "unrecognized argument '--lr=3'"),
+    (["train", "--config", f"{TINY}:big", "--workdir", "W"], "resume_config.py has no variants, got ':big'"),
+    (["train", "--config", "cnn/resnet_cifar10.py:34", "--workdir", "W"],
+     "unknown variant '34', expected one of ('20', '56')"),
     (["fly"], "invalid choice: 'fly'"),
     (["eval", "--config", TINY, "--workdir", "/nonexistent/run"], "no checkpoints in /nonexistent/run/checkpoints"),
 ])
@@ -76,6 +79,20 @@ def test_every_experiment_config_documents_command_and_expected_result():
     assert info["description"], info["name"]
     assert info["command"].startswith("cs231n-jax "), info["name"]
     assert info["expected"], info["name"]
+    if ":" in info["name"]:  # a variant: its own command names it, and its own expected result
+      assert f"{info['name'].rsplit('/', 1)[-1]} " in info["command"] + " ", info
+
+
+def test_variants_of_one_experiment_are_one_file():
+  from cs231n_jax.config import load_config
+
+  names = {info["name"] for info in list_configs()}
+  assert {"cnn/resnet_cifar10.py:20", "cnn/resnet_cifar10.py:56"} <= names
+  assert load_config("cnn/resnet_cifar10.py:56").model.name == "resnet56"
+  assert load_config("cnn/resnet_cifar10.py").model.name == "resnet20"  # the file's default
+  by_name = {info["name"]: info for info in list_configs()}
+  assert "6.97%" in by_name["cnn/resnet_cifar10.py:56"]["expected"]
+  assert "8.75%" in by_name["cnn/resnet_cifar10.py:20"]["expected"]
 
 
 def test_console_script_exit_code():

@@ -7,26 +7,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cs231n_jax.config import configs_root, load_config, resolve_runner
+from cs231n_jax.config import configs_root, load_config, resolve_runner, variants_of
 from cs231n_jax.studies.gans import override
 
 CONFIGS = sorted(p.stem for p in (configs_root() / "generative").glob("*.py"))
 
 
 def test_every_generative_config_documents_itself_and_resolves_its_runner():
-  assert {"pixelcnn", "gated_pixelcnn", "pixelrnn_row", "pixelrnn_diagonal", "vae", "vae_gaussian", "vae_2d",
-          "autoencoder", "gan_mlp", "dcgan", "gan_ring", "gan_losses", "gan_k_ablation", "evaluation",
-          "pixel_speed"} <= set(CONFIGS)
+  assert {"pixelcnn", "gated_pixelcnn", "pixelrnn", "vae", "autoencoder", "gan_mlp", "dcgan", "gan_ring", "gan_losses",
+          "gan_k_ablation", "evaluation", "pixel_speed"} <= set(CONFIGS)
   for name in CONFIGS:
     path = configs_root() / "generative" / f"{name}.py"
     text = path.read_text()
     assert "Command: cs231n-jax train --config experiments/configs/generative/" in text, name
     assert "Expected:" in text, name
-    assert callable(resolve_runner(load_config(path))), name
+    for variant in variants_of(path) or [None]:
+      config = load_config(f"{path}:{variant}" if variant else path)
+      assert callable(resolve_runner(config)), (name, variant)
+  assert variants_of(configs_root() / "generative" / "vae.py") == ("bernoulli", "2d", "gaussian")
+  assert load_config(f"{configs_root()}/generative/vae.py:2d").model.latent_dim == 2
+  assert load_config(f"{configs_root()}/generative/vae.py:gaussian").model.decoder == "gaussian"
+  assert load_config(f"{configs_root()}/generative/pixelrnn.py:diagonal").model.name == "diagonal_bilstm"
 
 
 def cfg(name, **fields):
-  return override(load_config(configs_root() / "generative" / f"{name}.py"), **fields)
+  file, _, variant = name.partition(":")
+  return override(load_config(f"{configs_root()}/generative/{file}.py" + (f":{variant}" if variant else "")), **fields)
 
 
 def results(workdir):
@@ -37,7 +43,7 @@ def results(workdir):
 def test_vae_runner_with_a_2d_latent_checks_the_bound_by_quadrature(tmp_path):
   from cs231n_jax.tasks.likelihood import run
 
-  c = cfg("vae_2d", **{"model.hidden": (32,), "train.num_epochs": 2, "train.batch_size": 128, "scorer_epochs": 2,
+  c = cfg("vae:2d", **{"model.hidden": (32,), "train.num_epochs": 2, "train.batch_size": 128, "scorer_epochs": 2,
                        "eval": {"iw_k": 20, "test_samples": 5, "val_samples": 2, "quadrature_elbo_samples": 2000,
                                 "quadrature_images": 40, "quadrature_grid": 100, "probe_seeds": (0,)}})
   r = run(c, str(tmp_path))
@@ -117,7 +123,7 @@ def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
               "eval": {"iw_k": 3, "test_samples": 1, "val_samples": 1, "probe_seeds": ()}, "scorer_epochs": 1}
   c = cfg("evaluation", seeds=(0,), pixel_models=("gated_pixelcnn",), gans=("gan_mlp",), logistic_c_grid=(1.0,),
           logistic_iterations=10, scorer_epochs=1)
-  c.overrides = {"gated_pixelcnn": tiny_pixel, "vae": tiny_vae, "vae_gaussian": tiny_vae,
+  c.overrides = {"gated_pixelcnn": tiny_pixel, "vae_bernoulli": tiny_vae, "vae_gaussian": tiny_vae,
                  "gan_mlp": {"train": {"num_steps": 2, "log_every": 1, "checkpoint_every": 2, "progress": False},
                              "scorer_epochs": 1}}
   r = run_evaluation(c, str(tmp_path))

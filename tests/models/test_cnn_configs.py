@@ -44,7 +44,7 @@ def test_config_documents_itself_and_builds(path):
 
 @pytest.mark.parametrize("depth", [20, 56])
 def test_cifar_resnet_recipe_is_the_papers(depth):
-  c = load_config(CONFIG_DIR / f"resnet{depth}_cifar10.py")
+  c = load_config(f"{CONFIG_DIR}/resnet_cifar10.py:{depth}")
   assert c.model.name == f"resnet{depth}" and c.train.batch_size == 128 and c.train.num_steps == 64_000
   assert c.optimizer.name == "momentum" and c.optimizer.momentum == 0.9
   assert 2 * c.optimizer.l2 == 1e-4  # weight decay 1e-4: the gradient of l2 * w^2 is 2 * l2 * w

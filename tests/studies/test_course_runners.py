@@ -10,23 +10,30 @@ from cs231n_jax.config import apply_overrides, describe, load_config, resolve_ru
 from cs231n_jax.errors import ConfigError
 
 CONFIGS = Path(__file__).parents[2] / "experiments" / "configs" / "course"
-NAMES = ["knn", "linear_svm", "softmax", "two_layer_net", "fc_net_bn_dropout", "three_layer_convnet", "features"]
+NAMES = ["knn", "linear.py:svm", "linear.py:softmax", "two_layer_net", "fc_net_bn_dropout", "three_layer_convnet", "features"]
+
+
+def config_path(name):
+  file, _, variant = name.partition(".py:")
+  return (CONFIGS / f"{file}.py", variant or None)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_config_documents_its_command_and_measured_result(name):
-  path = CONFIGS / f"{name}.py"
-  info = describe(path)
-  assert info["command"].startswith(f"cs231n-jax train --config experiments/configs/course/{name}.py")
+  path, variant = config_path(name)
+  info = describe(path, variant)
+  assert info["command"].startswith(f"cs231n-jax train --config experiments/configs/course/{path.name}"
+                                    + (f":{variant} " if variant else ""))
   assert "digits" in info["expected"] and "TBD" not in path.read_text()
   assert "cifar10" in path.read_text()  # says how to run it on real CIFAR-10
-  config = load_config(path)
+  config = load_config(f"{path}:{variant}" if variant else path)
   assert callable(resolve_runner(config))
   apply_overrides(config, ["data.name=cifar10", "data.dir=/data/cifar"])  # the documented flags exist
 
 
 def run(name, tmp_path, *overrides):
-  config = apply_overrides(load_config(CONFIGS / f"{name}.py"), list(overrides))
+  path, variant = config_path(name)
+  config = apply_overrides(load_config(f"{path}:{variant}" if variant else path), list(overrides))
   return resolve_runner(config)(config, str(tmp_path))
 
 
@@ -37,7 +44,7 @@ def test_knn_runner(tmp_path):
   assert Path(r["plot"]).exists() and set(r["cross_validation"]["l2"]) == {"1", "3"}
 
 
-@pytest.mark.parametrize("name", ["linear_svm", "softmax"])
+@pytest.mark.parametrize("name", ["linear.py:svm", "linear.py:softmax"])
 def test_linear_runner(tmp_path, name):
   r = run(name, tmp_path, "linear.learning_rates=(0.1,)", "linear.regularization_strengths=(1e-4,)", "linear.num_iters=200")
   assert r["val_accuracy"] > 0.85 and r["test_accuracy"] > 0.85 and Path(r["plot"]).exists()
@@ -84,7 +91,7 @@ def test_bad_runner_configs(tmp_path):
   with pytest.raises(ConfigError, match="search.width"):
     resolve_runner(config)(config, str(tmp_path))
   with pytest.raises(ConfigError, match="linear.loss"):
-    run("linear_svm", tmp_path, "linear.loss=hinge")
+    run("linear.py:svm", tmp_path, "linear.loss=hinge")
 
 
 def fake_cifar10(root, per_batch=20):
@@ -108,7 +115,7 @@ def fake_cifar10(root, per_batch=20):
 @pytest.mark.slow
 @pytest.mark.parametrize("name,overrides", [
     ("knn", ["knn.k_choices=(1, 3)", "knn.num_folds=3", "knn.num_train=60", "knn.num_test=10"]),
-    ("linear_svm", ["data.scale=False", "linear.learning_rates=(1e-7,)", "linear.regularization_strengths=(2.5e4,)",
+    ("linear.py:svm", ["data.scale=False", "linear.learning_rates=(1e-7,)", "linear.regularization_strengths=(2.5e4,)",
                     "linear.num_iters=20"]),
     ("three_layer_convnet", ["model.num_filters=4", "model.filter_size=7", "solver.num_epochs=1", "solver.batch_size=20"]),
 ])

@@ -25,9 +25,9 @@ def get_config():
   c.runner = "cs231n_jax.studies.generative_evaluation:run_evaluation"
   c.seed = 0
   c.seeds = (0,)  # one seed (see the docstring); mean ± sd columns need --config.seeds="(0, 1, 2)"
-  c.pixel_models = ("pixelcnn", "gated_pixelcnn", "pixelrnn_row", "pixelrnn_diagonal")
-  c.vae_binarized = "vae"
-  c.vae_levels = "vae_gaussian"
+  c.pixel_models = ("pixelcnn", "gated_pixelcnn", "pixelrnn:row", "pixelrnn:diagonal")  # file or file:variant
+  c.vae_binarized = "vae:bernoulli"
+  c.vae_levels = "vae:gaussian"
   c.gans = ("gan_mlp", "dcgan")
   c.logistic_c_grid = (0.01, 0.1, 1.0, 10.0)
   c.logistic_iterations = 300  # L-BFGS iterations per C
