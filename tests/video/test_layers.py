@@ -26,6 +26,13 @@ def conv3d_reference(x, w, b, stride=(1, 1, 1)):
   return out + b
 
 
+def random_variables(module, x, seed):
+  """``module``'s variables with ``init``'s shapes (by ``eval_shape``: nothing compiled), drawn N(0, 1)
+  in NumPy: eager initialisation compiles every initializer op by op."""
+  rng = np.random.default_rng(seed)
+  return jax.tree.map(lambda s: rng.normal(size=s.shape).astype(np.float32), jax.eval_shape(module.init, jax.random.key(0), x))
+
+
 def conv2d_reference(x, w, b):
   """Naive VALID 2-D cross-correlation: x (B, H, W, C), w (kh, kw, C, F)."""
   return conv3d_reference(x[:, None], w[None], b)[:, 0]
@@ -35,19 +42,19 @@ def test_3d_conv_matches_numpy():
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, 5, 7, 6, 3)).astype(np.float32)
   layer = SpatioTemporalConv(4, (3, 3, 2), strides=(1, 2, 1), padding="VALID", temporal_padding="VALID")
-  params = layer.init(jax.random.key(0), x)
+  params = random_variables(layer, x, 10)
   w, b = (np.asarray(params["params"]["conv"][k]) for k in ("kernel", "bias"))
-  np.testing.assert_allclose(layer.apply(params, x), conv3d_reference(x, w, b, (1, 2, 1)), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(jax.jit(layer.apply)(params, x), conv3d_reference(x, w, b, (1, 2, 1)), rtol=1e-4, atol=1e-4)
 
 
 def test_temporal_extent_one_is_a_per_frame_2d_conv():
   rng = np.random.default_rng(1)
   x = rng.normal(size=(2, 4, 6, 6, 3)).astype(np.float32)
   layer = SpatioTemporalConv(5, (1, 3, 3), padding="VALID")
-  params = layer.init(jax.random.key(1), x)
+  params = random_variables(layer, x, 11)
   w, b = (np.asarray(params["params"]["conv"][k]) for k in ("kernel", "bias"))
   per_frame = np.stack([conv2d_reference(x[:, t], w[0], b) for t in range(4)], axis=1)
-  np.testing.assert_allclose(layer.apply(params, x), per_frame, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(jax.jit(layer.apply)(params, x), per_frame, rtol=1e-4, atol=1e-4)
 
 
 def test_early_fusion_2d_conv_over_stacked_channels_is_a_clip_spanning_3d_conv():
@@ -58,11 +65,11 @@ def test_early_fusion_2d_conv_over_stacked_channels_is_a_clip_spanning_3d_conv()
   t, c = 5, 3
   x = rng.normal(size=(2, t, 7, 7, c)).astype(np.float32)
   layer = SpatioTemporalConv(4, (t, 3, 3), padding="VALID", temporal_padding="VALID")
-  params = layer.init(jax.random.key(2), x)
+  params = random_variables(layer, x, 12)
   w, b = (np.asarray(params["params"]["conv"][k]) for k in ("kernel", "bias"))
   stacked = x.transpose(0, 2, 3, 1, 4).reshape(2, 7, 7, t * c)
   w2d = w.transpose(1, 2, 0, 3, 4).reshape(3, 3, t * c, 4)
-  out3d = layer.apply(params, x)
+  out3d = jax.jit(layer.apply)(params, x)
   assert out3d.shape == (2, 1, 5, 5, 4)
   np.testing.assert_allclose(out3d[:, 0], conv2d_reference(stacked, w2d, b), rtol=1e-4, atol=1e-4)
   # and the early-fusion model's first layer is that layer
