@@ -27,6 +27,7 @@ nesterov              with name ``momentum``: use Nesterov's rule; False
 decay_rate            RMSProp's decay, in [0, 1); 0.99
 b1, b2                Adam's beta1, beta2, in [0, 1); 0.9, 0.999
 eps                   the epsilon added outside the square root, >= 0; 1e-7
+eps_in_sqrt           RMSProp: add eps inside the square root (optax's form); False
 initial_accumulator   AdaGrad's starting sum of squares, >= 0; 0.0 (optax uses 0.1)
 bias_correction       Adam: False gives the slide's "Adam (almost)"; True
 weight_decay          decoupled weight decay (AdamW-style, ``x -= lr_t wd x``), >= 0; 0.0
@@ -71,7 +72,7 @@ from cs231n_jax.optim import averaging, fields, penalties, schedules, transforms
 OPTIMIZERS = tuple(transforms.RULES)
 OPTIMIZER_FIELDS = (
     "name", "learning_rate", "momentum", "momentum_form", "nesterov", "decay_rate", "b1", "b2", "eps",
-    "initial_accumulator", "bias_correction", "weight_decay", "l2", "l1", "penalize", "grad_clip_norm",
+    "eps_in_sqrt", "initial_accumulator", "bias_correction", "weight_decay", "l2", "l1", "penalize", "grad_clip_norm",
     "ema_decay", "trainable", "frozen", "schedule",
 )
 FROZEN, TRAINABLE = "frozen", "trainable"
@@ -89,6 +90,7 @@ def default_config(name: str = "sgd", learning_rate: float = 1e-2) -> ml_collect
   c.b1 = transforms.ADAM_BETA1
   c.b2 = transforms.ADAM_BETA2
   c.eps = transforms.LECTURE_EPS
+  c.eps_in_sqrt = False
   c.initial_accumulator = 0.0
   c.bias_correction = True
   c.weight_decay = 0.0
@@ -166,7 +168,8 @@ def make_rule(block: Mapping[str, Any], learning_rate: transforms.ScalarOrSchedu
     return transforms.adagrad(learning_rate, eps, initial)
   if name == "rmsprop":
     decay = fields.number(block, "decay_rate", transforms.COURSE_RMSPROP_DECAY, 0.0, 1.0, False, True, where)
-    return transforms.rmsprop(learning_rate, decay, eps)
+    in_sqrt = fields.choice(block, "eps_in_sqrt", False, (False, True), where)
+    return transforms.rmsprop(learning_rate, decay, eps, in_sqrt)
   b1 = fields.number(block, "b1", transforms.ADAM_BETA1, 0.0, 1.0, False, True, where)
   b2 = fields.number(block, "b2", transforms.ADAM_BETA2, 0.0, 1.0, False, True, where)
   bias_correction = fields.choice(block, "bias_correction", True, (True, False), where)

@@ -202,12 +202,14 @@ def adagrad(
 
 
 def rmsprop(
-    learning_rate: ScalarOrSchedule, decay_rate: float = COURSE_RMSPROP_DECAY, eps: float = LECTURE_EPS
+    learning_rate: ScalarOrSchedule, decay_rate: float = COURSE_RMSPROP_DECAY, eps: float = LECTURE_EPS,
+    eps_in_sqrt: bool = False,
 ) -> optax.GradientTransformation:
   """RMSProp ("leaky AdaGrad", Tieleman and Hinton 2012) as on the slide.
 
-  ``grad_squared = decay_rate * grad_squared + (1 - decay_rate) * dx * dx``, then the AdaGrad step.
-  Equals ``optax.rmsprop(lr, decay=decay_rate, eps=eps, eps_in_sqrt=False)``.
+  ``grad_squared = decay_rate * grad_squared + (1 - decay_rate) * dx * dx``, then the AdaGrad step
+  ``dx / (sqrt(grad_squared) + eps)``. Equals ``optax.rmsprop(lr, decay=decay_rate, eps=eps,
+  eps_in_sqrt=eps_in_sqrt)``; ``eps_in_sqrt=True`` (optax's default) divides by ``sqrt(grad_squared + eps)``.
   """
 
   def init_fn(params):
@@ -219,7 +221,10 @@ def rmsprop(
     grad_squared = jax.tree.map(
         lambda s, dx: decay_rate * s + (1 - decay_rate) * dx * dx, state.grad_squared, grads
     )
-    updates = jax.tree.map(lambda dx, s: -(lr * dx / (jnp.sqrt(s) + eps)), grads, grad_squared)
+    if eps_in_sqrt:
+      updates = jax.tree.map(lambda dx, s: -(lr * dx / jnp.sqrt(s + eps)), grads, grad_squared)
+    else:
+      updates = jax.tree.map(lambda dx, s: -(lr * dx / (jnp.sqrt(s) + eps)), grads, grad_squared)
     return updates, GradSquaredState(count=_next_count(state.count), grad_squared=grad_squared)
 
   return optax.GradientTransformation(init_fn, update_fn)

@@ -236,7 +236,7 @@ def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, w
   sub = override(config.base, seed=0, loss="non_saturating", k=1)
   generator, discriminator = adversarial.build_networks(sub, data.shape[1:])
   frozen_g = optax.set_to_zero()
-  d_tx = adversarial.make_optimizer(sub.optimizer.discriminator, "optimizer.discriminator")
+  d_tx = adversarial.make_optimizer(sub.optimizer.discriminator, s.max_d_steps, "optimizer.discriminator")
   task = adversarial.adversarial_task(generator, discriminator, frozen_g, d_tx, loss="non_saturating", k=1,
                                       latent_dim=sub.latent_dim, prior=sub.prior)
   sampler = adversarial.ReplacementSampler(data, sub.train.batch_size, 1, sub.seed)

@@ -264,3 +264,23 @@ def test_the_sampler_draws_by_position():
   halves = [next(adversarial.ReplacementSampler(x, 8, k=3, seed=4, process_index=i, process_count=2))["real"]
             for i in range(2)]
   np.testing.assert_array_equal(np.concatenate(halves), first[0])
+
+
+@pytest.mark.parametrize("name,b1,b2", [("adam", 0.5, 0.999), ("adam", 0.0, 0.9), ("rmsprop", 0.5, 0.999)])
+def test_gan_optimizers_come_from_the_factory_with_optaxs_constants(name, b1, b2):
+  # The GAN numbers were measured with optax.adam / optax.rmsprop: the factory's blocks reproduce them.
+  block = adversarial.optimizer_block(name, 1e-3, b1, b2)
+  ours = adversarial.make_optimizer(block, 50, "optimizer.generator")
+  ref = optax.adam(1e-3, b1=b1, b2=b2) if name == "adam" else optax.rmsprop(1e-3)
+  rng = np.random.default_rng(0)
+  params = {"w": jnp.asarray(rng.standard_normal((4, 3)), jnp.float32)}
+  a, b = dict(params), dict(params)
+  sa, sb = ours.init(a), ref.init(b)
+  for _ in range(30):
+    g = {"w": jnp.asarray(rng.standard_normal((4, 3)) * 10.0 ** rng.uniform(-4, 1), jnp.float32)}
+    ua, sa = ours.update(g, sa, a)
+    ub, sb = ref.update(g, sb, b)
+    a, b = optax.apply_updates(a, ua), optax.apply_updates(b, ub)
+  np.testing.assert_allclose(np.asarray(a["w"]), np.asarray(b["w"]), rtol=1e-6, atol=1e-7)
+  with pytest.raises(Exception, match="optimizer.generator.name: expected one of"):
+    adversarial.make_optimizer(adversarial.optimizer_block("momentum"), 50, "optimizer.generator")

@@ -274,3 +274,17 @@ def test_default_config_accepts_command_line_overrides():
   assert isinstance(tx, optax.GradientTransformation)
   lr = factory.learning_rate_schedule(c, 20)
   assert float(lr(0)) == pytest.approx(3e-4)
+
+
+def test_rmsprop_eps_in_the_square_root_is_optaxs_rmsprop():
+  params = small_params()
+  built = make_optimizer({"name": "rmsprop", "learning_rate": 0.1, "decay_rate": 0.9, "eps": 1e-8, "eps_in_sqrt": True}, 50)
+  direct = optax.rmsprop(0.1, decay=0.9, eps=1e-8, eps_in_sqrt=True)
+  s1, s2 = built.init(params), direct.init(params)
+  for i in range(3):
+    g = jax.tree.map(lambda p: 1e-3 * jnp.cos(p * (i + 1)), params)  # small: eps's place matters
+    u1, s1 = built.update(g, s1, params)
+    u2, s2 = direct.update(g, s2, params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), u1, u2)
+  with pytest.raises(ConfigError, match="optimizer.eps_in_sqrt"):
+    make_optimizer({"name": "rmsprop", "learning_rate": 0.1, "eps_in_sqrt": "yes"}, 50)

@@ -45,8 +45,8 @@ def get_config():
   c.per_loss = ml_collections.ConfigDict({
       "wgan": {"k": 5, "optimizer": {"discriminator": {"name": "rmsprop", "learning_rate": 5e-5},
                                      "generator": {"name": "rmsprop", "learning_rate": 5e-5}}},
-      "wgan_gp": {"k": 5, "optimizer": {"discriminator": {"beta1": 0.0, "beta2": 0.9},
-                                        "generator": {"beta1": 0.0, "beta2": 0.9}}},
+      "wgan_gp": {"k": 5, "optimizer": {"discriminator": {"b1": 0.0, "b2": 0.9},
+                                        "generator": {"b1": 0.0, "b2": 0.9}}},
   })
   # D alone (G fixed) for at least min_d_steps, then until mean D(G(z)) < target_d_fake, checked every
   # check_every steps, at most max_d_steps.
