@@ -24,7 +24,7 @@ from etils import epath
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
-from cs231n_jax.generative.autoencoder import ConvAutoencoder, EncoderClassifier
+from cs231n_jax.generative.autoencoder import ConvAutoencoder
 from cs231n_jax.generative.baselines import minimize_lbfgs
 from cs231n_jax.generative.data import LevelDigits, check_levels, dequantize, discrete_bound_offset, load_level_digits, nats_to_bits_per_dim
 from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES, DigitScorer
@@ -183,33 +183,6 @@ def vae_quadrature_check(model, params, data: LevelDigits, config) -> dict[str, 
   }
 
 
-def finetune_classifier(encoder_params, x, y, x_test, y_test, config, seed: int) -> float:
-  """Fine-tune encoder + softmax classifier on the labelled few (full batch, fixed steps); test accuracy."""
-  model = EncoderClassifier(code_dim=config.model.code_dim)
-  params = model.init(jax.random.key(seed + 100), x[:1])["params"]
-  if encoder_params is not None:
-    params = dict(params, encoder=encoder_params)
-  learning_rate = float(config.pretrain.learning_rate)
-  opt_state = optax.adam(learning_rate).init(params)
-  xb, yb = jnp.asarray(x), jnp.asarray(y)
-  for _ in range(config.pretrain.steps):
-    params, opt_state = _finetune_step(model, learning_rate, params, opt_state, xb, yb)
-  pred = np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1)
-  return float((pred == y_test).mean())
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _finetune_step(model: EncoderClassifier, learning_rate: float, params, opt_state, x: jax.Array, y: jax.Array):
-  """One full-batch Adam step on the softmax loss, compiled once for every seed and initialisation (the
-  steps stay a Python loop: XLA:CPU runs convolutions inside a loop body much slower, see the note in
-  cs231n_jax.studies.generative_evaluation's speed runner)."""
-  tx = optax.adam(learning_rate)
-  grads = jax.grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": q}, x), y).mean())(
-      params)
-  updates, opt_state = tx.update(grads, opt_state, params)
-  return optax.apply_updates(params, updates), opt_state
-
-
 # ----------------------------------------------------------------------------------------------
 # After training.
 
@@ -261,9 +234,11 @@ def analyse_vae(model: vae_lib.VAE, params, data: LevelDigits, config: ml_collec
 
 
 def analyse_autoencoder(ae: ConvAutoencoder, params, data: LevelDigits, unit: dict[str, np.ndarray],
-                        config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+                        config: ml_collections.ConfigDict, workdir: str, finetune) -> dict[str, Any]:
   """Reconstructions, then the few-labels comparison: the autoencoder's encoder as initialisation vs
-  random initialisation (fine-tuned), logistic regression on frozen codes vs on raw pixels."""
+  random initialisation (fine-tuned by ``finetune(encoder_params or None, x, y, x_test, y_test, config,
+  seed) -> test accuracy``, an engine run the caller provides), logistic regression on frozen codes vs
+  on raw pixels."""
   x_train, x_test = unit["train"], unit["test"]
   recon = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test[:20])))
   if jax.process_index() == 0:
@@ -276,8 +251,8 @@ def analyse_autoencoder(ae: ConvAutoencoder, params, data: LevelDigits, unit: di
   for s in pre.seeds:
     idx = few_label_indices(data.train_labels, pre.labels_per_class, s)
     for init in ("encoder_init", "random_init"):
-      rows[init].append(finetune_classifier(params["encoder"] if init == "encoder_init" else None, x_train[idx],
-                                            data.train_labels[idx], x_test, data.test_labels, config, s))
+      rows[init].append(finetune(params["encoder"] if init == "encoder_init" else None, x_train[idx],
+                                 data.train_labels[idx], x_test, data.test_labels, config, s))
     rows["frozen_codes_logreg"].append(logistic_regression_accuracy(codes_train[idx], data.train_labels[idx], codes_test,
                                                                     data.test_labels))
     rows["raw_pixels_logreg"].append(logistic_regression_accuracy(x_train[idx].reshape(len(idx), -1), data.train_labels[idx],

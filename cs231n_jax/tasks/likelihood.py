@@ -43,6 +43,7 @@ from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.analysis import analyse_autoencoder, analyse_vae, elbo_curve_checks, vae_data, vae_inputs, vae_nll_offset
+from cs231n_jax.generative.autoencoder import EncoderClassifier
 from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.pixelrnn import count_params
@@ -425,12 +426,37 @@ def autoencoder_task(config: ml_collections.ConfigDict):
   tx = optim.make_optimizer(config.optimizer, num_steps(config, data))
 
   def finish(state, evals, workdir):
-    results = analyse_autoencoder(model, state["params"], digits, unit, config, workdir)
+    results = analyse_autoencoder(model, state["params"], digits, unit, config, workdir, finetune_few_labels)
     return {"test_l2_per_image": evals["test"]["loss"], **results,
             **epochs_from_metrics(workdir, data.train.steps_per_epoch)}
 
   loss_fn, eval_fn = autoencoder_losses(model)
   return loss_task(params_initializer(model), tx, loss_fn, eval_fn, finish=finish, name="autoencoder_l2"), data
+
+
+def finetune_few_labels(encoder_params, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                        config: ml_collections.ConfigDict, seed: int) -> float:
+  """The autoencoder study's fine-tune on the engine: the encoder (``encoder_params``, or a random one
+  for None) and a softmax classifier trained on the labelled few, full batch, ``pretrain.steps`` Adam
+  steps (optax's constants); returns the test accuracy. Both initialisations share the classifier
+  drawn from ``key(seed + 100)``."""
+  model = EncoderClassifier(code_dim=config.model.code_dim)
+  init = params_initializer(model)
+
+  def init_params(key, example):
+    del key  # the same classifier layer for the encoder and the random initialisation
+    params = init(jax.random.key(seed + 100), example)
+    return params if encoder_params is None else {**params, "encoder": encoder_params}
+
+  steps = int(config.pretrain.steps)
+  c = ml_collections.ConfigDict({"seed": seed, "train": in_memory_train_config(0, len(x))})
+  c.train.num_steps = steps
+  data = array_data({"train": {"image": np.asarray(x, np.float32), "label": np.asarray(y, np.int32)}}, c)
+  tx = optim.make_optimizer({"name": "adam", "learning_rate": float(config.pretrain.learning_rate), "eps": 1e-8}, steps)
+  loss_fn, eval_fn = classifier_losses(model)
+  params = fit_arrays(loss_task(init_params, tx, loss_fn, eval_fn, name="few_labels_finetune"), data, c).best_params
+  pred = np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1)
+  return float((pred == np.asarray(y_test)).mean())
 
 
 def build(config: ml_collections.ConfigDict):
