@@ -44,7 +44,6 @@ from cs231n_jax.generative import plots
 from cs231n_jax.generative import vae as vae_lib
 from cs231n_jax.generative.analysis import analyse_autoencoder, analyse_vae, elbo_curve_checks, vae_data, vae_inputs, vae_nll_offset
 from cs231n_jax.generative.autoencoder import EncoderClassifier
-from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.generative.data import check_levels, load_level_digits, nats_to_bits_per_dim, to_unit
 from cs231n_jax.generative.pixelrnn import count_params
 from cs231n_jax.models.registry import get_model, list_models
@@ -242,14 +241,17 @@ def train_digit_scorer(binarized: bool = False, seed: int = 0, num_epochs: int =
 
 
 @functools.lru_cache(maxsize=4)
-def digit_scorer(binarized: bool, num_epochs: int = SCORER_EPOCHS) -> ev.DigitScorer:
+def digit_scorer(binarized: bool, num_epochs: int) -> ev.DigitScorer:
   """The project's scoring classifier (trained once per process, data kind and length)."""
   return train_digit_scorer(binarized, num_epochs=num_epochs)
 
 
 def scorer_for(config: ml_collections.ConfigDict, binarized: bool) -> ev.DigitScorer:
   """The scorer a run's config asks for (``scorer_epochs``)."""
-  return digit_scorer(binarized, int(config.get("scorer_epochs", SCORER_EPOCHS)))
+  epochs = config.get("scorer_epochs")
+  if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    raise ConfigError(f"scorer_epochs: expected the positive number of epochs the sample scorer trains, got {epochs!r}")
+  return digit_scorer(binarized, epochs)
 
 
 def pixel_losses(model) -> tuple[LossFn, EvalFn]:

@@ -86,19 +86,6 @@ def cell_norms(kind: str, hidden: int, length: int, key: Array, recurrent_scale:
   return state_gradient_norms(step, carry0, xs, readout / jnp.linalg.norm(readout))
 
 
-def default_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.text.gradient_flow:run_gradient_flow"
-  c.seed = 0
-  c.hidden_size = 64
-  c.length = 100
-  c.linear_scales = (0.9, 1.0, 1.1)
-  c.tanh_scales = (1.0, 3.0)
-  c.lstm_forget_biases = (1.0, 3.0)
-  c.num_sequences = 8  # norms are averaged (geometrically) over this many random sequences
-  return c
-
-
 def _geometric_mean(norms: Array) -> np.ndarray:
   return np.exp(np.mean(np.log(np.maximum(np.asarray(norms), 1e-300)), axis=0))
 

@@ -25,18 +25,6 @@ from cs231n_jax.layers import rnn_layers as R
 from cs231n_jax.nn.recurrent import make_cell
 
 
-def default_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.text.scan_benchmark:run_scan_benchmark"
-  c.seed = 0
-  c.batch_size = 32
-  c.input_dim = 64
-  c.hidden_size = 256
-  c.lengths = (16, 64, 128)
-  c.repeats = 20
-  return c
-
-
 def _time_compiled(fn: Callable, *args, repeats: int) -> tuple[float, float, Any]:
   """(compile seconds, median step seconds, output) of ``jax.jit(fn)``."""
   start = time.perf_counter()

@@ -9,6 +9,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from cs231n_jax.config import load_config
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.studies import copy_task as study
 from cs231n_jax.tasks import copy as copy_task
@@ -67,7 +68,7 @@ def test_a_larger_forget_bias_keeps_more_gradient_40_steps_back():
 
 
 def test_gradient_flow_runner_rejects_a_one_step_sequence(tmp_path):
-  c = GF.default_config()
+  c = load_config("text/gradient_flow.py")
   c.length = 1
   with pytest.raises(ConfigError, match="length / hidden_size: expected length >= 2"):
     GF.run_gradient_flow(c, str(tmp_path))

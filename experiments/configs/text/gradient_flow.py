@@ -7,8 +7,17 @@ Expected: |dL/dh_1| / |dL/dh_100|: linear 2.95e-5, 1.00, 1.25e4 (= s^99 exactly)
   bias 1), 0.19 (bias 3) (CPU-2, 22 s; docs/results.md "Lectures 10-11").
 """
 
-from cs231n_jax.text.gradient_flow import default_config
+import ml_collections
 
 
 def get_config():
-  return default_config()
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.text.gradient_flow:run_gradient_flow"
+  c.seed = 0
+  c.hidden_size = 64
+  c.length = 100
+  c.linear_scales = (0.9, 1.0, 1.1)
+  c.tanh_scales = (1.0, 3.0)
+  c.lstm_forget_biases = (1.0, 3.0)
+  c.num_sequences = 8  # norms are averaged (geometrically) over this many random sequences
+  return c

@@ -8,8 +8,16 @@ Expected: compile unrolled/scan 3.8x (T=16), 85x (64), 313x (128), scan flat at 
   hand-written LSTM backward 0.87x autodiff (CPU-2, loaded, 13 min; docs/benchmarks.md "Recurrent").
 """
 
-from cs231n_jax.text.scan_benchmark import default_config
+import ml_collections
 
 
 def get_config():
-  return default_config()
+  c = ml_collections.ConfigDict()
+  c.runner = "cs231n_jax.text.scan_benchmark:run_scan_benchmark"
+  c.seed = 0
+  c.batch_size = 32
+  c.input_dim = 64
+  c.hidden_size = 256
+  c.lengths = (16, 64, 128)
+  c.repeats = 20
+  return c
