@@ -33,6 +33,20 @@ def execute_notebook(path: str | Path, timeout: int = DEFAULT_TIMEOUT_S):
   return nb
 
 
+def _outputs(nb):
+  return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def printed_text(nb) -> str:
+  """Everything the code cells of an executed notebook printed (their stream outputs), in order."""
+  return "".join(o.get("text", "") for o in _outputs(nb))
+
+
+def images_shown(nb) -> int:
+  """How many images (PNG outputs, e.g. matplotlib figures) the code cells of an executed notebook showed."""
+  return sum("image/png" in o.get("data", {}) for o in _outputs(nb))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   paths = list(sys.argv[1:] if argv is None else argv)
   failed = 0

@@ -4,17 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, images_shown, printed_text
 
 COLAB = Path(__file__).parents[2] / "colab"
 
 
 def run(name):
   nb = execute_notebook(COLAB / name, timeout=300)
-  cells = [c for c in nb.cells if c.cell_type == "code"]
-  text = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
-  images = sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
-  return text, images
+  return printed_text(nb), images_shown(nb)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, images_shown
 
 NOTEBOOK = Path(__file__).parents[2] / "colab" / "06_cnn_architectures.ipynb"
 
@@ -22,5 +22,5 @@ def test_cnn_architectures_notebook_runs():
   assert "total 271,351,808" in text and "total 854,196,224" in text
   assert "| resnet20 scan_blocks |" in text
   assert "'test_accuracy'" in text
-  images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-  assert len(images) == 1  # the training curves
+  images = images_shown(nb)
+  assert images == 1  # the training curves

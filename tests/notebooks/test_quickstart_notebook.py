@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, images_shown, printed_text
 
 NOTEBOOK = Path(__file__).parents[2] / "colab" / "00_quickstart.ipynb"
 
@@ -12,7 +12,7 @@ NOTEBOOK = Path(__file__).parents[2] / "colab" / "00_quickstart.ipynb"
 @pytest.mark.slow
 def test_quickstart_runs():
   nb = execute_notebook(NOTEBOOK, timeout=300)
-  outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  outputs = printed_text(nb)
   assert "devices:" in outputs
-  images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-  assert len(images) == 2  # the curves and the confusion matrix
+  images = images_shown(nb)
+  assert images == 2  # the curves and the confusion matrix

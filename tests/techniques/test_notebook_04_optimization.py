@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, images_shown, printed_text
 
 NOTEBOOK = Path(__file__).parents[2] / "colab" / "04_optimization.ipynb"
 
@@ -12,10 +12,10 @@ NOTEBOOK = Path(__file__).parents[2] / "colab" / "04_optimization.ipynb"
 @pytest.mark.slow
 def test_optimization_notebook_runs():
   nb = execute_notebook(NOTEBOOK, timeout=400)
-  outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  outputs = printed_text(nb)
   assert "devices:" in outputs
   assert "bias_correction=False: first step = [0.00316" in outputs
   assert "rejected: optimizer.schedule.decay_steps: expected a positive number of steps, got 0" in outputs
   assert "rejected: optimizer.momentum: expected a number in [0, 1), got 1.0" in outputs
-  images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-  assert len(images) == 3  # two races and the schedules
+  images = images_shown(nb)
+  assert images == 3  # two races and the schedules
