@@ -24,12 +24,13 @@ smallest, the detail added so far carried up to the next size.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from cs231n_jax.vis.style import Features, check_image
+from cs231n_jax.vis.style import Features, check_image, check_layers
 
 PIXEL_RANGE = 255.0
 
@@ -71,28 +72,36 @@ def dream_steps(features: Features, params, x: jax.Array, key: jax.Array, num_st
   return x
 
 
+@functools.partial(jax.jit, static_argnames=("features", "layer", "num_steps", "jitter", "clip"))
+def _dream_program(params, x, key, step_size, reference, *, features, layer, num_steps, jitter, clip):
+  """One octave: the dreamed image and ``sum f^2`` at ``layer`` of it and of ``reference``."""
+  x = dream_steps(features, params, x, key, num_steps, layer, step_size, jitter, clip)
+  energy = lambda im: jnp.sum(features(params, im)[layer] ** 2)  # noqa: E731
+  return x, energy(reference), energy(x)
+
+
 def deepdream(features: Features, params, image, layer: str, num_steps: int = 20, step_size: float = 1.5,
               jitter: int = 32, clip: bool = True, octaves: int = 1, octave_scale: float = 1.4,
               key: jax.Array | None = None) -> dict[str, Any]:
   """DeepDream on ``image`` (HWC in [0, 1]) at ``layer``: ``num_steps`` steps per octave over
   ``octaves`` scales (1: the single-scale lecture code). Returns the dreamed image and
-  ``sum f^2`` at the layer before and after."""
+  ``sum f^2`` at the layer before and after (one compiled program per octave size)."""
   image = check_image(image, "image")
-  if octaves < 1 or num_steps < 0 or jitter < 0:
-    raise ValueError(f"octaves / num_steps / jitter: expected >= 1 / >= 0 / >= 0, got {octaves} / {num_steps} / {jitter}")
-  if layer not in features(params, image[None]):
-    raise ValueError(f"layer: the feature extractor has no layer {layer!r}")
+  if octaves < 1 or num_steps < 1 or jitter < 0 or octave_scale <= 1:
+    raise ValueError("octaves / num_steps / jitter / octave_scale: expected >= 1 / >= 1 / >= 0 / > 1, "
+                     f"got {octaves} / {num_steps} / {jitter} / {octave_scale}")
+  check_layers(features, params, image, [layer])
   key = jax.random.PRNGKey(0) if key is None else key
   h, w, c = image.shape
   sizes = [(max(1, round(h / octave_scale ** i)), max(1, round(w / octave_scale ** i))) for i in range(octaves)][::-1]
   base = image[None]
   detail = jnp.zeros((1, *sizes[0], c))
-  run = jax.jit(lambda x, k: dream_steps(features, params, x, k, num_steps, layer, step_size, jitter, clip))
   for i, size in enumerate(sizes):
     octave_base = jax.image.resize(base, (1, *size, c), "linear") if size != (h, w) else base
     if detail.shape[1:3] != size:
       detail = jax.image.resize(detail, (1, *size, c), "linear")
-    x = run(octave_base + detail, jax.random.fold_in(key, i))
+    x, before, after = _dream_program(params, octave_base + detail, jax.random.fold_in(key, i), jnp.float32(step_size),
+                                      octave_base, features=features, layer=layer, num_steps=int(num_steps),
+                                      jitter=int(jitter), clip=bool(clip))
     detail = x - octave_base
-  energy = jax.jit(lambda x: jnp.sum(features(params, x)[layer] ** 2))
-  return {"image": x[0], "energy_before": float(energy(base)), "energy_after": float(energy(x))}
+  return {"image": x[0], "energy_before": float(before), "energy_after": float(after)}

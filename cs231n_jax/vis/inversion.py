@@ -8,30 +8,21 @@ jitted ``lax.scan`` of Adam updates of the pixels from uniform noise.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from cs231n_jax.vis.style import Features, check_image, optimize_image, total_variation
+from cs231n_jax.vis.style import Features, adam, check_image, check_layers, optimize_image, total_variation
 
 
-def invert(features: Features, params, image, layer: str, tv_weight: float = 1e-3, beta: float = 2.0,
-           num_steps: int = 300, learning_rate: float = 0.05, key: jax.Array | None = None) -> dict[str, Any]:
-  """Reconstruct ``image`` (HWC in [0, 1]) from its features at ``layer``. The objective per step is
-  ``||Phi(x) - Phi_0||^2 / ||Phi_0||^2 + tv_weight * R(x) / (H W)``. Returns the reconstruction, the
-  initial and final relative feature loss, their ratio, the final TV and the pixel MSE."""
-  image = check_image(image, "image")
-  feats = features(params, image[None])
-  if layer not in feats:
-    raise ValueError(f"layer: the feature extractor has no layer {layer!r}; it has {sorted(feats)}")
-  target = feats[layer]
+@functools.partial(jax.jit, static_argnames=("features", "layer", "beta", "num_steps", "schedule"))
+def _invert_program(params, image, x0, tv_weight, learning_rate, *, features, layer, beta, num_steps, schedule):
+  target = features(params, image[None])[layer]
   scale = jnp.sum(target ** 2)
   h, w, _ = image.shape
-  key = jax.random.PRNGKey(0) if key is None else key
-  x0 = jax.random.uniform(key, (1, h, w, 3))
 
   def feature_loss(x):
     return jnp.sum((features(params, x)[layer] - target) ** 2) / scale
@@ -39,11 +30,32 @@ def invert(features: Features, params, image, layer: str, tv_weight: float = 1e-
   def loss_fn(x):
     return feature_loss(x) + tv_weight * total_variation(x, beta)[0] / (h * w)
 
-  x, losses = jax.jit(lambda x: optimize_image(loss_fn, x, optax.adam(learning_rate), num_steps))(x0)
-  initial, final = float(feature_loss(x0)), float(feature_loss(x))
+  x, losses = optimize_image(loss_fn, x0, adam(learning_rate, num_steps, schedule), num_steps)
+  return x, losses, feature_loss(x0), feature_loss(x), total_variation(x, beta)[0], jnp.mean((x[0] - image) ** 2)
+
+
+def invert(features: Features, params, image, layer: str, tv_weight: float = 1e-3, beta: float = 2.0,
+           num_steps: int = 300, learning_rate: float = 0.05, key: jax.Array | None = None,
+           schedule: str = "constant") -> dict[str, Any]:
+  """Reconstruct ``image`` (HWC in [0, 1]) from its features at ``layer``. The objective per step is
+  ``||Phi(x) - Phi_0||^2 / ||Phi_0||^2 + tv_weight * R(x) / (H W)``, minimised by Adam from uniform
+  noise (``schedule``: see :func:`cs231n_jax.vis.style.adam`). Returns the reconstruction, the
+  initial and final relative feature loss, their ratio, the final TV and the pixel MSE. One
+  compiled program per (features, layer, shapes, num_steps): calls differing in the image, the TV
+  weight or the learning rate share it."""
+  image = check_image(image, "image")
+  check_layers(features, params, image, [layer])
+  if num_steps < 1:
+    raise ValueError(f"num_steps: expected a positive count, got {num_steps}")
+  h, w, _ = image.shape
+  key = jax.random.PRNGKey(0) if key is None else key
+  x0 = jax.random.uniform(key, (1, h, w, 3))
+  x, losses, initial, final, tv, mse = _invert_program(params, image, x0, jnp.float32(tv_weight), jnp.float32(learning_rate),
+                                                       features=features, layer=layer, beta=float(beta),
+                                                       num_steps=int(num_steps), schedule=schedule)
+  initial, final = float(initial), float(final)
   return {"image": x[0], "initial_feature_loss": initial, "feature_loss": final,
-          "reduction": initial / max(final, 1e-30), "tv": float(total_variation(x, beta)[0]),
-          "pixel_mse": float(jnp.mean((x[0] - image) ** 2)), "losses": np.asarray(losses)}
+          "reduction": initial / max(final, 1e-30), "tv": float(tv), "pixel_mse": float(mse), "losses": np.asarray(losses)}
 
 
 def invert_depths(features: Features, params, image, layers: Sequence[str],

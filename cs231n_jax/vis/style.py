@@ -27,6 +27,7 @@ jitted ``lax.scan`` over optax updates of the pixels.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping, Sequence
 
 import flax.linen as nn
@@ -61,8 +62,18 @@ def flax_features(model: nn.Module, layers: Sequence[str], **apply_kwargs) -> Fe
         found["/".join(names[:-1])] = value[0]
     missing = [name for name in wanted if name not in found]
     if missing:
-      raise ValueError(f"layers: the model has no layer {missing[0]!r}; found {sorted(found) or 'none of them'}")
+      raise ValueError(f"layers: the model has no layer {missing[0]!r}; its layers are {_layer_names(variables, x)}")
     return {name: found[name] for name in wanted}
+
+  def _layer_names(variables, x):
+    shapes = jax.eval_shape(lambda v, im: model.apply(v, im, capture_intermediates=True, mutable=["intermediates"],
+                                                      **apply_kwargs)[1], variables, x)
+    names = []
+    for path, _ in jax.tree_util.tree_flatten_with_path(shapes.get("intermediates", {}))[0]:
+      keys = [getattr(k, "key", None) for k in path]
+      if len(keys) >= 2 and keys[1] == "__call__" and keys[0] not in names:
+        names.append(keys[0])
+    return ", ".join(names)
 
   return features
 
@@ -85,28 +96,59 @@ class RandomConvNet(nn.Module):
     return out
 
 
+_RANDOM_CONV: dict[tuple, tuple[Features, Any]] = {}
+
+# An initialisation runs once: compiled without LLVM's optimisation passes it compiles ~5x faster
+# on CPU (truncated-normal sampling is slow to optimise) and gives the same weights to float32
+# rounding (max difference ~1e-7 on He-normal kernels).
+QUICK_COMPILE = {"xla_backend_optimization_level": 0}
+
+
+def init_quickly(init: Callable, *args):
+  """``jax.jit(init)(*args)`` compiled with :data:`QUICK_COMPILE` (for a model's one-off ``init``)."""
+  return jax.jit(init).lower(*args).compile(compiler_options=QUICK_COMPILE)(*args)
+
+
 def random_conv_features(key: jax.Array, channels: Sequence[int] = (16, 32, 64), image_size: int = 32
                          ) -> tuple[Features, Any]:
-  """``(features, params)`` of a :class:`RandomConvNet` initialised from ``key``."""
-  net = RandomConvNet(tuple(channels))
-  params = jax.jit(net.init)(key, jnp.zeros((1, image_size, image_size, 3)))
-  return (lambda p, x: net.apply(p, x)), params
+  """``(features, params)`` of a :class:`RandomConvNet` initialised from ``key``. The weights do not
+  depend on ``image_size`` (kept for the call's signature); the pair is cached per ``(key,
+  channels)``, so every caller gets the same ``features`` function and the image optimisations
+  below, jitted with ``features`` static, compile once per shape rather than once per call."""
+  del image_size
+  channels = tuple(int(c) for c in channels)
+  cache_key = (np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key).tobytes(),
+               channels)
+  if cache_key not in _RANDOM_CONV:
+    net = RandomConvNet(channels)
+    params = init_quickly(net.init, key, jnp.zeros((1, 8, 8, 3)))
+    _RANDOM_CONV[cache_key] = (lambda p, x: net.apply(p, x)), params
+  return _RANDOM_CONV[cache_key]
 
 
 PRETRAINED = ("mobilenet_v2", "efficientnet_lite0")
 
 
-def pretrained_features(name: str, layers: Sequence[str]) -> tuple[Features, Any]:
-  """``(features, variables)`` of a pretrained ImageNet network (:mod:`cs231n_jax.pretrained`) at
-  ``layers`` (its submodule names, e.g. MobileNetV2's ``"block_3"``); images in [0, 1], the
-  network's own normalisation applied inside."""
+@functools.lru_cache(maxsize=16)
+def _pretrained_extractor(name: str, layers: tuple[str, ...]) -> tuple[Features, Any]:
   from cs231n_jax.pretrained import networks
 
-  if name not in PRETRAINED:
-    raise ValueError(f"features.name: expected one of {PRETRAINED}, got {name!r}")
   net = networks.load(name)
   inner = flax_features(net.model, layers, train=False)
   return (lambda v, x: inner(v, networks.preprocess(name, x))), net.variables
+
+
+def pretrained_features(name: str, layers: Sequence[str]) -> tuple[Features, Any]:
+  """``(features, variables)`` of a pretrained ImageNet network (:mod:`cs231n_jax.pretrained`) at
+  ``layers`` (its submodule names, e.g. MobileNetV2's ``"block_3"``); images in [0, 1], the
+  network's own normalisation applied inside. A layer the network lacks raises ``ValueError``
+  naming it and the layers it has (cached per ``(name, layers)``)."""
+  if name not in PRETRAINED:
+    raise ValueError(f"model: expected one of {PRETRAINED}, got {name!r}")
+  layers = tuple(layers)
+  features, variables = _pretrained_extractor(name, layers)
+  jax.eval_shape(features, variables, jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))  # names a missing layer, no compile
+  return features, variables
 
 
 def make_features(spec, layers: Sequence[str]) -> tuple[Features, Any]:
@@ -171,11 +213,17 @@ def target_grams(features: Features, params, images: Sequence[jax.Array], layers
     raise ValueError(f"blend: expected {len(images)} non-negative weights summing to 1, got {blend.tolist()}")
   out = {}
   for b, image in zip(blend, images):
-    feats = features(params, image[None])
+    grams = _layer_grams(features, tuple(layers), params, image)
     for name in layers:
-      g = gram_matrix(feats[name])[0] * b
+      g = grams[name] * b
       out[name] = g if name not in out else out[name] + g
   return out
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _layer_grams(features: Features, layers: tuple[str, ...], params, image: jax.Array) -> dict[str, jax.Array]:
+  feats = features(params, image[None])
+  return {name: gram_matrix(feats[name])[0] for name in layers}
 
 
 def check_image(image, name: str = "image", min_size: int = 8) -> jax.Array:
@@ -213,42 +261,93 @@ def optimize_image(loss_fn: Callable[[jax.Array], jax.Array], x0: jax.Array, tx:
   return x, losses
 
 
+def adam(learning_rate, num_steps: int, schedule: str = "constant") -> optax.GradientTransformation:
+  """Adam on the pixels at ``learning_rate`` (a float or a traced scalar): ``schedule`` ``"constant"``
+  (the lecture's plain gradient steps) or ``"cosine"`` (decayed to 0 over ``num_steps``: the last
+  steps are small, so the loss settles instead of jittering at the step size's noise floor)."""
+  if schedule == "constant":
+    return optax.adam(learning_rate)
+  if schedule == "cosine":
+    return optax.adam(optax.cosine_decay_schedule(learning_rate, max(int(num_steps), 1)))
+  raise ValueError(f"schedule: expected 'constant' or 'cosine', got {schedule!r}")
+
+
+def layer_weights(weights: Mapping[str, float], field: str) -> tuple[tuple[str, float], ...]:
+  if not weights:
+    raise ValueError(f"{field}: expected at least one layer name with its weight")
+  return tuple((str(k), float(v)) for k, v in weights.items())
+
+
+def check_layers(features: Features, params, image: jax.Array, layers: Sequence[str]) -> None:
+  """Raise ``ValueError`` naming the first of ``layers`` the extractor does not return (shapes only, no compile)."""
+  have = jax.eval_shape(features, params, jax.ShapeDtypeStruct((1, *image.shape), jnp.float32))
+  for name in layers:
+    if name not in have:
+      raise ValueError(f"layer: the feature extractor has no layer {name!r}; it has {sorted(have)}")
+
+
 def style_losses(features: Features, params, x: jax.Array, content_targets, grams, content_weights, style_weights):
   """``(content, style)`` losses per image of the NHWC batch ``x``."""
   feats = features(params, x)
   return content_loss(feats, content_targets, content_weights), gram_loss(feats, grams, style_weights)
 
 
-def style_transfer(features: Features, params, content: jax.Array, styles: Sequence[jax.Array], *,
-                   content_layers: Mapping[str, float], style_layers: Mapping[str, float], content_weight: float = 1.0,
-                   style_weight: float = 1.0, tv_weight: float = 0.0, blend: Sequence[float] | None = None,
-                   num_steps: int = 200, learning_rate: float = 0.02, init: str = "content",
-                   key: jax.Array | None = None) -> dict[str, Any]:
-  """Neural style transfer (Gatys et al. 2016; V27-V28): from the content image (or noise),
-  minimise ``content_weight * content + style_weight * style + tv_weight * TV`` over the pixels with
-  Adam. ``styles`` are blended by averaged Grams (``blend``). Returns the image (HWC) and the final
-  and initial content / style losses and the loss curve."""
-  content = check_image(content, "content")
-  grams = target_grams(features, params, styles, tuple(style_layers), blend)
+@functools.partial(jax.jit, static_argnames=("features", "content_layers", "style_layers", "num_steps", "schedule"))
+def _style_program(params, content, styles, blend, x0, weights, learning_rate, *, features, content_layers, style_layers,
+                   num_steps, schedule):
+  """The whole of :func:`style_transfer` as one program (targets, the scan, the final losses), so
+  calls that differ only in weights, learning rate or images of the same shapes share one compile."""
+  cl, sl = dict(content_layers), dict(style_layers)
+  grams = {}
+  for i, image in enumerate(styles):
+    feats = features(params, image[None])
+    for name in sl:
+      g = blend[i] * gram_matrix(feats[name])[0]
+      grams[name] = g if name not in grams else grams[name] + g
   content_targets = features(params, content[None])
-  if init == "content":
-    x0 = content[None]
-  elif init == "noise":
-    x0 = jax.random.uniform(jax.random.PRNGKey(0) if key is None else key, content[None].shape)
-  else:
-    raise ValueError(f"init: expected 'content' or 'noise', got {init!r}")
+  content_weight, style_weight, tv_weight = weights
 
   def parts(x):
-    c, s = style_losses(features, params, x, content_targets, grams, content_layers, style_layers)
+    c, s = style_losses(features, params, x, content_targets, grams, cl, sl)
     return c[0], s[0]
 
   def loss_fn(x):
     c, s = parts(x)
     return content_weight * c + style_weight * s + tv_weight * total_variation(x)[0]
 
-  run = jax.jit(lambda x: optimize_image(loss_fn, x, optax.adam(learning_rate), num_steps))
-  x, losses = run(x0)
-  c, s = parts(x)
-  c0, s0 = parts(x0)
+  x, losses = optimize_image(loss_fn, x0, adam(learning_rate, num_steps, schedule), num_steps)
+  return x, losses, parts(x), parts(x0)
+
+
+def style_transfer(features: Features, params, content: jax.Array, styles: Sequence[jax.Array], *,
+                   content_layers: Mapping[str, float], style_layers: Mapping[str, float], content_weight: float = 1.0,
+                   style_weight: float = 1.0, tv_weight: float = 0.0, blend: Sequence[float] | None = None,
+                   num_steps: int = 200, learning_rate: float = 0.02, init: str = "content",
+                   key: jax.Array | None = None, schedule: str = "constant") -> dict[str, Any]:
+  """Neural style transfer (Gatys et al. 2016; V27-V28): from the content image (or noise),
+  minimise ``content_weight * content + style_weight * style + tv_weight * TV`` over the pixels with
+  Adam. ``styles`` are blended by averaged Grams (``blend``). Returns the image (HWC) and the final
+  and initial content / style losses and the loss curve."""
+  content = check_image(content, "content")
+  styles = tuple(check_image(im, f"style[{i}]") for i, im in enumerate(styles))
+  if not styles:
+    raise ValueError("styles: expected at least one style image")
+  blend = np.full(len(styles), 1.0 / len(styles)) if blend is None else np.asarray(blend, np.float64)
+  if blend.shape != (len(styles),) or np.any(blend < 0) or not np.isclose(blend.sum(), 1.0):
+    raise ValueError(f"blend: expected {len(styles)} non-negative weights summing to 1, got {blend.tolist()}")
+  cl, sl = layer_weights(content_layers, "content_layers"), layer_weights(style_layers, "style_layers")
+  check_layers(features, params, content, [n for n, _ in cl + sl])
+  if num_steps < 1:
+    raise ValueError(f"num_steps: expected a positive count, got {num_steps}")
+  if init == "content":
+    x0 = content[None]
+  elif init == "noise":
+    x0 = jax.random.uniform(jax.random.PRNGKey(0) if key is None else key, content[None].shape)
+  else:
+    raise ValueError(f"init: expected 'content' or 'noise', got {init!r}")
+  x, losses, (c, s), (c0, s0) = _style_program(
+      params, content, styles, jnp.asarray(blend, jnp.float32), x0,
+      jnp.asarray([content_weight, style_weight, tv_weight], jnp.float32), jnp.float32(learning_rate), features=features,
+      content_layers=cl, style_layers=sl, num_steps=int(num_steps), schedule=schedule)
   return {"image": x[0], "content_loss": float(c), "style_loss": float(s), "initial_content_loss": float(c0),
           "initial_style_loss": float(s0), "losses": np.asarray(losses)}

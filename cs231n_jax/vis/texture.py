@@ -8,14 +8,14 @@ The bundled textures (:func:`bundled_texture`) are scikit-image's ``brick``, ``g
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from cs231n_jax.vis.style import Features, check_image, gram_loss, optimize_image, target_grams
+from cs231n_jax.vis.style import Features, adam, check_image, check_layers, gram_loss, gram_matrix, layer_weights, optimize_image
 
 TEXTURES = ("brick", "grass", "gravel")
 
@@ -123,25 +123,47 @@ def nearest_neighbour_texture_reference(texture: np.ndarray, out_shape: tuple[in
 # Gram-matrix synthesis.
 
 
-def gram_texture(features: Features, params, texture, layers: Mapping[str, float], out_shape: tuple[int, int],
-                 num_steps: int = 300, learning_rate: float = 0.05, key: jax.Array | None = None) -> dict[str, Any]:
-  """Neural texture synthesis (V25, the 9 steps): record the texture's Grams at ``layers``
-  (name -> weight ``w_l``), start from uniform noise, and minimise ``sum_l w_l E_l`` over the pixels
-  with Adam. Returns the image (HWC), the initial and final Gram loss, and the loss curve."""
-  texture = check_image(texture, "texture")
-  grams = target_grams(features, params, [texture], tuple(layers))
-  key = jax.random.PRNGKey(0) if key is None else key
-  x0 = jax.random.uniform(key, (1, *out_shape, 3))
+@functools.partial(jax.jit, static_argnames=("features", "layers", "num_steps", "schedule"))
+def _gram_program(params, texture, x0, learning_rate, *, features, layers, num_steps, schedule):
+  weights = dict(layers)
+  feats = features(params, texture[None])
+  grams = {name: gram_matrix(feats[name])[0] for name in weights}
 
   def loss_fn(x):
-    return gram_loss(features(params, x), grams, layers)[0]
+    return gram_loss(features(params, x), grams, weights)[0]
 
-  x, losses = jax.jit(lambda x: optimize_image(loss_fn, x, optax.adam(learning_rate), num_steps))(x0)
-  return {"image": x[0], "initial_loss": float(loss_fn(x0)), "loss": float(loss_fn(x)), "losses": np.asarray(losses),
+  x, losses = optimize_image(loss_fn, x0, adam(learning_rate, num_steps, schedule), num_steps)
+  return x, losses, loss_fn(x0), loss_fn(x), grams
+
+
+def gram_texture(features: Features, params, texture, layers: Mapping[str, float], out_shape: tuple[int, int],
+                 num_steps: int = 300, learning_rate: float = 0.05, key: jax.Array | None = None,
+                 schedule: str = "constant") -> dict[str, Any]:
+  """Neural texture synthesis (V25, the 9 steps): record the texture's Grams at ``layers``
+  (name -> weight ``w_l``), start from uniform noise, and minimise ``sum_l w_l E_l`` over the pixels
+  with Adam (``schedule``: :func:`cs231n_jax.vis.style.adam`). Returns the image (HWC), the initial
+  and final Gram loss, the loss curve and the texture's Grams; one compiled program per
+  (features, layers, shapes, num_steps)."""
+  texture = check_image(texture, "texture")
+  pairs = layer_weights(layers, "layers")
+  check_layers(features, params, texture, [n for n, _ in pairs])
+  h, w = out_shape
+  if h < 8 or w < 8 or num_steps < 1:
+    raise ValueError(f"out_shape / num_steps: expected at least 8x8 and a positive count, got {out_shape} / {num_steps}")
+  key = jax.random.PRNGKey(0) if key is None else key
+  x0 = jax.random.uniform(key, (1, h, w, 3))
+  x, losses, initial, final, grams = _gram_program(params, texture, x0, jnp.float32(learning_rate), features=features,
+                                                   layers=pairs, num_steps=int(num_steps), schedule=schedule)
+  return {"image": x[0], "initial_loss": float(initial), "loss": float(final), "losses": np.asarray(losses),
           "grams": grams}
+
+
+@functools.partial(jax.jit, static_argnames=("features", "layers"))
+def _texture_loss(params, image, grams, *, features, layers):
+  return gram_loss(features(params, image[None]), grams, dict(layers))[0]
 
 
 def texture_loss(features: Features, params, image, grams: Mapping[str, jax.Array], layers: Mapping[str, float]) -> float:
   """The Gram loss of ``image`` (HWC) against ``grams`` (e.g. an unrelated texture crop's loss)."""
   image = check_image(image, "image")
-  return float(gram_loss(features(params, image[None]), grams, layers)[0])
+  return float(_texture_loss(params, image, dict(grams), features=features, layers=layer_weights(layers, "layers")))

@@ -15,7 +15,7 @@ import ml_collections
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.runner = "cs231n_jax.tasks.style_transfer:run_algorithm"
+  c.runner = "cs231n_jax.studies.style_transfer:run_algorithm"
   c.algorithm = "texture"
   c.features = ml_collections.ConfigDict({
       "name": "mobilenet_v2", "channels": (), "seed": 0,
