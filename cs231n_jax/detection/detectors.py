@@ -23,17 +23,23 @@ from cs231n_jax.models.registry import register
 
 
 class Backbone(nn.Module):
-  """Conv-ReLU pairs with 2x2 max pooling between them: stride ``2 ** (len(widths) - 1)``."""
+  """Conv-ReLU pairs with 2x2 max pooling between them: stride ``2 ** (len(widths) - 1)``. With
+  ``group_norm`` > 0, each conv is followed by group normalisation with that many groups (no batch
+  statistics to carry, so the task stays stateless)."""
 
   widths: Sequence[int] = (32, 64, 96, 128)
+  group_norm: int = 0
 
   @nn.compact
   def __call__(self, x):
+    def norm(h, name):
+      return nn.GroupNorm(num_groups=self.group_norm, name=name)(h) if self.group_norm else h
+
     for i, f in enumerate(self.widths):
       if i:
         x = nn.max_pool(x, (2, 2), (2, 2))
-      x = nn.relu(nn.Conv(f, (3, 3), name=f"conv{i}a")(x))
-      x = nn.relu(nn.Conv(f, (3, 3), name=f"conv{i}b")(x))
+      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}a")(x), f"norm{i}a"))
+      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}b")(x), f"norm{i}b"))
     return x
 
 
@@ -45,11 +51,12 @@ class SingleShot(nn.Module):
   num_anchors: int = 3
   widths: Sequence[int] = (32, 64, 96, 128)
   head_width: int = 128
+  group_norm: int = 0
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train
-    f = Backbone(self.widths, name="backbone")(x)
+    f = Backbone(self.widths, self.group_norm, name="backbone")(x)
     f = nn.relu(nn.Conv(self.head_width, (3, 3), name="head")(f))
     return nn.Conv(5 * self.num_anchors + self.num_classes, (1, 1), name="out")(f)
 

@@ -39,7 +39,7 @@ from cs231n_jax import optim
 from cs231n_jax.data import coco_format
 from cs231n_jax.data import scenes as S
 from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
-from cs231n_jax.detection import detectors, metrics, ops
+from cs231n_jax.detection import detectors, metrics, ops, two_stage
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import family_of, get_model
 from cs231n_jax.train import loop
@@ -47,7 +47,7 @@ from cs231n_jax.train.steps import mean_over_valid, psum_if
 from cs231n_jax.train.task import Data, Task
 
 RUNNER = "cs231n_jax.tasks.detection:run"
-MODELS = ("single_shot", "classify_localize")
+MODELS = ("single_shot", "classify_localize", "faster_rcnn")
 
 
 def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
@@ -67,6 +67,13 @@ def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
       "noobj_weight": 0.5, "box_weight": 2.0,
       "pre_nms": 100, "nms_iou": 0.5, "max_detections": 50, "score_threshold": 0.001,
   })
+  if model == "faster_rcnn":  # Ren et al. 2015 / Girshick 2015 numbers (module docstring of detection.two_stage)
+    c.task.stride = 4
+    c.task.update({
+        "rpn_sizes": two_stage.default_sizes(56), "rpn_ratios": (0.5, 1.0, 2.0), "rpn_pos_iou": 0.7, "rpn_neg_iou": 0.3,
+        "rpn_batch": 256, "rpn_nms_iou": 0.7, "pre_nms_train": 600, "post_nms_train": 150, "pre_nms_test": 1000,
+        "post_nms_test": 300, "fg_iou": 0.5, "roi_batch": 64, "fg_fraction": 0.25, "eval_chunk": 20,
+    })
   c.optimizer = optim.default_config("adam", 1e-3)
   c.optimizer.schedule.name = "cosine"
   c.train = loop.engine_config()
@@ -92,17 +99,23 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   loop.check_engine_config(config.train)
 
 
+def with_masks(config) -> bool:
+  return config.model.name == "faster_rcnn" and bool(config.model.get("kwargs", {}).get("mask_head", False))
+
+
 def load_splits(config) -> tuple[dict[str, dict[str, np.ndarray]], tuple[str, ...]]:
   d = config.data
-  keys = ("image", "boxes", "labels", "valid")
+  keys = ("image", "boxes", "labels", "valid") + (("masks",) if with_masks(config) else ())
   if d.name == "scenes":
     min_objects = d.max_objects if config.model.name == "classify_localize" else d.min_objects
     splits = S.load_detection_scenes(d.num_train, d.num_val, d.num_test, config.seed, d.image_size, d.max_objects,
                                      d.classes, min_objects)
-    return {k: {key: v.arrays(False)[key] for key in keys} for k, v in splits.items()}, splits["train"].class_names
-  coco = coco_format.load_coco_directory(d.dir, d.annotation_file, d.max_objects, d.image_size, with_masks=False,
+    return {k: {key: v.arrays(True)[key] for key in keys} for k, v in splits.items()}, splits["train"].class_names
+  coco = coco_format.load_coco_directory(d.dir, d.annotation_file, d.max_objects, d.image_size, with_masks=with_masks(config),
                                          truncate=False)
   arrays = {"image": coco.images, "boxes": coco.boxes, "labels": coco.labels, "valid": coco.valid}
+  if with_masks(config):
+    arrays["masks"] = coco.masks
   order = np.random.default_rng(config.seed).permutation(len(coco))
   n_val = max(1, int(round(d.val_fraction * len(coco))))
   parts = {"train": order[n_val:], "val": order[:n_val], "test": order[:n_val]}
@@ -195,9 +208,15 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
   t = config.task
   kind = config.model.name
   anchors = grid_anchors(image_size, t) if kind == "single_shot" else None
+  if kind == "faster_rcnn":
+    anchors = two_stage.image_anchors(image_size, t.stride, t.rpn_sizes, t.rpn_ratios)
   num_anchors = len(t.anchor_sizes)
+  masks = with_masks(config)
 
-  def losses(params, batch):
+  def losses(params, batch, key):
+    if kind == "faster_rcnn":
+      total, parts = two_stage.faster_rcnn_loss(model, params, batch, key, anchors, t, image_size)
+      return total, parts
     out = model.apply({"params": params}, batch["image"])
     if kind == "single_shot":
       return single_shot_loss(out, batch, anchors, t, num_anchors), out
@@ -209,11 +228,10 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     return {"params": params, "opt_state": tx.init(params)}
 
   def train_step(state, batch, key, axis_name=None):
-    del key
     mask = batch["mask"]
 
     def loss_fn(params):
-      per, _ = losses(params, batch)
+      per, _ = losses(params, batch, key)
       return mean_over_valid(per, mask, axis_name)
 
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
@@ -222,9 +240,11 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": psum_if(loss, axis_name)}
 
   def eval_step(state, batch):
-    per, out = losses(state["params"], batch)
+    per, out = losses(state["params"], batch, jax.random.PRNGKey(0))
     mask = batch["mask"]
     sums = {"loss_sum": jnp.sum(per * mask), "count": jnp.sum(mask)}
+    if kind == "faster_rcnn":
+      sums.update({f"{k}_loss_sum": jnp.sum(v * mask) for k, v in out.items()})
     if kind == "classify_localize":
       box = classify_localize_boxes(out, image_size)
       iou = jax.vmap(lambda a, b: ops.box_iou(a[None], b[None])[0, 0])(box, batch["boxes"][:, 0])
@@ -232,22 +252,40 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
       sums["box_iou_sum"] = jnp.sum(iou * mask)
     return sums
 
-  predict = jax.jit(lambda params, images: detect(model, params, images, config, image_size))
+  if kind == "faster_rcnn":
+    predict = jax.jit(lambda params, images: two_stage.faster_rcnn_detect(model, params, images, anchors, t, image_size, masks))
+  else:
+    predict = jax.jit(lambda params, images: dict(zip(("boxes", "scores", "labels", "valid"),
+                                                      detect(model, params, images, config, image_size))))
+  chunk = int(t.get("eval_chunk", 100))
 
   def finish(state, evals, workdir):
     del evals, workdir
-    if kind != "single_shot":
+    if kind == "classify_localize":
       return {}
     out: dict[str, Any] = {}
     for split in ("val", "test"):
       arr = splits[split]
-      dets = [predict(state["params"], arr["image"][k:k + 100]) for k in range(0, len(arr["image"]), 100)]
-      boxes, scores, labels, valid = (np.concatenate([np.asarray(d[i]) for d in dets]) for i in range(4))
-      args = (arr["boxes"], arr["labels"], arr["valid"], boxes, scores, labels, valid)
+      dets = [predict(state["params"], arr["image"][k:k + chunk]) for k in range(0, len(arr["image"]), chunk)]
+      d = {key: np.concatenate([np.asarray(x[key]) for x in dets]) for key in dets[0]}
+      args = (arr["boxes"], arr["labels"], arr["valid"], d["boxes"], d["scores"], d["labels"], d["valid"])
       ours = metrics.mean_average_precision(*args, num_classes=num_classes)
       coco = metrics.cocoeval(*args, num_classes=num_classes)
       out.update({f"{split}_map50": ours["map50"], f"{split}_map": ours["map"],
                   f"{split}_cocoeval_map50": coco["map50"], f"{split}_cocoeval_map": coco["map"]})
+      # class-agnostic mAP@0.5 (every label 0): separates localisation from classification errors
+      agnostic = metrics.mean_average_precision(arr["boxes"], np.where(arr["valid"], 0, -1), arr["valid"], d["boxes"],
+                                                d["scores"], np.where(d["valid"], 0, -1), d["valid"], num_classes=1)
+      out[f"{split}_map50_class_agnostic"] = agnostic["map50"]
+      if kind == "faster_rcnn":
+        out[f"{split}_rpn_recall"] = two_stage.proposal_recall(d["proposals"], d["proposals_valid"], arr["boxes"], arr["valid"])
+        out[f"{split}_num_proposals"] = int(d["proposals"].shape[1])
+      if masks:
+        pred_masks = d["masks"] >= 0.5
+        seg = metrics.cocoeval(*args, num_classes=num_classes, iou_type="segm", gt_masks=arr["masks"], masks=pred_masks)
+        out[f"{split}_mask_map"], out[f"{split}_mask_map50"] = seg["map"], seg["map50"]
+        out[f"{split}_mask_iou"] = two_stage.mean_mask_iou(arr["masks"], arr["labels"], arr["valid"], d["masks"], d["labels"],
+                                                           d["valid"], d["scores"], 0.5, arr["boxes"], d["boxes"])
     return out
 
   return Task(init=init, train_step=train_step, eval_step=eval_step, metric="loss", mode="min",
@@ -257,6 +295,11 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
 def detect(model, params, images, config, image_size: int):
   """(boxes, scores, labels, valid) of a batch of images, padded to ``task.max_detections``
   (classification + localization: one box per image)."""
+  if config.model.name == "faster_rcnn":
+    t = config.task
+    anchors = two_stage.image_anchors(image_size, t.stride, t.rpn_sizes, t.rpn_ratios)
+    d = two_stage.faster_rcnn_detect(model, params, images, anchors, t, image_size)
+    return d["boxes"], d["scores"], d["labels"], d["valid"]
   out = model.apply({"params": params}, images)
   if config.model.name == "single_shot":
     return single_shot_detect(out, grid_anchors(image_size, config.task), config.task, len(config.task.anchor_sizes),
@@ -270,6 +313,8 @@ def build_model(config, num_classes: int):
   kwargs = dict(config.model.get("kwargs", {}))
   if config.model.name == "single_shot":
     kwargs["num_anchors"] = len(config.task.anchor_sizes)
+  if config.model.name == "faster_rcnn":
+    kwargs["num_anchors"] = len(config.task.rpn_sizes) * len(config.task.rpn_ratios)
   return get_model(config.model.name, num_classes=num_classes, **kwargs)
 
 
