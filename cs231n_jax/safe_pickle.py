@@ -15,9 +15,14 @@ and always load. The allow-lists:
   spellings), ``_codecs.encode`` (how Python 3 pickles ``bytes`` at protocol 2) and the
   ``bytes`` / ``bytearray`` / ``set`` / ``frozenset`` constructors.
 * :data:`COLLECTIONS`: ``collections.OrderedDict``.
-* :data:`TORCH`: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_parameter`` and ``torch.*Storage``.
-  These resolve to stand-ins defined here, never to torch: a tensor becomes a numpy array read from
-  the ``.pth`` zip's ``data/<key>`` record, so reading weights neither imports torch nor runs its code.
+* :data:`TORCH`: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_tensor`` / ``_rebuild_parameter`` and
+  ``torch.*Storage``. These resolve to stand-ins defined here, never to torch: a tensor becomes a numpy
+  array read from its storage, so reading weights neither imports torch nor runs its code.
+
+:func:`load_torch` reads both on-disk formats of ``torch.save``: the zip format (since 1.6:
+``<name>/data.pkl`` plus ``<name>/data/<key>`` per storage) and the legacy one (before 1.6, still
+shipped in many weight files: a stream of pickles -- magic number, protocol, system info, the object,
+the storage keys -- then each storage as an 8-byte element count and its raw bytes).
 
 Reading never executes anything beyond these functions. A file that needs another global is refused,
 not worked around: convert it to ``.npz`` with a trusted tool.
@@ -28,6 +33,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -98,31 +104,64 @@ _STORAGES = {
 }
 
 
-def _rebuild_tensor_v2(storage: np.ndarray, storage_offset: int, size: tuple, stride: tuple,
-                       requires_grad: bool = False, backward_hooks: Any = None, metadata: Any = None) -> np.ndarray:
-  """``torch._utils._rebuild_tensor_v2`` without torch: the strided view of a 1-D storage, copied."""
-  if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+class _Storage:
+  """A typed storage; its bytes arrive with it (zip format) or after the pickle (legacy format)."""
+
+  def __init__(self, dtype: np.dtype, numel: int):
+    self.dtype, self.numel, self.array = dtype, int(numel), None
+
+
+class _Tensor:
+  """A tensor as the pickle describes it: a strided view of a storage, made an array by :func:`_materialise`."""
+
+  def __init__(self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]):
+    self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+
+def _rebuild_tensor_v2(storage: _Storage, storage_offset: int, size: tuple, stride: tuple, *unused: Any) -> _Tensor:
+  """``torch._utils._rebuild_tensor_v2`` (and the legacy ``_rebuild_tensor``) without torch."""
+  if not isinstance(storage, _Storage):
     raise UnsafePickleError("_rebuild_tensor_v2: expected a storage record as its first argument")
-  size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-  if any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
-    raise UnsafePickleError(f"_rebuild_tensor_v2: negative size {size} / stride {stride} / offset {storage_offset}")
-  if size and all(s > 0 for s in size):
-    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= storage.shape[0]:
-      raise UnsafePickleError(f"_rebuild_tensor_v2: size {size} stride {stride} reads past a storage of {storage.shape[0]}")
-  base = storage[storage_offset:]
-  item = storage.dtype.itemsize
-  view = np.lib.stride_tricks.as_strided(base, shape=size, strides=tuple(s * item for s in stride), writeable=False)
-  return np.array(view)
+  size, stride, offset = tuple(int(s) for s in size), tuple(int(s) for s in stride), int(storage_offset)
+  if any(s < 0 for s in size) or any(s < 0 for s in stride) or offset < 0:
+    raise UnsafePickleError(f"_rebuild_tensor_v2: negative size {size} / stride {stride} / offset {offset}")
+  return _Tensor(storage, offset, size, stride)
 
 
-def _rebuild_parameter(data: np.ndarray, requires_grad: bool = False, backward_hooks: Any = None) -> np.ndarray:
+def _rebuild_parameter(data: Any, requires_grad: bool = False, backward_hooks: Any = None, *unused: Any) -> Any:
   return data
+
+
+def _tensor_array(t: _Tensor) -> np.ndarray:
+  base = t.storage.array
+  if base is None:
+    raise UnsafePickleError("a tensor refers to a storage the file does not contain")
+  if t.size and all(n > 0 for n in t.size):
+    last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride))
+    if last >= base.shape[0]:
+      raise UnsafePickleError(f"_rebuild_tensor_v2: size {t.size} stride {t.stride} reads past a storage of {base.shape[0]}")
+  item = base.dtype.itemsize
+  view = np.lib.stride_tricks.as_strided(base[t.offset:], shape=t.size, strides=tuple(s * item for s in t.stride),
+                                         writeable=False)
+  return np.array(view)  # a contiguous copy
+
+
+def _materialise(obj: Any) -> Any:
+  if isinstance(obj, _Tensor):
+    return _tensor_array(obj)
+  if isinstance(obj, OrderedDict):
+    return OrderedDict((k, _materialise(v)) for k, v in obj.items())
+  if isinstance(obj, dict):
+    return {k: _materialise(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return type(obj)(_materialise(v) for v in obj)
+  return obj
 
 
 def _torch_globals() -> dict[tuple[str, str], Any]:
   table: dict[tuple[str, str], Any] = {
       ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+      ("torch._utils", "_rebuild_tensor"): _rebuild_tensor_v2,  # the legacy format's name
       ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
   }
   for name, dtype in _STORAGES.items():
@@ -196,16 +235,40 @@ def loads(data: bytes, allowed: Mapping | Iterable[Mapping] = NUMPY, **kwargs: A
   return load(io.BytesIO(data), allowed, **kwargs)
 
 
-def load_torch(path: str | os.PathLike) -> Any:
-  """Read a PyTorch (>= 1.6, zip format) ``.pth`` / ``.pt`` without torch: tensors become numpy arrays.
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization's MAGIC_NUMBER
+LEGACY_PROTOCOL = 1001
 
-  Only :data:`TORCH`, :data:`COLLECTIONS` and :data:`NUMPY` globals are allowed. The legacy (pre-1.6,
-  non-zip) format is refused with a message saying how to re-save it.
+
+def load_torch(path: str | os.PathLike) -> Any:
+  """Read a PyTorch ``.pth`` / ``.pt`` (zip or legacy format) without torch: tensors become numpy arrays.
+
+  Only :data:`TORCH`, :data:`COLLECTIONS` and :data:`NUMPY` globals are allowed.
   """
   p = Path(path)
-  if not zipfile.is_zipfile(p):
-    raise DataError(f"{p}: not a zip-format PyTorch file (the legacy format is not read; "
-                    "re-save with torch >= 1.6 or as .npz)")
+  if not p.is_file():
+    raise DataError(f"weights: no such file {str(path)!r}")
+  return _materialise(_load_zip(p) if zipfile.is_zipfile(p) else _load_legacy(p))
+
+
+def _storage_loader(source: Path, storages: dict[str, _Storage], read: Callable[[str, np.dtype], np.ndarray] | None):
+  """``persistent_load`` for torch's storage records: ``('storage', type, key, location, numel[, view])``."""
+
+  def persistent(pid: Any) -> _Storage:
+    if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and isinstance(pid[1], StorageType)):
+      raise UnsafePickleError(f"{source}: refused persistent id {str(pid)[:80]!r} (expected a torch storage record)")
+    if len(pid) == 6 and pid[5] is not None:
+      raise UnsafePickleError(f"{source}: storage views (the legacy view_metadata) are not supported")
+    stype, key, numel = pid[1], str(pid[2]), pid[4]
+    if key not in storages:
+      storages[key] = _Storage(stype.dtype, numel)
+      if read is not None:
+        storages[key].array = read(key, stype.dtype)
+    return storages[key]
+
+  return persistent
+
+
+def _load_zip(p: Path) -> Any:
   with zipfile.ZipFile(p) as z:
     names = z.namelist()
     pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -217,23 +280,50 @@ def load_torch(path: str | os.PathLike) -> Any:
       order = z.read(prefix + "byteorder").decode(errors="replace").strip() or "little"
     if order not in ("little", "big"):
       raise DataError(f"{p}: byteorder record is {order!r}, expected 'little' or 'big'")
-    storages: dict[str, np.ndarray] = {}
 
-    def persistent(pid: Any) -> np.ndarray:
-      if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], StorageType)):
-        raise UnsafePickleError(f"{p}: refused persistent id {str(pid)[:80]!r} (expected a torch storage record)")
-      _, stype, key, _location, numel = pid
-      key = str(key)
-      if key not in storages:
-        record = f"{prefix}data/{key}"
-        if record not in names:
-          raise DataError(f"{p}: storage record {record} missing from the zip")
-        dtype = stype.dtype.newbyteorder("<" if order == "little" else ">")
-        raw = z.read(record)
-        if len(raw) < int(numel) * dtype.itemsize:
-          raise DataError(f"{p}: storage {key} holds {len(raw)} bytes, expected {int(numel) * dtype.itemsize}")
-        storages[key] = np.frombuffer(raw, dtype=dtype, count=int(numel)).astype(stype.dtype)
-      return storages[key]
+    def read(key: str, dtype: np.dtype) -> np.ndarray:
+      record = f"{prefix}data/{key}"
+      if record not in names:
+        raise DataError(f"{p}: storage record {record} missing from the zip")
+      numel = storages[key].numel
+      raw = z.read(record)
+      if len(raw) < numel * dtype.itemsize:
+        raise DataError(f"{p}: storage {key} holds {len(raw)} bytes, expected {numel * dtype.itemsize}")
+      return np.frombuffer(raw, dtype=dtype.newbyteorder("<" if order == "little" else ">"), count=numel).astype(dtype)
 
+    storages: dict[str, _Storage] = {}
     with z.open(pkl[0]) as f:
-      return load(f, (TORCH, COLLECTIONS, NUMPY), source=str(p), persistent_load=persistent, encoding="utf-8")
+      return load(f, (TORCH, COLLECTIONS, NUMPY), source=str(p), persistent_load=_storage_loader(p, storages, read),
+                  encoding="utf-8")
+
+
+def _load_legacy(p: Path) -> Any:
+  with open(p, "rb") as f:
+    try:
+      magic = RestrictedUnpickler(f, {}, source=str(p)).load()  # an int: no global allowed
+    except Exception:  # not a pickle, or a pickle naming a global: either way not this format
+      magic = None
+    if magic != LEGACY_MAGIC:
+      raise DataError(f"{p}: not a PyTorch file (neither a zip nor the legacy format: its magic number is missing)")
+    protocol = load(f, {}, source=str(p))
+    if protocol != LEGACY_PROTOCOL:
+      raise DataError(f"{p}: legacy protocol version {protocol}, expected {LEGACY_PROTOCOL}")
+    sys_info = load(f, {}, source=str(p))  # endianness and type sizes: plain values, no global
+    order = "<" if not isinstance(sys_info, dict) or sys_info.get("little_endian", True) else ">"
+    storages: dict[str, _Storage] = {}
+    obj = load(f, (TORCH, COLLECTIONS, NUMPY), source=str(p), persistent_load=_storage_loader(p, storages, None),
+               encoding="utf-8")
+    keys = load(f, {}, source=str(p))
+    for key in keys:
+      storage = storages.get(str(key))
+      if storage is None:
+        raise DataError(f"{p}: storage {key} is listed but no tensor refers to it")
+      head = f.read(8)
+      if len(head) != 8:
+        raise DataError(f"{p}: the file ends before storage {key}")
+      numel = struct.unpack("<q", head)[0]
+      raw = f.read(numel * storage.dtype.itemsize)
+      if numel < storage.numel or len(raw) != numel * storage.dtype.itemsize:
+        raise DataError(f"{p}: storage {key}: the file ends before its {max(numel, storage.numel)} elements")
+      storage.array = np.frombuffer(raw, dtype=storage.dtype.newbyteorder(order)).astype(storage.dtype)
+  return obj

@@ -106,10 +106,62 @@ def test_pth_strided_view_out_of_bounds_refused(tmp_path):
     safe_pickle.load_torch(path)
 
 
-def test_legacy_pth_refused(tmp_path):
+def test_a_pickle_that_is_neither_torch_format_is_refused(tmp_path):
   path = tmp_path / "old.pth"
   path.write_bytes(pickle.dumps({"a": 1}))
-  with pytest.raises(DataError, match="not a zip-format"):
+  with pytest.raises(DataError, match="neither a zip nor the legacy format"):
+    safe_pickle.load_torch(path)
+
+
+def test_legacy_format_read_without_torch(tmp_path):
+  # torch < 1.6's stream: magic, protocol, sys info, the object (storages by persistent id), keys, storages.
+  class Pickler(pickle.Pickler):
+    def persistent_id(self, obj):
+      return obj if isinstance(obj, tuple) and obj and obj[0] == "storage" else None
+
+  class FloatStorage:  # pickled as the global torch.FloatStorage
+    __module__, __qualname__ = "torch", "FloatStorage"
+
+  import io
+  import struct
+  import types
+
+  torch_utils = types.ModuleType("torch._utils")
+  rebuild = lambda *a: None  # noqa: E731
+  rebuild.__module__, rebuild.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+  torch_utils._rebuild_tensor_v2 = rebuild
+  fake_torch = types.ModuleType("torch")
+  fake_torch.FloatStorage = FloatStorage
+  saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+  sys.modules.update({"torch": fake_torch, "torch._utils": torch_utils})
+  try:
+    class Tensor:
+      def __init__(self, storage, offset, size, stride):
+        self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+      def __reduce__(self):
+        return (rebuild, self.args)
+
+    storage = ("storage", FloatStorage, "0", "cpu", 6)
+    state = collections.OrderedDict(w=Tensor(storage, 0, (2, 3), (1, 2)), b=Tensor(storage, 4, (2,), (1,)))
+    out = io.BytesIO()
+    for header in (safe_pickle.LEGACY_MAGIC, safe_pickle.LEGACY_PROTOCOL, {"little_endian": True}):
+      pickle.dump(header, out, protocol=2)
+    Pickler(out, protocol=2).dump(state)
+    pickle.dump(["0"], out, protocol=2)
+  finally:
+    for k, v in saved.items():
+      sys.modules.pop(k) if v is None else sys.modules.__setitem__(k, v)
+  values = np.arange(6, dtype=np.float32)
+  out.write(struct.pack("<q", 6) + values.tobytes())
+  path = tmp_path / "legacy.pth"
+  path.write_bytes(out.getvalue())
+  d = safe_pickle.load_torch(path)
+  assert list(d) == ["w", "b"]
+  np.testing.assert_array_equal(d["w"], values[:6].reshape(3, 2).T)  # strides (1, 2): a transposed view
+  np.testing.assert_array_equal(d["b"], values[4:6])
+  path.write_bytes(out.getvalue()[:-8])  # the last storage cut short
+  with pytest.raises(DataError, match="the file ends before its 6 elements"):
     safe_pickle.load_torch(path)
 
 
