@@ -35,8 +35,11 @@ demo: $(RUNTIME_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check cs231n_jax tests experiments
 
+# One test worker per core (pytest-xdist; a file's tests stay in one worker, so module fixtures are
+# built once). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The quick subset for development: everything not marked slow.
 test-fast: $(TEST_STAMP)
