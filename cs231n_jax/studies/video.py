@@ -145,6 +145,9 @@ def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   for n in config.study.train_sizes:
     row = {"num_train": int(n)}
     for name in (config.study.flow_model, config.study.pixel_model):
+      if name in streams and int(n) == int(config.data.num_train):  # the same run as above: not trained twice
+        row[name] = streams[name]["results"]["test_video_hit1"]
+        continue
       c = model_config(config, name)
       c.data.num_train = int(n)
       r = video_task.run(c, str(workdir / f"{name}_n{n}"))
@@ -257,4 +260,52 @@ def run_filters(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
   if config.study.get("figure"):
     filter_strips(kernels, epath.Path(config.study.figure))
   (workdir / "filters.json").write_text(json.dumps(out, indent=2))
+  return out
+
+
+# ---------------------------------------------------------------------------------------------
+# I3D: the pretrained ImageNet network inflated, on a "boring" clip.
+# ---------------------------------------------------------------------------------------------
+
+
+def run_inflate_pretrained(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Inflate a pretrained ImageNet network of :mod:`cs231n_jax.pretrained` (``study.base``, e.g.
+  MobileNetV2 with its batch norms and depthwise convolutions) to ``study.time`` frames and run it on
+  clips that repeat one photo ``study.frames`` times (``study.photos`` at ``study.size`` pixels): the
+  inflated network's logits against the 2-D network's on the photo (max |difference|, and whether the
+  top-5 classes agree), then on a clip whose middle frame is shifted (the inflated filters read time).
+  One compiled program for all forward passes."""
+  import jax.numpy as jnp
+
+  from cs231n_jax.pretrained import networks
+  from cs231n_jax.video import i3d
+
+  s = config.study
+  workdir = epath.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  net = networks.load(s.base)
+  images = np.stack([networks.photo(p, s.size) for p in s.photos])
+  x = networks.preprocess(s.base, jnp.asarray(images))
+  clip = jnp.repeat(x[:, None], s.frames, axis=1)
+  moving = clip.at[:, s.frames // 2].set(jnp.roll(x, 8, axis=2))
+  inflated = i3d.Inflated(base=s.base, base_kwargs={}, time=s.time)
+  v3d = i3d.inflate_variables(net.variables, s.time)
+
+  @jax.jit
+  def forward(v2d, v3d, x, clip, moving):
+    return (net.model.apply(v2d, x, train=False), inflated.apply(v3d, clip, train=False),
+            inflated.apply(v3d, moving, train=False))
+
+  want, got, got_moving = (np.asarray(a, np.float64) for a in forward(net.variables, v3d, x, clip, moving))
+  top5 = lambda a: np.argsort(-a, -1)[:, :5]
+  out = {"base": s.base, "time": int(s.time), "frames": int(s.frames), "size": int(s.size), "photos": list(s.photos),
+         "params_2d": int(sum(np.size(a) for a in jax.tree.leaves(net.variables["params"]))),
+         "params_3d": int(sum(np.size(a) for a in jax.tree.leaves(v3d["params"]))),
+         "max_abs_logit": float(np.abs(want).max()),
+         "constant_clip_max_abs_diff": float(np.abs(got - want).max()),
+         "constant_clip_top5_equal": bool(np.array_equal(top5(got), top5(want))),
+         "shifted_frame_max_abs_diff": float(np.abs(got_moving - want).max()),
+         "top1_2d": [networks.CLASSES[i] for i in want.argmax(-1)]}
+  (workdir / "inflate.json").write_text(json.dumps(out, indent=2))
+  print(json.dumps(out, indent=2))
   return out

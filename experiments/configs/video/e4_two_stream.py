@@ -2,7 +2,8 @@
 spatial stream (RGB frames) and the temporal stream (stacked optical flow; here the generator's ground
 truth, standing in for Brox-Malik flow) trained separately through the engine, then fused by averaging
 softmax and by a linear SVM on the streams' validation scores; then the flow stream against a raw-pixel
-3-D CNN (C3D-tiny) at 50 / 200 / 1,000 training clips. Adam 1e-3, batch 32, 300 steps.
+3-D CNN (C3D-tiny) at 50 / 200 / 1,000 training clips. Adam 1e-3, batch 32, 100 steps per run
+(the temporal stream's run at 1,000 clips is the one fused above).
 
 Command: cs231n-jax train --config experiments/configs/video/e4_two_stream.py --workdir workdirs/video_e4
 Expected: not yet measured (started on CPU-2, stopped unfinished at the deadline; docs/results.md)
@@ -21,8 +22,8 @@ def get_config():
   c.data.num_train = 1000
   c.data.num_val = 250
   c.data.num_test = 1000
-  c.train.num_steps = 300
-  c.train.eval_every = 100
+  c.train.num_steps = 100
+  c.train.eval_every = 50
   c.train.progress = False
   c.study = {"train_sizes": (50, 200, 1000), "flow_model": "temporal_stream", "pixel_model": "c3d_tiny",
              "model_kwargs": {}, "flow": "ground_truth", "timing_batch": 32}

@@ -1,0 +1,28 @@
+"""E3 (order of events; the data of e3_order.py: 32 frames at 16x16, two 2-frame events at least 8 frames
+apart and 6 from the ends, 2,000 training clips, 1,000 test clips) for the two models that did not finish
+in e3_order.py's run on the loaded CPU-2: the local 3-D CNN (temporal receptive field 5, scores averaged
+over time; chance by construction) and the ConvGRU (GRU-RCN), both at half width (8, 16); Adam 1e-3,
+batch 32, 150 steps (LRCN trained 300).
+
+Command: cs231n-jax train --config experiments/configs/video/e3_local_convgru.py --workdir workdirs/video_e3_local_convgru
+Expected: not yet measured
+"""
+
+import importlib.util
+from pathlib import Path
+
+
+def _e3():
+  spec = importlib.util.spec_from_file_location("e3_order", Path(__file__).with_name("e3_order.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def get_config():
+  c = _e3()
+  c.train.num_steps = 150
+  c.train.eval_every = 50
+  c.study.models = ("local_3d_cnn", "conv_gru")
+  c.study.model_kwargs = {"local_3d_cnn": {"widths": (8, 16)}, "conv_gru": {"widths": (8, 16)}}
+  return c

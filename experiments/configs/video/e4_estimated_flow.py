@@ -1,0 +1,28 @@
+"""E4's two streams with *estimated* optical flow: the temporal stream reads scikit-image's iterative
+Lucas-Kanade flow (optical_flow_ilk, computed per pair of frames of the noisy clips; a substitute for the
+lecture's Brox-Malik flow, which has no offline implementation) instead of the generator's ground truth.
+The data and training of e4_two_stream.py (E1's left / right clips, 8 frames at 16x16, 1,000 training
+clips, 1,000 test clips; Adam 1e-3, batch 32), the spatial and temporal streams fused by averaged softmax
+and by a linear SVM on the validation scores; no small-data sweep.
+
+Command: cs231n-jax train --config experiments/configs/video/e4_estimated_flow.py --workdir workdirs/video_e4_ilk
+Expected: not yet measured
+"""
+
+import importlib.util
+from pathlib import Path
+
+
+def _e4():
+  spec = importlib.util.spec_from_file_location("e4_two_stream", Path(__file__).with_name("e4_two_stream.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def get_config():
+  c = _e4()
+  c.data.flow = "ilk"
+  c.study.flow = "ilk"
+  c.study.train_sizes = ()
+  return c
