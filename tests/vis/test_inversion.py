@@ -15,6 +15,7 @@ def test_inversion_from_two_depths_cuts_the_feature_loss_100x_and_keeps_the_clas
   image = jnp.asarray(texture.bundled_texture("brick", 16))
   head = jax.random.normal(jax.random.PRNGKey(1), (16, 5))
 
+  @jax.jit
   def classify(x):
     return jnp.mean(features(params, x)["conv2"], axis=(1, 2)) @ head
 

@@ -48,7 +48,7 @@ def test_total_variation_against_loops(beta):
 def test_flax_features_reads_named_layers_and_names_a_missing_one():
   model = get_model("small_vgg", widths=(4, 8), num_classes=3)
   x = jnp.zeros((1, 8, 8, 3))
-  variables = jax.jit(model.init)(KEY, x)
+  variables = style.init_quickly(model.init, KEY, x)
   names = [k for k in variables["params"] if k.startswith("Conv")][:2]
   feats = jax.jit(style.flax_features(model, names, train=False))(variables, x)
   assert list(feats) == names and all(v.ndim == 4 for v in feats.values())
