@@ -1,0 +1,80 @@
+"""The seq2seq encoder-decoder (fixed context / additive attention) and its task."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.tasks import seq2seq as S
+from cs231n_jax.text.seq2seq import Seq2Seq, additive_attention, make_batch
+
+
+def test_batches_are_reversals_and_sorts():
+  src, tgt = make_batch(jax.random.key(0), 8, 7, 5, "reverse")
+  np.testing.assert_array_equal(np.asarray(tgt), np.asarray(src)[:, ::-1])
+  src, tgt = make_batch(jax.random.key(0), 8, 7, 5, "sort")
+  np.testing.assert_array_equal(np.asarray(tgt), np.sort(np.asarray(src), axis=1))
+  with pytest.raises(ConfigError, match="task.kind"):
+    make_batch(jax.random.key(0), 2, 3, 5, "copy")
+
+
+def test_additive_attention_matches_numpy():
+  rng = np.random.default_rng(0)
+  q, k, vals, v = rng.normal(size=(2, 4)), rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 3)), rng.normal(size=4)
+  ctx, w = additive_attention(jnp.asarray(q), jnp.asarray(k), jnp.asarray(vals), jnp.asarray(v))
+  e = np.tanh(q[:, None, :] + k) @ v
+  a = np.exp(e - e.max(1, keepdims=True))
+  a /= a.sum(1, keepdims=True)
+  np.testing.assert_allclose(np.asarray(w), a, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(ctx), np.einsum("nt,nth->nh", a, vals), atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_teacher_forcing_reads_y_before_t_and_greedy_reads_no_target(attention):
+  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
+  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=attention, attention_dim=8)
+  v = model.init(jax.random.key(2), src, tgt)
+  logits, w = model.apply(v, src, tgt)
+  changed = tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
+  logits2, _ = model.apply(v, src, changed)
+  np.testing.assert_array_equal(np.asarray(logits[:, :4]), np.asarray(logits2[:, :4]))  # y^3 feeds step 4 only
+  assert float(jnp.abs(logits[:, 4:] - logits2[:, 4:]).max()) > 0
+  g1, _ = model.apply(v, src, tgt, greedy=True)
+  g2, _ = model.apply(v, src, changed, greedy=True)
+  np.testing.assert_array_equal(np.asarray(g1), np.asarray(g2))  # greedy decoding feeds o, never y
+  if attention:
+    np.testing.assert_allclose(np.asarray(w).sum(-1), 1.0, atol=1e-5)
+
+
+def _config():
+  c = S.base_config()
+  c.task.length = 5
+  c.task.eval_examples = 64
+  c.model.hidden_size = 16
+  c.model.embed_dim = 8
+  c.model.attention_dim = 8
+  c.train.batch_size = 16
+  c.train.num_steps = 6
+  c.train.eval_every = 6
+  c.train.log_every = 3
+  return c
+
+
+def test_first_step_loss_and_runner(tmp_path):
+  config = _config()
+  task, data, model = S.build(config)
+  state = task.init(jax.random.key(0), data.example)
+  key = jax.random.key(5)
+  _, metrics = task.train_step(state, next(data.train), key)
+  src, tgt = make_batch(key, 16, 5, 10, "reverse")
+  logits, _ = model.apply({"params": state["params"]}, src, tgt)
+  ref = optax.softmax_cross_entropy_with_integer_labels(logits, tgt).mean()
+  np.testing.assert_allclose(float(metrics["loss"]), float(ref), rtol=1e-6)
+  results = S.run(config, str(tmp_path))
+  assert results["steps"] == 6 and 0 <= results["test_token_accuracy"] <= 1
+  assert results["test_sequence_accuracy"] <= results["test_token_accuracy"]
+  config.task.kind = "shuffle"
+  with pytest.raises(ConfigError, match="task.kind"):
+    S.build(config)
