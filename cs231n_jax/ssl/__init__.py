@@ -3,4 +3,4 @@
 Importing the package registers its models (cs231n_jax.models.registry).
 """
 
-from cs231n_jax.ssl import models  # noqa: F401  (registers the ssl family)
+from cs231n_jax.ssl import mae, models  # noqa: F401  (register the ssl family)

@@ -12,6 +12,9 @@
 - ``bag_of_words_text``: CLIP's text side at toy scale: word embeddings, masked mean, MLP.
 - ``cpc_net``: CPC's encoder of sequence steps, a GRU context (``nn.RNN``, a ``lax.scan``) and one
   linear predictor per future step.
+- ``context_encoder`` / ``context_discriminator``: Pathak et al.'s inpainting generator (features h at
+  its bottleneck) and the discriminator of the hole's content; ``colorization_net``: L -> (a, b).
+  (``mae_vit``, the masked autoencoder on the ViT, is in :mod:`cs231n_jax.ssl.mae`.)
 """
 
 from __future__ import annotations
@@ -193,6 +196,79 @@ class CPCNet(nn.Module):
   def features(self, steps):
     """The probe's features of a sequence: its last context."""
     return self.g_ar(self.encode(steps))[:, -1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pixel-prediction networks (tasks.ssl_pixels): the context encoder, its discriminator, colourisation.
+# ---------------------------------------------------------------------------------------------
+
+
+@register("context_encoder", family="ssl", input_shape=(8, 8, 1))
+class ContextEncoder(nn.Module):
+  """Pathak et al.'s generator at toy scale: strided convolutions -> Dense -> features h (the
+  "channel-wise fully connected" bottleneck) -> Dense -> transposed convolutions -> the image (sigmoid)."""
+
+  channels: Sequence[int] = (32, 64)
+  feature_dim: int = 128
+  image_shape: tuple[int, int, int] = (8, 8, 1)
+
+  def setup(self):
+    self.down = [nn.Conv(c, (3, 3), strides=(2, 2)) for c in self.channels]
+    self.bottleneck = nn.Dense(self.feature_dim)
+    s = 2 ** len(self.channels)
+    self.expand = nn.Dense(-(-self.image_shape[0] // s) * -(-self.image_shape[1] // s) * self.channels[-1])
+    self.up = [nn.ConvTranspose(c, (3, 3), strides=(2, 2)) for c in reversed(self.channels)]
+    self.out = nn.Conv(self.image_shape[-1], (3, 3))
+
+  def encode(self, x):
+    for conv in self.down:
+      x = nn.relu(conv(x))
+    return nn.relu(self.bottleneck(x.reshape(x.shape[0], -1)))
+
+  def __call__(self, x, train: bool = False):
+    del train
+    n, h, w, _ = x.shape
+    s = 2 ** len(self.channels)
+    y = nn.relu(self.expand(self.encode(x)))
+    y = y.reshape(n, -(-h // s), -(-w // s), self.channels[-1])
+    for conv in self.up:
+      y = nn.relu(conv(y))
+    return nn.sigmoid(self.out(y[:, :h, :w]))
+
+  def features(self, x):
+    return self.encode(x)
+
+
+@register("context_discriminator", family="ssl", input_shape=(4, 4, 1))
+class ContextDiscriminator(nn.Module):
+  """Judges a hole's content: convolutions (leaky ReLU) -> one logit (real or generated)."""
+
+  channels: Sequence[int] = (32,)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    for c in self.channels:
+      x = nn.leaky_relu(nn.Conv(c, (3, 3))(x), 0.2)
+    return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+
+
+@register("colorization_net", family="ssl", input_shape=(32, 32, 1))
+class ColorizationNet(nn.Module):
+  """L -> (a, b): convolutions down by 2, a dilated convolution, a transposed convolution back up
+  (fully convolutional, so any crop size works)."""
+
+  channels: Sequence[int] = (32, 64)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    c1, c2 = self.channels
+    h = nn.relu(nn.Conv(c1, (3, 3))(x))
+    y = nn.relu(nn.Conv(c2, (3, 3), strides=(2, 2))(h))
+    y = nn.relu(nn.Conv(c2, (3, 3), kernel_dilation=(2, 2))(y))
+    y = nn.relu(nn.ConvTranspose(c1, (3, 3), strides=(2, 2))(y))[:, :x.shape[1], :x.shape[2]]
+    return nn.Conv(2, (3, 3))(jnp.concatenate([y, h], axis=-1))
 
 
 def tree_size(tree) -> int:
