@@ -20,7 +20,7 @@ FAMILY_MODELS = {
     "latent": {"vae", "conv_autoencoder"},
     "gan": {"mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator"},
     "caption": {"rnn", "lstm", "attention_lstm", "transformer"},
-    "char_lm": {"char_lm", "copy_net"},
+    "char_lm": {"char_lm", "copy_net", "seq2seq"},
     "detect": {"classify_localize", "single_shot"},
     "segment": {"encoder_decoder", "fcn_flat", "sliding_window", "unet"},
     "ssl": {"bag_of_words_text", "clip_net", "cpc_net", "ssl_convnet", "ssl_mlp_head", "ssl_net"},
