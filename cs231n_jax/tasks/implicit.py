@@ -17,6 +17,7 @@ pixel of held-out views (pooled MSE); at the end, the render time of one view.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -53,6 +54,25 @@ def positive_ints(config, fields) -> None:
       raise ConfigError(f"{block}.{name}: expected a positive integer, got {v!r}")
 
 
+def engine_parts(config: ml_collections.ConfigDict, train: ArraySource, evals: dict[str, ArraySource]):
+  """What both runners hand the engine: ``(Data, num_steps, model, optimizer)`` for a training source and
+  named evaluation sources."""
+  t = config.train
+  it = BatchIterator(train, t.batch_size, seed=config.seed, name="train")
+  data = Data(train=it, eval={n: (lambda n=n: eval_batches(evals[n], t.eval_batch_size, name=n)) for n in evals},
+              example=train.get_batch(np.arange(1)), batch_size=t.batch_size)
+  num_steps = t.num_steps or t.num_epochs * it.steps_per_epoch
+  model = get_model(config.model.name, **model_kwargs(config.model))
+  return data, num_steps, model, optim.make_optimizer(config.optimizer, num_steps)
+
+
+def timed_step(task: Task, state, train: ArraySource, config: ml_collections.ConfigDict) -> dict[str, float]:
+  """Compile time and steady-state cost of the train step on the first training batch."""
+  n = config.train.batch_size
+  batch = {**train.get_batch(np.arange(n)), "mask": np.ones((n,), np.float32)}
+  return step_cost(task.train_step, state, batch, config.timing.steps)
+
+
 # ---------------------------------------------------------------------------------------------
 # Occupancy network.
 # ---------------------------------------------------------------------------------------------
@@ -81,22 +101,50 @@ def occupancy_config() -> ml_collections.ConfigDict:
   return c
 
 
+def frozen(block: ml_collections.ConfigDict) -> tuple:
+  """A hashable copy of a config block's values (the key of the data caches below)."""
+  return tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(block.items()))
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def training_queries(params, surface, keys, num_points: int, near_fraction: float, sigma: float):
+  return jax.vmap(lambda q, s, k: shapes3d.sdf_samples(q, s, k, num_points, near_fraction, sigma))(params, surface, keys)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def uniform_queries(params, keys, num_points: int):
+  """Uniform points of [-1, 1]³ per shape and the shape's exact SDF at them."""
+  queries = jax.vmap(lambda k: jax.random.uniform(k, (num_points, 3), minval=-1.0, maxval=1.0))(keys)
+  return queries, jax.vmap(shapes3d.sdf_values)(params, queries)
+
+
 def occupancy_split(d: ml_collections.ConfigDict, name: str, train: bool) -> ArraySource:
   """Clouds and queries of a split: SDF samples with labels (training) or uniform points (evaluation)."""
+  return _occupancy_split(frozen(d), name, train)
+
+
+@functools.lru_cache(maxsize=8)
+def _occupancy_split(key: tuple, name: str, train: bool) -> ArraySource:
+  d = dict(key)
   shapes = shapes3d.split_shapes(d, name)
   clouds, _ = shapes3d.split_clouds(d, name)
-  key = jax.random.key(int(d.seed) * 104729 + shapes3d.SPLITS.index(name))
+  key = jax.random.key(int(d["seed"]) * 104729 + shapes3d.SPLITS.index(name))
   params = jnp.asarray(shapes.params)
   keys = jax.random.split(key, len(params))
   if train:
-    surface = jnp.asarray(shapes3d.point_clouds(shapes, 512, int(d.seed) + 17))
-    fn = jax.jit(jax.vmap(lambda q, s, k: shapes3d.sdf_samples(q, s, k, int(d.queries), float(d.near_fraction), float(d.sigma))))
-    queries, values = fn(params, surface, keys)
+    surface = jnp.asarray(shapes3d.point_clouds(shapes, 512, int(d["seed"]) + 17))
+    queries, values = training_queries(params, surface, keys, int(d["queries"]), float(d["near_fraction"]), float(d["sigma"]))
   else:
-    queries = jax.vmap(lambda k: jax.random.uniform(k, (int(d.eval_points), 3), minval=-1.0, maxval=1.0))(keys)
-    values = jax.jit(jax.vmap(shapes3d.sdf_values))(params, queries)
-  return ArraySource({"cloud": clouds.astype(np.float32), "queries": np.asarray(queries, np.float32),
-                      "occupied": np.asarray(values < 0, np.float32)})
+    queries, values = uniform_queries(params, keys, int(d["eval_points"]))
+  return ArraySource({"cloud": clouds.astype(np.float32), "queries": read_only(queries),
+                      "occupied": read_only(np.asarray(values) < 0)})
+
+
+def read_only(x) -> np.ndarray:
+  """float32 NumPy copy that cannot be written (cached data are shared between runs)."""
+  out = np.array(x, np.float32)
+  out.setflags(write=False)
+  return out
 
 
 def occupancy_task(model, tx, queries_per_step: int, finish=None) -> Task:
@@ -140,18 +188,11 @@ def build_occupancy(config: ml_collections.ConfigDict, with_report: bool = False
   positive_ints(config, [("data", "queries"), ("data", "queries_per_step"), ("data", "eval_points"), ("data", "num_points")])
   loop.check_engine_config(t)
   train = occupancy_split(d, "train", True)
-  evals = {name: occupancy_split(d, name, False) for name in ("val", "test")}
-  it = BatchIterator(train, t.batch_size, seed=config.seed, name="train")
-  data = Data(train=it, eval={n: (lambda n=n: eval_batches(evals[n], t.eval_batch_size, name=n)) for n in evals},
-              example=train.get_batch(np.arange(1)), batch_size=t.batch_size)
-  num_steps = t.num_steps or t.num_epochs * it.steps_per_epoch
-  model = get_model(config.model.name, **model_kwargs(config.model))
-  tx = optim.make_optimizer(config.optimizer, num_steps)
+  data, num_steps, model, tx = engine_parts(config, train, {name: occupancy_split(d, name, False) for name in ("val", "test")})
   task = None
 
   def finish(state, results, workdir):
-    batch = {**train.get_batch(np.arange(t.batch_size)), "mask": np.ones((t.batch_size,), np.float32)}
-    extra = step_cost(task.train_step, state, batch, config.timing.steps)
+    extra = timed_step(task, state, train, config)
     if jax.process_index() == 0:
       print(report.summary_table([("model", config.model.name), ("steps", num_steps), ("val IoU", results["val"]["iou"]),
                                   ("test IoU", results["test"]["iou"]), *sorted(extra.items()), ("workdir", str(workdir))]))
@@ -200,8 +241,20 @@ def nerf_cameras(d: ml_collections.ConfigDict):
 
 
 def nerf_views(d: ml_collections.ConfigDict, scene=None):
-  """Ground-truth views and their rays: {"train": (images, origins, directions), "test": ...}."""
-  scene = scene or rendering.default_scene()
+  """Ground-truth views and their rays: {"train": (images, origins, directions), "test": ...}; the
+  default scene's views are rendered once per data config (a cache: tests and notebooks ask again)."""
+  if scene is not None:
+    return _render_views(d, scene)
+  return _default_scene_views(frozen(d))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_scene_views(key: tuple):
+  views = _render_views(ml_collections.ConfigDict(dict(key)), rendering.default_scene())
+  return {k: tuple(read_only(a) for a in v) for k, v in views.items()}
+
+
+def _render_views(d: ml_collections.ConfigDict, scene):
   train, test = nerf_cameras(d)
   return {"train": rendering.render_views(scene, train, d.image_size), "test": rendering.render_views(scene, test, d.image_size)}
 
@@ -288,18 +341,11 @@ def build_nerf(config: ml_collections.ConfigDict, with_report: bool = False):
   scene = rendering.default_scene()
   background = jnp.asarray(scene.background, jnp.float32)
   train = rays_source(*views["train"])
-  test = rays_source(*views["test"])
-  it = BatchIterator(train, t.batch_size, seed=config.seed, name="train")
-  data = Data(train=it, eval={"val": lambda: eval_batches(test, t.eval_batch_size, name="val")},
-              example=train.get_batch(np.arange(1)), batch_size=t.batch_size)
-  num_steps = t.num_steps or t.num_epochs * it.steps_per_epoch
-  model = get_model(config.model.name, **model_kwargs(config.model))
-  tx = optim.make_optimizer(config.optimizer, num_steps)
+  data, num_steps, model, tx = engine_parts(config, train, {"val": rays_source(*views["test"])})
   task = None
 
   def finish(state, results, workdir):
-    batch = {**train.get_batch(np.arange(t.batch_size)), "mask": np.ones((t.batch_size,), np.float32)}
-    extra = step_cost(task.train_step, state, batch, config.timing.steps)
+    extra = timed_step(task, state, train, config)
     images, origins, dirs = views["test"]
     jax.block_until_ready(render_image(model, state["params"], r, d.near, d.far, background, origins[0], dirs[0]))
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ voxelized again for the 3-D CNN), and the cost of one train step and its compile
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ from cs231n_jax.tasks import classification
 from cs231n_jax.train import loop, report
 
 RUNNER = "cs231n_jax.tasks.point_cloud:run"
+ROTATIONS = ("", "so3", "z")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -37,6 +39,9 @@ def base_config() -> ml_collections.ConfigDict:
       "seed": 0, "train_per_class": 80, "val_per_class": 20, "test_per_class": 40,
       "num_points": 512, "resolution": 24, "max_tilt": float(np.pi), "scale": (0.75, 0.95), "max_shift": 0.05,
       "augment": "", "workers": 0, "prefetch": 2,
+      # random rotation of every training cloud at every step, on the device: "" (none), "so3" (uniform
+      # over rotations: the shape set's own pose distribution when max_tilt = pi) or "z" (about the up axis)
+      "rotate": "",
   })
   c.model = ml_collections.ConfigDict({"name": "pointnet"})
   c.optimizer = optim.default_config("adam", 1e-3)
@@ -83,6 +88,41 @@ def step_cost(step: Callable, state, batch, repeats: int) -> dict[str, float]:
   return {"compile_s": compile_s, "step_ms": 1e3 * float(np.median(times))}
 
 
+def random_rotations(key: jax.Array, n: int, mode: str) -> jax.Array:
+  """``n`` rotation matrices (n, 3, 3): uniform on SO(3) (``"so3"``: the Q factor of a Gaussian
+  matrix with its signs fixed, determinant +1) or about the z axis (``"z"``)."""
+  if mode == "so3":
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, 3, 3)))
+    q = q * jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]  # Haar-uniform on O(3)
+    return q * jnp.linalg.det(q)[:, None, None]  # det -1 -> +1: flipping the whole matrix keeps it uniform on SO(3)
+  if mode == "z":
+    a = jax.random.uniform(key, (n,), minval=-jnp.pi, maxval=jnp.pi)
+    c, s, z, o = jnp.cos(a), jnp.sin(a), jnp.zeros((n,)), jnp.ones((n,))
+    return jnp.stack([jnp.stack([c, -s, z], -1), jnp.stack([s, c, z], -1), jnp.stack([z, z, o], -1)], -2)
+  raise ConfigError(f"data.rotate: expected one of {ROTATIONS}, got {mode!r}")
+
+
+def on_device_inputs(task, rotate: str, resolution: int | None):
+  """``task`` with its batches' clouds rotated at random in training (``rotate``) and, with a
+  ``resolution``, voxelized on the device (so the 3-D CNN sees every rotated cloud voxelized again)."""
+  voxelize = (lambda x: shapes3d.clouds_to_voxels(x, resolution)) if resolution else (lambda x: x)  # noqa: E731
+
+  def init(key, example):
+    return task.init(key, {**example, "image": voxelize(jnp.asarray(example["image"]))})
+
+  def train_step(state, batch, key, axis_name=None):
+    x = batch["image"]
+    if rotate:
+      k_rot, key = jax.random.split(key)
+      x = jnp.einsum("bni,bji->bnj", x, random_rotations(k_rot, x.shape[0], rotate))
+    return task.train_step(state, {**batch, "image": voxelize(x)}, key, axis_name)
+
+  def eval_step(state, batch):
+    return task.eval_step(state, {**batch, "image": voxelize(batch["image"])})
+
+  return dataclasses.replace(task, init=init, train_step=train_step, eval_step=eval_step)
+
+
 def robustness(state, config: ml_collections.ConfigDict) -> dict[str, float]:
   """Test accuracy of ``state``'s model on the clean test clouds and under each dropout fraction and
   noise level of ``config.robustness``."""
@@ -118,7 +158,12 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   if config.data.get("name") != "shapes3d":
     raise ConfigError(f"data.name: the point-cloud task reads 'shapes3d', got {config.data.get('name')!r}")
   t = config.train
-  dataset = shapes3d.load(config.data)
+  rotate = config.data.get("rotate", "")
+  if rotate not in ROTATIONS:
+    raise ConfigError(f"data.rotate: expected one of {ROTATIONS}, got {rotate!r}")
+  # a 3-D CNN with rotated clouds reads the clouds and voxelizes them on the device
+  device_voxels = bool(rotate) and config.data.representation == "surface_voxels"
+  dataset = shapes3d.load({**config.data, "representation": "points"} if device_voxels else config.data)
   data = classification.classification_data(dataset, config)
   num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
   model = classification.build_model(config.model, dataset.num_classes, t.compute_dtype)
@@ -139,6 +184,8 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
     return extra
 
   task = classification.classification_task(model, tx, finish=finish if with_report else None)
+  if rotate or device_voxels:
+    task = on_device_inputs(task, rotate, int(config.data.resolution) if device_voxels else None)
   return task, data, dataset
 
 

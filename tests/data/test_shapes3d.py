@@ -26,16 +26,20 @@ def test_classes_and_determinism(shapes):
     shapes3d.make_split(0, 0, 0)
 
 
-def test_point_clouds_lie_on_the_surface(shapes):
-  pc = shapes3d.point_clouds(shapes, 128, seed=0)
+@pytest.fixture(scope="module")
+def clouds(shapes):
+  return shapes3d.point_clouds(shapes, 128, seed=0)
+
+
+def test_point_clouds_lie_on_the_surface(shapes, clouds):
+  pc = clouds
   assert pc.shape == (len(shapes.labels), 128, 3)
-  d = jax.vmap(shapes3d.sdf_values)(jnp.asarray(shapes.params), jnp.asarray(pc))
+  d = jax.jit(jax.vmap(shapes3d.sdf_values))(jnp.asarray(shapes.params), jnp.asarray(pc))
   assert float(jnp.max(jnp.abs(d))) < 1e-3
   assert np.abs(pc).max() < shapes3d.BOUND
   np.testing.assert_array_equal(pc, shapes3d.point_clouds(shapes, 128, seed=0))
   # the points spread over the surface: no duplicated points
   assert min(len(np.unique(p.round(5), axis=0)) for p in pc) == 128
-
 
 
 def test_a_single_sphere_shape_matches_the_sphere_sdf():
@@ -46,12 +50,12 @@ def test_a_single_sphere_shape_matches_the_sphere_sdf():
   np.testing.assert_allclose(shapes3d.sdf_values(jnp.asarray(params), p), sdf.sphere(radius)(p - centre), atol=1e-5)
 
 
-def test_voxels_mesh_and_sdf_samples_agree(shapes):
+def test_voxels_mesh_and_sdf_samples_agree(shapes, clouds):
   vox = shapes3d.voxel_grids(shapes, 16)
   assert vox.shape == (len(shapes.labels), 16, 16, 16, 1) and set(np.unique(vox)) <= {0.0, 1.0}
   assert (vox.reshape(len(vox), -1).sum(1) > 0).all()
-  surface = jnp.asarray(shapes3d.point_clouds(shapes3d.ShapeSet(shapes.params[:1], shapes.labels[:1]), 64, 0)[0])
-  p, values = shapes3d.sdf_samples(jnp.asarray(shapes.params[0]), surface, jax.random.key(1), 256)
+  surface = jnp.asarray(clouds[0])  # the first shape's surface points
+  p, values = jax.jit(shapes3d.sdf_samples, static_argnums=(3,))(jnp.asarray(shapes.params[0]), surface, jax.random.key(1), 256)
   assert p.shape == (256, 3) and values.shape == (256,)
   assert 0 < float(jnp.mean(values < 0)) < 1
   # the sphere's mesh encloses the sphere's volume
