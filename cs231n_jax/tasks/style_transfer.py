@@ -38,7 +38,7 @@ from cs231n_jax.train import loop
 from cs231n_jax.train.steps import mean_over_valid, psum_if
 from cs231n_jax.train.task import Data, Task
 from cs231n_jax.vis import style as S
-from cs231n_jax.vis.style_networks import NORMS
+from cs231n_jax.vis.style_networks import NORMS, OUTPUTS
 
 RUNNER = "cs231n_jax.tasks.style_transfer:run"
 
@@ -58,7 +58,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.features = ml_collections.ConfigDict({
       "name": "random_conv", "channels": (16, 32, 64), "seed": 0,
       "content_layers": {"conv2": 1.0}, "style_layers": {"conv1": 1.0, "conv2": 1.0, "conv3": 1.0}})
-  c.model = ml_collections.ConfigDict({"features": 16, "num_residual": 3, "norm": "instance"})
+  # output: "sigmoid" (Johnson et al.) or "residual" (input + the last conv, clipped: starts as the identity)
+  c.model = ml_collections.ConfigDict({"features": 16, "num_residual": 3, "norm": "instance", "output": "sigmoid"})
   c.optimizer = optim.default_config("adam", 1e-3)
   c.train = loop.engine_config()
   c.train.update({"batch_size": 8, "num_steps": 500, "eval_every": 100, "log_every": 50, "eval_batch_size": 16,
@@ -82,6 +83,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"task.image_size: expected a multiple of 4 (the network downsamples twice), got {t.image_size}")
   if not t.styles:
     raise ConfigError("task.styles: expected at least one style image ('photo:NAME' or 'texture:NAME')")
+  if config.model.get("output", "sigmoid") not in OUTPUTS:
+    raise ConfigError(f"model.output: expected one of {OUTPUTS}, got {config.model.output!r}")
   if config.model.norm not in NORMS:
     raise ConfigError(f"model.norm: expected one of {NORMS}, got {config.model.norm!r}")
   if len(t.styles) > 1 and config.model.norm != "conditional_instance":
@@ -175,7 +178,7 @@ class Perceptual:
 def build_model(config: ml_collections.ConfigDict):
   m = config.model
   return get_model("style_transform_net", features=m.features, num_residual=m.num_residual, norm=m.norm,
-                   num_styles=len(config.task.styles))
+                   num_styles=len(config.task.styles), output=m.get("output", "sigmoid"))
 
 
 def style_task(model, perceptual: Perceptual, tx: optax.GradientTransformation, num_styles: int, finish=None) -> Task:

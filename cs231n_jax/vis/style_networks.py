@@ -3,7 +3,10 @@
 Johnson et al. 2016's image transformation network: a 9x9 conv, two stride-2 3x3 convs, residual
 blocks, two x2 upsamplings (nearest-neighbour resize then a 3x3 conv, which avoids the
 checkerboard of transposed convolutions), and a 9x9 conv to RGB; every conv but the last is
-followed by a normalisation and a ReLU; the output is a sigmoid, an image in [0, 1]. The widths
+followed by a normalisation and a ReLU; the output (``output="sigmoid"``, Johnson's choice up to his
+scaled tanh) is a sigmoid, an image in [0, 1]. ``output="residual"`` adds the last conv to the input
+image instead (clipped to [0, 1]): the network starts as the identity, so the content is kept from
+the first step and training only has to learn the stylisation. The widths
 are ``features * (1, 2, 4)`` (Johnson: 32, 64, 128; 5 residual blocks).
 
 ``norm`` picks the normalisation the lecture compares:
@@ -27,6 +30,7 @@ import jax.numpy as jnp
 from cs231n_jax.models.registry import register
 
 NORMS = ("batch", "instance", "conditional_instance")
+OUTPUTS = ("sigmoid", "residual")
 
 
 class ConditionalInstanceNorm(nn.Module):
@@ -56,6 +60,7 @@ class StyleTransformNet(nn.Module):
   norm: str = "instance"
   num_styles: int = 1
   bn_axis_name: Any = None
+  output: str = "sigmoid"
 
   def _norm(self, h, style, train: bool, name: str):
     if self.norm == "batch":
@@ -68,6 +73,8 @@ class StyleTransformNet(nn.Module):
   def __call__(self, x, style=None, *, train: bool = False):
     if self.norm not in NORMS:
       raise ValueError(f"model.norm: expected one of {NORMS}, got {self.norm!r}")
+    if self.output not in OUTPUTS:
+      raise ValueError(f"model.output: expected one of {OUTPUTS}, got {self.output!r}")
     if x.ndim != 4 or x.shape[-1] != 3:
       raise ValueError(f"images: expected NHWC RGB images, got shape {x.shape}")
     if x.shape[1] % 4 or x.shape[2] % 4:
@@ -94,4 +101,7 @@ class StyleTransformNet(nn.Module):
       n, hh, ww, c = h.shape
       h = jax.image.resize(h, (n, 2 * hh, 2 * ww, c), "nearest")
       h = conv_norm_relu(h, width, 3, 1, f"up{i + 1}")
-    return nn.sigmoid(nn.Conv(3, (9, 9), padding="SAME", name="out_conv")(h))
+    out = nn.Conv(3, (9, 9), padding="SAME", name="out_conv")(h)
+    if self.output == "residual":
+      return jnp.clip(x + out, 0.0, 1.0)
+    return nn.sigmoid(out)

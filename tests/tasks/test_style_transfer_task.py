@@ -65,6 +65,17 @@ def test_the_three_normalisations_build_and_the_net_is_registered():
     variables, out = jax.jit(init_apply).lower(KEY, x).compile(compiler_options=FAST_COMPILE)(KEY, x)
     assert ("batch_stats" in variables) == (norm == "batch")
     assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+  # output="residual" starts from the input: with the last conv zeroed the network is the identity
+  model = get_model("style_transform_net", features=4, num_residual=1, norm="instance", output="residual")
+  y = jax.random.uniform(KEY, x.shape)
+
+  def zeroed_apply(k, y, m=model):
+    variables = m.init(k, y)
+    params = {**variables["params"], "out_conv": jax.tree.map(jnp.zeros_like, variables["params"]["out_conv"])}
+    return m.apply({**variables, "params": params}, y)
+
+  np.testing.assert_array_equal(np.asarray(jax.jit(zeroed_apply).lower(KEY, y).compile(compiler_options=FAST_COMPILE)(KEY, y)),
+                                np.asarray(y))
   assert family_of("style_transform_net") == "vis"
   with pytest.raises(ValueError, match="images: height and width must be multiples of 4"):
     model.init(KEY, jnp.zeros((1, 10, 10, 3)))
@@ -89,5 +100,9 @@ def test_bad_configs_are_named():
     ST.check_config(small_config(image_size=18))
   with pytest.raises(ConfigError, match="model.norm: 2 styles need 'conditional_instance'"):
     ST.check_config(small_config(styles=("texture:brick", "texture:grass")))
+  with pytest.raises(ConfigError, match="model.output: expected one of"):
+    c = small_config()
+    c.model.output = "tanh"
+    ST.check_config(c)
   with pytest.raises(ConfigError, match="task.styles: expected 'photo:NAME'"):
     ST.load_style("painting:starry_night", 16)
