@@ -4,7 +4,11 @@
 - ``digits``: on the digits CNNs trained by ``experiments/configs/vis/digits_cnn.py`` (and
   ``digits_cnn_pgd.py``), read from their workdirs: class visualization from zeros for every class
   (the target's softmax), targeted fooling of test digits (success, median L-inf / L2), and accuracy
-  against the L-inf PGD epsilon for both networks.
+  against the L-inf PGD epsilon for both networks. Class visualization runs with the lecture's
+  unnormalised score and with log-softmax as the objective (``digits.classvis_objectives``).
+- ``features``: on the same clean digits CNN, nearest neighbours of test digits among the training
+  digits in pixel space and in penultimate-feature space (label agreement of the k nearest), and PCA /
+  t-SNE of the test digits' features (leave-one-out k-NN label agreement inside the 2-D map); figures.
 - ``pretrained_fooling``: targeted L-inf PGD at ``epsilon`` on a pretrained ImageNet network, every
   bundled photo x ``num_targets`` random target classes: success rate, median L-inf and L2.
 - ``scenes``: a CNN trained through the engine to name the single shape of a synthetic scene
@@ -36,18 +40,20 @@ from cs231n_jax.train.steps import init_key
 from cs231n_jax.vis import adversarial, class_visualization, occlusion, saliency
 from cs231n_jax.vis import digits_cnn as _digits_cnn  # noqa: F401  (registers vis_digits_cnn)
 
+PARTS = ("digits", "features", "pretrained_fooling", "scenes", "transfer")
+
 
 def get_base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.runner = "cs231n_jax.studies.understanding:run"
   c.seed = 0
-  c.parts = ("digits", "pretrained_fooling", "scenes", "transfer")
+  c.parts = PARTS
   c.digits = ml_collections.ConfigDict({
       "clean_config": "experiments/configs/vis/digits_cnn.py", "clean_workdir": "workdirs/vis_digits_cnn",
       "pgd_config": "experiments/configs/vis/digits_cnn_pgd.py", "pgd_workdir": "workdirs/vis_digits_cnn_pgd",
       "epsilons": (0.0, 0.02, 0.05, 0.1, 0.15, 0.2), "pgd_steps": 20, "pgd_step_size": 0.02,
-      "classvis_steps": 600, "classvis_lr": 0.05, "classvis_l2": 1e-4, "fool_lr": 0.05, "fool_steps": 200,
-      "fool_images": 50})
+      "classvis_steps": 600, "classvis_lr": 0.05, "classvis_l2": 1e-4, "classvis_objectives": ("score", "log_softmax"),
+      "fool_lr": 0.05, "fool_steps": 200, "fool_images": 50, "neighbours_k": 5, "neighbour_rows": 4})
   c.pretrained_fooling = ml_collections.ConfigDict({
       "model": "efficientnet_lite0", "photos": ("astronaut", "chelsea", "coffee", "rocket"), "num_targets": 10,
       "epsilon": 2 / 255, "step_size": 0.25 / 255, "steps": 30})
@@ -62,51 +68,137 @@ def get_base_config() -> ml_collections.ConfigDict:
 
 
 def _restore(config_path: str, workdir: str):
-  """(logits_fn, dataset) of a finished robust / classification run's best parameters."""
+  """(logits_fn, dataset, params, model) of a finished robust / classification run's best parameters."""
   from cs231n_jax.config import load_config
+  from cs231n_jax.models.registry import get_model
 
   config = load_config(config_path)
   task, data, dataset = robust_classification.build(config)
   state = task.init(init_key(config.seed), data.example)
   state, _ = classification.init_from_run(state, workdir)
-  return (lambda x: classification.apply_model(state, state.params, x, False, state.rng)[0]), dataset
+  fields = {k: v for k, v in config.model.to_dict().items() if k != "name"}
+  model = get_model(config.model.name, num_classes=dataset.num_classes, **fields)
+  return (lambda x: classification.apply_model(state, state.params, x, False, state.rng)[0]), dataset, state.params, model
 
 
-def digits_part(c: ml_collections.ConfigDict, seed: int) -> dict[str, Any]:
+def class_visualization_softmax(logits_fn, shape: tuple[int, ...], c: ml_collections.ConfigDict, objective: str,
+                                num_classes: int = 10) -> tuple[list[float], np.ndarray]:
+  """Class visualization from zeros for every class with ``objective``; (target softmax per class, images)."""
+  cfg = class_visualization.ClassVisConfig(steps=c.classvis_steps, learning_rate=c.classvis_lr, l2_reg=c.classvis_l2,
+                                           objective=objective)
+  images, _ = jax.jit(lambda t: class_visualization.visualize_class(logits_fn, t, shape, cfg))(jnp.arange(num_classes))
+  probs = np.asarray(jax.nn.softmax(logits_fn(images)))
+  return [float(probs[i, i]) for i in range(num_classes)], np.asarray(images)
+
+
+def fooling_summary(adv: jax.Array, images: jax.Array, success: jax.Array) -> dict[str, Any]:
+  """Success rate and the median L-inf / L2 size of the change over the successful attacks."""
+  ok = np.asarray(success, bool)
+  linf, l2 = (np.asarray(v) for v in adversarial.perturbation_norms(adv, images))
+  return {"success": float(ok.mean()), "median_linf": float(np.median(linf[ok])) if ok.any() else None,
+          "median_l2": float(np.median(l2[ok])) if ok.any() else None, "images": int(ok.size)}
+
+
+def accuracy_vs_epsilon(logits_fn, x: jax.Array, y: jax.Array, epsilons, step_size: float, steps: int, seed: int) -> list[float]:
+  """Accuracy under untargeted L-inf PGD (random start) at each epsilon (0: the clean accuracy)."""
+  accs = []
+  for eps in epsilons:  # epsilon is checked in Python by pgd: one compile per value
+    adv = x if eps == 0 else jax.jit(lambda z, e=eps: adversarial.pgd(logits_fn, z, y, e, step_size, steps,
+                                                                       key=jax.random.PRNGKey(seed)))(x)[0]
+    accs.append(float(np.mean(np.asarray(jnp.argmax(logits_fn(adv), -1)) == np.asarray(y))))
+  return accs
+
+
+def digits_measurements(clean_fn, x: jax.Array, y: jax.Array, c: ml_collections.ConfigDict, seed: int,
+                        robust_fns: dict[str, Any] | None = None) -> dict[str, Any]:
+  """Class visualization (every objective in ``c.classvis_objectives``), the lecture's fooling of
+  ``c.fool_images`` test digits to random other classes, and accuracy against epsilon for ``clean_fn``
+  and every network of ``robust_fns``."""
   out: dict[str, Any] = {}
-  clean_fn, dataset = _restore(c.clean_config, c.clean_workdir)
-  test = dataset.test
-  x, y = jnp.asarray(test.images), jnp.asarray(test.labels)
-  # Class visualization from zeros: S_c - l2 ||I||^2, Adam.
-  cfg = class_visualization.ClassVisConfig(steps=c.classvis_steps, learning_rate=c.classvis_lr, l2_reg=c.classvis_l2)
-  images, _ = jax.jit(lambda t: class_visualization.visualize_class(clean_fn, t, x.shape[1:], cfg))(jnp.arange(10))
-  probs = np.asarray(jax.nn.softmax(clean_fn(images)))
-  out["classvis_target_softmax"] = [float(probs[i, i]) for i in range(10)]
-  out["classvis_images"] = np.asarray(images)
-  # The lecture's fooling: test digits to a random other class.
+  for objective in c.classvis_objectives:
+    suffix = "" if objective == "score" else f"_{objective}"
+    out[f"classvis_target_softmax{suffix}"], out[f"classvis_images{suffix}"] = class_visualization_softmax(
+        clean_fn, x.shape[1:], c, objective)
   n = min(c.fool_images, len(y))
   rng = np.random.default_rng(seed)
   targets = jnp.asarray((np.asarray(y[:n]) + rng.integers(1, 10, n)) % 10)
   fooled, ok = jax.jit(lambda z: adversarial.fool(clean_fn, z, targets, c.fool_lr, c.fool_steps))(x[:n])
-  linf, l2 = adversarial.perturbation_norms(fooled, x[:n])
-  out["fool"] = {"success": float(np.mean(ok)), "median_linf": float(np.median(linf[ok])) if ok.any() else None,
-                 "median_l2": float(np.median(l2[ok])) if ok.any() else None, "images": n}
-  # Accuracy against epsilon, both networks.
-  curves = {}
-  for name, (cfg_path, workdir) in {"clean": (c.clean_config, c.clean_workdir), "pgd": (c.pgd_config, c.pgd_workdir)}.items():
-    if not epath.Path(workdir).exists():
-      continue
-    fn = clean_fn if name == "clean" else _restore(cfg_path, workdir)[0]
-    accs = []
-    for eps in c.epsilons:
-      if eps == 0:
-        adv = x
-      else:
-        adv, _ = jax.jit(lambda z, e=eps: adversarial.pgd(fn, z, y, e, c.pgd_step_size, c.pgd_steps,
-                                                           key=jax.random.PRNGKey(seed)))(x)
-      accs.append(float(np.mean(np.asarray(jnp.argmax(fn(adv), -1)) == np.asarray(y))))
-    curves[name] = accs
+  out["fool"] = fooling_summary(fooled, x[:n], ok)
+  curves = {"clean": accuracy_vs_epsilon(clean_fn, x, y, c.epsilons, c.pgd_step_size, c.pgd_steps, seed)}
+  for name, fn in (robust_fns or {}).items():
+    curves[name] = accuracy_vs_epsilon(fn, x, y, c.epsilons, c.pgd_step_size, c.pgd_steps, seed)
   out["accuracy_vs_epsilon"] = {"epsilons": list(c.epsilons), **curves}
+  return out
+
+
+def digits_part(c: ml_collections.ConfigDict, seed: int) -> dict[str, Any]:
+  clean_fn, dataset, _, _ = _restore(c.clean_config, c.clean_workdir)
+  x, y = jnp.asarray(dataset.test.images), jnp.asarray(dataset.test.labels)
+  robust = {"pgd": _restore(c.pgd_config, c.pgd_workdir)[0]} if epath.Path(c.pgd_workdir).exists() else {}
+  return digits_measurements(clean_fn, x, y, c, seed, robust)
+
+
+def neighbour_agreement(queries: np.ndarray, query_labels: np.ndarray, bank: np.ndarray, bank_labels: np.ndarray,
+                        k: int) -> float:
+  """The share of the ``k`` nearest bank rows (L2) whose label is the query's."""
+  from cs231n_jax.vis import features as feat
+
+  nn_idx = feat.nearest_neighbours(queries, bank, k)
+  return float(np.mean(bank_labels[nn_idx] == query_labels[:, None]))
+
+
+def leave_one_out_agreement(points: np.ndarray, labels: np.ndarray, k: int) -> float:
+  """The share of each point's ``k`` nearest OTHER points (L2) that carry its label."""
+  x = np.asarray(points, np.float64)
+  d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+  np.fill_diagonal(d, np.inf)
+  idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+  return float(np.mean(labels[idx] == labels[:, None]))
+
+
+def features_part(c: ml_collections.ConfigDict, seed: int, path: epath.Path) -> dict[str, Any]:
+  """Nearest neighbours in pixel space vs penultimate-feature space (test digits as queries, the training
+  digits as the bank) and 2-D PCA / t-SNE embeddings of the test digits' features (V2-V4), on the clean
+  digits CNN; figures ``vis_digits_neighbours.png`` and ``vis_digits_tsne.png``."""
+  from cs231n_jax import plotting
+  from cs231n_jax.vis import features as feat
+
+  _, dataset, params, model = _restore(c.clean_config, c.clean_workdir)
+  penultimate = jax.jit(lambda z: feat.penultimate_features(model, {"params": params}, z))
+  train, test = dataset.train, dataset.test
+  f_train, f_test = np.asarray(penultimate(jnp.asarray(train.images))), np.asarray(penultimate(jnp.asarray(test.images)))
+  px_train, px_test = train.images.reshape(len(train.images), -1), test.images.reshape(len(test.images), -1)
+  out = {"k": c.neighbours_k, "queries": int(len(test.labels)), "bank": int(len(train.labels)),
+         "pixel_neighbour_agreement": neighbour_agreement(px_test, test.labels, px_train, train.labels, c.neighbours_k),
+         "feature_neighbour_agreement": neighbour_agreement(f_test, test.labels, f_train, train.labels, c.neighbours_k)}
+  embeddings = {m: feat.embed_2d(f_test, m, seed=seed) for m in ("pca", "tsne")}
+  for m, e in embeddings.items():  # how well the 2-D map keeps the classes apart: leave-one-out k-NN agreement in it
+    out[f"{m}_2d_neighbour_agreement"] = leave_one_out_agreement(e, test.labels, c.neighbours_k)
+  fig, axes = plotting.subplots(1, 2, figsize=(11, 5))
+  for ax, (m, e) in zip(axes, embeddings.items()):
+    sc = ax.scatter(e[:, 0], e[:, 1], c=test.labels, cmap="tab10", s=8)
+    ax.set_title(f"{m.upper()} of the penultimate features (test digits)")
+    ax.set_xticks([]), ax.set_yticks([])
+  fig.colorbar(sc, ax=axes, ticks=range(10))
+  plotting.save_figure(fig, path / "vis_digits_tsne.png")
+  queries = np.arange(c.neighbour_rows)
+  shown = c.neighbours_k
+  rows = []
+  for space, (bank, q) in {"pixels": (px_train, px_test), "features": (f_train, f_test)}.items():
+    idx = feat.nearest_neighbours(q[queries], bank, shown)
+    rows.append((space, idx))
+  fig, axes = plotting.subplots(2 * len(queries), shown + 1, figsize=(1.1 * (shown + 1), 2.2 * len(queries)))
+  for r, qi in enumerate(queries):
+    for s, (space, idx) in enumerate(rows):
+      row = axes[2 * r + s]
+      row[0].imshow(test.images[qi, ..., 0], cmap="gray", vmin=0, vmax=1)
+      row[0].set_title(f"query ({space})", fontsize=7)
+      for j in range(shown):
+        row[j + 1].imshow(train.images[idx[qi, j], ..., 0], cmap="gray", vmin=0, vmax=1)
+        row[j + 1].set_title(str(int(train.labels[idx[qi, j]])), fontsize=7)
+      for a in row:
+        a.axis("off")
+  plotting.save_figure(fig, path / "vis_digits_neighbours.png")
   return out
 
 
@@ -158,6 +250,25 @@ def _engine_train(dataset: ImageDataset, model_config: dict, c: ml_collections.C
   return results, (lambda x: classification.apply_model(state, state.params, x, False, state.rng)[0]), state.params
 
 
+def mass_ratio(saliency_maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+  """Per image: the share of the (N, H, W) saliency mass inside the object's mask over the mask's area share
+  (1: no better than spreading the mass uniformly)."""
+  n = len(masks)
+  m = np.asarray(masks, np.float64).reshape(n, -1)
+  s = np.asarray(saliency_maps, np.float64).reshape(n, -1)
+  inside = (s * m).sum(1) / np.maximum(s.sum(1), 1e-12)
+  return inside / m.mean(1)
+
+
+def occlusion_on_off(heat: np.ndarray, mask: np.ndarray, patch: int, stride: int) -> tuple[float, float]:
+  """The mean occlusion drop over the positions whose patch centre lies on the object (NaN if none) and
+  over the rest."""
+  rows = occlusion.positions(mask.shape[0], patch, stride) + patch // 2
+  cols = occlusion.positions(mask.shape[1], patch, stride) + patch // 2
+  centre_on = np.asarray(mask, bool)[np.ix_(rows, cols)]
+  return (float(heat[centre_on].mean()) if centre_on.any() else float("nan")), float(heat[~centre_on].mean())
+
+
 def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[str, Any]:
   from cs231n_jax.data import scenes
 
@@ -192,8 +303,7 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
     attr = jax.jit(lambda z, m=method, kw=kwargs: saliency.attribute(m, fn, z, y, key=jax.random.PRNGKey(seed),
                                                                      guided_logits_fn=guided_fn, **kw))(x)
     smap = np.asarray(saliency.saliency_map(attr))
-    inside = (smap * masks).reshape(len(masks), -1).sum(1) / np.maximum(smap.reshape(len(masks), -1).sum(1), 1e-12)
-    ratio = inside / area
+    ratio = mass_ratio(smap, masks)
     aucs = []
     for i in range(len(y)):
       aucs.append(occlusion.curve_area(fractions, deletion(x[i], y[i], jnp.asarray(smap[i]))))
@@ -208,11 +318,9 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
   # Occlusion: mean drop when the patch's centre lies on the object vs on background.
   on, off = [], []
   for i in range(len(y)):
-    heat = np.asarray(occlude(x[i], y[i]))
-    pos = occlusion.positions(c.size, c.patch, c.stride) + c.patch // 2
-    centre_on = masks[i][np.ix_(pos, pos)]
-    on.append(heat[centre_on].mean() if centre_on.any() else np.nan)
-    off.append(heat[~centre_on].mean())
+    drop_on, drop_off = occlusion_on_off(np.asarray(occlude(x[i], y[i])), masks[i], c.patch, c.stride)
+    on.append(drop_on)
+    off.append(drop_off)
   on_mean, off_mean = float(np.nanmean(on)), float(np.mean(off))
   out["occlusion"] = {"drop_on_object": on_mean, "drop_on_background": off_mean,
                       "ratio": on_mean / off_mean if off_mean > 0 else None}
@@ -257,15 +365,19 @@ def transfer_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict
           "scratch_val_accuracy_first_half": results["val_accuracy"], "model": c.model}
 
 
-def digits_figures(images: np.ndarray, res: dict[str, Any], path: epath.Path) -> None:
-  """vis_digits_classvis.png (one image per class, with its softmax) and vis_accuracy_vs_epsilon.png."""
+def digits_figures(res: dict[str, Any], images: dict[str, np.ndarray], path: epath.Path) -> None:
+  """vis_digits_classvis.png (one image per class and objective, with its softmax) and vis_accuracy_vs_epsilon.png."""
   from cs231n_jax import plotting
 
-  fig, axes = plotting.subplots(1, 10, figsize=(12, 1.8))
-  for c, ax in enumerate(axes):
-    ax.imshow(images[c, ..., 0], cmap="gray", vmin=0, vmax=1)
-    ax.set_title(f"{c}: p={res['classvis_target_softmax'][c]:.3f}", fontsize=8)
-    ax.axis("off")
+  fig, axes = plotting.subplots(len(images), 10, figsize=(12, 1.9 * len(images)), squeeze=False)
+  for row, (objective, imgs) in zip(axes, images.items()):
+    probs = res["classvis_target_softmax" + ("" if objective == "score" else f"_{objective}")]
+    for c, ax in enumerate(row):
+      ax.imshow(imgs[c, ..., 0], cmap="gray", vmin=0, vmax=1)
+      ax.set_title(f"{c}: p={probs[c]:.3f}", fontsize=8)
+      ax.axis("off")
+    row[0].text(-0.6, 0.5, {"score": "ascend S_c", "log_softmax": "ascend log p_c"}.get(objective, objective),
+                transform=row[0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
   plotting.save_figure(fig, path / "vis_digits_classvis.png")
   curves = res["accuracy_vs_epsilon"]
   fig, ax = plotting.subplots(figsize=(5, 3.5))
@@ -285,10 +397,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   for part in config.parts:
     if part == "digits":
       res = digits_part(config.digits, config.seed)
-      images = res.pop("classvis_images")
-      with (path / "classvis_digits.npy").open("wb") as f:
-        np.save(f, images)
-      digits_figures(images, res, path)
+      images = {}
+      for objective in config.digits.classvis_objectives:
+        suffix = "" if objective == "score" else f"_{objective}"
+        images[objective] = res.pop(f"classvis_images{suffix}")
+        with (path / f"classvis_digits{suffix}.npy").open("wb") as f:
+          np.save(f, images[objective])
+      digits_figures(res, images, path)
+    elif part == "features":
+      res = features_part(config.digits, config.seed, path)
     elif part == "pretrained_fooling":
       res = pretrained_fooling_part(config.pretrained_fooling, config.seed)
     elif part == "scenes":
@@ -296,7 +413,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     elif part == "transfer":
       res = transfer_part(config.transfer, config.seed, workdir)
     else:
-      raise ValueError(f"parts: unknown part {part!r}; expected digits, pretrained_fooling, scenes, transfer")
+      raise ValueError(f"parts: unknown part {part!r}; expected one of {PARTS}")
     out[part] = res
     print(part, json.dumps(res, indent=1, default=float))
     (path / f"{part}.json").write_text(json.dumps(res, indent=1, default=float))

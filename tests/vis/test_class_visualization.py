@@ -44,3 +44,20 @@ def test_gradient_ascent_makes_each_class_the_top_one():
   assert np.all((np.asarray(images) == 0).reshape(3, -1).mean(1) >= 0.25)
   with pytest.raises(ValueError, match="value_clip_percentile"):
     cv.ClassVisConfig(value_clip_percentile=100.0)
+
+
+def test_the_score_and_the_log_softmax_objectives_reach_their_own_maximisers():
+  # Two pixels in [0, 1]; S_0 = x1 + x2, S_1 = 3 x2, S_2 = 0. The lecture's score S_0 is largest at (1, 1),
+  # where class 1 wins (p_0 = e^2 / (e^2 + e^3 + 1)); log p_0 is largest at (1, 0) (p_0 = e / (e + 2)).
+  w = jnp.array([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0]])
+  fn = lambda x: x.reshape(x.shape[0], -1) @ w  # noqa: E731
+  for objective, corner, p0 in (("score", [1.0, 1.0], np.e ** 2 / (np.e ** 2 + np.e ** 3 + 1)),
+                                ("log_softmax", [1.0, 0.0], np.e / (np.e + 2))):
+    config = cv.ClassVisConfig(steps=100, learning_rate=0.05, l2_reg=0.0, objective=objective)
+    images, history = jax.jit(lambda t, c=config: cv.visualize_class(fn, t, (1, 2, 1), c))(jnp.array([0]))
+    np.testing.assert_allclose(np.asarray(images).ravel(), corner, atol=1e-6)
+    assert float(jax.nn.softmax(fn(images))[0, 0]) == pytest.approx(p0, rel=1e-5)
+    # The history starts at the objective of the zero image: S_0 = 0, log p_0 = -log 3.
+    assert float(history[0]) == pytest.approx(0.0 if objective == "score" else -np.log(3.0), abs=1e-6)
+  with pytest.raises(ValueError, match="objective: expected one of"):
+    cv.ClassVisConfig(objective="softmax")

@@ -76,10 +76,12 @@ def test_guided_backprop_differs_from_vanilla_only_through_the_relus():
   guided = model.clone(relu=saliency.guided_relu)
   x = jax.random.uniform(jax.random.PRNGKey(2), (3, 8, 8, 1))
   labels = jnp.array([0, 1, 2])
-  np.testing.assert_array_equal(np.asarray(model.apply(variables, x)), np.asarray(guided.apply(variables, x)))
-  plain = saliency.attribute("vanilla", lambda z: model.apply(variables, z), x, labels)
-  g = saliency.attribute("guided", lambda z: model.apply(variables, z), x, labels,
-                         guided_logits_fn=lambda z: guided.apply(variables, z))
+  # Each check in one jitted program (eager mode compiles every primitive on its own: slower).
+  forward = jax.jit(lambda z: (model.apply(variables, z), guided.apply(variables, z)))
+  np.testing.assert_array_equal(*(np.asarray(o) for o in forward(x)))
+  plain = jax.jit(lambda z: saliency.attribute("vanilla", lambda u: model.apply(variables, u), z, labels))(x)
+  g = jax.jit(lambda z: saliency.attribute("guided", lambda u: model.apply(variables, u), z, labels,
+                                           guided_logits_fn=lambda u: guided.apply(variables, u)))(x)
   assert not np.allclose(np.asarray(plain), np.asarray(g))
   with pytest.raises(ValueError, match="method: expected one of"):
     saliency.attribute("deconv", lambda z: model.apply(variables, z), x, labels)
