@@ -344,3 +344,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 def evaluate(config: ml_collections.ConfigDict, workdir: str, split: str = "test") -> dict[str, Any]:
   task, data, _, _ = build(config)
   return loop.evaluate_run(task, data, config, workdir, split)
+
+
+def compile_seconds(config: ml_collections.ConfigDict) -> dict[str, float]:
+  """Wall seconds to trace + lower and to compile the task's jitted train step for ``config``'s model
+  and batch size (abstract shapes only: nothing is trained). The scenes are cut to a few images, which
+  changes no shape the step sees."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  if c.data.name == "scenes":
+    c.data.update({"num_train": 4, "num_val": 1, "num_test": 1})
+  task, data, _, _ = build(c)
+  bs = c.train.batch_size
+  state = jax.eval_shape(lambda k: task.init(k, None), jax.random.PRNGKey(0))
+  batch = {k: jax.ShapeDtypeStruct((bs,) + np.shape(v)[1:], np.asarray(v).dtype) for k, v in data.example.items()}
+  batch["mask"] = jax.ShapeDtypeStruct((bs,), np.float32)
+  start = time.perf_counter()
+  lowered = jax.jit(task.train_step).lower(state, batch, jax.random.PRNGKey(0))
+  traced = time.perf_counter() - start
+  lowered.compile()
+  return {"lower_s": traced, "compile_s": time.perf_counter() - start - traced}

@@ -80,7 +80,7 @@ def toy():
   model = T.build_model(c, 13)
   scenes = S.detection_scenes(12, seed=0, size=56, max_objects=6, classes="all", split="val")
   anchors = two_stage.image_anchors(56, 4, c.task.rpn_sizes, c.task.rpn_ratios)
-  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 56, 56, 3)))["params"]
+  params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 56, 56, 3)))["params"]
   tx = optax.adam(3e-3)
 
   @jax.jit
