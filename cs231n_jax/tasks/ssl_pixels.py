@@ -337,12 +337,17 @@ def build(config: ml_collections.ConfigDict):
       out = contrastive.probe_results(config, dataset, lambda x: batched(feat, x))
       test = jnp.asarray(dataset.test.images)
       visible, mask = mae.random_masking(jax.random.PRNGKey(config.seed), len(test), model.num_patches, config.mae.mask_ratio)
-      pred = model.apply({"params": params}, test, visible)
-      out["masked_patch_mse"] = float(jnp.mean(mae.masked_patch_loss(pred, test, mask, config.mae.patch_size,
-                                                                     config.mae.norm_pix_loss)))
-      # The baseline: every hidden pixel predicted as the training mean pixel.
-      mean_pred = jnp.full_like(pred, float(dataset.train.images.mean()))
-      out["masked_patch_mse_mean_pixel"] = float(jnp.mean(mae.masked_patch_loss(mean_pred, test, mask, config.mae.patch_size)))
+      mean_pixel = float(dataset.train.images.mean())
+
+      @jax.jit
+      def held_out(params):
+        pred = model.apply({"params": params}, test, visible)
+        # The baseline: every hidden pixel predicted as the training mean pixel.
+        return (jnp.mean(mae.masked_patch_loss(pred, test, mask, config.mae.patch_size, config.mae.norm_pix_loss)),
+                jnp.mean(mae.masked_patch_loss(jnp.full_like(pred, mean_pixel), test, mask, config.mae.patch_size)))
+
+      mse, mse_mean = held_out(params)
+      out.update(masked_patch_mse=float(mse), masked_patch_mse_mean_pixel=float(mse_mean))
       return out
 
     return mae_task(config, model, tx, dataset.image_shape, finish), data, model, dataset

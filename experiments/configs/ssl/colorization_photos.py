@@ -13,6 +13,6 @@ from cs231n_jax.tasks.ssl_pixels import base_config
 def get_config():
   c = base_config()
   c.method = "colorization"
-  c.train.update({"batch_size": 64, "num_steps": 600, "log_every": 50})
+  c.train.update({"batch_size": 64, "num_steps": 300, "log_every": 50})
   c.optimizer.learning_rate = 1e-3
   return c
