@@ -6,7 +6,9 @@ softmax and by a linear SVM on the streams' validation scores; then the flow str
 (the temporal stream's run at 1,000 clips is the one fused above).
 
 Command: cs231n-jax train --config experiments/configs/video/e4_two_stream.py --workdir workdirs/video_e4
-Expected: not yet measured (started on CPU-2, stopped unfinished at the deadline; docs/results.md)
+Expected: test Video Hit@1 on 1,000 clips: spatial 0.5040, temporal 1.0000, fusion by averaged softmax 1.0000,
+  by linear SVM 1.0000; flow stream vs C3D-tiny at 50 / 200 / 1,000 clips: 1.0000 / 1.0000 everywhere (measured
+  on CPU-2: E1 is too easy to separate them)
 """
 
 from cs231n_jax.tasks.video import base_config

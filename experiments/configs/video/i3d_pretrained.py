@@ -5,7 +5,8 @@ network's logits equal the 2-D network's on the photo; a clip with one frame shi
 training: one compiled forward program (the study's runner).
 
 Command: cs231n-jax train --config experiments/configs/video/i3d_pretrained.py --workdir workdirs/video_i3d
-Expected: not yet measured
+Expected: on 4 photos at 112x112 (logits up to 27.6): constant clip vs 2-D max |difference| 2.67e-5 (float32;
+  1e-6 of the largest logit), the top-5 classes identical; one frame shifted: 8.9 (measured on CPU-2)
 """
 
 import ml_collections
