@@ -16,6 +16,7 @@ set, one table (and the two-stream fusions and the small-data comparison of E4).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from typing import Any
@@ -31,6 +32,33 @@ from cs231n_jax.tasks import video as video_task
 from cs231n_jax.train import loop
 
 FLOW_MODELS = ("spatial_stream", "temporal_stream", "two_stream")
+PREEMPTED = "preempted"
+
+
+class Preempted(Exception):
+  """A run of the study stopped on a signal (its checkpoint is saved): the study stops too, rather
+  than going on to the next model; the same command resumes it."""
+
+
+def check_not_preempted(results: dict[str, Any], what: str) -> dict[str, Any]:
+  if results.get("status") == PREEMPTED:
+    raise Preempted(f"{what}: preempted; run the same command to resume")
+  return results
+
+
+def stops_when_preempted(study):
+  """``study`` returning ``{"status": "preempted"}`` (as the engine's ``fit`` does: exit status 0) as
+  soon as one of its runs is preempted."""
+
+  @functools.wraps(study)
+  def wrapped(config, workdir):
+    try:
+      return study(config, workdir)
+    except Preempted as e:
+      print(str(e), flush=True)
+      return {"status": PREEMPTED}
+
+  return wrapped
 
 
 def model_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
@@ -57,6 +85,7 @@ def chance_band(hit: float, n: int, classes: int) -> str:
   return "yes" if abs(hit - 0.5) <= 3 * sigma else "no"
 
 
+@stops_when_preempted
 def run_table(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   workdir = epath.Path(workdir)
   rows = []
@@ -64,7 +93,7 @@ def run_table(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]
   shape = dataset.image_shape
   for name in config.study.models:
     c = model_config(config, name)
-    results = video_task.run(c, str(workdir / name))
+    results = check_not_preempted(video_task.run(c, str(workdir / name)), name)
     shape_c = (*shape[:-1], shape[-1] + (2 if name in FLOW_MODELS else 0))
     model = built_model(c, dataset.num_classes)
     timing = analysis.compile_and_step_time(model, shape_c, config.study.timing_batch)
@@ -124,6 +153,7 @@ def train_and_score(config: ml_collections.ConfigDict, workdir: epath.Path) -> d
   return {"results": results, "scores": scores, "labels": {s: dataset.split(s).labels for s in ("val", "test")}}
 
 
+@stops_when_preempted
 def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   from cs231n_jax.video.two_stream import fit_svm_fusion
 
@@ -132,6 +162,7 @@ def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   streams = {}
   for name in ("spatial_stream", "temporal_stream"):
     streams[name] = train_and_score(model_config(config, name), workdir / name)
+    check_not_preempted(streams[name]["results"], name)
   y_val, y_test = streams["spatial_stream"]["labels"]["val"], streams["spatial_stream"]["labels"]["test"]
   acc = lambda p: float(np.mean(np.argmax(p, -1) == y_test))
   s, t = streams["spatial_stream"]["scores"], streams["temporal_stream"]["scores"]
@@ -150,7 +181,7 @@ def run_two_stream(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
         continue
       c = model_config(config, name)
       c.data.num_train = int(n)
-      r = video_task.run(c, str(workdir / f"{name}_n{n}"))
+      r = check_not_preempted(video_task.run(c, str(workdir / f"{name}_n{n}")), f"{name}_n{n}")
       row[name] = r["test_video_hit1"]
     small.append(row)
     print(row, flush=True)
@@ -241,6 +272,7 @@ def filter_strips(kernels: dict[str, np.ndarray], path, count: int = 8) -> None:
   plt.close(fig)
 
 
+@stops_when_preempted
 def run_filters(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train ``study.filter_model`` on E1 (motion) and on E2 (appearance) through the engine, draw its
   first-layer 3-D filters as frame strips and compare their direction selectivity."""
@@ -250,6 +282,7 @@ def run_filters(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
     c = model_config(config, config.study.filter_model)
     c.data.kind = kind
     run = train_and_score(c, workdir / kind)
+    check_not_preempted(run["results"], kind)
     kernel = np.asarray(run["scores"]["params"]["fusion"]["conv"]["kernel"])
     kernels[f"E1 {kind}" if kind == "motion" else f"E2 {kind}"] = kernel
     _, dsi = direction_selectivity(kernel)
