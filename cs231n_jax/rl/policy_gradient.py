@@ -91,22 +91,16 @@ def _rollout(e: envs.Env, net, params, env_state, obs, episodes, key, num_steps:
   return env_state, obs, episodes, traj
 
 
-def actor_critic(e: envs.Env, c, total_updates: int, clip: bool) -> Agent:
-  """A2C (``clip=False``: one gradient step per rollout on −Σ A log π) or PPO (``clip=True``: the
-  clipped surrogate, ``update_epochs`` passes over ``num_minibatches`` minibatches). Both use GAE(λ)
-  advantages and a learned critic; ``c``: the config's ``agent`` block."""
+def actor_critic_learner(e: envs.Env, c, total_updates: int, clip: bool):
+  """The learning half of A2C / PPO, apart from the rollout: ``(net, tx, learn)`` with
+  ``learn(params, opt_state, traj, last_value, key) -> (params, opt_state, (loss, pg, v_loss, entropy))``
+  on a rollout ``traj`` (time-major dict of :func:`_rollout`'s fields) and V(s) of the observation
+  after it. :func:`actor_critic` (gymnax, compiled rollout) and the Gymnasium adapter (host
+  rollout, :mod:`cs231n_jax.rl.gym_adapter`) share it."""
   net = _network(e, c)
-  num_envs, num_steps = c.num_envs, c.num_steps
   epochs = c.update_epochs if clip else 1
   minibatches = c.num_minibatches if clip else 1
   tx = make_optimizer(c.learning_rate, c.max_grad_norm, total_updates * epochs * minibatches if c.anneal_lr else 0)
-
-  def init(key):
-    k_net, k_env = jax.random.split(key)
-    params = net.init(k_net, jnp.zeros((1, e.obs_size)))["params"]
-    obs, env_state = envs.reset(e, k_env, num_envs)
-    return {"params": params, "opt_state": tx.init(params), "env_state": env_state, "obs": obs,
-            "episodes": envs.episodes_init(num_envs), "env_steps": jnp.zeros((), jnp.int32)}
 
   def loss_fn(params, b):
     logits, value = net.apply({"params": params}, b["obs"])
@@ -124,11 +118,8 @@ def actor_critic(e: envs.Env, c, total_updates: int, clip: bool) -> Agent:
     entropy = -jnp.mean(jnp.sum(jnp.exp(logp_all) * logp_all, -1))
     return pg + c.value_coef * v_loss - c.entropy_coef * entropy, (pg, v_loss, entropy)
 
-  def update(state, key):
-    k_roll, k_perm = jax.random.split(key)
-    env_state, obs, episodes, traj = _rollout(e, net, state["params"], state["env_state"], state["obs"],
-                                              state["episodes"], k_roll, num_steps)
-    _, last_value = net.apply({"params": state["params"]}, obs)
+  def learn(params, opt_state, traj, last_value, k_perm):
+    num_steps, num_envs = traj["reward"].shape
     next_values = jnp.concatenate([traj["value"][1:], last_value[None]], 0)
     rewards = traj["reward"] + c.gamma * traj["v_final"]
     adv, target = gae(rewards, traj["value"], next_values, traj["done"], c.gamma, c.gae_lambda)
@@ -148,8 +139,32 @@ def actor_critic(e: envs.Env, c, total_updates: int, clip: bool) -> Agent:
 
       return jax.lax.scan(minibatch, (params, opt_state), mbs)
 
-    (params, opt_state), (loss, pg, v_loss, entropy) = jax.lax.scan(
-        epoch, (state["params"], state["opt_state"]), jax.random.split(k_perm, epochs))
+    (params, opt_state), stats = jax.lax.scan(epoch, (params, opt_state), jax.random.split(k_perm, epochs))
+    return params, opt_state, stats
+
+  return net, tx, learn
+
+
+def actor_critic(e: envs.Env, c, total_updates: int, clip: bool) -> Agent:
+  """A2C (``clip=False``: one gradient step per rollout on −Σ A log π) or PPO (``clip=True``: the
+  clipped surrogate, ``update_epochs`` passes over ``num_minibatches`` minibatches). Both use GAE(λ)
+  advantages and a learned critic; ``c``: the config's ``agent`` block."""
+  net, tx, learn = actor_critic_learner(e, c, total_updates, clip)
+  num_envs, num_steps = c.num_envs, c.num_steps
+
+  def init(key):
+    k_net, k_env = jax.random.split(key)
+    params = net.init(k_net, jnp.zeros((1, e.obs_size)))["params"]
+    obs, env_state = envs.reset(e, k_env, num_envs)
+    return {"params": params, "opt_state": tx.init(params), "env_state": env_state, "obs": obs,
+            "episodes": envs.episodes_init(num_envs), "env_steps": jnp.zeros((), jnp.int32)}
+
+  def update(state, key):
+    k_roll, k_perm = jax.random.split(key)
+    env_state, obs, episodes, traj = _rollout(e, net, state["params"], state["env_state"], state["obs"],
+                                              state["episodes"], k_roll, num_steps)
+    _, last_value = net.apply({"params": state["params"]}, obs)
+    params, opt_state, (loss, pg, v_loss, entropy) = learn(state["params"], state["opt_state"], traj, last_value, k_perm)
     new = {"params": params, "opt_state": opt_state, "env_state": env_state, "obs": obs, "episodes": episodes,
            "env_steps": state["env_steps"] + num_steps * num_envs}
     metrics = {"loss": loss.mean(), "policy_loss": pg.mean(), "value_loss": v_loss.mean(), "entropy": entropy.mean(),

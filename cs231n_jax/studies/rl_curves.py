@@ -1,7 +1,9 @@
 """Learning curves of RL runs from their metrics: every seed's greedy evaluation return against its
 environment steps (the seeds' own counts, recorded with every validation), mean and spread over seeds.
 
-``python -m cs231n_jax.studies.rl_curves OUT.png WORKDIR[:ENV_STEPS_PER_STEP] ...`` (one panel per run)."""
+``python -m cs231n_jax.studies.rl_curves OUT.png WORKDIR[:ENV_STEPS_PER_STEP] ...`` (one panel per run);
+``python -m cs231n_jax.studies.rl_curves OUT.py WORKDIR[:ENV_STEPS_PER_STEP] ...`` writes the curves as a
+Python module instead (``cs231n_jax/rl/measured.py``, which the notebook draws)."""
 
 from __future__ import annotations
 
@@ -49,5 +51,22 @@ def plot(workdirs, out, solved: float | None = 475.0):
   plt.close(fig)
 
 
+def export(workdirs, out) -> None:
+  """Write every run's curves (per-seed env steps and greedy returns at each validation) as a Python
+  module holding one dict, ``CURVES[run name] = {"env_steps": [[...]], "returns": [[...]]}``."""
+  lines = ["# ruff: noqa: E501", '"""Measured learning curves (greedy return of 100 episodes per seed at every validation) of the',
+           f'full runs, written by ``python -m cs231n_jax.studies.rl_curves {out} {" ".join(map(str, workdirs))}``;',
+           'the runs and their commands: docs/results.md, section "Lecture 14"."""', "", "CURVES = {"]
+  for spec in workdirs:
+    wd, _, per = str(spec).partition(":")
+    steps, returns = curves(wd, float(per or 0))
+    lines.append(f"    {epath.Path(wd).name!r}: {{")
+    lines.append(f"        'env_steps': {np.round(steps).astype(int).T.tolist()!r},")
+    lines.append(f"        'returns': {np.round(returns, 1).T.tolist()!r},")
+    lines.append("    },")
+  lines.append("}")
+  epath.Path(out).write_text("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
-  plot(sys.argv[2:], sys.argv[1])
+  (export if sys.argv[1].endswith(".py") else plot)(sys.argv[2:], sys.argv[1])

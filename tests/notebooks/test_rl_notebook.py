@@ -16,6 +16,11 @@ def test_rl_notebook_runs():
   assert "V* =\n [[ 0. -1. -2. -3.]" in outputs  # the grid world's optimal values
   error = float(outputs.split("max |Q-learning - Q*| over non-terminal states: ")[1].split()[0])
   assert error < 1e-3
-  assert "env steps per seed, 3 seeds" in outputs and "episode return:" in outputs
+  assert "env steps per seed, 3 seeds" in outputs
+  # the measured full runs (cs231n_jax.rl.measured): every agent named with its solved seeds
+  for name, solved in (("ppo", 5), ("a2c", 4), ("dqn", 5), ("reinforce", 5)):
+    assert f"rl_{name}_cartpole: seeds solved {solved}/5" in outputs
+  played = outputs.split("episode return: ")[1].split()
+  assert float(played[0]) == float(played[2]) >= 1  # one reward per step the pole stayed up
   images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-  assert len(images) == 3  # the values, the curves, the frames
+  assert len(images) == 4  # the values, the live curves, the four agents' curves, the frames

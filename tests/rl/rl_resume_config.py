@@ -11,6 +11,6 @@ def get_config():
                  learning_starts=64, target_update_every=20, hidden=(32,), learning_rate=1e-3)
   c.updates_per_step = 5
   c.eval.update(num_episodes=10, solved_return=1.0)
-  c.train.update(num_steps=600, eval_every=300, log_every=20, checkpoint_every=20, keep_checkpoints=2,
+  c.train.update(num_steps=300, eval_every=150, log_every=20, checkpoint_every=20, keep_checkpoints=2,
                  async_checkpoints=True)
   return c

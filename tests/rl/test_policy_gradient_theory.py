@@ -1,6 +1,8 @@
 """The REINFORCE chain (P16-P20) as a test: on a small MDP whose J(θ) is known exactly, the Monte Carlo
 estimates of ∇J agree with jax.grad of the exact J within 3 standard errors."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,7 @@ from cs231n_jax.rl import mdp as M
 H, GAMMA, N = 6, 0.9, 20000
 
 
+@functools.cache
 def setup():
   mdp = M.random_mdp(jax.random.PRNGKey(7), num_states=4, num_actions=3, gamma=GAMMA)
   theta = 0.5 * jax.random.normal(jax.random.PRNGKey(8), (4, 3))
@@ -19,11 +22,17 @@ def setup():
   return mdp, theta, p0
 
 
+@functools.cache
+def trajectories(seed):  # shared by the tests of this module (sampling 20,000 trajectories once per seed)
+  mdp, theta, p0 = setup()
+  return M.sample_trajectories(mdp, theta, p0, H, jax.random.PRNGKey(seed), N)
+
+
 @pytest.mark.parametrize("estimator", ["return", "reward_to_go", "baseline"])
 def test_reinforce_estimate_within_three_standard_errors_of_the_analytic_gradient(estimator):
   mdp, theta, p0 = setup()
   exact = jax.grad(M.finite_horizon_return, argnums=1)(mdp, theta, p0, H)
-  traj = M.sample_trajectories(mdp, theta, p0, H, jax.random.PRNGKey(9), N)
+  traj = trajectories(9)
   baseline = M.policy_evaluation(mdp, M.softmax_policy(theta)) if estimator == "baseline" else None
   g = np.asarray(M.reinforce_gradients(theta, traj, GAMMA, estimator, baseline), np.float64)
   mean, se = g.mean(0), g.std(0, ddof=1) / np.sqrt(N)
@@ -34,7 +43,7 @@ def test_reinforce_estimate_within_three_standard_errors_of_the_analytic_gradien
 
 def test_reward_to_go_and_baseline_reduce_the_variance_here():
   mdp, theta, p0 = setup()
-  traj = M.sample_trajectories(mdp, theta, p0, H, jax.random.PRNGKey(9), N)
+  traj = trajectories(9)
   b = M.policy_evaluation(mdp, M.softmax_policy(theta))
   var = {e: float(np.asarray(M.reinforce_gradients(theta, traj, GAMMA, e, b)).var(0).sum())
          for e in ("return", "reward_to_go", "baseline")}
@@ -43,7 +52,7 @@ def test_reward_to_go_and_baseline_reduce_the_variance_here():
 
 def test_exact_return_matches_sampled_mean_return():
   mdp, theta, p0 = setup()
-  traj = M.sample_trajectories(mdp, theta, p0, H, jax.random.PRNGKey(10), N)
+  traj = trajectories(10)
   ret = np.asarray(jnp.sum(traj["rewards"] * GAMMA ** jnp.arange(H), -1))
   assert abs(ret.mean() - float(M.finite_horizon_return(mdp, theta, p0, H))) < 3 * ret.std() / np.sqrt(N)
 
@@ -55,7 +64,6 @@ def test_discounted_reward_to_go_against_numpy():
 
 
 def test_unknown_estimator_is_named():
-  mdp, theta, p0 = setup()
-  traj = M.sample_trajectories(mdp, theta, p0, 2, jax.random.PRNGKey(0), 4)
+  _, theta, _ = setup()
   with pytest.raises(ConfigError, match="estimator"):
-    M.reinforce_gradients(theta, traj, GAMMA, "vanilla")
+    M.reinforce_gradients(theta, trajectories(9), GAMMA, "vanilla")
