@@ -16,6 +16,8 @@
   share of saliency mass inside the object against the object's area share for every attribution
   method, the occlusion drop when the patch covers the object against background, and each method's
   deletion curve (area under it).
+- ``smoothgrad_sweep``: the ``scenes`` part's classifier (restored from its workdir, or trained), SmoothGrad's
+  mass ratio for several noise levels / sample counts, averaging the gradients or their squares.
 - ``transfer``: scikit-image's ``lfw_subset`` (100 faces, 100 non-faces), a fixed split: logistic
   regression on frozen pretrained penultimate features against a small CNN trained from scratch
   through the engine.
@@ -40,7 +42,7 @@ from cs231n_jax.train.steps import init_key
 from cs231n_jax.vis import adversarial, class_visualization, occlusion, saliency
 from cs231n_jax.vis import digits_cnn as _digits_cnn  # noqa: F401  (registers vis_digits_cnn)
 
-PARTS = ("digits", "features", "pretrained_fooling", "scenes", "transfer")
+PARTS = ("digits", "features", "pretrained_fooling", "scenes", "smoothgrad_sweep", "transfer")
 
 
 def get_base_config() -> ml_collections.ConfigDict:
@@ -60,7 +62,9 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.scenes = ml_collections.ConfigDict({
       "size": 56, "num_train": 1500, "num_val": 200, "num_test": 100, "features": (32, 64), "epochs": 15,
       "learning_rate": 3e-3, "batch_size": 64, "patch": 8, "stride": 4, "smoothgrad_samples": 16, "ig_steps": 16,
-      "deletion_steps": 20})
+      "deletion_steps": 20, "smoothgrad_noise": 0.15, "smoothgrad_squared": False,
+      "smoothgrad_sweep": ((0.01, 16, False), (0.01, 16, True), (0.05, 16, False), (0.05, 16, True), (0.05, 64, False),
+                           (0.15, 16, False), (0.15, 16, True), (0.15, 64, False))})
   c.transfer = ml_collections.ConfigDict({
       "model": "mobilenet_v2", "train_fraction": 0.5, "features": (16, 32), "epochs": 40, "learning_rate": 3e-3,
       "batch_size": 20, "probe_c": 1.0})
@@ -177,7 +181,7 @@ def features_part(c: ml_collections.ConfigDict, seed: int, path: epath.Path) -> 
   fig, axes = plotting.subplots(1, 2, figsize=(11, 5))
   for ax, (m, e) in zip(axes, embeddings.items()):
     sc = ax.scatter(e[:, 0], e[:, 1], c=test.labels, cmap="tab10", s=8)
-    ax.set_title(f"{m.upper()} of the penultimate features (test digits)")
+    ax.set_title(f"{dict(pca='PCA', tsne='t-SNE')[m]} of the test digits' features")
     ax.set_xticks([]), ax.set_yticks([])
   fig.colorbar(sc, ax=axes, ticks=range(10))
   plotting.save_figure(fig, path / "vis_digits_tsne.png")
@@ -269,7 +273,9 @@ def occlusion_on_off(heat: np.ndarray, mask: np.ndarray, patch: int, stride: int
   return (float(heat[centre_on].mean()) if centre_on.any() else float("nan")), float(heat[~centre_on].mean())
 
 
-def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[str, Any]:
+def _scenes_model(c: ml_collections.ConfigDict, seed: int, workdir: str):
+  """(test scenes, test split, engine results, logits_fn, params) of the scene classifier (trained through the
+  engine in ``<workdir>/scenes_cnn``; a finished run there is restored, not retrained)."""
   from cs231n_jax.data import scenes
 
   def split(name, n, s):
@@ -282,13 +288,39 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
   dataset = ImageDataset("scenes_shapes", train, val, test, 3, scenes.SHAPES, None)
   results, fn, params = _engine_train(dataset, {"name": "vis_digits_cnn", "features": tuple(c.features)}, c,
                                       str(epath.Path(workdir) / "scenes_cnn"), seed)
+  return test_scenes, test, results, fn, params
+
+
+def smoothgrad_sweep_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[str, Any]:
+  """SmoothGrad's saliency mass ratio on the scenes (the ``scenes`` part's classifier) for every
+  ``(noise_level, num_samples, squared)`` of ``c.smoothgrad_sweep``."""
+  test_scenes, test, results, fn, _ = _scenes_model(c, seed, workdir)
+  x, y = jnp.asarray(test.images), jnp.asarray(test.labels)
+  masks = test_scenes.masks[:, 0]
+  rows = []
+  for noise, samples, squared in c.smoothgrad_sweep:
+    attr = jax.jit(lambda z, nl=noise, ns=samples, sq=squared: saliency.smoothgrad(
+        fn, z, y, jax.random.PRNGKey(seed), num_samples=ns, noise_level=nl, squared=sq))(x)
+    ratio = mass_ratio(np.asarray(saliency.saliency_map(attr)), masks)
+    rows.append({"noise_level": noise, "num_samples": samples, "squared": squared,
+                 "mass_ratio_median": float(np.median(ratio)), "share_at_least_2x": float(np.mean(ratio >= 2.0))})
+    print(rows[-1], flush=True)
+  vanilla = mass_ratio(np.asarray(saliency.saliency_map(saliency.vanilla_gradients(fn, x, y))), masks)
+  return {"test_accuracy": results["test_accuracy"], "vanilla_share_at_least_2x": float(np.mean(vanilla >= 2.0)),
+          "sweep": rows}
+
+
+def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[str, Any]:
+  from cs231n_jax.data import scenes
+
+  test_scenes, test, results, fn, params = _scenes_model(c, seed, workdir)
   x, y = jnp.asarray(test.images), jnp.asarray(test.labels)
   masks = test_scenes.masks[:, 0]
   area = masks.reshape(len(masks), -1).mean(1)
   # The guided network: the same parameters through a model with guided ReLUs.
   from cs231n_jax.models.registry import get_model
 
-  guided_model = get_model("vis_digits_cnn", features=tuple(c.features), num_classes=dataset.num_classes,
+  guided_model = get_model("vis_digits_cnn", features=tuple(c.features), num_classes=len(scenes.SHAPES),
                            relu=saliency.guided_relu)
   guided_fn = lambda z: guided_model.apply({"params": params}, z)  # noqa: E731
   out: dict[str, Any] = {"test_accuracy": results["test_accuracy"], "object_area_share_mean": float(area.mean())}
@@ -298,7 +330,8 @@ def scenes_part(c: ml_collections.ConfigDict, seed: int, workdir: str) -> dict[s
   fractions = np.linspace(0.0, 1.0, c.deletion_steps + 1)
   occlude = jax.jit(lambda img, lab: occlusion.occlusion_map(prob_fn, img, lab, c.patch, c.stride, fill=scenes.BACKGROUND))
   for method in saliency.METHODS:
-    kwargs = {"num_samples": c.smoothgrad_samples} if method == "smoothgrad" else (
+    kwargs = {"num_samples": c.smoothgrad_samples, "noise_level": c.smoothgrad_noise,
+              "squared": c.smoothgrad_squared} if method == "smoothgrad" else (
         {"steps": c.ig_steps} if method == "integrated_gradients" else {})
     attr = jax.jit(lambda z, m=method, kw=kwargs: saliency.attribute(m, fn, z, y, key=jax.random.PRNGKey(seed),
                                                                      guided_logits_fn=guided_fn, **kw))(x)
@@ -408,6 +441,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       res = features_part(config.digits, config.seed, path)
     elif part == "pretrained_fooling":
       res = pretrained_fooling_part(config.pretrained_fooling, config.seed)
+    elif part == "smoothgrad_sweep":
+      res = smoothgrad_sweep_part(config.scenes, config.seed, workdir)
     elif part == "scenes":
       res = scenes_part(config.scenes, config.seed, workdir)
     elif part == "transfer":

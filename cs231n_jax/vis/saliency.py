@@ -71,9 +71,10 @@ def vanilla_gradients(logits_fn: LogitsFn, images: jax.Array, labels: jax.Array)
 
 
 def smoothgrad(logits_fn: LogitsFn, images: jax.Array, labels: jax.Array, key: jax.Array, num_samples: int = 25,
-               noise_level: float = 0.15) -> jax.Array:
+               noise_level: float = 0.15, squared: bool = False) -> jax.Array:
   """The average of :func:`vanilla_gradients` over ``num_samples`` copies with Gaussian noise of std
-  ``noise_level * (max - min)`` of each image."""
+  ``noise_level * (max - min)`` of each image (the paper's 10-20%); ``squared`` averages the squared
+  gradients instead ("SmoothGrad-Squared", Hooker et al. 2019: no cancellation of opposite signs)."""
   if num_samples < 1:
     raise ValueError(f"num_samples: expected at least 1, got {num_samples}")
   span = jnp.max(images, axis=(1, 2, 3), keepdims=True) - jnp.min(images, axis=(1, 2, 3), keepdims=True)
@@ -81,7 +82,8 @@ def smoothgrad(logits_fn: LogitsFn, images: jax.Array, labels: jax.Array, key: j
 
   def body(total, k):
     noisy = images + sigma * jax.random.normal(k, images.shape, images.dtype)
-    return total + vanilla_gradients(logits_fn, noisy, labels), None
+    g = vanilla_gradients(logits_fn, noisy, labels)
+    return total + (g * g if squared else g), None
 
   total, _ = jax.lax.scan(body, jnp.zeros_like(images), jax.random.split(key, num_samples))
   return total / num_samples

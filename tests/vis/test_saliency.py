@@ -48,6 +48,8 @@ def test_smoothgrad_of_a_linear_model_is_its_weight_column():
     labels = jnp.array([2, 1])
     sg = saliency.smoothgrad(fn, x, labels, jax.random.PRNGKey(0), num_samples=5)
     np.testing.assert_allclose(np.asarray(sg), w[:, [2, 1]].T.reshape(x.shape), atol=1e-12)
+    sq = saliency.smoothgrad(fn, x, labels, jax.random.PRNGKey(0), num_samples=3, squared=True)
+    np.testing.assert_allclose(np.asarray(sq), (w[:, [2, 1]].T ** 2).reshape(x.shape), atol=1e-12)
 
 
 def test_integrated_gradients_exact_for_linear_and_complete_for_a_cnn():
