@@ -191,3 +191,59 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   print(text)
   print(text_cost)
   return {"summary": summary, "cost": costs}
+
+
+# ---------------------------------------------------------------------------------------------
+# A pretrained ImageNet network as a row of the table (the visualization issue's networks).
+
+
+def pretrained_config() -> ml_collections.ConfigDict:
+  c = base_config()
+  c.runner = "cs231n_jax.studies.ssl_probe:run_pretrained"
+  c.pretrained = ml_collections.ConfigDict({"name": "efficientnet_lite0", "size": 64, "batch_size": 128})
+  return c
+
+
+def pretrained_features(name: str, images: np.ndarray, size: int, batch_size: int = 128) -> np.ndarray:
+  """The pooled penultimate features of a PyPI-shipped ImageNet network (``cs231n_jax.pretrained``) for
+  grey images in [0, 1]: copied to RGB, resized (bilinear) to ``size`` x ``size``, the network's own
+  normalisation, eval mode."""
+  from cs231n_jax.pretrained import networks
+  from cs231n_jax.vis.features import penultimate_features
+
+  net = networks.load(name)
+  images = np.asarray(images, np.float32)
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"pretrained: expected NHWC grey or RGB images, got shape {images.shape}")
+
+  @jax.jit
+  def fn(x):
+    x = jnp.broadcast_to(x, (*x.shape[:3], 3)) if x.shape[-1] == 1 else x
+    x = jax.image.resize(jnp.clip(x, 0.0, 1.0), (x.shape[0], size, size, 3), "linear")
+    return penultimate_features(net.model, net.variables, networks.preprocess(name, x))
+
+  return np.concatenate([np.asarray(fn(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
+
+
+def run_pretrained(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The probe row of a frozen pretrained ImageNet network on the same split and labelled subsets."""
+  workdir = epath.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  dataset = load_dataset(config.data)
+  p = config.pretrained
+  t0 = time.time()
+  train = pretrained_features(p.name, dataset.train.images, p.size, p.batch_size)
+  test = pretrained_features(p.name, dataset.test.images, p.size, p.batch_size)
+  cache = {id(dataset.train.images): train, id(dataset.test.images): test}
+  per_seed = {}
+  for seed in config.seeds:
+    c = variant(config, **{"seed": seed})
+    per_seed[seed] = contrastive.probe_results(c, dataset, lambda x: cache[id(x)])
+  summary = summarize({p.name: list(per_seed.values())})
+  labels = ["all" if k == 0 else str(k) for k in config.probe.labels_per_class]
+  text = table(summary, [f"linear@{k}" for k in labels] + [f"knn@{k}" for k in labels])
+  (workdir / "pretrained_row.md").write_text(text + "\n")
+  (workdir / "pretrained_row.json").write_text(json.dumps({"summary": summary, "per_seed": per_seed,
+                                                           "features_s": time.time() - t0}, indent=2))
+  print(text)
+  return {"summary": summary}
