@@ -211,10 +211,12 @@ def pretrained_features(name: str, images: np.ndarray, size: int, batch_size: in
   from cs231n_jax.pretrained import networks
   from cs231n_jax.vis.features import penultimate_features
 
-  net = networks.load(name)
   images = np.asarray(images, np.float32)
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"pretrained: expected NHWC grey or RGB images, got shape {images.shape}")
+  if not isinstance(size, int) or size < 32:
+    raise ValueError(f"pretrained.size: expected an integer >= 32, got {size!r}")
+  net = networks.load(name)
 
   @jax.jit
   def fn(x):
