@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cs231n_jax.detection import ops
+from cs231n_jax.detection import metrics, ops
 from cs231n_jax.detection.detectors import Backbone
 from cs231n_jax.models.registry import register
 
@@ -301,9 +301,9 @@ def mean_mask_iou(gt_masks, gt_labels, gt_valid, masks, labels, valid, scores, b
     for j in np.nonzero(gt_valid[i])[0]:
       count += 1
       cand = [k for k in np.nonzero(valid[i])[0] if labels[i, k] == gt_labels[i, j]]
-      if gt_boxes is not None:
-        cand = [k for k in cand if float(ops.box_iou(jnp.asarray(gt_boxes[i, j][None]), jnp.asarray(boxes[i, k][None]))[0, 0])
-                >= box_iou_threshold]
+      if gt_boxes is not None and cand:
+        overlap = metrics.iou_matrix(np.asarray(gt_boxes[i, j])[None], np.asarray(boxes[i])[cand])[0]
+        cand = [k for k, o in zip(cand, overlap) if o >= box_iou_threshold]
       if not cand:
         continue
       k = max(cand, key=lambda k: scores[i, k])

@@ -69,6 +69,10 @@ def test_mean_mask_iou_by_hand():
   iou = two_stage.mean_mask_iou(gt, np.array([[1, 2]]), np.ones((1, 2), bool), pred, np.array([[1, 0]]),
                                 np.array([[True, True]]), np.array([[0.9, 0.8]]))
   assert iou == pytest.approx(0.25)  # (0.5 + 0 for the instance without a detection of its class) / 2
+  gt_boxes, boxes = np.array([[[0.0, 0, 4, 4], [4, 4, 8, 8]]]), np.array([[[0.0, 0, 2, 4], [4, 4, 8, 8]]])
+  args = (gt, np.array([[1, 2]]), np.ones((1, 2), bool), pred, np.array([[1, 0]]), np.array([[True, True]]), np.array([[0.9, 0.8]]))
+  assert two_stage.mean_mask_iou(*args, 0.5, gt_boxes, boxes) == pytest.approx(0.25)  # box IoU 0.5: matched
+  assert two_stage.mean_mask_iou(*args, 0.6, gt_boxes, boxes) == 0.0  # below the box threshold: no match
 
 
 @pytest.fixture(scope="module")
