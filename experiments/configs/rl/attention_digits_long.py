@@ -1,6 +1,7 @@
 """attention_digits.py trained for 12,000 steps instead of 8,000 (everything else the same).
 Command: cs231n-jax train --config experiments/configs/rl/attention_digits_long.py --workdir workdirs/rl_attention_digits_long
-Expected: not yet measured
+Expected: test accuracy 90.8% (1,800 canvases; val 92.8%), 19.6 points above attention_digits_random.py's
+  71.2%; CPU-2 (shared), 11 min 21 s
 """
 
 from cs231n_jax.tasks import rl
