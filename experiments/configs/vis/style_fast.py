@@ -6,9 +6,12 @@ held-out chelsea crops and in the same run: the network's loss against per-image
 (200 Adam steps from the content image; goal <= 2x) and the time per image (goal >= 100x faster).
 --config.model.norm=batch gives the batch-norm network to compare.
 Command: cs231n-jax train --config experiments/configs/vis/style_fast.py --workdir workdirs/style_fast
-Expected: at 150 steps (the measured run was cut to 150 steps, 2 compared images, 100 optimisation steps):
-  the network's loss 12,488 vs the optimisation's 2,571, 4.86x (goal <= 2x missed); 27.3 ms vs 3.47 s per
-  image, 127x faster; CPU-2 (shared, load ~45); docs/results.md (lecture 13).
+Expected: not measured at the config's own 300 steps. With --config.train.num_steps=450 --config.train.eval_every=150
+  --config.train.checkpoint_every=450 --config.baseline.num_images=2 --config.baseline.num_steps=100 (workdir
+  workdirs/vis_style_fast_450): the network's loss 7,338 vs the optimisation's 2,577 on 2 held-out crops, 2.85x
+  (goal <= 2x missed; val loss 11,456 / 8,710 / 7,062 at steps 150 / 300 / 450, still falling), 6.2 ms vs 1.28 s
+  per image, 206x faster, test loss 6,768; at 150 steps (same overrides) 4.86x; --config.model.output=residual at
+  150 steps 24.0x; CPU-2 (shared, load ~24), 501 s wall; docs/sections/style_transfer.md.
 """
 
 from cs231n_jax.tasks import style_transfer
