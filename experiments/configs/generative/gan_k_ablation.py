@@ -10,7 +10,6 @@ Measured with the GAN loop the training engine replaced (same update; other rand
 
 import ml_collections
 
-from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.tasks import adversarial
 
 
@@ -19,7 +18,7 @@ def get_config():
   c.runner = "cs231n_jax.studies.gans:run_gan_study"
   c.base = adversarial.base_config("mlp")  # each run: cs231n_jax.studies.gans.run_gan
   c.base.runner = "cs231n_jax.studies.gans:run_gan"
-  c.base.scorer_epochs = SCORER_EPOCHS
+  c.base.scorer_epochs = 60  # epochs of the digits classifier that scores the samples
   c.variants = ({"k": 1}, {"k": 2}, {"k": 5})
   c.seeds = (0, 1, 2)
   return c

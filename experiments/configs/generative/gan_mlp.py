@@ -10,12 +10,11 @@ Expected: IS analogue 6.52, marginal class entropy 2.24 nats, FD analogue 5.44, 
   FD 3.57).
 """
 
-from cs231n_jax.generative.configs import SCORER_EPOCHS
 from cs231n_jax.tasks import adversarial
 
 
 def get_config():
   c = adversarial.base_config("mlp")  # fields: cs231n_jax.tasks.adversarial.base_config
   c.runner = "cs231n_jax.studies.gans:run_gan"
-  c.scorer_epochs = SCORER_EPOCHS  # epochs of the digits classifier that scores the samples
+  c.scorer_epochs = 60  # epochs of the digits classifier that scores the samples
   return c
