@@ -4,4 +4,4 @@ critic, the recurrent attention model.
 Importing the package registers its models (cs231n_jax.models.registry).
 """
 
-from cs231n_jax.rl import networks  # noqa: F401  (registers the policy family)
+from cs231n_jax.rl import attention, networks  # noqa: F401  (register the policy family)

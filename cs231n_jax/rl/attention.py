@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.registry import register
 
 LOCATIONS = ("policy", "random")
 
@@ -116,6 +117,8 @@ class GlimpseStep(nn.Module):
     return (lstm, nxt, canvases, mode), {"location": loc, "logp": logp, "baseline": baseline, "logits": logits}
 
 
+@register("recurrent_attention", "the recurrent attention model (Mnih et al. 2014): glimpses, LSTM core, "
+          "Gaussian location policy, classifier", input_shape=None, family="policy")
 class RecurrentAttention(nn.Module):
   """``(canvases [B, H, W], key, sample) -> dict`` of per-glimpse arrays [B, num_glimpses, ...]:
   ``location`` (where each glimpse was taken), ``logp`` (log π of the next location),

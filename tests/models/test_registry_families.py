@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from cs231n_jax import zoo
-from cs231n_jax.config import load_config
+from cs231n_jax.config import load_config, variants_of
 from cs231n_jax.models.registry import count_params, default_input_shape, family_of, get_model, list_models
 from cs231n_jax.tasks import adversarial, captioning, char_lm, copy, likelihood
 
@@ -23,10 +23,11 @@ FAMILY_MODELS = {
     "char_lm": {"char_lm", "copy_net", "seq2seq"},
     "detect": {"classify_localize", "single_shot"},
     "segment": {"encoder_decoder", "fcn_flat", "sliding_window", "unet"},
-    "ssl": {"bag_of_words_text", "clip_net", "cpc_net", "ssl_convnet", "ssl_mlp_head", "ssl_net"},
+    "ssl": {"bag_of_words_text", "clip_net", "cpc_net", "ssl_convnet", "ssl_mlp_head", "ssl_net", "mae_vit",
+            "context_encoder", "context_discriminator", "colorization_net"},
     "video": {"c3d", "c3d_tiny", "conv_gru", "early_fusion", "late_fusion", "local_3d_cnn", "lrcn", "single_frame",
               "slow_fusion", "spatial_stream", "temporal_stream", "two_stream", "video_transformer"},
-    "policy": {"atari_q_network", "mlp_actor_critic", "mlp_q_network"},
+    "policy": {"atari_q_network", "mlp_actor_critic", "mlp_q_network", "recurrent_attention"},
     "3d": {"nerf", "occupancy_net", "pointnet", "voxel_cnn"},
     "vis": {"style_transform_net"},
 }
@@ -143,7 +144,8 @@ def _captioner(model_config, name):
 def config_cases():
   """(config file, what it names) for every generative, captioning and text config that names models."""
   cases = []
-  for path in sorted((CONFIGS / "generative").glob("*.py")) + sorted((CONFIGS / "captioning").glob("*.py")):
+  files = sorted((CONFIGS / "generative").glob("*.py")) + sorted((CONFIGS / "captioning").glob("*.py"))
+  for path in [f"{f}:{v}" for f in files for v in variants_of(f)] + [f for f in files if not variants_of(f)]:
     c = load_config(path)
     block = c.base if "base" in c else c
     if "model" in block and "name" in block.model:
@@ -165,11 +167,18 @@ def test_the_config_cases_cover_every_family():
   assert kinds == {"name", "arch", "models", "text"} and len(CASES) >= 20
 
 
-@pytest.mark.parametrize("path,kind", CASES, ids=[f"{p.parent.name}/{p.stem}" for p, _ in CASES])
+def _case_id(spec) -> str:
+  path, _, variant = str(spec).partition(".py:")
+  path = Path(path if variant else spec)
+  return f"{path.parent.name}/{path.stem}" + (f":{variant}" if variant else "")
+
+
+@pytest.mark.parametrize("path,kind", CASES, ids=[_case_id(p) for p, _ in CASES])
 def test_config_model_names_resolve_and_build(path, kind):
   c = load_config(path)
+  folder = Path(str(path).partition(".py:")[0]).parent.name
   built = set()
-  if kind == "name" and path.parent.name == "captioning":
+  if kind == "name" and folder == "captioning":
     built.add(_captioner(c.model, c.model.name))
   elif kind == "name":
     name, params = _likelihood_model(c)
@@ -177,7 +186,7 @@ def test_config_model_names_resolve_and_build(path, kind):
     built.add(name)
   elif kind == "arch":
     built.update(_gan_models(c.base if "base" in c else c))
-  elif kind == "models" and path.parent.name == "captioning":
+  elif kind == "models" and folder == "captioning":
     built.update(_captioner(c.model, name) for name in c.models)
   elif kind == "models":  # the pixel-speed study: {name: constructor arguments}
     for name, kwargs in c.models.items():
