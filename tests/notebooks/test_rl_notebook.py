@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, images_shown, printed_text
 
 NOTEBOOK = Path(__file__).parents[2] / "colab" / "19_reinforcement_learning.ipynb"
 
@@ -12,7 +12,7 @@ NOTEBOOK = Path(__file__).parents[2] / "colab" / "19_reinforcement_learning.ipyn
 @pytest.mark.slow
 def test_rl_notebook_runs():
   nb = execute_notebook(NOTEBOOK, timeout=600)
-  outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  outputs = printed_text(nb)
   assert "V* =\n [[ 0. -1. -2. -3.]" in outputs  # the grid world's optimal values
   error = float(outputs.split("max |Q-learning - Q*| over non-terminal states: ")[1].split()[0])
   assert error < 1e-3
@@ -22,5 +22,5 @@ def test_rl_notebook_runs():
     assert f"rl_{name}_cartpole: seeds solved {solved}/5" in outputs
   played = outputs.split("episode return: ")[1].split()
   assert float(played[0]) == float(played[2]) >= 1  # one reward per step the pole stayed up
-  images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-  assert len(images) == 4  # the values, the live curves, the four agents' curves, the frames
+  images = images_shown(nb)
+  assert images == 4  # the values, the live curves, the four agents' curves, the frames

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, printed_text
 
 COLAB = Path(__file__).parents[2] / "colab"
 
@@ -13,7 +13,7 @@ COLAB = Path(__file__).parents[2] / "colab"
 @pytest.mark.slow
 def test_style_transfer_notebook():
   nb = execute_notebook(COLAB / "16_style_transfer.ipynb", timeout=600)
-  out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  out = printed_text(nb)
   assert "Gram = mean of outer products: True | symmetric: True | min eigenvalue >= 0: True" in out
   assert "every output pixel is an input pixel: True" in out
   assert int(re.search(r"Gram loss reduction: (\d+)x", out).group(1)) >= 100

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, printed_text
 
 COLAB = Path(__file__).parents[2] / "colab"
 TIMEOUT_S = 600
@@ -12,7 +12,7 @@ TIMEOUT_S = 600
 
 def run(name: str) -> str:
   nb = execute_notebook(COLAB / name, timeout=TIMEOUT_S)
-  return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  return printed_text(nb)
 
 
 @pytest.mark.slow
