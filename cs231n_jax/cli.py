@@ -66,7 +66,7 @@ DELEGATED = {
     "bench": ("cs231n_jax.bench.cli:main", "compile-time / step-time benchmarks"),
     "convert-weights": ("cs231n_jax.convert.pytorch:run", "PyTorch state_dict -> Flax checkpoint"),
     "classify": ("cs231n_jax.pretrained.cli:main", "top-5 ImageNet labels of images by a pretrained network"),
-    "vis": ("cs231n_jax.vis.cli:main", "visualizations of a network (saliency, occlusion, DeepDream, ...) as PNGs"),
+    "vis": ("cs231n_jax.vis.cli:main", "network visualizations as PNGs (saliency, occlusion, DeepDream, inversion, texture, style, ...)"),
     "detect": ("cs231n_jax.detection.cli:detect_main", "run a trained detector's workdir on an image, write a PNG"),
     "segment": ("cs231n_jax.detection.cli:segment_main", "run a trained segmenter's workdir on an image, write a PNG"),
 }
