@@ -67,7 +67,10 @@ def engine_parts(config: ml_collections.ConfigDict, train: ArraySource, evals: d
 
 
 def timed_step(task: Task, state, train: ArraySource, config: ml_collections.ConfigDict) -> dict[str, float]:
-  """Compile time and steady-state cost of the train step on the first training batch."""
+  """Compile time and steady-state cost of the train step on the first training batch (none when
+  ``config.timing.steps`` is 0: a second compilation of the step is what measuring costs)."""
+  if not config.timing.steps:
+    return {}
   n = config.train.batch_size
   batch = {**train.get_batch(np.arange(n)), "mask": np.ones((n,), np.float32)}
   return step_cost(task.train_step, state, batch, config.timing.steps)
