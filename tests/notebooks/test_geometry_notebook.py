@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, printed_text
 
 NOTEBOOK = Path(__file__).parents[2] / "colab" / "22_3d_vision.ipynb"
 
@@ -17,7 +17,7 @@ def number(out: str, label: str) -> float:
 @pytest.mark.slow
 def test_geometry_notebook():
   nb = execute_notebook(NOTEBOOK, timeout=900)
-  out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  out = printed_text(nb)
   assert number(out, "voxel volume error:") < 0.02
   assert number(out, "marching-cubes area error:") < 0.03
   assert "sphere SDF sign mismatches on 10^4 points: 0" in out

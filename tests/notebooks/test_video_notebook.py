@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.notebooks import execute_notebook
+from cs231n_jax.notebooks import execute_notebook, printed_text
 
 COLAB = Path(__file__).parents[2] / "colab"
 
@@ -12,7 +12,7 @@ COLAB = Path(__file__).parents[2] / "colab"
 @pytest.mark.slow
 def test_video_notebook():
   nb = execute_notebook(COLAB / "20_video.ipynb", timeout=600)
-  out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+  out = printed_text(nb)
   assert "single-frame within 3 sigma of chance: True" in out
   hit = {line.split()[0]: float(line.rsplit(":", 1)[1]) for line in out.splitlines() if "test video Hit@1:" in line}
   assert hit["early_fusion"] >= 0.9
