@@ -1,4 +1,4 @@
-"""Runners for issue 24's whole-run experiments (lectures 2-4, 6, notes ch. 11): each
+"""Runners for the lectures' whole-run experiments (lectures 2-4, 6, notes ch. 11): each
 ``run(config, workdir) -> dict`` is named by a config in ``experiments/configs/lectures/``; the CLI
 writes the dict to ``workdir/results.json``.
 

@@ -194,7 +194,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# A pretrained ImageNet network as a row of the table (the visualization issue's networks).
+# A pretrained ImageNet network as a row of the table (the converted networks of cs231n_jax.pretrained).
 
 
 def pretrained_config() -> ml_collections.ConfigDict:

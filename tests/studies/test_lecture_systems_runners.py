@@ -1,24 +1,27 @@
-"""Issue 24's whole-run experiment configs: each documents its command and measured result, and its
+"""The lectures' missing systems, their experiment configs: each documents its command and measured result, and its
 runner works end to end at a small size (the overrides a user would pass)."""
 
 from pathlib import Path
 
 import pytest
 
-from cs231n_jax.config import apply_overrides, describe, load_config, resolve_runner
+from cs231n_jax.config import apply_overrides, describe, load_config, resolve_runner, variants_of
 from cs231n_jax.errors import ConfigError
 
 CONFIGS = Path(__file__).parents[2] / "experiments" / "configs" / "lectures"
 WHOLE_RUN = ["random_search", "perceptron", "bag_of_words", "init_study", "attention_memory"]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.py")))
+NAMES = sorted(f"{p.stem}.py" + (f":{v}" if v else "") for p in CONFIGS.glob("*.py") for v in variants_of(p) or [None])
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_config_documents_its_command_and_measured_result(name):
-  path = CONFIGS / f"{name}.py"
-  info = describe(path)
-  assert info["command"].startswith(f"cs231n-jax train --config experiments/configs/lectures/{name}.py --workdir ")
+  file, _, variant = name.partition(":")
+  info = describe(CONFIGS / file, variant or None)
+  assert info["command"].startswith(f"cs231n-jax train --config experiments/configs/lectures/{name} --workdir ")
   assert "measured" in info["expected"] and "not yet measured" not in info["expected"]
-  assert callable(resolve_runner(load_config(path)))
+  assert callable(resolve_runner(load_config(f"{CONFIGS / file}" + (f":{variant}" if variant else ""))))
 
 
 def run(name, tmp_path, *overrides):
