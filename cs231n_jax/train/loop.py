@@ -301,7 +301,7 @@ def _fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: epa
           "data_iterator": train_iter.state(), "config": config_json, "best_value": best_value,
           "best_metric": metric, "best_step": best_step, "num_steps": num_steps,
           "initial_loss": window["initial_loss"], "stopped_early": status == "stopped_early",
-          "log_window": {"sums": window["sums"], "n": window["n"]},
+          "log_window": {"sums": dict(window["sums"]), "n": window["n"]},  # a copy: an async save writes it later
       })
 
     device_state = steps.put_state(state)

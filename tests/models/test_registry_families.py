@@ -21,7 +21,7 @@ FAMILY_MODELS = {
     "gan": {"mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator"},
     "caption": {"rnn", "lstm", "attention_lstm", "transformer"},
     "char_lm": {"char_lm", "copy_net", "seq2seq"},
-    "detect": {"classify_localize", "single_shot"},
+    "detect": {"classify_localize", "single_shot", "faster_rcnn"},
     "segment": {"encoder_decoder", "fcn_flat", "sliding_window", "unet"},
     "ssl": {"bag_of_words_text", "clip_net", "cpc_net", "ssl_convnet", "ssl_mlp_head", "ssl_net", "mae_vit",
             "context_encoder", "context_discriminator", "colorization_net"},
