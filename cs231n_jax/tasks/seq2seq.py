@@ -3,10 +3,12 @@ symbols.
 
 Training sequences are synthetic and endless, drawn on the device from the step's key (as
 :mod:`cs231n_jax.tasks.copy` does; a resumed run sees the same sequences), with teacher forcing
-(the decoder reads y^{t-1}). Evaluation decodes greedily (the decoder reads its own o^{t-1}) on
-fixed held-out sequences (``val`` from ``seed + 1_000_003``, ``test`` from ``seed + 2_000_003``):
-``token_accuracy`` (the metric that picks the best state), ``sequence_accuracy`` (every symbol
-right) and the teacher-forced ``loss``.
+(the decoder reads y^{t-1}; ``model.train_feed="output"``: free-running, it reads its own softmax
+o^{t-1}; ``model.recurrence``: :mod:`cs231n_jax.text.seq2seq`). Evaluation decodes greedily (the
+decoder reads its own argmax o^{t-1}) on fixed held-out sequences (``val`` from ``seed +
+1_000_003``, ``test`` from ``seed + 2_000_003``): ``token_accuracy`` (the metric that picks the
+best state), ``sequence_accuracy`` (every symbol right) and the training-mode (teacher-forced or
+free-running) ``loss``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cs231n_jax.data.pipeline import ArraySource, eval_batches
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import get_model
 from cs231n_jax.tasks.copy import StepIndices
-from cs231n_jax.text.seq2seq import TASKS, make_batch
+from cs231n_jax.text.seq2seq import RECURRENCES, TASKS, TRAIN_FEEDS, make_batch
 from cs231n_jax.train import loop
 from cs231n_jax.train.steps import mean_over_valid, psum_if
 from cs231n_jax.train.task import Data, Task
@@ -40,7 +42,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.runner = RUNNER
   c.seed = 0
   c.task = ml_collections.ConfigDict({"kind": "reverse", "length": 10, "num_symbols": 10, "eval_examples": 1024})
-  c.model = ml_collections.ConfigDict({"attention": True, "hidden_size": 128, "embed_dim": 32, "attention_dim": 64})
+  c.model = ml_collections.ConfigDict({"attention": True, "hidden_size": 128, "embed_dim": 32, "attention_dim": 64,
+                                      "recurrence": "hidden", "train_feed": "target"})
   c.optimizer = optim.default_config("adam", 3e-3)
   c.optimizer.eps = 1e-8
   c.optimizer.grad_clip_norm = 1.0
@@ -58,13 +61,17 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     v = config[block][name]
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
       raise ConfigError(f"{block}.{name}: expected a positive integer, got {v!r}")
+  if config.model.recurrence not in RECURRENCES:
+    raise ConfigError(f"model.recurrence: expected one of {RECURRENCES}, got {config.model.recurrence!r}")
+  if config.model.train_feed not in TRAIN_FEEDS:
+    raise ConfigError(f"model.train_feed: expected one of {TRAIN_FEEDS}, got {config.model.train_feed!r}")
   loop.check_engine_config(config.train)
 
 
 def build_model(config: ml_collections.ConfigDict):
   m = config.model
   return get_model("seq2seq", num_symbols=config.task.num_symbols, hidden_size=m.hidden_size, embed_dim=m.embed_dim,
-                   attention=m.attention, attention_dim=m.attention_dim)
+                   attention=m.attention, attention_dim=m.attention_dim, recurrence=m.recurrence, train_feed=m.train_feed)
 
 
 def train_step(model, tx, task_config, state, batch, key, axis_name: str | None = None):

@@ -78,3 +78,49 @@ def test_first_step_loss_and_runner(tmp_path):
   config.task.kind = "shuffle"
   with pytest.raises(ConfigError, match="task.kind"):
     S.build(config)
+
+
+def _pair(**kw):
+  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
+  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention_dim=8, **kw)
+  v = model.init(jax.random.key(2), src, tgt)
+  return model, v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_output_recurrence_reads_only_the_previous_symbol(attention):
+  """Teacher-forced output recurrence: y^3 reaches step 4 and nothing after it (no state recurs)."""
+  model, v, src, tgt, changed = _pair(attention=attention, recurrence="output")
+  a, _ = model.apply(v, src, tgt)
+  b, _ = model.apply(v, src, changed)
+  np.testing.assert_array_equal(np.asarray(a[:, :4]), np.asarray(b[:, :4]))
+  assert float(jnp.abs(a[:, 4] - b[:, 4]).max()) > 0
+  np.testing.assert_array_equal(np.asarray(a[:, 5:]), np.asarray(b[:, 5:]))
+  hidden, vh, *_ = _pair(attention=attention)  # output forwarding: the state carries y^3 on to step 5
+  a, _ = hidden.apply(vh, src, tgt)
+  b, _ = hidden.apply(vh, src, changed)
+  assert float(jnp.abs(a[:, 5] - b[:, 5]).max()) > 0
+
+
+@pytest.mark.parametrize("recurrence", ["hidden", "output"])
+def test_free_running_training_reads_its_own_softmax_output(recurrence):
+  model, v, src, tgt, changed = _pair(attention=False, recurrence=recurrence, train_feed="output")
+  a, _ = model.apply(v, src, tgt)
+  b, _ = model.apply(v, src, changed)
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the target is never read
+
+  def step1_grad(m, variables):
+    def f(table):
+      p = {**variables["params"], "decoder": {**variables["params"]["decoder"], "embed": {"embedding": table}}}
+      return m.apply({"params": p}, src, tgt)[0][:, 1].sum()
+    return np.abs(np.asarray(jax.grad(f)(variables["params"]["decoder"]["embed"]["embedding"]))).sum(-1)
+
+  # Step 1 reads R o^0 = Σ_k softmax(o^0)_k R_k: every symbol's row of R gets a gradient ...
+  assert (step1_grad(model, v)[:7] > 0).all()
+  # ... while teacher forcing reads R y^0: only the rows of the symbols y^0 (and BOS, through step 0).
+  forced = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=False, attention_dim=8, recurrence=recurrence)
+  g = step1_grad(forced, v)
+  used = set(np.asarray(tgt[:, 0]).tolist()) | ({7} if recurrence == "hidden" else set())
+  assert set(np.flatnonzero(g > 0).tolist()) == used
+  with pytest.raises(ConfigError, match="model.train_feed"):
+    Seq2Seq(num_symbols=7, train_feed="y").init(jax.random.key(0), src, tgt)
