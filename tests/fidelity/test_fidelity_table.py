@@ -2,6 +2,7 @@
 file it cites exists; the summary counts are the rows' counts."""
 import ast
 import collections
+import functools
 import pathlib
 import re
 
@@ -29,6 +30,7 @@ def status_of(cell):
   return next((s for s in STATUSES if text.startswith(s)), None)
 
 
+@functools.cache
 def defined_functions(path):
   """Names of the functions defined at any level of a test module."""
   tree = ast.parse(path.read_text())
