@@ -30,12 +30,15 @@ from cs231n_jax import optim
 from cs231n_jax.data import load_dataset
 from cs231n_jax.models.registry import get_model
 from cs231n_jax.studies.engine_runs import variant
-from cs231n_jax.tasks import classification, contrastive, pretext
+from cs231n_jax.tasks import classification, contrastive, pretext, ssl_pixels
 from cs231n_jax.train import loop
 from cs231n_jax.train.steps import build_steps, engine_state, init_key
 
 BASELINES = ("raw_pixels", "random_init", "supervised")
 PRETEXT = pretext.METHODS
+PIXELS = ("mae", "inpainting")  # ssl_pixels methods that have a probe (colourisation's photos have no labels)
+# Held-out numbers of the pixel methods kept in their rows (with the baselines they are compared with).
+PIXEL_KEYS = ("masked_patch_mse", "masked_patch_mse_mean_pixel", "hole_mse", "hole_mse_mean_fill")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -43,9 +46,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.runner = "cs231n_jax.studies.ssl_probe:run"
   c.method = "simclr"
   c.views.view1 = contrastive.views.DIGITS_PIPELINE
-  c.methods = ("simclr", "moco", "byol", "rotation", "jigsaw")
+  c.methods = ("simclr", "moco", "byol", "rotation", "jigsaw", "mae", "inpainting")
   c.baselines = BASELINES
   c.seeds = (0, 1, 2)
+  px = ssl_pixels.base_config()
+  c.mae, c.inpainting = px.mae, px.inpainting
+  # A probe_table.json of an earlier run of the same protocol (seeds, split): its rows for the methods and
+  # baselines NOT run now are merged into this table ("" = none). Lets a few new rows join a long study.
+  c.previous = ""
   c.supervised = ml_collections.ConfigDict({"num_steps": 1000, "batch_size": 128, "learning_rate": 1e-3})
   return c
 
@@ -54,9 +62,37 @@ def method_config(config: ml_collections.ConfigDict, method: str, seed: int) -> 
   c = variant(config, **{"method": method, "seed": seed, "train.progress": False})
   if method in PRETEXT:
     c = variant(c, **{"runner": "cs231n_jax.tasks.pretext:run"})
+  elif method in PIXELS:
+    # The hidden patches / the hole are the signal: no augmentation (as ssl_pixels' own configs).
+    c = variant(c, **{"runner": ssl_pixels.RUNNER, "views.view1": ""})
   else:
     c = variant(c, **{"runner": contrastive.RUNNER})
   return c
+
+
+def method_module(method: str):
+  if method in PRETEXT:
+    return pretext
+  if method in PIXELS:
+    return ssl_pixels
+  if method in contrastive.METHODS:
+    return contrastive
+  raise ValueError(f"methods: {method!r} is not one of {contrastive.METHODS + PRETEXT + PIXELS}")
+
+
+def previous_rows(path: str, seeds, skip) -> dict[str, list[dict[str, float]]]:
+  """The per-seed rows of an earlier run's probe_table.json, except ``skip``; its seeds must be ``seeds``."""
+  if not path:
+    return {}
+  p = epath.Path(path)
+  if not p.exists():
+    raise ValueError(f"previous: no file {path!r} (expected an earlier run's probe_table.json)")
+  data = json.loads(p.read_text())
+  rows = {m: r for m, r in data["per_seed"].items() if m not in skip}
+  for m, r in rows.items():
+    if len(r) != len(seeds):
+      raise ValueError(f"previous: {path} has {len(r)} seeds for {m!r}, this study runs {len(seeds)} ({tuple(seeds)})")
+  return rows
 
 
 def encoder(config) -> Any:
@@ -139,11 +175,40 @@ def table(summary: dict[str, dict[str, tuple[float, float]]], columns: list[str]
   return "\n".join(lines)
 
 
+NAMES = {"raw_pixels": "raw pixels", "random_init": "random-init encoder", "supervised": "supervised encoder",
+         "simclr": "SimCLR", "moco": "MoCo v2", "byol": "BYOL", "rotation": "rotation", "jigsaw": "jigsaw",
+         "mae": "MAE (ViT)", "inpainting": "context encoder"}
+
+
+def plot_table(summary: dict[str, dict[str, tuple[float, float]]], path, probe: str = "linear") -> None:
+  """Grouped bars: ``probe`` accuracy (mean ± sd over the seeds) of every row at each labels-per-class."""
+  from cs231n_jax.plotting import save_figure, subplots
+
+  labels = [k.split("@")[1] for k in next(iter(summary.values())) if k.startswith(f"{probe}@")]
+  rows = list(summary)
+  fig, ax = subplots(figsize=(10, 4))
+  width = 0.8 / len(rows)
+  for i, m in enumerate(rows):
+    mean = [summary[m][f"{probe}@{k}"][0] for k in labels]
+    sd = [summary[m][f"{probe}@{k}"][1] for k in labels]
+    ax.bar(np.arange(len(labels)) + (i - (len(rows) - 1) / 2) * width, mean, width, yerr=sd, capsize=2,
+           label=NAMES.get(m, m))
+  ax.set_xticks(np.arange(len(labels)), [f"{k} labels / class" for k in labels])
+  ax.set_ylim(0.2, 1.0)
+  ax.set_ylabel(f"{probe} probe accuracy (test digits)")
+  ax.legend(ncol=5, fontsize=7, loc="upper left")
+  ax.grid(axis="y", alpha=0.3)
+  fig.tight_layout()
+  save_figure(fig, path)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train every method for every seed, probe, and write the table."""
   workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   dataset = load_dataset(config.data)
+  for method in config.methods:
+    method_module(method)
   per_seed: dict[str, list[dict[str, float]]] = {}
   costs = {}
   for seed in config.seeds:
@@ -157,13 +222,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       c = method_config(config, method, seed)
       run_dir = workdir / method / f"seed{seed}"
       t0 = time.time()
-      module = pretext if method in PRETEXT else contrastive
-      task, data, _, _ = module.build(c)
+      task, data, _, _ = method_module(method).build(c)
       with contextlib.redirect_stdout(io.StringIO()):
         results = loop.fit(task, data, c, str(run_dir))
       if "linear@5" not in results and "linear@1" not in results:
         raise RuntimeError(f"{run_dir}: the run ended with status {results.get('status')!r} and no probe results")
-      row = {k: v for k, v in results.items() if "@" in k or k.startswith("pretext_")}
+      row = {k: v for k, v in results.items() if "@" in k or k.startswith("pretext_") or k in PIXEL_KEYS}
       per_seed.setdefault(method, []).append(row)
       if seed == config.seeds[0]:
         costs[method] = {**step_cost(task, data), "run_wall_s": time.time() - t0}
@@ -171,10 +235,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             f" ({time.time() - t0:.0f} s)", flush=True)
       # Partial results after every run (a long study can be read before it ends).
       (workdir / "per_seed.json").write_text(json.dumps({"per_seed": per_seed, "cost": costs}, indent=2))
+  ran = set(per_seed)
+  prev = previous_rows(config.get("previous", ""), config.seeds, ran)
+  per_seed = {**prev, **per_seed}
   summary = summarize(per_seed)
   labels = ["all" if k == 0 else str(k) for k in config.probe.labels_per_class]
   columns = [f"linear@{k}" for k in labels] + [f"knn@{k}" for k in labels]
   text = table(summary, columns)
+  if prev:
+    text += f"\n\nRows from {config.previous} (not re-run): " + ", ".join(prev)
   z_rows = {m: r for m, r in summary.items() if any(k.startswith("z_") for k in r)}
   text += "\n\nProjection g(h) instead of h:\n\n" + table(
       {m: {k[2:]: v for k, v in r.items() if k.startswith("z_")} for m, r in z_rows.items()}, columns)
@@ -183,7 +252,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     text += "\n\nPretext accuracy on the test split (chance): " + ", ".join(
         f"{m} {r['pretext_accuracy'][0]:.3f} ± {r['pretext_accuracy'][1]:.3f} ({r['pretext_chance'][0]:.3f})"
         for m, r in pre.items())
+  px = {m: r for m, r in summary.items() if any(k in r for k in PIXEL_KEYS)}
+  if px:
+    text += "\n\nPixel pretext tasks, held-out error (baseline): " + ", ".join(
+        f"{m} {r[k][0]:.4f} ± {r[k][1]:.4f} ({r[b][0]:.4f})" for m, r in px.items()
+        for k, b in (("masked_patch_mse", "masked_patch_mse_mean_pixel"), ("hole_mse", "hole_mse_mean_fill")) if k in r)
   (workdir / "probe_table.md").write_text(text + "\n")
+  plot_table(summary, workdir / "probe_table.png")
   (workdir / "probe_table.json").write_text(json.dumps({"summary": summary, "per_seed": per_seed, "cost": costs},
                                                        indent=2))
   text_cost = "\n".join(f"{m}: compile {c['compile_s']:.2f} s, {c['examples_per_sec']:.0f} examples/s" for m, c in costs.items())
@@ -191,6 +266,25 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   print(text)
   print(text_cost)
   return {"summary": summary, "cost": costs}
+
+
+def run_cost(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The cost table alone, every method of ``config.methods`` in this ONE process (no training): each
+  train step's compile time and steady-state examples/s on the global batch (:func:`step_cost`)."""
+  workdir = epath.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  for method in config.methods:
+    method_module(method)
+  costs = {}
+  for method in config.methods:
+    c = method_config(config, method, config.seeds[0])
+    task, data, _, _ = method_module(method).build(c)
+    costs[method] = step_cost(task, data, config.get("cost_repeats", 20))
+    print(f"{method}: compile {costs[method]['compile_s']:.2f} s, {costs[method]['examples_per_sec']:.0f} examples/s",
+          flush=True)
+  (workdir / "cost.json").write_text(json.dumps({"cost": costs, "batch_size": config.train.batch_size,
+                                                 "devices": jax.device_count(), "backend": jax.default_backend()}, indent=2))
+  return {"cost": costs}
 
 
 # ---------------------------------------------------------------------------------------------

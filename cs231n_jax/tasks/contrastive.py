@@ -39,7 +39,7 @@ from cs231n_jax.data import load_dataset
 from cs231n_jax.data.pipeline import BatchIterator
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import get_model
-from cs231n_jax.ssl import losses, probe, views
+from cs231n_jax.ssl import losses, photos, probe, views
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.steps import psum_if
 from cs231n_jax.train.task import Data, Task
@@ -264,6 +264,15 @@ def probe_results(config: ml_collections.ConfigDict, dataset, feature_fn, prefix
   return {f"{prefix}{k}": v for k, v in out.items()}
 
 
+def ssl_dataset(config: ml_collections.ConfigDict):
+  """The data set of ``config.data``: every classification source (digits, cifar10 from ``data.dir``,
+  tfds) through ``load_dataset``, plus ``"skimage_photos"``: crops of scikit-image's photos labelled by
+  their photo (:func:`cs231n_jax.ssl.photos.photo_dataset`)."""
+  if config.data.get("name") == photos.DATA_NAME:
+    return photos.photo_dataset(config.data, config.seed)
+  return load_dataset(config.data)
+
+
 def ssl_data(dataset, config: ml_collections.ConfigDict) -> Data:
   t = config.train
   if t.step != "jit":
@@ -282,7 +291,7 @@ def build(config: ml_collections.ConfigDict, with_probe: bool = True):
   the probe on h and on g(h)."""
   check_config(config)
   parallel.initialize()
-  dataset = load_dataset(config.data)
+  dataset = ssl_dataset(config)
   data = ssl_data(dataset, config)
   num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
   model = build_model(config)

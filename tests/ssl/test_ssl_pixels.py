@@ -94,8 +94,10 @@ def test_colorization_on_photo_crops_trains_through_the_engine(tmp_path):
   assert crops.shape == (5, 16, 16, 3) and crops.dtype == np.float32 and 0 <= crops.min() and crops.max() <= 1
   c = ssl_pixels.base_config()
   c.method = "colorization"
-  c.colorization.update({"train_photos": ("astronaut", "coffee"), "test_photos": ("chelsea",), "crop": 16,
-                         "train_crops": 256, "test_crops": 32, "channels": (8, 16)})
+  # Held-out regions: the bottom halves of the training photos (the top halves train).
+  c.colorization.update({"train_photos": ("astronaut", "coffee"), "test_photos": ("astronaut", "coffee"), "crop": 16,
+                         "train_crops": 256, "test_crops": 32, "channels": (8, 16), "train_rows": (0.0, 0.5),
+                         "test_rows": (0.5, 1.0)})
   c.train.update({"batch_size": 32, "num_steps": 40, "log_every": 10, "progress": False})
   c.optimizer.learning_rate = 3e-3
   task, data, _, _ = ssl_pixels.build(c)
@@ -103,3 +105,7 @@ def test_colorization_on_photo_crops_trains_through_the_engine(tmp_path):
   losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
   assert losses[-1] < 0.7 * losses[0]
   assert results["ab_rmse"] > 0 and results["ab_rmse_grey"] > 0 and results["ab_rmse_train_mean"] > 0
+  # Per held-out photo (16 crops each): the overall mean square is the mean of the photos' mean squares.
+  for key in ("ab_rmse", "ab_rmse_grey"):
+    per = [results[f"{key}/{name}"] for name in ("astronaut", "coffee")]
+    np.testing.assert_allclose(results[key] ** 2, np.mean(np.square(per)), rtol=1e-4)

@@ -13,8 +13,10 @@ Expected: linear probe at 5 labels per class, mean ± sd over 3 seeds: SimCLR 0.
 
 from cs231n_jax.studies.ssl_probe import base_config
 
+VARIANTS = ("all", "pixels", "cost")
 
-def get_config():
+
+def get_config(variant="all"):
   c = base_config()
   c.train.update({"batch_size": 128, "num_steps": 600, "log_every": 100})  # SimCLR: 256-4096
   c.model.update({"projection_hidden": 256, "projection_dim": 64, "predictor_hidden": 256})  # SimCLR 2048/128; BYOL 4096
@@ -23,4 +25,9 @@ def get_config():
   c.jigsaw.num_permutations = 30  # Noroozi and Favaro: 1000 (9 tiles of 3x3 pixels here)
   c.views.view1 = "resized_crop(scale=(0.6, 1.0)) | rotate(degrees=15) | shift(pixels=1) | noise(std=0.05)"
   c.supervised.update({"num_steps": 600, "batch_size": 128, "learning_rate": 1e-3})
+  if variant == "pixels":  # only the MAE and inpainting rows; the others merged from the earlier run's table
+    c.methods, c.baselines = ("mae", "inpainting"), ()
+    c.previous = "workdirs/ssl_probe_table/probe_table.json"
+  elif variant == "cost":  # every method's step cost in one process, no training
+    c.runner = "cs231n_jax.studies.ssl_probe:run_cost"
   return c
