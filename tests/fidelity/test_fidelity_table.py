@@ -77,3 +77,14 @@ def test_the_summary_counts_are_the_rows_counts():
   for name in INVENTORIES:
     assert summary[name] == [sum(counts[name].values())] + [counts[name][s] for s in STATUSES], name
   assert summary["all"] == [sum(summary[n][i] for n in INVENTORIES) for i in range(len(STATUSES) + 1)]
+
+
+def test_every_quoted_results_section_exists():
+  """`docs/results.md` "Section" in a row names a heading of docs/results.md (a prefix or part of it)."""
+  headings = [line.lstrip("#").strip() for line in (ROOT / "docs" / "results.md").read_text().splitlines()
+              if line.startswith("#")]
+  quoted = {name for _, cells in rows() for m in re.finditer(r'`docs/results\.md`((?: "[^"]+",?)+)', cells[3])
+            for name in re.findall(r'"([^"]+)"', m.group(1))}
+  assert len(quoted) > 20
+  missing = sorted(name for name in quoted if not any(name.rstrip("…").strip() in h for h in headings))
+  assert not missing, missing
