@@ -157,3 +157,158 @@ def run_attention_memory(config: ml_collections.ConfigDict, workdir: str) -> dic
       "ratio_per_doubling": [measured[b] / measured[a] for a, b in zip(sizes, sizes[1:])],
       "platform": jax.default_backend(),
   }
+
+
+def _train_losses(workdir: epath.Path) -> tuple[list[int], list[float]]:
+  from cs231n_jax.train.metrics import JSONL_NAME, read_jsonl
+
+  rows = [r for r in read_jsonl(workdir / JSONL_NAME) if r.get("split") == "train" and "loss" in r]
+  return [int(r["step"]) for r in rows], [float(r["loss"]) for r in rows]
+
+
+def run_degradation(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Lecture 9's degradation experiment: plain nets of ``degradation.depths`` layers against their
+  residual twins (:class:`cs231n_jax.models.plain_twin.CifarTwin`, the same parameters and
+  initialisation, without / with the identity shortcuts), each trained by the engine
+  (classification runner) on the same budget for every seed of ``degradation.seeds``.
+
+  Per run: the logged training-loss curve (minibatch loss averaged over ``train.log_every`` steps),
+  the training loss and accuracy on the whole training split and the test error of the state the
+  engine keeps (the best validation accuracy).
+  A run whose ``results.json`` exists is read, not trained again (the study can be resumed).
+  A figure of the training-loss curves (mean over seeds, the seeds' range shaded)."""
+  import json
+
+  import matplotlib.pyplot as plt
+
+  from cs231n_jax.models import plain_twin  # noqa: F401  (registers "cifar_twin")
+  from cs231n_jax.plotting import save_figure
+  from cs231n_jax.studies.engine_runs import fit_quietly, variant
+
+  path = epath.Path(workdir)
+  path.mkdir(parents=True, exist_ok=True)
+  t0 = time.time()
+  cfg = config.degradation
+  for d in cfg.depths:
+    if isinstance(d, bool) or not isinstance(d, int) or d < 8 or (d - 2) % 6:
+      raise ConfigError(f"degradation.depths: expected depths 6n + 2 (8, 14, 20, ..., 56), got {tuple(cfg.depths)}")
+  if not cfg.seeds:
+    raise ConfigError("degradation.seeds: expected at least one seed")
+  base = ml_collections.ConfigDict(config.to_dict())
+  del base["degradation"]
+  base.runner = "cs231n_jax.tasks.classification:run"
+  runs: dict[str, dict[str, Any]] = {}
+  for depth in cfg.depths:
+    for residual in (False, True):
+      name = f"{'resnet' if residual else 'plain'}{depth}"
+      per_seed = []
+      for seed in cfg.seeds:
+        sub = path / f"{name}_seed{seed}"
+        done = sub / "results.json"  # written by the engine at the end of a run
+        if done.exists():
+          r = json.loads(done.read_text())
+        else:
+          r = fit_quietly(variant(base, **{"seed": int(seed), "model.depth": int(depth), "model.residual": residual}), sub)
+          if r["status"] == "preempted":
+            return {"status": "preempted", "finished": sorted(runs)}
+        steps, losses = _train_losses(sub)
+        per_seed.append({"seed": int(seed), "steps": steps, "train_loss_curve": losses, "final_logged_train_loss": losses[-1],
+                         "train_loss": r.get("train_loss"), "train_accuracy": r.get("train_accuracy"),
+                         "test_error": 1.0 - r["test_accuracy"]})
+      runs[name] = {
+          "depth": depth, "residual": residual, "per_seed": per_seed,
+          "mean_final_logged_train_loss": float(np.mean([s["final_logged_train_loss"] for s in per_seed])),
+          "mean_train_loss": float(np.mean([s["train_loss"] for s in per_seed])),
+          "mean_test_error": float(np.mean([s["test_error"] for s in per_seed])),
+          "std_test_error": float(np.std([s["test_error"] for s in per_seed])),
+      }
+  shallow, deep = min(cfg.depths), max(cfg.depths)
+  fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+  for ax, kind in zip(axes, ("plain", "resnet")):
+    for depth, colour in zip(cfg.depths, ("tab:blue", "tab:red", "tab:green", "tab:purple")):
+      curves = runs[f"{kind}{depth}"]["per_seed"]
+      n = min(len(s["steps"]) for s in curves)
+      ys = np.array([s["train_loss_curve"][:n] for s in curves])
+      ax.plot(curves[0]["steps"][:n], ys.mean(0), color=colour, label=f"{kind}-{depth}")
+      ax.fill_between(curves[0]["steps"][:n], ys.min(0), ys.max(0), color=colour, alpha=0.2)
+    ax.set(title=f"{'plain' if kind == 'plain' else 'residual'} nets", xlabel="step", ylabel="training loss", yscale="log")
+    ax.legend()
+  save_figure(fig, path / "degradation.png", dpi=100, bbox_inches="tight")
+  plt.close(fig)
+  return {
+      "runs": runs, "seeds": list(cfg.seeds),
+      "plain_deeper_has_higher_train_loss": runs[f"plain{deep}"]["mean_final_logged_train_loss"]
+      > runs[f"plain{shallow}"]["mean_final_logged_train_loss"],
+      "resnet_deeper_has_higher_train_loss": runs[f"resnet{deep}"]["mean_final_logged_train_loss"]
+      > runs[f"resnet{shallow}"]["mean_final_logged_train_loss"],
+      "wall_time_s": time.time() - t0,
+  }
+
+
+def _seq2seq_grid(config: ml_collections.ConfigDict, workdir: str, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+  """Train one seq2seq run (:mod:`cs231n_jax.tasks.seq2seq`) per ``{name: dotted overrides}`` in
+  its own sub-directory; a run whose ``results.json`` exists is read, not trained again."""
+  import contextlib
+  import io
+  import json
+
+  from cs231n_jax.studies.engine_runs import variant
+  from cs231n_jax.tasks import seq2seq
+
+  path = epath.Path(workdir)
+  path.mkdir(parents=True, exist_ok=True)
+  base = ml_collections.ConfigDict(config.to_dict())
+  del base["study"]
+  base.runner = seq2seq.RUNNER
+  out = {}
+  for name, overrides in runs.items():
+    done = path / name / "results.json"
+    if done.exists():
+      r = json.loads(done.read_text())
+    else:
+      cfg = variant(base, **{"train.progress": False, **overrides})
+      with contextlib.redirect_stdout(io.StringIO()):
+        r = seq2seq.run(cfg, str(path / name))
+      if r["status"] == "preempted":
+        return {"status": "preempted", "finished": sorted(out)}
+    out[name] = {"test_token_accuracy": r["test_token_accuracy"], "test_sequence_accuracy": r["test_sequence_accuracy"],
+                 "test_loss": r["test_loss"]}
+  return out
+
+
+def run_seq2seq_lengths(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The fixed context vector against additive attention at every length of ``study.lengths``, the
+  same model size and budget: greedy test token / sequence accuracy; a figure against length."""
+  import matplotlib.pyplot as plt
+
+  from cs231n_jax.plotting import save_figure
+
+  t0 = time.time()
+  lengths = tuple(config.study.lengths)
+  runs = {f"{'attention' if att else 'fixed'}_len{n}": {"task.length": int(n), "model.attention": att}
+          for n in lengths for att in (False, True)}
+  table = _seq2seq_grid(config, workdir, runs)
+  if table.get("status") == "preempted":
+    return table
+  fig, ax = plt.subplots(figsize=(5.5, 4))
+  for kind, colour in (("fixed", "tab:red"), ("attention", "tab:blue")):
+    for metric, style in (("test_token_accuracy", "-o"), ("test_sequence_accuracy", "--s")):
+      ax.plot(lengths, [table[f"{kind}_len{n}"][metric] for n in lengths], style, color=colour,
+              label=f"{kind}: {metric.split('_')[1]} accuracy")
+  ax.set(xlabel="sequence length", ylabel="test accuracy (greedy)", ylim=(0, 1.02), title=f"{config.task.kind}: fixed context vs attention")
+  ax.legend(fontsize=8)
+  save_figure(fig, epath.Path(workdir) / "seq2seq_lengths.png", dpi=100, bbox_inches="tight")
+  plt.close(fig)
+  return {"lengths": list(lengths), "runs": table, "wall_time_s": time.time() - t0}
+
+
+def run_seq2seq_feeds(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The notes' decoder variants on one task: ``recurrence`` (hidden = output forwarding, output =
+  output-to-hidden) x ``train_feed`` (target = teacher forcing, output = the notes' o^{t-1} as written)."""
+  t0 = time.time()
+  runs = {f"{rec}_recurrence_{feed}_feed": {"model.recurrence": rec, "model.train_feed": feed}
+          for rec in ("hidden", "output") for feed in ("target", "output")}
+  table = _seq2seq_grid(config, workdir, runs)
+  if table.get("status") == "preempted":
+    return table
+  return {"runs": table, "wall_time_s": time.time() - t0}

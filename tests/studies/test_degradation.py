@@ -1,0 +1,82 @@
+"""The degradation experiment's networks (the CIFAR ResNet and its plain twin) and its study runner at a toy size."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cs231n_jax.config import apply_overrides, load_config, resolve_runner
+from cs231n_jax.errors import ConfigError
+from cs231n_jax.models.plain_twin import CifarTwin
+from cs231n_jax.models.registry import get_model
+
+CONFIG = "experiments/configs/lectures/degradation.py"
+
+
+def test_residual_twin_is_the_registry_resnet20():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
+  ref = get_model("resnet20", num_classes=10)
+  v = ref.init(jax.random.key(1), x)
+  v2 = CifarTwin(depth=20).init(jax.random.key(1), x)
+  assert jax.tree.structure(v) == jax.tree.structure(v2)  # same variables, same initialisation
+  assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2)))
+  for train in (False, True):
+    a = ref.apply(v, x, train=train, mutable=["batch_stats"] if train else False)
+    b = CifarTwin(depth=20).apply(v, x, train=train, mutable=["batch_stats"] if train else False)
+    a, b = (a[0], b[0]) if train else (a, b)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+def _conv(x, w, stride):
+  return jax.lax.conv_general_dilated(x, w, (stride, stride), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_twin_matches_a_lax_reference(residual):
+  """Depth 8 (one block per stage), eval mode with perturbed running statistics, against lax convolutions."""
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
+  model = CifarTwin(depth=8, residual=residual, widths=(4, 8, 8))
+  v = model.init(jax.random.key(1), x)
+  v = jax.tree.map(lambda a: a + 0.1 * jax.random.uniform(jax.random.key(a.size), a.shape), v)  # mean/var/scale/bias != defaults
+
+  def bn(h, p, s, res=None):
+    out = (h - s["mean"]) / jnp.sqrt(s["var"] + 1e-5) * p["scale"] + p["bias"]
+    out = out if res is None else out + res
+    return jax.nn.relu(out)
+
+  @jax.jit
+  def reference(v, x):
+    P, S = v["params"], v["batch_stats"]
+    h = bn(_conv(x, P["conv1"]["kernel"], 1), P["bn1"], S["bn1"])
+    for i, stride in ((1, 1), (2, 2), (3, 2)):
+      name = f"layer{i}_0"
+      p, s = P[name], S[name]
+      y = bn(_conv(h, p["conv1"]["kernel"], stride), p["bn1"], s["bn1"])
+      y = _conv(y, p["conv2"]["kernel"], 1)
+      if residual:
+        sc = h[:, ::stride, ::stride, :]
+        extra = y.shape[-1] - sc.shape[-1]
+        sc = jnp.pad(sc, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+        h = bn(y, p["bn2"], s["bn2"], res=sc)
+      else:
+        h = bn(y, p["bn2"], s["bn2"])
+    ref = h.mean((1, 2)) @ P["fc"]["kernel"] + P["fc"]["bias"]
+    return ref
+
+  np.testing.assert_allclose(np.asarray(model.apply(v, x)), np.asarray(reference(v, x)), rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="model.depth"):
+    CifarTwin(depth=21).init(jax.random.key(0), x)
+
+
+def test_degradation_runner_at_a_toy_size(tmp_path):
+  config = apply_overrides(load_config(CONFIG), ["degradation.depths=(8,14)", "degradation.seeds=(0,)", "model.widths=(4,4,4)",
+                                                 "train.num_steps=4", "train.log_every=2", "train.eval_every=4",
+                                                 "train.checkpoint_every=4", "train.batch_size=16"])
+  r = resolve_runner(config)(config, str(tmp_path))
+  assert set(r["runs"]) == {"plain8", "resnet8", "plain14", "resnet14"}
+  assert r["runs"]["plain14"]["per_seed"][0]["steps"] == [2, 4]
+  assert isinstance(r["plain_deeper_has_higher_train_loss"], bool)
+  assert (tmp_path / "degradation.png").stat().st_size > 0
+  config.degradation.depths = (8, 15)
+  with pytest.raises(ConfigError, match="degradation.depths"):
+    resolve_runner(config)(config, str(tmp_path / "bad"))
