@@ -8,9 +8,9 @@ three operations, each as one compiled JAX program and as one PyTorch eager call
 - ``input gradient``: its vector-Jacobian product with respect to the input;
 - ``weight gradient``: with respect to the kernel.
 
-The JAX side is the library's convolution (:func:`cs231n_jax.nn.conv_pool.conv_general_dilated`,
+The JAX side is the library's convolution (:func:`cs231n_jax.cpu.rewrites.conv_general_dilated`,
 what ``Conv`` runs: on CPU the kernels of :mod:`cs231n_jax.cpu.kernels`, or XLA's convolution
-written as ``conv_pool`` writes it where they are not built), so its times include every copy XLA
+written as ``rewrites`` writes it where they are not built), so its times include every copy XLA
 adds around the kernel. PyTorch runs ``conv2d`` and
 ``aten.convolution_backward`` (oneDNN on x86). Both sides' results are compared before timing, and
 the six variants of a shape take turns call by call.
@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
-from cs231n_jax.nn import conv_pool
+from cs231n_jax.cpu import platform_of, rewrites, traced_for
 
 # (input channels, output channels, height = width): ResNet stages, then small_vgg's convolutions.
 SHAPES = ((16, 16, 32), (32, 32, 16), (64, 64, 8), (32, 32, 32), (32, 64, 16), (64, 64, 16), (64, 128, 8),
@@ -35,7 +35,7 @@ NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def conv(x, w):
-  return conv_pool.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=NHWC)
+  return rewrites.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=NHWC)
 
 
 JAX_OPS = {
@@ -60,7 +60,7 @@ def torch_ops(x, w, g):
 def check_same_results(jax_args, torch_calls, rtol: float = 1e-4) -> None:
   """Each JAX operation against PyTorch's, relative to the largest magnitude."""
   for op in OPS:
-    ours = np.asarray(jax.jit(JAX_OPS[op])(*jax_args))
+    ours = np.asarray(jax.jit(traced_for(platform_of(jax.local_devices()), JAX_OPS[op]))(*jax_args))
     theirs = torch_calls[op]().numpy()
     theirs = theirs.transpose(2, 3, 1, 0) if op == "weight gradient" else theirs.transpose(0, 2, 3, 1)
     err = float(np.abs(ours - theirs).max() / np.abs(theirs).max())

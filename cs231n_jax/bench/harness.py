@@ -27,6 +27,8 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
+from cs231n_jax.cpu import platform_of, traced_for
+
 PEAK_MATMUL_SIZE = 2048
 HLO_INSTRUCTION = re.compile(r"^\s*(ROOT\s+)?%[\w.\-]+\s*=", re.MULTILINE)
 
@@ -148,6 +150,8 @@ def prepare_jax(
   feeds the previous state back in (so donated buffers are never reused).
   """
   r = Record(study, variant, params=dict(params or {}), meta=metadata(), peak_flops_per_s=peak_flops_per_s)
+  # Compiled for this process's devices, like the engine's steps: the CPU rewrites apply on a CPU.
+  fn = traced_for(platform_of(jax.local_devices()), fn)
   jitted = jax.jit(fn, donate_argnums=tuple(donate_argnums), **(jit_kwargs or {}))
   t0 = time.perf_counter()
   traced = jitted.trace(*args)

@@ -8,7 +8,7 @@ fraction of peak uses XLA's FLOP count of the step for both and the float32 matm
 in the same run. Two more variants undo the library's CPU work: the same Flax step with XLA's own
 convolutions and Flax's batch norm (before :mod:`cs231n_jax.cpu.kernels`), and with XLA's default flags and
 convolution and max-pool lowering (before :mod:`cs231n_jax.cpu.xla_flags` and
-:mod:`cs231n_jax.nn.conv_pool`). The four take turns
+:mod:`cs231n_jax.cpu.rewrites`). The four take turns
 step by step (:func:`~cs231n_jax.bench.harness.measure_interleaved`), so a shared machine's load
 hits them alike.
 """
@@ -23,8 +23,7 @@ import numpy as np
 
 from cs231n_jax.bench.harness import Record, measure_interleaved, prepare_jax, prepare_python
 from cs231n_jax.cpu import kernels as cpu_kernels
-from cs231n_jax.cpu import xla_flags
-from cs231n_jax.nn import conv_pool
+from cs231n_jax.cpu import rewrites, xla_flags
 
 MODELS = ("three_layer_convnet", "small_vgg", "resnet20", "resnet56")
 MODEL_KWARGS = {"three_layer_convnet": {"filter_size": 7}}  # the course's defaults: 32 7x7 filters, 100 hidden
@@ -99,10 +98,10 @@ def run(models=MODELS, batch: int = BATCH, n_runs: int = 10, peak: float | None 
                          variant=f"{name} Flax/JAX jit{label}", carry=True, donate_argnums=(0,),
                          peak_flops_per_s=peak, params=params, jit_kwargs=jit_kwargs)
 
-    # Before the library's conv / pool rewrites (cs231n_jax.nn.conv_pool) as well: XLA's default lowering.
-    with conv_pool.xla_default_lowering():
+    # Before the library's conv / pool rewrites (cs231n_jax.cpu.rewrites) as well: XLA's default lowering.
+    with rewrites.xla_default_lowering():
       before = flax_step(", XLA defaults (flags, conv/pool)", xla_defaults)
-    # Before the CPU kernels: XLA's convolutions as conv_pool writes them, Flax's batch norm.
+    # Before the CPU kernels: XLA's convolutions as the rewrites write them, Flax's batch norm.
     with cpu_kernels.disabled():
       xla_convs = flax_step(", without the CPU kernels")
     jax_prepared = flax_step("")

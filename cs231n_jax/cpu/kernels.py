@@ -17,8 +17,9 @@ Two primitives carry it into autodiff, since a custom call has no derivatives of
 
 Transposes in ``x`` -- the input gradient -- are ``conv2d_p`` of the output gradient with the kernel
 flipped (one per phase of the input when strided, :func:`_input_grad`), so every order of forward
-and reverse differentiation works and runs on the kernels. ``conv_pool.conv_general_dilated`` uses
-``conv2d_p`` on the CPU backend when :func:`in_use`. Batch norm (:func:`batch_norm`, used by
+and reverse differentiation works and runs on the kernels. ``rewrites.conv_general_dilated`` uses
+``conv2d_p`` in functions traced for the CPU (:func:`cs231n_jax.cpu.compiling_for`) when
+:func:`in_use`. Batch norm (:func:`batch_norm`, used by
 ``norms.BatchNorm`` in training) has three primitives of its own; see its section below.
 
 The kernels are chosen by the lowering platform: every primitive's default lowering is XLA's own
@@ -288,7 +289,7 @@ available.cache_clear = _decide.cache_clear  # tests forget the decision
 def build_in_background() -> threading.Thread:
   """Decide (and if needed compile) now, in a daemon thread, so that the first trace of a
   convolution waits at most for what is left instead of compiling inside the trace.
-  :mod:`cs231n_jax.nn.conv_pool` (imported by every layer that uses the kernels) calls it on
+  :mod:`cs231n_jax.cpu.rewrites` (imported by every layer that uses the kernels) calls it on
   import when JAX will run on the CPU."""
   thread = threading.Thread(target=available, name="cs231n_jax-cpu-kernels", daemon=True)
   thread.start()
@@ -300,7 +301,7 @@ _switch = {"enabled": True}
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-  """Within this context, convolutions traced by ``conv_pool`` and ``norms.BatchNorm`` use XLA's own
+  """Within this context, convolutions traced by ``rewrites`` and ``norms.BatchNorm`` use XLA's own
   kernels (the "before" of a benchmark, or a bitwise comparison with ``flax.linen``). Read while tracing: trace a
   fresh function object here (JAX caches traces by function)."""
   previous = _switch["enabled"]

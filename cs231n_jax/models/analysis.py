@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.models.registry import default_input_shape, get_model, list_models
-from cs231n_jax.nn import conv_pool
 
 # torchvision's published multiply-add counts at 224x224 (``Weights.meta["_ops"]``, in G) and
 # parameter counts (``meta["num_params"]``), for the models whose counters the docs table compares.
@@ -212,10 +211,9 @@ def count_macs(model: nn.Module | str, input_shape: Sequence[int] | None = None,
   x = jax.ShapeDtypeStruct((batch, *shape), jnp.float32)
   variables = init_shapes(net, shape, batch)
   forward = fn or (lambda v, x: net.apply(v, x, train=False))
-  # The model's arithmetic, not the CPU-friendly padding of cs231n_jax.nn.conv_pool (a fresh
-  # function so that no cached trace is reused).
-  with conv_pool.xla_default_lowering():
-    closed = jax.make_jaxpr(lambda v, x: forward(v, x))(variables, x)
+  # Traced outside cs231n_jax.cpu.compiling_for("cpu"): the model's own arithmetic, as plain Flax
+  # writes it (none of the CPU rewrites' padding).
+  closed = jax.make_jaxpr(forward)(variables, x)
   return _jaxpr_macs(closed.jaxpr, {})
 
 
@@ -231,8 +229,7 @@ def xla_flops(model: nn.Module | str, input_shape: Sequence[int] | None = None, 
   shape = _input_shape(model, input_shape)
   variables = init_shapes(net, shape, batch)
   x = jax.ShapeDtypeStruct((batch, *shape), jnp.float32)
-  with conv_pool.xla_default_lowering():  # the model's arithmetic (see count_macs)
-    lowered = jax.jit(lambda v, x: net.apply(v, x, train=False)).lower(variables, x)
+  lowered = jax.jit(lambda v, x: net.apply(v, x, train=False)).lower(variables, x)  # plain Flax (see count_macs)
   analysis = lowered.compile().cost_analysis() if compiled else lowered.cost_analysis()
   if isinstance(analysis, (list, tuple)):  # older JAX returned one dict per device
     analysis = analysis[0]
@@ -348,6 +345,8 @@ def compile_and_step_time(model: nn.Module, input_shape: Sequence[int], batch: i
 
   The step is the usual one: softmax cross-entropy, gradients, an SGD update, batch statistics
   updated. Timings use ``block_until_ready``; the first call (compilation) is reported separately.
+  The step is plain Flax (models know nothing of the CPU work in ``cs231n_jax.cpu``, which the
+  engine's steps get on CPU devices).
   """
   rng = np.random.default_rng(seed)
   x = jnp.asarray(rng.standard_normal((batch, *input_shape)), jnp.float32)

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cs231n_jax.cpu import kernels as cpu_kernels
+from cs231n_jax.cpu import targets_cpu
 from cs231n_jax.nn.conv_pool import Conv
 
 NORMS = ("none", "batch", "layer", "instance", "group")
@@ -69,7 +70,8 @@ class BatchNorm(nn.BatchNorm):
   add and a ReLU -- ``relu(bn(x) + residual)``, the end of a residual block -- with training-mode
   steps on the CPU computed by the library's kernels.
 
-  Where :func:`cpu_kernels.in_use` on the CPU backend, a training-mode call on float32 / float64
+  Traced for the CPU (:func:`cs231n_jax.cpu.compiling_for`, which the engine's step builders set when
+  their devices are CPUs) with :func:`cpu_kernels.in_use`, a training-mode call on float32 / float64
   input over the last (channel) axis with learned scale and bias, no mask and no ``axis_name`` goes
   to :func:`cpu_kernels.batch_norm`: batch norm, residual add and ReLU in two passes over the
   activation forward and two backward, instead of XLA's ~10 (docs/benchmarks.md, "The CPU goal",
@@ -110,7 +112,7 @@ class BatchNorm(nn.BatchNorm):
             and all(self.get_variable("params", name).dtype == x.dtype  # as given, not as declared
                     for name in ("scale", "bias") if self.has_variable("params", name))
             and (residual is None or residual.dtype == x.dtype)
-            and jax.default_backend() == "cpu" and cpu_kernels.in_use())
+            and targets_cpu() and cpu_kernels.in_use())
 
 
 class LayerNorm(nn.Module):

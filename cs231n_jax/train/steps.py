@@ -17,6 +17,10 @@ step is compiled:
 
 A task that computes global means over the valid examples of the global batch gets the same
 parameters from all three, up to float summation order.
+
+Every builder traces the task's steps within ``cs231n_jax.cpu.compiling_for`` the platform of the
+devices it compiles for: the layers' CPU rewrites and kernels (``cs231n_jax.cpu``) apply to a step
+compiled for CPUs, and never to one compiled for a TPU or GPU.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cs231n_jax.cpu import platform_of, traced_for
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.train import parallel
 from cs231n_jax.train.task import Batch, Metrics, Task
@@ -125,8 +130,12 @@ def build_steps(task: Task, kind: str, donate: bool = True,
   """
   if kind not in STEP_KINDS:
     raise ConfigError(f"train.step: expected one of {STEP_KINDS}, got {kind!r}")
-  guard = trace_guard or max_traces(1)
   donate_argnums = (0,) if donate else ()
+  devices = jax.devices() if kind == "sharded" else jax.local_devices()
+  platform = platform_of(devices[:1] if kind == "jit" else devices)
+
+  def guard(fn):
+    return (trace_guard or max_traces(1))(traced_for(platform, fn))
 
   def train_step(state, batch):
     return engine_train_step(task, state, batch, None)
@@ -139,7 +148,7 @@ def build_steps(task: Task, kind: str, donate: bool = True,
   if kind == "host":
     if jax.process_count() > 1:
       raise ConfigError("train.step: 'host' runs in one process; use 'sharded' or 'pmap' with several processes")
-    return Steps(kind, train=train_step, evaluate=eval_step if has_eval else None,
+    return Steps(kind, train=traced_for(platform, train_step), evaluate=traced_for(platform, eval_step) if has_eval else None,
                  put_state=lambda s: s, get_state=parallel.to_host, put_batch=dict, get_metrics=parallel.to_host)
 
   if kind == "jit":

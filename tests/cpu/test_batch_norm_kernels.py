@@ -14,8 +14,17 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+from cs231n_jax.cpu import compiling_for
 from cs231n_jax.cpu import kernels as cpu_kernels
 from cs231n_jax.nn import norms
+
+
+@pytest.fixture(autouse=True)
+def traced_for_the_cpu():
+  """The rewrites and kernels apply to functions traced for the CPU, as the engine's steps are."""
+  with compiling_for("cpu"):
+    yield
+
 
 EPS = 1e-5
 

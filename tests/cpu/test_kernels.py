@@ -13,8 +13,17 @@ import numpy as np
 import pytest
 from jax import lax
 
+from cs231n_jax.cpu import compiling_for, rewrites
 from cs231n_jax.cpu import kernels as cpu_kernels
-from cs231n_jax.nn import conv_pool, norms
+from cs231n_jax.nn import norms
+
+
+@pytest.fixture(autouse=True)
+def traced_for_the_cpu():
+  """The rewrites and kernels apply to functions traced for the CPU, as the engine's steps are."""
+  with compiling_for("cpu"):
+    yield
+
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -29,7 +38,7 @@ def _reference(x, w, strides, padding):
 
 
 def _ours(x, w, strides, padding):
-  return conv_pool.conv_general_dilated(x, w, strides, padding, dimension_numbers=NHWC)
+  return rewrites.conv_general_dilated(x, w, strides, padding, dimension_numbers=NHWC)
 
 
 def _close(a, b, rtol):
@@ -161,7 +170,7 @@ def test_convolutions_the_kernels_do_not_compute_stay_xlas(case):
     w, kwargs["feature_group_count"] = w[:, :, :2], 2
   else:
     x, kwargs["dimension_numbers"] = jnp.transpose(x, (0, 3, 1, 2)), ("NCHW", "HWIO", "NCHW")
-  ours = lambda x, w: conv_pool.conv_general_dilated(x, w, (1, 1), "SAME", **kwargs)
+  ours = lambda x, w: rewrites.conv_general_dilated(x, w, (1, 1), "SAME", **kwargs)
   ref = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME", **kwargs)
   assert "cs231n_conv2d" not in str(jax.make_jaxpr(jax.grad(lambda x, w: ours(x, w).sum(), (0, 1)))(x, w))
   loss = lambda f: (lambda x, w: jnp.sum(jnp.sin(f(x, w).astype(jnp.float32))))

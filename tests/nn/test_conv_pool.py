@@ -14,9 +14,17 @@ import numpy as np
 import pytest
 from jax import lax
 
+from cs231n_jax.cpu import compiling_for, rewrites
 from cs231n_jax.cpu import kernels as cpu_kernels
-from cs231n_jax.nn import conv_pool
-from cs231n_jax.nn.conv_pool import Conv, materialized, max_pool, xla_default_lowering
+from cs231n_jax.cpu.rewrites import materialized, xla_default_lowering
+from cs231n_jax.nn.conv_pool import Conv, max_pool
+
+
+@pytest.fixture(autouse=True)
+def traced_for_the_cpu():
+  """The rewrites and kernels apply to functions traced for the CPU, as the engine's steps are."""
+  with compiling_for("cpu"):
+    yield
 
 
 def _vjp(f, x, g):
@@ -182,7 +190,7 @@ def test_gradients_inside_scan_use_xla_cpus_own_convolution_layout(strides):
   """In a lax.scan body XLA:CPU does not copy a convolution's operands into its own layout (it did
   outside loops) and ran the convolution on a generic path, ~30x slower. Every convolution of the
   scanned gradient must read NHWC by HWIO into NHWC, and the gradients must equal the unrolled ones."""
-  conv = lambda x, w: conv_pool.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  conv = lambda x, w: rewrites.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
   pool_back = lambda y: jnp.repeat(jnp.repeat(y, strides[0], 1), strides[1], 2)  # keep the carry's shape
 
   def scanned(x, ws):
