@@ -301,13 +301,52 @@ def run_filters(config: ml_collections.ConfigDict, workdir: str) -> dict[str, An
 # ---------------------------------------------------------------------------------------------
 
 
+def inflated_logits(net, x: np.ndarray, frames: int, time: int, float64: bool = False, shifted: bool = True):
+  """``(want, got, got_moving)``: the 2-D network ``net`` (a :class:`cs231n_jax.pretrained.networks.Pretrained`)
+  on the normalised images ``x`` (B, H, W, 3), the network inflated to ``time`` frames on clips repeating
+  each image ``frames`` times, and on the same clips with the middle frame shifted 8 columns; float64
+  NumPy arrays (B, 1000). One compiled program. ``float64``: every variable and the input converted to
+  float64 and the program run with 64-bit floats enabled (``jax.enable_x64``), which
+  separates the inflation's exactness from float32 rounding (the kernels are inflated, k / time, after
+  the conversion). ``shifted=False``: ``(want, got)`` only."""
+  import contextlib
+
+  import jax.numpy as jnp
+
+  from cs231n_jax.video import i3d
+
+  with jax.enable_x64(True) if float64 else contextlib.nullcontext():
+    dtype = jnp.float64 if float64 else jnp.float32
+    inflated = i3d.Inflated(base=net.name, base_kwargs={}, time=time)
+
+    @jax.jit
+    def forward(variables, x):
+      # the conversion and the inflation inside the one program (eagerly, every leaf's shape compiles its
+      # own small program); inflated after the conversion: k / time rounded in the program's precision
+      cast = lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+      v2d = jax.tree.map(cast, variables)
+      v3d = i3d.inflate_variables(v2d, time)
+      x = x.astype(dtype)
+      clip = jnp.repeat(x[:, None], frames, axis=1)
+      out = (net.model.apply(v2d, x, train=False), inflated.apply(v3d, clip, train=False))
+      if shifted:
+        moving = clip.at[:, frames // 2].set(jnp.roll(x, 8, axis=2))
+        out += (inflated.apply(v3d, moving, train=False),)
+      return out
+
+    out = forward(net.variables, jnp.asarray(x))
+    assert all(a.dtype == dtype for a in out), [a.dtype for a in out]
+    return tuple(np.asarray(a, np.float64) for a in out)
+
+
 def run_inflate_pretrained(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Inflate a pretrained ImageNet network of :mod:`cs231n_jax.pretrained` (``study.base``, e.g.
   MobileNetV2 with its batch norms and depthwise convolutions) to ``study.time`` frames and run it on
   clips that repeat one photo ``study.frames`` times (``study.photos`` at ``study.size`` pixels): the
   inflated network's logits against the 2-D network's on the photo (max |difference|, and whether the
   top-5 classes agree), then on a clip whose middle frame is shifted (the inflated filters read time).
-  One compiled program for all forward passes."""
+  In float32 and (``study.float64``) again with every variable in float64: the inflation is exact, so
+  the float64 difference is rounding of order 1e-12, and the float32 one is float32 rounding."""
   import jax.numpy as jnp
 
   from cs231n_jax.pretrained import networks
@@ -318,27 +357,25 @@ def run_inflate_pretrained(config: ml_collections.ConfigDict, workdir: str) -> d
   workdir.mkdir(parents=True, exist_ok=True)
   net = networks.load(s.base)
   images = np.stack([networks.photo(p, s.size) for p in s.photos])
-  x = networks.preprocess(s.base, jnp.asarray(images))
-  clip = jnp.repeat(x[:, None], s.frames, axis=1)
-  moving = clip.at[:, s.frames // 2].set(jnp.roll(x, 8, axis=2))
-  inflated = i3d.Inflated(base=s.base, base_kwargs={}, time=s.time)
-  v3d = i3d.inflate_variables(net.variables, s.time)
-
-  @jax.jit
-  def forward(v2d, v3d, x, clip, moving):
-    return (net.model.apply(v2d, x, train=False), inflated.apply(v3d, clip, train=False),
-            inflated.apply(v3d, moving, train=False))
-
-  want, got, got_moving = (np.asarray(a, np.float64) for a in forward(net.variables, v3d, x, clip, moving))
+  x = np.asarray(networks.preprocess(s.base, jnp.asarray(images)))
+  want, got, got_moving = inflated_logits(net, x, s.frames, s.time)
+  v3d = jax.eval_shape(lambda: i3d.inflate_variables(net.variables, s.time))
   top5 = lambda a: np.argsort(-a, -1)[:, :5]
   out = {"base": s.base, "time": int(s.time), "frames": int(s.frames), "size": int(s.size), "photos": list(s.photos),
          "params_2d": int(sum(np.size(a) for a in jax.tree.leaves(net.variables["params"]))),
-         "params_3d": int(sum(np.size(a) for a in jax.tree.leaves(v3d["params"]))),
+         "params_3d": int(sum(np.prod(a.shape) for a in jax.tree.leaves(v3d["params"]))),
          "max_abs_logit": float(np.abs(want).max()),
          "constant_clip_max_abs_diff": float(np.abs(got - want).max()),
+         "constant_clip_max_rel_diff": float(np.abs(got - want).max() / np.abs(want).max()),
          "constant_clip_top5_equal": bool(np.array_equal(top5(got), top5(want))),
          "shifted_frame_max_abs_diff": float(np.abs(got_moving - want).max()),
          "top1_2d": [networks.CLASSES[i] for i in want.argmax(-1)]}
+  if s.get("float64", False):
+    want64, got64, moving64 = inflated_logits(net, x, s.frames, s.time, float64=True)
+    out.update({"float64_max_abs_logit": float(np.abs(want64).max()),
+                "float64_constant_clip_max_abs_diff": float(np.abs(got64 - want64).max()),
+                "float64_shifted_frame_max_abs_diff": float(np.abs(moving64 - want64).max()),
+                "float32_vs_float64_2d_max_abs_diff": float(np.abs(want - want64).max())})
   (workdir / "inflate.json").write_text(json.dumps(out, indent=2))
   print(json.dumps(out, indent=2))
   return out

@@ -188,3 +188,20 @@ def test_two_stream_pieces():
   s2 = rng.uniform(size=(200, 2))
   svm = two_stream.fit_svm_fusion([s1, s2], labels)
   assert (svm.predict(np.concatenate([s1, s2], 1)) == labels).mean() > 0.8
+
+
+def test_conv_gru_stem_and_update_bias():
+  """The per-frame stem halves the map per width (the recurrent layer runs on the smaller map) and
+  ``update_bias`` is the update gate's initial bias (z = σ(-3) ≈ 0.05: the state starts mostly kept)."""
+  model = get_model("conv_gru", stem=(4, 8), widths=(6,), update_bias=-3.0)
+  x = jax.ShapeDtypeStruct((1, 3, 16, 16, 1), jnp.float32)
+  out, v = jax.eval_shape(lambda x: model.init_with_output(jax.random.key(0), x), x)  # shapes only
+  assert out.shape == (1, 2)
+  v = v["params"]
+  assert v["stem0"]["kernel"].shape == (3, 3, 1, 4) and v["stem1"]["kernel"].shape == (3, 3, 4, 8)
+  assert v["gru0"]["cell"]["input_z"]["kernel"].shape == (3, 3, 8, 6)
+  cell = recurrent.ConvGRUCell(6, update_bias=-3.0)  # the values: one step's cell, not the scan
+  h, x1 = jnp.zeros((1, 4, 4, 6)), jnp.zeros((1, 4, 4, 8))
+  p = jax.jit(cell.init)(jax.random.key(0), h, x1)["params"]
+  np.testing.assert_array_equal(p["input_z"]["bias"], np.full(6, -3.0, np.float32))
+  np.testing.assert_array_equal(p["input_r"]["bias"], np.zeros(6, np.float32))
