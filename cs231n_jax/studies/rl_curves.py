@@ -1,7 +1,8 @@
 """Learning curves of RL runs from their metrics: every seed's greedy evaluation return against its
 environment steps (the seeds' own counts, recorded with every validation), mean and spread over seeds.
 
-``python -m cs231n_jax.studies.rl_curves OUT.png WORKDIR[:ENV_STEPS_PER_STEP] ...`` (one panel per run);
+``python -m cs231n_jax.studies.rl_curves OUT.png WORKDIR[:ENV_STEPS_PER_STEP] ... [--solved=RETURN]`` (one panel per
+run; the dashed line at RETURN, 475 unless given);
 ``python -m cs231n_jax.studies.rl_curves OUT.py WORKDIR[:ENV_STEPS_PER_STEP] ...`` writes the curves as a
 Python module instead (``cs231n_jax/rl/measured.py``, which the notebook draws)."""
 
@@ -68,5 +69,15 @@ def export(workdirs, out) -> None:
   epath.Path(out).write_text("\n".join(lines) + "\n")
 
 
+def main(argv) -> None:
+  """``OUT WORKDIR[:ENV_STEPS_PER_STEP] ... [--solved=RETURN]`` (the dashed line of a figure; 475 unless given)."""
+  solved = [a for a in argv if a.startswith("--solved=")]
+  args = [a for a in argv if not a.startswith("--solved=")]
+  if args[0].endswith(".py"):
+    export(args[1:], args[0])
+  else:
+    plot(args[1:], args[0], float(solved[-1].split("=", 1)[1]) if solved else 475.0)
+
+
 if __name__ == "__main__":
-  (export if sys.argv[1].endswith(".py") else plot)(sys.argv[2:], sys.argv[1])
+  main(sys.argv[1:])

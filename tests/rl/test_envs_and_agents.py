@@ -3,12 +3,14 @@ NumPy references (GAE, the replay ring, the ε schedule), the Atari Q-network's 
 sampling values, and bad input named in one line."""
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cs231n_jax.config import load_config
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.rl import dqn, envs
@@ -133,3 +135,20 @@ def test_bad_config_is_one_line_naming_the_field(field, value, agent):
   with pytest.raises(ConfigError, match=field.replace(".", r"\.")) as info:
     rl.check_config(c)
   assert "\n" not in str(info.value)
+
+
+def test_breakout_minatar_environment_and_its_config():
+  # MinAtar Breakout: 10x10x4 binary frames flattened to 400, 3 actions (no-op, left, right), a
+  # 1000-step time limit; the config keeps the gymnax reference's PPO settings
+  e = envs.make("Breakout-MinAtar")
+  assert (e.num_actions, e.obs_size, e.max_steps) == (3, 400, 1000)
+  obs, state = envs.reset(e, jax.random.PRNGKey(0), 2)
+  assert obs.shape == (2, 400) and obs.dtype == jnp.float32 and set(np.unique(np.asarray(obs)).tolist()) == {0.0, 1.0}
+  frame = np.asarray(obs).reshape(2, 10, 10, 4)  # channels: paddle, ball, trail, bricks
+  np.testing.assert_array_equal(frame[:, 9, :, 0].sum(-1), [1, 1])  # one paddle cell in the bottom row
+  np.testing.assert_array_equal(frame[:, 1:4, :, 3], 1)  # three full rows of bricks
+  c = load_config(Path(__file__).parents[2] / "experiments/configs/rl/ppo_breakout_minatar.py")
+  rl.check_config(c)
+  a = c.agent
+  assert (a.num_envs, a.num_steps, a.update_epochs, a.num_minibatches, a.gamma, a.hidden) == (64, 128, 4, 8, 0.999, (256, 256))
+  assert c.eval.solved_return == 28.0 and c.train.num_steps * c.updates_per_step * 64 * 128 == 1_048_576
