@@ -1,14 +1,34 @@
-"""The probe table on digits: SimCLR, MoCo v2, BYOL, rotation and jigsaw pre-training against raw pixels, a
-random-init encoder and the fully supervised encoder (linear probe and k-NN, 1 / 5 / 10 / all labels per class,
-3 seeds).
+"""The probe table on digits: SimCLR, MoCo v2, BYOL, rotation, jigsaw, MAE (on the ViT) and context-encoder inpainting
+pre-training against raw pixels, a random-init encoder and the fully supervised encoder (linear probe and k-NN,
+1 / 5 / 10 / all labels per class, 3 seeds).
 
 The notes give no temperature, batch size, head, momentum or queue: the papers' values are the task's defaults
 (cs231n_jax.tasks.contrastive.base_config); this config shrinks what 1,257 8x8 digits need and says so below.
-Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py --workdir workdirs/ssl_probe_table
+
+Variants: ``probe_table.py:all`` (the default), ``probe_table.py:pixels`` and ``probe_table.py:cost``.
+
+all -- every method and baseline, seeds 0, 1, 2.
+
+Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py:all --workdir workdirs/ssl_probe_table
+
 Expected: linear probe at 5 labels per class, mean ± sd over 3 seeds: SimCLR 0.929 ± 0.010, MoCo v2 0.902 ± 0.006,
-  BYOL 0.827 ± 0.025, rotation 0.790 ± 0.009, jigsaw 0.778 ± 0.010 vs raw pixels 0.829 ± 0.007, random-init encoder
-  0.825 ± 0.016, supervised 0.953 ± 0.005 (full table in docs/results.md); about 90 minutes on CPU-2 shared
-  with other jobs.
+  BYOL 0.827 ± 0.025, rotation 0.790 ± 0.009, jigsaw 0.778 ± 0.010, MAE 0.630 ± 0.020, context encoder 0.821 ± 0.015
+  vs raw pixels 0.829 ± 0.007, random-init encoder 0.825 ± 0.016, supervised 0.953 ± 0.005 (full table in
+  docs/results.md); about 90 minutes on CPU-2 shared with other jobs for the rows before MAE / inpainting.
+
+pixels -- only the MAE and context-encoder rows (same seeds, split, steps, batch and optimizer), the other rows
+merged from the earlier run's probe_table.json.
+
+Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py:pixels --workdir workdirs/ssl_probe_table_pixels
+
+Expected: linear@5 MAE 0.630 ± 0.020, context encoder 0.821 ± 0.015; held-out masked-patch MSE 0.0697 ± 0.0019
+  (mean pixel 0.1412), hole MSE 0.0431 ± 0.0006 (mean fill 0.1925); 32 minutes on CPU-2 shared (load ~22).
+
+cost -- every method's train-step compile time and examples/s in ONE process, no training.
+
+Command: cs231n-jax train --config experiments/configs/ssl/probe_table.py:cost --workdir workdirs/ssl_cost
+
+Expected: not yet measured (see docs/sections/ssl.md).
 """
 
 from cs231n_jax.studies.ssl_probe import base_config
