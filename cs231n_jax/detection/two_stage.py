@@ -316,11 +316,13 @@ def mean_mask_iou(gt_masks, gt_labels, gt_valid, masks, labels, valid, scores, b
 # R-CNN against Fast R-CNN: the same backbone and head, 200 proposals
 
 
-def rcnn_flops(image_size: int = 56, crop: int = 56, num_proposals: int = 200, widths=(32, 64, 128), head_width: int = 256,
-               num_classes: int = 13) -> dict[str, float]:
-  """Per-image FLOPs by XLA's cost analysis of R-CNN (every proposal warped to ``crop`` x ``crop`` and
-  run through the backbone, RoIPool over the whole crop, then the head) against Fast R-CNN (the
-  backbone once, RoIPool of every proposal on the shared feature map, then the same head)."""
+def rcnn_functions(image_size: int = 56, crop: int = 56, num_proposals: int = 200, widths=(32, 64, 128), head_width: int = 256,
+                   num_classes: int = 13):
+  """R-CNN and Fast R-CNN with the same backbone and head, on one image with ``num_proposals`` random
+  proposals: ``({"rcnn": f, "fast_rcnn": g}, params, image, boxes)``, each ``f(params, image, boxes)``
+  returning the head's class logits and deltas. R-CNN warps every proposal to ``crop`` x ``crop``
+  (bilinear crop-and-resize), runs the backbone on each and RoI-pools the whole crop; Fast R-CNN runs
+  the backbone once and RoI-pools every proposal on the shared feature map."""
   model = FasterRCNN(num_classes=num_classes, widths=tuple(widths), head_width=head_width)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, image_size, image_size, 3)))["params"]
   stride = 2 ** (len(widths) - 1)
@@ -328,7 +330,7 @@ def rcnn_flops(image_size: int = 56, crop: int = 56, num_proposals: int = 200, w
   xy = jax.random.uniform(key, (num_proposals, 2), maxval=image_size * 0.6)
   wh = jax.random.uniform(jax.random.fold_in(key, 1), (num_proposals, 2), minval=8.0, maxval=image_size * 0.4)
   boxes = jnp.concatenate([xy, xy + wh], -1)
-  image = jnp.zeros((image_size, image_size, 3))
+  image = jax.random.uniform(jax.random.fold_in(key, 2), (image_size, image_size, 3))
 
   def fast(params, image, boxes):
     f = model.apply({"params": params}, image[None])[0][0]
@@ -343,12 +345,20 @@ def rcnn_flops(image_size: int = 56, crop: int = 56, num_proposals: int = 200, w
     pooled = jax.vmap(lambda g: ops.roi_pool(g, full, (model.roi_size, model.roi_size), 1.0 / stride)[0])(f)
     return model.apply({"params": params}, pooled, method=FasterRCNN.box_head)
 
+  return {"rcnn": slow, "fast_rcnn": fast}, params, image, boxes
+
+
+def rcnn_flops(image_size: int = 56, crop: int = 56, num_proposals: int = 200, widths=(32, 64, 128), head_width: int = 256,
+               num_classes: int = 13) -> dict[str, float]:
+  """Per-image FLOPs by XLA's cost analysis of R-CNN against Fast R-CNN (:func:`rcnn_functions`)."""
+  fns, params, image, boxes = rcnn_functions(image_size, crop, num_proposals, widths, head_width, num_classes)
+
   def flops(fn):
     cost = jax.jit(fn).lower(params, image, boxes).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     return float(cost["flops"])
 
-  r, fr = flops(slow), flops(fast)
+  r, fr = flops(fns["rcnn"]), flops(fns["fast_rcnn"])
   return {"rcnn_flops": r, "fast_rcnn_flops": fr, "ratio": r / fr}
 
 
@@ -358,4 +368,4 @@ def default_sizes(image_size: int) -> tuple[float, ...]:
 
 
 __all__ = ["FasterRCNN", "rpn_targets", "sample", "proposals", "roi_targets", "mask_targets", "paste_masks",
-           "faster_rcnn_loss", "faster_rcnn_detect", "proposal_recall", "mean_mask_iou", "rcnn_flops"]
+           "faster_rcnn_loss", "faster_rcnn_detect", "proposal_recall", "mean_mask_iou", "rcnn_functions", "rcnn_flops"]

@@ -39,7 +39,7 @@ from cs231n_jax import optim
 from cs231n_jax.data import coco_format
 from cs231n_jax.data import scenes as S
 from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
-from cs231n_jax.detection import detectors, metrics, ops, two_stage
+from cs231n_jax.detection import detectors, detr, metrics, ops, two_stage
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import family_of, get_model
 from cs231n_jax.train import loop
@@ -47,7 +47,7 @@ from cs231n_jax.train.steps import mean_over_valid, psum_if
 from cs231n_jax.train.task import Data, Task
 
 RUNNER = "cs231n_jax.tasks.detection:run"
-MODELS = ("single_shot", "classify_localize", "faster_rcnn")
+MODELS = ("single_shot", "classify_localize", "faster_rcnn", "detr")
 
 
 def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
@@ -74,6 +74,8 @@ def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
         "rpn_batch": 256, "rpn_nms_iou": 0.7, "pre_nms_train": 600, "post_nms_train": 150, "pre_nms_test": 1000,
         "post_nms_test": 300, "fg_iou": 0.5, "roi_batch": 64, "fg_fraction": 0.25, "eval_chunk": 20,
     })
+  if model == "detr":  # Carion et al. 2020: matching costs = loss weights 1 / 5 / 2, "no object" weight 0.1
+    c.task.update({"cost_class": 1.0, "cost_bbox": 5.0, "cost_giou": 2.0, "eos_coef": 0.1})
   c.optimizer = optim.default_config("adam", 1e-3)
   c.optimizer.schedule.name = "cosine"
   c.train = loop.engine_config()
@@ -218,6 +220,8 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
       total, parts = two_stage.faster_rcnn_loss(model, params, batch, key, anchors, t, image_size)
       return total, parts
     out = model.apply({"params": params}, batch["image"])
+    if kind == "detr":
+      return detr.detr_loss(out, batch, t, image_size, num_classes)
     if kind == "single_shot":
       return single_shot_loss(out, batch, anchors, t, num_anchors), out
     return classify_localize_loss(out, batch, image_size, t.box_weight), out
@@ -243,7 +247,7 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     per, out = losses(state["params"], batch, jax.random.PRNGKey(0))
     mask = batch["mask"]
     sums = {"loss_sum": jnp.sum(per * mask), "count": jnp.sum(mask)}
-    if kind == "faster_rcnn":
+    if kind in ("faster_rcnn", "detr"):
       sums.update({f"{k}_loss_sum": jnp.sum(v * mask) for k, v in out.items()})
     if kind == "classify_localize":
       box = classify_localize_boxes(out, image_size)
@@ -301,6 +305,8 @@ def detect(model, params, images, config, image_size: int):
     d = two_stage.faster_rcnn_detect(model, params, images, anchors, t, image_size)
     return d["boxes"], d["scores"], d["labels"], d["valid"]
   out = model.apply({"params": params}, images)
+  if config.model.name == "detr":
+    return detr.detr_detect(out, image_size)
   if config.model.name == "single_shot":
     return single_shot_detect(out, grid_anchors(image_size, config.task), config.task, len(config.task.anchor_sizes),
                               image_size)
