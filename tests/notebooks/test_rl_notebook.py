@@ -22,5 +22,6 @@ def test_rl_notebook_runs():
     assert f"rl_{name}_cartpole: seeds solved {solved}/5" in outputs
   played = outputs.split("episode return: ")[1].split()
   assert float(played[0]) == float(played[2]) >= 1  # one reward per step the pole stayed up
+  assert "canvas (1, 32, 32) label 0 glimpse (3, 8, 8)" in outputs  # the attention model's glimpse sensor
   images = images_shown(nb)
-  assert images == 4  # the values, the live curves, the four agents' curves, the frames
+  assert images == 5  # the values, the live curves, the four agents' curves, the frames, the glimpses
