@@ -124,21 +124,26 @@ def clip_loss(image_emb: jax.Array, text_emb: jax.Array, temperature: float, axi
   return loss, jnp.sum(jnp.argmax(i2t, axis=1) == labels) / n_global
 
 
-def cpc_loss(predictions: jax.Array, codes: jax.Array, mask: jax.Array | None = None):
+def cpc_loss(predictions: jax.Array, codes: jax.Array, mask: jax.Array | None = None, axis_name: str | None = None):
   """CPC's InfoNCE over future steps. ``predictions[b, t, k]`` is the prediction (from the context
   at step t) of ``codes[b, t + k + 1]``; shapes (B, T, K, D) and (B, T + K, D) — the caller passes
   the codes aligned so that ``codes[:, t + k + 1]`` exists. The score is the dot product (CPC's
-  log-bilinear model); the negatives are the other sequences' codes at the same future step.
-  ``mask`` (B,) marks valid sequences. Returns (mean loss, accuracy of picking the true future)."""
+  log-bilinear model); the negatives are the other sequences' codes at the same future step — of the
+  GLOBAL batch under ``pmap`` (``axis_name``: every device's codes are gathered, and the values
+  returned are this device's shares of the global means; ``psum`` them). ``mask`` (B,) marks valid
+  sequences. Returns (mean loss, accuracy of picking the true future)."""
   b, t, k, _ = predictions.shape
   mask = jnp.ones((b,), jnp.float32) if mask is None else mask
   targets = jnp.stack([codes[:, s + 1:s + 1 + t] for s in range(k)], axis=2)  # (B, T, K, D)
-  logits = jnp.einsum("btkd,ctkd->tkbc", predictions, targets)  # (T, K, B, B): row b's candidates c
-  invalid = mask[None, None, None, :] == 0
+  everyone, every_mask = gather(targets, axis_name), gather(mask, axis_name)
+  offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * b
+  logits = jnp.einsum("btkd,ctkd->tkbc", predictions, everyone)  # (T, K, B, B_global): row b's candidates c
+  invalid = every_mask[None, None, None, :] == 0
   logits = jnp.where(invalid, -jnp.inf, logits)
-  labels = jnp.broadcast_to(jnp.arange(b), (t, k, b))
+  labels = jnp.broadcast_to(jnp.arange(b) + offset, (t, k, b))
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # (T, K, B)
   weight = jnp.broadcast_to(mask, losses.shape)
-  count = jnp.maximum(jnp.sum(weight), 1.0)
+  total = jnp.sum(weight) if axis_name is None else jax.lax.psum(jnp.sum(weight), axis_name)
+  count = jnp.maximum(total, 1.0)
   accuracy = jnp.sum((jnp.argmax(logits, -1) == labels) * weight) / count
   return jnp.sum(losses * weight) / count, accuracy

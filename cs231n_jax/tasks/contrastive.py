@@ -474,20 +474,20 @@ def cpc_build(config: ml_collections.ConfigDict):
   tx = optim.make_optimizer(config.optimizer, num_steps)
   pipe = views.parse_pipeline(config.views.view1)
 
-  def loss_fn(params, images):
+  def loss_fn(params, images, axis_name=None):
     out = model.apply({"params": params}, image_rows(images))
-    return losses.cpc_loss(out["pred"], out["z"])
+    return losses.cpc_loss(out["pred"], out["z"], axis_name=axis_name)
 
   def init(key, example):
     params = model.init(key, image_rows(jnp.zeros((1, *dataset.image_shape))))["params"]
     return {"params": params, "opt_state": tx.init(params)}
 
   def train_step(state, batch, key, axis_name=None):
-    # Under pmap the negatives are this device's sequences (the loss is averaged over devices).
+    # Under pmap the negatives are every device's sequences (the codes all_gathered); each device's loss
+    # is its share of the global mean, so the psum of the shares and of their gradients is the global one.
     images = views.views(key, batch["image"], [pipe])[0] if pipe else batch["image"]
-    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], images)
-    if axis_name is not None:
-      grads, loss, acc = jax.lax.pmean((grads, loss, acc), axis_name)
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], images, axis_name)
+    grads, loss, acc = psum_if((grads, loss, acc), axis_name)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": loss, "accuracy": acc}
 

@@ -165,6 +165,28 @@ def test_cpc_task_steps_and_rejects_bad_horizons():
     contrastive.cpc_build(config)
 
 
+def test_cpc_on_eight_devices_contrasts_the_global_batch(devices):
+  """CPC's negatives under pmap are every device's sequences: loss, accuracy and the parameters after an
+  SGD step equal one device's over the same global batch of 16."""
+  config = contrastive.cpc_base_config()
+  config.cpc.update({"code": 8, "context": 8, "hidden": 16, "future_steps": 2})
+  config.views.view1 = ""  # the same images on both sides (views are drawn per device otherwise)
+  config.optimizer = optim.default_config("sgd", 0.5)
+  config.train.update({"batch_size": 16, "num_steps": 5})
+  task, data, _, _ = contrastive.cpc_build(config)
+  state = task.init(jax.random.PRNGKey(0), data.example)
+  batch = {k: np.asarray(v) for k, v in next(data.train).items()}
+  key = jax.random.PRNGKey(1)
+  ref, ref_metrics = jax.jit(task.train_step)(state, batch, key)
+  rep = jax.tree.map(lambda x: jnp.broadcast_to(x, (8,) + jnp.shape(x)), state)
+  shard = jax.tree.map(lambda x: x.reshape(8, 2, *x.shape[1:]), batch)
+  out, metrics = jax.pmap(lambda s, b: task.train_step(s, b, key, "d"), axis_name="d")(rep, shard)
+  np.testing.assert_allclose(metrics["loss"], np.full(8, ref_metrics["loss"]), rtol=1e-5)
+  np.testing.assert_allclose(metrics["accuracy"], np.full(8, ref_metrics["accuracy"]), rtol=1e-5)
+  for got, want in zip(jax.tree.leaves(out["params"]), jax.tree.leaves(ref["params"])):
+    np.testing.assert_allclose(np.asarray(got), np.broadcast_to(want, got.shape), rtol=1e-5, atol=1e-6)
+
+
 def test_scene_captions_and_retrieval_recall():
   from cs231n_jax.data import scenes as S
 
