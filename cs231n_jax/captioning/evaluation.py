@@ -89,3 +89,17 @@ def evaluate_captions(model, variables, data: CaptionData, split_name: str, deco
   out["examples"] = [{"generated": c, "references": [" ".join(r) for r in refs]}
                      for c, refs in list(zip(captions, split.references))[:8]]
   return out, captions, attention
+
+
+def image_influence(model, variables, inputs, captions_in) -> np.ndarray:
+  """How much the image still moves the word scores at each step of teacher-forced decoding:
+  ``‖∂ scores_t / ∂ inputs‖_F / ‖∂ scores_0 / ∂ inputs‖_F`` for t = 0 … T-1 (summed over the batch,
+  whose captions depend only on their own image). A captioner that reads the image once (h0) must
+  carry it through its recurrence; this measures how much arrives at the word that needs it."""
+  import jax
+  import jax.numpy as jnp
+
+  inputs = jnp.asarray(inputs, jnp.float32)
+  jac = jax.jit(jax.jacrev(lambda x: model.apply(variables, x, captions_in)[0].sum(0)))(inputs)  # (T, V, *inputs)
+  norms = np.sqrt(np.asarray(jnp.sum(jac.reshape(jac.shape[0], -1) ** 2, axis=1)))
+  return norms / norms[0]

@@ -49,6 +49,7 @@ from cs231n_jax.nn.recurrent import LSTMCell, make_cell
 
 Array = jax.Array
 ATTENTION_SCORES = ("mlp", "dot")
+INITIAL_CELLS = ("zeros", "projected")
 MAX_MEMORY_TOKENS = 1024  # learned location embeddings available to the transformer's memory
 
 
@@ -128,13 +129,21 @@ class CaptioningRNN(_Captioner):
   feature_dim: int = 128
   global_dim: int = 256
   forget_bias: float = 0.0  # LSTM only; the course starts every bias at 0
+  # LSTM only: the initial cell state. "zeros" is the course's (h0 = projected feature, c0 = 0);
+  # "projected" also projects the feature to c0 (W_proj_c), as Show and Tell / Show, Attend and
+  # Tell initialise both, so the image sits on the cell's additive path from the first step.
+  initial_cell: str = "zeros"
   dtype: Any = None
 
   def setup(self):
     if self.cell not in ("rnn", "lstm"):
       raise ConfigError(f"model.cell: CaptioningRNN takes 'rnn' or 'lstm', got {self.cell!r}")
+    if self.initial_cell not in INITIAL_CELLS:
+      raise ConfigError(f"model.initial_cell: expected one of {INITIAL_CELLS}, got {self.initial_cell!r}")
     self.encoder = SceneEncoder(self.encoder_channels, self.feature_dim, self.global_dim, self.dtype)
     self.W_proj = nn.Dense(self.hidden_dim, dtype=self.dtype)
+    if self.cell == "lstm" and self.initial_cell == "projected":
+      self.W_proj_c = nn.Dense(self.hidden_dim, dtype=self.dtype)
     self.W_embed = nn.Embed(self.vocab_size, self.wordvec_dim)
     lstm_kwargs = {"forget_bias": self.forget_bias} if self.cell == "lstm" else {}
     self.rnn_cell = make_cell(self.cell, self.hidden_dim, dtype=self.dtype, **lstm_kwargs)
@@ -146,7 +155,10 @@ class CaptioningRNN(_Captioner):
 
   def initial_carry(self, memory: dict[str, Array]):
     h0 = self.W_proj(memory["global"])
-    return (jnp.zeros_like(h0), h0) if self.cell == "lstm" else h0
+    if self.cell != "lstm":
+      return h0
+    c0 = self.W_proj_c(memory["global"]) if self.initial_cell == "projected" else jnp.zeros_like(h0)
+    return c0, h0
 
   def step(self, memory, carry, tokens: Array, t, *, train: bool = False):
     carry, h = self.rnn_cell(carry, self.W_embed(tokens))

@@ -55,7 +55,7 @@ COURSE_OVERFIT = {  # the course notebooks' settings: (learning rate, lr decay p
     "rnn": (5e-3, 0.95, 50), "lstm": (5e-3, 0.995, 50), "attention_lstm": (5e-3, 0.995, 50), "transformer": (1e-3, 1.0, 100),
 }
 MODEL_FIELDS = {
-    "rnn": ("wordvec_dim", "hidden_dim"), "lstm": ("wordvec_dim", "hidden_dim", "forget_bias"),
+    "rnn": ("wordvec_dim", "hidden_dim"), "lstm": ("wordvec_dim", "hidden_dim", "forget_bias", "initial_cell"),
     "attention_lstm": ("wordvec_dim", "hidden_dim", "attention_dim", "attention"),
     "transformer": ("wordvec_dim", "num_heads", "num_layers", "mlp_dim", "dropout_rate", "norm"),
 }
@@ -77,6 +77,7 @@ def base_config(name: str = "lstm") -> ml_collections.ConfigDict:
       "num_heads": 2, "num_layers": 2, "mlp_dim": 256, "dropout_rate": 0.1, "norm": "post",
       "encoder_channels": (16, 32), "feature_dim": 64, "global_dim": 128, "doubly_stochastic": 0.0,
       "forget_bias": 0.0,  # the LSTM captioner's; 0 as the course initialises it
+      "initial_cell": "zeros",  # the LSTM captioner's c0: "zeros" (the course's) or "projected" from the image
   })
   c.optimizer = optim.default_config("adam", 2e-3)
   c.optimizer.eps = 1e-8  # the course's Adam

@@ -49,7 +49,7 @@ from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.text import min_char_rnn as gist
 from cs231n_jax.text.corpus import CharCorpus, CharVocab, load_corpus
 from cs231n_jax.text.model import CharLM
-from cs231n_jax.text.ngram import DEFAULT_ORDERS, baseline_table, ngram_baselines
+from cs231n_jax.text.ngram import DEFAULT_ORDERS, baseline_table, kneser_ney_baselines, ngram_baselines
 from cs231n_jax.text.sample import make_sampler
 from cs231n_jax.train import loop, parallel
 from cs231n_jax.train.checkpoint import CheckpointManager
@@ -104,6 +104,7 @@ def base_config() -> ml_collections.ConfigDict:
   })
   c.sample = ml_collections.ConfigDict({"length": 300, "prime": "The ", "temperatures": (0.5, 1.0)})
   c.ngram_orders = DEFAULT_ORDERS
+  c.kneser_ney_orders = ()  # interpolated Kneser-Ney baselines (text.ngram.KneserNeyModel); () for none
   # The interpretable-cells figure (LSTM only): correlations over the first analysis_chars of the
   # test text, the figure over its first figure_chars.
   c.cells = ml_collections.ConfigDict({"enabled": True, "analysis_chars": 5000, "figure_chars": 600})
@@ -557,13 +558,21 @@ def plot_bits(records: list[dict[str, Any]], baselines: dict[str, dict[str, floa
   save_figure(fig, path, dpi=100)
 
 
-def baseline_results(corpus: CharCorpus, orders, test_bits: float) -> dict[str, Any]:
-  """The n-gram baselines on the corpus's split, the best one by val, and whether the model's test
-  bits beat it."""
+def baseline_results(corpus: CharCorpus, orders, test_bits: float, kneser_ney_orders=()) -> dict[str, Any]:
+  """The add-k n-gram baselines on the corpus's split, the best one by val, and whether the model's
+  test bits beat it; with ``kneser_ney_orders``, the interpolated Kneser-Ney models too (in
+  ``ngram``, and their best by val as ``best_kneser_ney``)."""
   baselines = ngram_baselines(corpus, tuple(orders))
   best = min((k for k in baselines if k != "uniform"), key=lambda k: baselines[k]["val_bits"])
-  return {"ngram": baselines, "best_ngram": best, "best_ngram_test_bits": baselines[best]["test_bits"],
-          "beats_best_ngram": test_bits < baselines[best]["test_bits"]}
+  out = {"ngram": baselines, "best_ngram": best, "best_ngram_test_bits": baselines[best]["test_bits"],
+         "beats_best_ngram": test_bits < baselines[best]["test_bits"]}
+  if kneser_ney_orders:
+    kn = kneser_ney_baselines(corpus, tuple(kneser_ney_orders))
+    best_kn = min(kn, key=lambda k: kn[k]["val_bits"])
+    baselines.update(kn)
+    out.update(best_kneser_ney=best_kn, best_kneser_ney_test_bits=kn[best_kn]["test_bits"],
+               beats_kneser_ney=test_bits < kn[best_kn]["test_bits"])
+  return out
 
 
 def write_report(workdir, samples: dict[str, str], baselines: dict[str, dict[str, float]], line: str) -> None:
@@ -581,7 +590,8 @@ def char_lm_report(config, model: CharLM, corpus: CharCorpus, params, evals, wor
   updates = num_steps * t.chunks_per_step
   test_bits = evals["test"]["bits_per_char"]
   results: dict[str, Any] = {"updates": updates, "characters_seen": updates * t.batch_size * t.seq_length,
-                             "corpus": corpus.describe(), **baseline_results(corpus, config.ngram_orders, test_bits)}
+                             "corpus": corpus.describe(), **baseline_results(corpus, config.ngram_orders, test_bits,
+                                                 config.get("kneser_ney_orders", ()))}
   key = jax.random.key(config.seed)
   sampler = make_sampler(model, config.sample.length)
   prime = corpus.vocab.encode(config.sample.prime or "\n")[None]
@@ -592,14 +602,14 @@ def char_lm_report(config, model: CharLM, corpus: CharCorpus, params, evals, wor
   results["samples"] = samples
   if jax.process_index() != 0:
     return results
-  if config.model.cell == "lstm" and config.cells.enabled:
+  if config.model.get("cell") == "lstm" and config.cells.enabled:
     from cs231n_jax.text.cells import interpretable_cells
 
     results["interpretable_cells"] = interpretable_cells(
         model, params, corpus.vocab, corpus.test[:config.cells.analysis_chars], epath.Path(workdir) / CELLS_NAME,
         figure_chars=config.cells.figure_chars)
   write_report(workdir, samples, results["ngram"],
-               f"{config.model.cell} test bits/char {test_bits:.3f} (best n-gram {results['best_ngram']}: "
+               f"{config.model.get('cell', config.model.get('name'))} test bits/char {test_bits:.3f} (best n-gram {results['best_ngram']}: "
                f"{results['best_ngram_test_bits']:.3f}); samples in {epath.Path(workdir) / SAMPLES_NAME}")
   return results
 
@@ -631,7 +641,14 @@ def min_char_rnn_report(config, corpus: CharCorpus, params, evals, workdir, num_
 
 
 def build_model(model_config: ml_collections.ConfigDict, vocab_size: int) -> CharLM:
+  """``model.name`` "char_lm" (the recurrent stack; the default) or "char_transformer"."""
   m = model_config
+  name = m.get("name", "char_lm")
+  if name == "char_transformer":
+    return get_model(name, vocab_size=vocab_size, embed_dim=m.embed_dim, num_layers=m.num_layers, num_heads=m.num_heads,
+                     mlp_dim=m.mlp_dim, memory=m.memory, dropout_rate=m.dropout_rate)
+  if name != "char_lm":
+    raise ConfigError(f"model.name: expected 'char_lm' or 'char_transformer', got {name!r}")
   return get_model("char_lm", vocab_size=vocab_size, cell=m.cell, hidden_size=m.hidden_size, num_layers=m.num_layers,
                    embed_dim=m.embed_dim, dropout_rate=m.dropout_rate)
 

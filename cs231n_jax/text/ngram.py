@@ -107,3 +107,112 @@ def baseline_table(baselines: dict[str, dict[str, float]]) -> str:
   for name, r in baselines.items():
     rows.append(f"| {name} | {r['k']:g} | {r['val_bits']:.3f} | {r['test_bits']:.3f} |")
   return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpolated Kneser-Ney: the honest classical baseline.
+# ---------------------------------------------------------------------------------------------
+
+
+def _order_keys(ids: np.ndarray, order: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+  """(context keys, (context, next) keys) of every position of ``ids`` for an order-``order`` model."""
+  ctx = context_keys(ids, order, vocab_size + 1)
+  return ctx, ctx * vocab_size + np.asarray(ids, np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class _KNLevel:
+  """One order of a Kneser-Ney model: the (continuation) counts a(h, w), their per-context sums
+  A(h) and distinct followers N1+(h •), and the absolute discount D."""
+
+  pair_table: np.ndarray
+  pair_counts: np.ndarray
+  context_table: np.ndarray
+  context_totals: np.ndarray
+  context_types: np.ndarray
+  discount: float
+
+
+class KneserNeyModel:
+  """Interpolated Kneser-Ney character model of order n (Chen & Goodman 1998, "interpolated KN").
+
+  For the highest order the counts are the ordinary counts c(h, w); for every lower order k < n
+  they are continuation counts N1+(• h w) — in how many distinct contexts one symbol longer the
+  k-gram was seen — so a character that only ever follows one history gets little lower-order mass.
+  Every order interpolates with the one below by absolute discounting,
+
+      P_k(w | h) = max(a(h, w) - D_k, 0) / A(h) + D_k N1+(h •) / A(h) · P_{k-1}(w | h'),
+
+  h' the history without its oldest character, A(h) = Σ_w a(h, w); an unseen history (A(h) = 0)
+  falls back to P_{k-1} whole. The unigram level interpolates with the uniform 1/V, so every
+  character (the unknown id included) keeps a probability above zero and every distribution sums
+  to 1. D_k = n1 / (n1 + 2 n2) from the count-of-counts of level k (Ney, Essen & Kneser 1994), so
+  nothing is tuned on the held-out text (0.5 where a level has no counts of 1 or 2, as the unigram
+  continuation counts of a long text do). Histories that reach before the start of a text are
+  padded with a begin symbol, as in :class:`NGramModel`.
+  """
+
+  def __init__(self, train_ids: np.ndarray, order: int, vocab_size: int):
+    if order < 1:
+      raise ValueError(f"KneserNeyModel: order must be at least 1, got {order}")
+    if len(train_ids) == 0:
+      raise ValueError("KneserNeyModel: no training text")
+    self.order, self.vocab_size = order, vocab_size
+    train_ids = np.asarray(train_ids, np.int64)
+    self.levels = []
+    for k in range(1, order + 1):
+      if k == order:
+        pairs = _order_keys(train_ids, k, vocab_size)[1]
+      else:  # continuation counts: distinct (k+1)-grams, their oldest symbol dropped
+        longer = np.unique(_order_keys(train_ids, k + 1, vocab_size)[1])
+        pairs = longer % ((vocab_size + 1) ** (k - 1) * vocab_size)
+      pair_table, pair_counts = np.unique(pairs, return_counts=True)
+      contexts = pair_table // vocab_size
+      context_table, first = np.unique(contexts, return_index=True)
+      context_totals = np.add.reduceat(pair_counts, first)
+      context_types = np.diff(np.append(first, len(contexts)))
+      n1, n2 = np.sum(pair_counts == 1), np.sum(pair_counts == 2)
+      discount = float(n1 / (n1 + 2 * n2)) if n1 + n2 > 0 else 0.5
+      self.levels.append(_KNLevel(pair_table, pair_counts, context_table, context_totals, context_types, discount))
+
+  @property
+  def discounts(self) -> tuple[float, ...]:
+    return tuple(level.discount for level in self.levels)
+
+  def _probs(self, ctx_by_order: list[np.ndarray], targets: np.ndarray) -> np.ndarray:
+    p = np.full(targets.shape, 1.0 / self.vocab_size)
+    for level, ctx in zip(self.levels, ctx_by_order):
+      a = NGramModel._lookup(level.pair_table, level.pair_counts, ctx * self.vocab_size + targets)
+      total = NGramModel._lookup(level.context_table, level.context_totals, ctx)
+      types = NGramModel._lookup(level.context_table, level.context_types, ctx)
+      seen = total > 0
+      safe = np.where(seen, total, 1)
+      interpolated = np.maximum(a - level.discount, 0) / safe + level.discount * types / safe * p
+      p = np.where(seen, interpolated, p)
+    return p
+
+  def log2_probs(self, ids: np.ndarray, start: int = 1) -> np.ndarray:
+    """log₂ P(ids[t] | history) for t = start … len-1 (history from ``ids`` itself)."""
+    ids = np.asarray(ids, np.int64)
+    ctx = [context_keys(ids, k, self.vocab_size + 1)[start:] for k in range(1, self.order + 1)]
+    return np.log2(self._probs(ctx, ids[start:]))
+
+  def bits_per_char(self, ids: np.ndarray) -> float:
+    return float(-np.mean(self.log2_probs(ids)))
+
+  def distribution(self, history: Sequence[int]) -> np.ndarray:
+    """P(w | history) for every w of the vocabulary (the history begin-padded as in training)."""
+    ids = np.append(np.asarray(history, np.int64), 0)
+    ctx = [np.full(self.vocab_size, context_keys(ids, k, self.vocab_size + 1)[-1]) for k in range(1, self.order + 1)]
+    return self._probs(ctx, np.arange(self.vocab_size, dtype=np.int64))
+
+
+def kneser_ney_baselines(corpus: CharCorpus, orders: Sequence[int] = DEFAULT_ORDERS) -> dict[str, dict[str, float]]:
+  """Per order: interpolated Kneser-Ney val / test bits per character (discounts from the training
+  counts; the column ``k`` of :func:`baseline_table` holds the highest order's discount)."""
+  out = {}
+  for order in orders:
+    model = KneserNeyModel(corpus.train, order, corpus.vocab.size)
+    out[f"KN {order}-gram"] = {"k": model.discounts[-1], "val_bits": model.bits_per_char(corpus.val),
+                               "test_bits": model.bits_per_char(corpus.test)}
+  return out
