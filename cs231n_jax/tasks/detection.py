@@ -1,4 +1,4 @@
-"""Object detection as tasks: the single-shot detector and classification + localization.
+"""Object detection as tasks: the single-shot detector, classification + localization, Faster / Mask R-CNN and DETR.
 
 Data: the detection scenes of :mod:`cs231n_jax.data.scenes` (boxes padded to ``data.max_objects``
 with a validity mask, so every batch has one shape whatever its number of objects — no
@@ -17,6 +17,13 @@ IoU ``task.nms_iou``, at most ``task.max_detections`` per image (static, padded)
 **Classification + localization** (``model.name = "classify_localize"``, scenes with exactly one
 object): softmax loss on the class + ``task.box_weight`` x L2 loss on the box (x0, y0, x1, y1) / image
 size — the lecture's multitask loss; reported: class accuracy and mean IoU of the predicted box.
+
+**DETR** (``model.name = "detr"``, :mod:`cs231n_jax.detection.detr`): set prediction — per image the
+ground-truth objects are matched to the object queries by the exact Hungarian assignment
+(:func:`cs231n_jax.detection.matching.linear_sum_assignment`) on DETR's cost (class probability, L1,
+GIoU; weights ``task.cost_class`` / ``cost_bbox`` / ``cost_giou``), then cross-entropy ("no object"
+weighted ``task.eos_coef``) + L1 + GIoU losses on every decoder layer; detections are the queries'
+best classes, without NMS.
 
 Evaluation during training sums the loss (the best state has the lowest validation loss). After
 training, ``finish`` runs the detector over val and test and scores the detections with the
