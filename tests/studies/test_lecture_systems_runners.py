@@ -58,3 +58,13 @@ def test_init_study_and_attention_memory_runners(tmp_path):
   assert (tmp_path / "init_study.png").stat().st_size > 0
   m = run("attention_memory", tmp_path, "attention.sizes=(128,256)")
   assert m["ratio_per_doubling"][0] >= 3.5
+
+
+def test_seq2seq_lengths_runner_trains_both_decoders_per_length(tmp_path):
+  r = run("seq2seq_lengths", tmp_path, "study.lengths=(3,)", "model.hidden_size=8", "model.embed_dim=4", "model.attention_dim=4",
+          "train.num_steps=2", "train.eval_every=2", "train.checkpoint_every=2", "task.eval_examples=16", "train.eval_batch_size=16")
+  assert set(r["runs"]) == {"fixed_len3", "attention_len3"}
+  assert all(0 <= v["test_sequence_accuracy"] <= v["test_token_accuracy"] <= 1 for v in r["runs"].values())
+  assert (tmp_path / "seq2seq_lengths.png").stat().st_size > 0
+  again = run("seq2seq_lengths", tmp_path, "study.lengths=(3,)")  # finished runs are read back, not retrained
+  assert again["runs"] == r["runs"]
