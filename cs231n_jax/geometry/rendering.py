@@ -6,6 +6,7 @@ encoding, stratified samples along rays, volume rendering, hierarchical (importa
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import jax
@@ -155,3 +156,61 @@ def sample_pdf(key, bins, weights, num_samples: int, randomized: bool = True):
   b1 = jnp.take_along_axis(bins, below + 1, -1)
   frac = jnp.where(c1 - c0 > 0, (u - c0) / jnp.where(c1 - c0 > 0, c1 - c0, 1.0), 0.0)
   return b0 + frac * (b1 - b0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnostics: the quadrature's ceiling, and where an image's error lies.
+# ---------------------------------------------------------------------------------------------
+
+
+def exact_field(scene: Scene, density: float = 1e4) -> Callable:
+  """The scene as a NeRF field: points (P, 3) -> (density (P,), colour (P, 3)); ``density`` inside an object,
+  0 outside; the colour is the ray caster's shading with the normal ∇f at the point (on a sphere's inside,
+  the normal of the surface above it)."""
+  light = jnp.asarray(scene.light, jnp.float32)
+  light = light / jnp.linalg.norm(light)
+
+  def field(p):
+    n = jax.vmap(jax.grad(scene.distance))(p)
+    n = n / jnp.maximum(jnp.linalg.norm(n, axis=-1, keepdims=True), 1e-8)
+    colour = scene.albedo(p) * (scene.ambient + (1 - scene.ambient) * jnp.maximum(n @ light, 0.0))[:, None]
+    return jnp.where(scene.distance(p) < 0, density, 0.0), colour
+
+  return field
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
+def quadrature_render(field: Callable, origins, directions, near: float, far: float, num_samples: int, background):
+  """Colours (R, 3) of rays through ``field`` by NeRF's quadrature at the ``num_samples`` bin centres of
+  [near, far] (the samples a NeRF without hierarchical sampling is evaluated at). With the exact field this is
+  the ceiling of that sampling: what a perfect network would render."""
+  t = stratified_samples(jax.random.key(0), origins.shape[0], num_samples, near, far, randomized=False)
+  sigma, colour = field((origins[:, None] + t[..., None] * directions[:, None]).reshape(-1, 3))
+  rgb, _, _ = volume_render(sigma.reshape(t.shape), colour.reshape(*t.shape, 3), t, background)
+  return rgb
+
+
+def edge_pixels(images, threshold: float = 0.1) -> np.ndarray:
+  """Boolean (..., H, W): pixels of images (..., H, W, C) whose value differs from a 4-neighbour's by more than
+  ``threshold`` in some channel (silhouettes and the borders between objects)."""
+  x = np.asarray(images)
+  edge = np.zeros(x.shape[:-1], bool)
+  for axis in (x.ndim - 3, x.ndim - 2):  # rows, columns
+    step = np.abs(np.diff(x, axis=axis)).max(-1) > threshold
+    before = [(0, 0)] * step.ndim
+    after = [(0, 0)] * step.ndim
+    before[axis], after[axis] = (1, 0), (0, 1)
+    edge |= np.pad(step, before) | np.pad(step, after)
+  return edge
+
+
+def error_breakdown(pred, truth, threshold: float = 0.1) -> dict[str, float]:
+  """Where the squared error of renders ``pred`` against ``truth`` (..., H, W, 3) lies: the share of the
+  pixels that are edges (:func:`edge_pixels` of the truth), the share of the squared error on them, and the
+  PSNR on edge and on other pixels."""
+  err = np.mean((np.asarray(pred, np.float64) - np.asarray(truth, np.float64)) ** 2, -1)
+  edge = edge_pixels(truth, threshold)
+  db = lambda e: float(-10 * np.log10(max(float(np.mean(e)), 1e-12)))  # noqa: E731
+  return {"edge_pixel_fraction": float(edge.mean()), "edge_error_share": float(err[edge].sum() / max(err.sum(), 1e-12)),
+          "psnr_edge": db(err[edge]) if edge.any() else float("inf"),
+          "psnr_non_edge": db(err[~edge]) if not edge.all() else float("inf")}

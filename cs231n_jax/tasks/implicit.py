@@ -229,6 +229,9 @@ def nerf_config() -> ml_collections.ConfigDict:
   c.train.update({"batch_size": 512, "num_steps": 3000, "eval_every": 500, "log_every": 100, "eval_batch_size": 4096,
                   "checkpoint_every": 0, "keep_checkpoints": 1})
   c.timing = ml_collections.ConfigDict({"steps": 10})
+  # diagnostics at the end: the exact scene rendered by the quadrature at these uniform sample counts (the
+  # ceiling of a network evaluated there), and where the held-out error lies (edge pixels or not)
+  c.diagnostics = ml_collections.ConfigDict({"ceiling_samples": (32, 64, 128)})
   return c
 
 
@@ -357,9 +360,16 @@ def build_nerf(config: ml_collections.ConfigDict, with_report: bool = False):
     extra["render_s_per_image"] = (time.perf_counter() - t0) / len(preds)
     per_view = [float(rendering.psnr(p.reshape(images[i].shape), images[i])) for i, p in enumerate(preds)]
     extra["test_psnr_per_view"] = per_view
+    renders = np.stack([np.asarray(p).reshape(images[0].shape) for p in preds])
+    extra.update(rendering.error_breakdown(renders, images))
+    field = rendering.exact_field(scene)
+    for s in config.diagnostics.ceiling_samples:  # what a perfect network would score at s bin-centre samples
+      exact = jnp.stack([rendering.quadrature_render(field, o, dd, d.near, d.far, int(s), background)
+                         for o, dd in zip(origins, dirs)])
+      extra[f"exact_field_psnr_{s}_samples"] = float(rendering.psnr(exact.reshape(images.shape), images))
     if jax.process_index() == 0:
       with (epath.Path(workdir) / "nerf_test_renders.npy").open("wb") as f:  # a workdir may be gs://
-        np.save(f, np.stack([np.asarray(p).reshape(images[0].shape) for p in preds]))
+        np.save(f, renders)
       print(report.summary_table([("model", config.model.name), ("steps", num_steps), ("held-out PSNR", results["val"]["psnr"]),
                                   ("per view", ", ".join(f"{p:.2f}" for p in per_view)),
                                   *sorted((k, v) for k, v in extra.items() if k != "test_psnr_per_view"),

@@ -103,3 +103,41 @@ def test_sphere_tracer_hits_a_sphere_exactly():
   colour = rendering.shade(scene, o, d)
   np.testing.assert_allclose(colour, [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]], atol=1e-4)  # head-on light; background
   assert float(rendering.psnr(colour, colour + 0.1)) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_the_exact_field_through_the_quadrature():
+  """The exact scene as a NeRF field: a head-on ray gets the ray caster's colour, a miss the background, and the
+  whole view's PSNR against the ray caster rises with the samples (the ceiling of a NeRF's sampling)."""
+  scene = rendering.Scene(objects=(sdf.sphere(0.6),), albedos=((0.9, 0.2, 0.2),), light=(0.3, -0.2, 1.0))
+  camera = rendering.orbit_camera(0.3, 0.4, 3.0, 16)
+  eye = np.asarray(camera.position, np.float32)
+  # the view's 256 rays, then a head-on ray through the sphere's centre and a ray that misses
+  o, d = rendering.camera_rays(camera, 16)
+  o = jnp.concatenate([o, jnp.asarray([eye, eye])])
+  d = jnp.concatenate([d, jnp.asarray([-eye / np.linalg.norm(eye), [0.0, 0.0, 1.0]])])
+  truth = jax.jit(rendering.shade, static_argnums=0)(scene, o, d)
+  field, bg = rendering.exact_field(scene), jnp.ones(3)
+  coarse, fine = (rendering.quadrature_render(field, o, d, 2.0, 4.0, s, bg) for s in (8, 128))
+  np.testing.assert_allclose(coarse[-2], truth[-2], atol=1e-5)
+  np.testing.assert_array_equal(coarse[-1], [1.0, 1.0, 1.0])
+  psnr = [float(rendering.psnr(c[:-2], truth[:-2])) for c in (coarse, fine)]
+  assert psnr[1] > psnr[0] + 6.0, psnr
+
+
+def test_edge_pixels_and_error_breakdown():
+  img = np.ones((6, 7, 3))
+  img[2:4, 3:5] = [0.9, 0.2, 0.2]  # a red square on white
+  ref = np.zeros((6, 7), bool)
+  for i in range(6):  # the definition as a loop over 4-neighbours
+    for j in range(7):
+      for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        if 0 <= i + di < 6 and 0 <= j + dj < 7 and np.abs(img[i, j] - img[i + di, j + dj]).max() > 0.1:
+          ref[i, j] = True
+  np.testing.assert_array_equal(rendering.edge_pixels(img), ref)
+  assert ref.sum() == 4 + 8  # the square and the 8 white pixels beside it
+  pred = img.copy()
+  pred[2, 3] = 1.0  # one wrong pixel, on an edge
+  b = rendering.error_breakdown(pred, img)
+  assert b["edge_error_share"] == 1.0 and b["psnr_non_edge"] == pytest.approx(120.0)
+  assert b["edge_pixel_fraction"] == pytest.approx(12 / 42)
+  np.testing.assert_allclose(b["psnr_edge"], -10 * np.log10(np.mean([0.01, 0.64, 0.64]) / 12))

@@ -32,6 +32,7 @@ def nerf_config():
   c.optimizer.learning_rate = 5e-3
   c.train.update(batch_size=128, num_steps=300, eval_every=300, log_every=1, eval_batch_size=256, progress=False)
   c.timing.steps = 0  # the step cost is measured (and tested) in the occupancy run: the same helper
+  c.diagnostics.ceiling_samples = (8,)
   return c
 
 
@@ -68,6 +69,9 @@ def test_nerf_learns_a_tiny_scene(tmp_path):
   assert results["val_psnr"] > background_psnr + 1.0, (results["val_psnr"], background_psnr)
   assert results["render_s_per_image"] > 0 and "compile_s" not in results
   assert (tmp_path / "nerf_test_renders.npy").exists()
+  # the diagnostics: the exact field at 8 samples, and the error's share on edge pixels
+  assert background_psnr < results["exact_field_psnr_8_samples"] < 100.0
+  assert 0.0 < results["edge_pixel_fraction"] < 1.0 and 0.0 <= results["edge_error_share"] <= 1.0
   np.testing.assert_allclose(reference_losses(config, 3),
                              [r["loss"] for r in read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "train"][:3], rtol=1e-5)
 
