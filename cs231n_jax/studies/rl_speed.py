@@ -11,7 +11,7 @@
 - **one seed, three ways**: the compiled run above; the Gymnasium adapter (Gymnasium CartPole on the
   host, the same compiled JAX policy and update, :mod:`cs231n_jax.rl.gym_adapter`); and a
   CleanRL-style loop (Gymnasium's ``SyncVectorEnv`` on the host, a PyTorch policy, CleanRL ``ppo.py``'s
-  algorithm and settings). torch is an optional extra: without it that row is skipped with the reason
+  algorithm and settings). torch is optional (the 'bench' extra): without it that row is skipped with the reason
   printed.
 
 Compile time is measured apart (``jit(...).lower(...).compile()``) and reported; "run" times exclude it.
@@ -279,7 +279,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   try:
     import torch  # noqa: F401
   except ImportError as err:
-    out["cleanrl_torch_skipped"] = f"torch is not installed ({err}); install the 'torch' extra for this row"
+    out["cleanrl_torch_skipped"] = f"torch is not installed ({err}); install the 'bench' extra (torch) for this row"
     print(f"CleanRL-style PyTorch row skipped: {out['cleanrl_torch_skipped']}")
   else:
     t_s, t_ret, threads = cleanrl_torch_run_s(config, U)

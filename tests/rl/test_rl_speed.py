@@ -66,7 +66,7 @@ def test_table_rows_and_ratios():
   assert "| CleanRL-style PyTorch loop | skipped: torch is not installed" in skipped and "CleanRL-style runs" not in skipped
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (the optional 'torch' extra)")
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (the optional 'bench' extra)")
 def test_cleanrl_style_torch_loop_runs():
   c = rl_speed.base_config()
   c.ppo.update(num_envs=2, num_steps=16, num_minibatches=2, update_epochs=1)
