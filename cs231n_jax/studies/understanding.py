@@ -11,6 +11,9 @@
   t-SNE of the test digits' features (leave-one-out k-NN label agreement inside the 2-D map); figures.
 - ``pretrained_fooling``: targeted L-inf PGD at ``epsilon`` on a pretrained ImageNet network, every
   bundled photo x ``num_targets`` random target classes: success rate, median L-inf and L2.
+- ``imagenet_classvis``: class visualization of a few ImageNet classes (given by name or index) on a pretrained
+  network, from a grey image, with the lecture's regularisers (L2, periodic blur, jitter), all classes and every
+  objective of ``objectives`` in one jitted ``lax.scan`` each: the target's softmax and the top-1 class; a figure.
 - ``scenes``: a CNN trained through the engine to name the single shape of a synthetic scene
   (:func:`cs231n_jax.data.scenes.detection_scenes`, whose object mask is known); on test scenes, the
   share of saliency mass inside the object against the object's area share for every attribution
@@ -42,7 +45,7 @@ from cs231n_jax.train.steps import init_key
 from cs231n_jax.vis import adversarial, class_visualization, occlusion, saliency
 from cs231n_jax.vis import digits_cnn as _digits_cnn  # noqa: F401  (registers vis_digits_cnn)
 
-PARTS = ("digits", "features", "pretrained_fooling", "scenes", "smoothgrad_sweep", "transfer")
+PARTS = ("digits", "features", "pretrained_fooling", "imagenet_classvis", "scenes", "smoothgrad_sweep", "transfer")
 
 
 def get_base_config() -> ml_collections.ConfigDict:
@@ -59,6 +62,10 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.pretrained_fooling = ml_collections.ConfigDict({
       "model": "efficientnet_lite0", "photos": ("astronaut", "chelsea", "coffee", "rocket"), "num_targets": 10,
       "epsilon": 2 / 255, "step_size": 0.25 / 255, "steps": 30})
+  c.imagenet_classvis = ml_collections.ConfigDict({
+      "model": "mobilenet_v2", "classes": ("goldfish", "Egyptian cat", "sports car", "espresso"), "size": 224,
+      "objectives": ("score", "log_softmax"), "steps": 200, "learning_rate": 0.01, "l2_reg": 1e-4, "blur_every": 10,
+      "blur_sigma": 0.5, "jitter": 8, "init": 0.5})
   c.scenes = ml_collections.ConfigDict({
       "size": 56, "num_train": 1500, "num_val": 200, "num_test": 100, "features": (32, 64), "epochs": 15,
       "learning_rate": 3e-3, "batch_size": 64, "patch": 8, "stride": 4, "smoothgrad_samples": 16, "ig_steps": 16,
@@ -232,6 +239,65 @@ def pretrained_fooling_part(c: ml_collections.ConfigDict, seed: int) -> dict[str
           "median_linf_x255": float(np.median(np.asarray(linfs)[ok]) * 255) if ok.any() else None,
           "median_l2": float(np.median(np.asarray(l2s)[ok])) if ok.any() else None,
           "epsilon_x255": c.epsilon * 255, "steps": c.steps}
+
+
+def imagenet_classvis_part(c: ml_collections.ConfigDict, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+  """Class visualization of ``c.classes`` on the pretrained ``c.model`` for every objective of ``c.objectives``:
+  (per objective the target's softmax and the top-1 class of each image, the images)."""
+  from cs231n_jax.errors import ConfigError
+  from cs231n_jax.pretrained import networks
+  from cs231n_jax.pretrained.imagenet_classes import CLASSES
+
+  if c.size < 32:
+    raise ConfigError(f"imagenet_classvis.size: expected at least 32 pixels, got {c.size}")
+  if not c.classes:
+    raise ConfigError("imagenet_classvis.classes: expected at least one ImageNet class name or index")
+  for objective in c.objectives:
+    if objective not in class_visualization.OBJECTIVES:
+      raise ConfigError(f"imagenet_classvis.objectives: expected a subset of {class_visualization.OBJECTIVES}, got {objective!r}")
+  targets = [networks.class_index(name) for name in c.classes]
+  net = networks.load(c.model)
+  shape = (c.size, c.size, 3)
+  init = jnp.full((len(targets), *shape), c.init, jnp.float32)
+  out: dict[str, Any] = {"model": c.model, "size": c.size, "steps": c.steps,
+                         "targets": [{"index": t, "name": CLASSES[t].split(",")[0]} for t in targets]}
+  images = {}
+  for objective in c.objectives:
+    cfg = class_visualization.ClassVisConfig(steps=c.steps, learning_rate=c.learning_rate, l2_reg=c.l2_reg,
+                                             objective=objective, blur_every=c.blur_every, blur_sigma=c.blur_sigma,
+                                             jitter=c.jitter)
+
+    def program(variables, t, cfg=cfg):
+      return class_visualization.visualize_class(lambda z: net.logits(z, variables), t, shape, cfg,
+                                                 jax.random.PRNGKey(seed), init=init)
+
+    imgs, history = jax.jit(program)(net.variables, jnp.asarray(targets))
+    probs = np.asarray(jax.nn.softmax(net.logits(imgs), axis=-1))
+    top1 = probs.argmax(-1)
+    out[objective] = {"target_softmax": [float(probs[i, t]) for i, t in enumerate(targets)],
+                      "top1": [{"index": int(k), "name": CLASSES[k].split(",")[0], "softmax": float(probs[i, k])}
+                               for i, k in enumerate(top1)],
+                      "top1_is_target": [bool(k == t) for k, t in zip(top1, targets)],
+                      "objective_first_last": [float(history[0]), float(history[-1])]}
+    images[objective] = np.asarray(imgs)
+  return out, images
+
+
+def imagenet_classvis_figure(res: dict[str, Any], images: dict[str, np.ndarray], path: epath.Path) -> None:
+  """vis_imagenet_classvis.png: one row per objective, one image per class with its softmax."""
+  from cs231n_jax import plotting
+
+  n = len(res["targets"])
+  fig, axes = plotting.subplots(len(images), n, figsize=(2.6 * n, 2.9 * len(images)), squeeze=False)
+  for row, (objective, imgs) in zip(axes, images.items()):
+    for i, ax in enumerate(row):
+      ax.imshow(np.clip(imgs[i], 0.0, 1.0))
+      target = res["targets"][i]
+      ax.set_title(f"{target['index']} {target['name']}: p={res[objective]['target_softmax'][i]:.3f}", fontsize=8)
+      ax.axis("off")
+    row[0].text(-0.08, 0.5, {"score": "ascend S_c", "log_softmax": "ascend log p_c"}.get(objective, objective),
+                transform=row[0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
+  plotting.save_figure(fig, path / "vis_imagenet_classvis.png")
 
 
 def _engine_train(dataset: ImageDataset, model_config: dict, c: ml_collections.ConfigDict, workdir: str, seed: int):
@@ -441,6 +507,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       res = features_part(config.digits, config.seed, path)
     elif part == "pretrained_fooling":
       res = pretrained_fooling_part(config.pretrained_fooling, config.seed)
+    elif part == "imagenet_classvis":
+      res, images = imagenet_classvis_part(config.imagenet_classvis, config.seed)
+      for objective, imgs in images.items():
+        with (path / f"classvis_imagenet_{objective}.npy").open("wb") as f:
+          np.save(f, imgs)
+      imagenet_classvis_figure(res, images, path)
     elif part == "smoothgrad_sweep":
       res = smoothgrad_sweep_part(config.scenes, config.seed, workdir)
     elif part == "scenes":

@@ -96,3 +96,19 @@ def test_an_unknown_part_is_named(tmp_path):
   config.parts = ("digits_typo",)
   with pytest.raises(ValueError, match="parts: unknown part 'digits_typo'; expected one of"):
     understanding.run(config, str(tmp_path))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("size", 16, "imagenet_classvis.size: expected at least 32 pixels, got 16"),
+    ("classes", ("goldfish", "not a class"), "class: unknown ImageNet class name 'not a class'"),
+    ("classes", (1000,), "class: index 1000 out of range"),
+    ("objectives", ("score", "softmax"), "imagenet_classvis.objectives: expected a subset of"),
+])
+def test_imagenet_classvis_bad_config_is_named_before_loading_a_network(field, value, message):
+  from cs231n_jax.errors import ConfigError
+
+  c = understanding.get_base_config().imagenet_classvis
+  setattr(c, field, value)
+  with pytest.raises(ConfigError, match=message):
+    understanding.imagenet_classvis_part(c, seed=0)
+
