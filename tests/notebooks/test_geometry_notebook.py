@@ -31,3 +31,5 @@ def test_geometry_notebook():
   assert points > 15_000 and 0 < voxels < 32**3
   assert "PointNet permutation invariant (exact): True" in out
   assert number(out, "NeRF held-out PSNR:") > 15.0
+  assert number(out, "exact scene at 24 samples:") > 15.0
+  assert 0 <= number(out, "share of the error on edge pixels:") <= 100
