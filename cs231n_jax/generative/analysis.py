@@ -233,32 +233,61 @@ def analyse_vae(model: vae_lib.VAE, params, data: LevelDigits, config: ml_collec
   return results
 
 
+DEFAULT_PROTOCOLS = ({"name": "encoder_init", "init": "encoder"}, {"name": "random_init", "init": "random"})
+PROTOCOL_FIELDS = ("name", "init", "freeze_encoder", "learning_rate", "code_activation")
+
+
+def finetune_protocols(pretrain: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+  """The fine-tune protocols of ``pretrain.protocols`` (default: the encoder and a random initialisation,
+  fine-tuned whole), each ``{name, init: "encoder" | "random", freeze_encoder, learning_rate,
+  code_activation}`` with unset fields from ``pretrain`` (``learning_rate``; no freezing; ReLU)."""
+  raw = pretrain.get("protocols") or DEFAULT_PROTOCOLS
+  out = []
+  for i, p in enumerate(raw):
+    p = dict(p)
+    unknown = set(p) - set(PROTOCOL_FIELDS)
+    if unknown:
+      raise ValueError(f"pretrain.protocols[{i}]: unknown fields {sorted(unknown)}; expected some of {PROTOCOL_FIELDS}")
+    if p.get("init") not in ("encoder", "random") or not p.get("name"):
+      raise ValueError(f"pretrain.protocols[{i}]: expected a name and init 'encoder' or 'random', got {p!r}")
+    out.append({"freeze_encoder": False, "learning_rate": float(pretrain.learning_rate), "code_activation": "relu", **p})
+  names = [p["name"] for p in out]
+  if len(set(names)) != len(names):
+    raise ValueError(f"pretrain.protocols: names must be distinct, got {names}")
+  return out
+
+
 def analyse_autoencoder(ae: ConvAutoencoder, params, data: LevelDigits, unit: dict[str, np.ndarray],
                         config: ml_collections.ConfigDict, workdir: str, finetune) -> dict[str, Any]:
-  """Reconstructions, then the few-labels comparison: the autoencoder's encoder as initialisation vs
-  random initialisation (fine-tuned by ``finetune(encoder_params or None, x, y, x_test, y_test, config,
-  seed) -> test accuracy``, an engine run the caller provides), logistic regression on frozen codes vs
-  on raw pixels."""
+  """Reconstructions, then the few-labels comparison: every fine-tune protocol of
+  :func:`finetune_protocols` (by default the autoencoder's encoder as initialisation vs random
+  initialisation), each run by ``finetune(encoder_params or None, x, y, x_test, y_test, config, seed,
+  protocol) -> test accuracy`` (an engine run the caller provides), and logistic regression on the frozen
+  codes vs on raw pixels."""
   x_train, x_test = unit["train"], unit["test"]
   recon = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test[:20])))
   if jax.process_index() == 0:
     plots.save_image_grid(np.concatenate([x_test[:20], recon]), epath.Path(workdir) / "reconstructions.png",
                           title="test digits (top two rows) and their reconstructions")
   pre = config.pretrain
-  rows = {"encoder_init": [], "random_init": [], "frozen_codes_logreg": [], "raw_pixels_logreg": []}
+  protocols = finetune_protocols(pre)
+  rows = {**{p["name"]: [] for p in protocols}, "frozen_codes_logreg": [], "raw_pixels_logreg": []}
   codes_train = np.asarray(ae.apply({"params": params}, jnp.asarray(x_train), method=ConvAutoencoder.encode))
   codes_test = np.asarray(ae.apply({"params": params}, jnp.asarray(x_test), method=ConvAutoencoder.encode))
   for s in pre.seeds:
     idx = few_label_indices(data.train_labels, pre.labels_per_class, s)
-    for init in ("encoder_init", "random_init"):
-      rows[init].append(finetune(params["encoder"] if init == "encoder_init" else None, x_train[idx],
-                                 data.train_labels[idx], x_test, data.test_labels, config, s))
+    for p in protocols:
+      rows[p["name"]].append(finetune(params["encoder"] if p["init"] == "encoder" else None, x_train[idx],
+                                      data.train_labels[idx], x_test, data.test_labels, config, s, p))
     rows["frozen_codes_logreg"].append(logistic_regression_accuracy(codes_train[idx], data.train_labels[idx], codes_test,
                                                                     data.test_labels))
     rows["raw_pixels_logreg"].append(logistic_regression_accuracy(x_train[idx].reshape(len(idx), -1), data.train_labels[idx],
                                                                   x_test.reshape(len(x_test), -1), data.test_labels))
-  results = {"code_dim": config.model.code_dim, "labels_per_class": pre.labels_per_class, "seeds": len(pre.seeds)}
+  results = {"code_dim": config.model.code_dim, "labels_per_class": pre.labels_per_class, "seeds": len(pre.seeds),
+             "protocols": protocols, "code_sd": float(codes_train.std()),
+             "code_fraction_negative": float((codes_train < 0).mean())}
   for k, v in rows.items():
     results[f"{k}_accuracy_mean"] = float(np.mean(v))
     results[f"{k}_accuracy_sd"] = float(np.std(v))
+    results[f"{k}_accuracy"] = [float(a) for a in v]
   return results

@@ -86,13 +86,20 @@ def l2_loss(x_hat: jax.Array, x: jax.Array) -> jax.Array:
   return jnp.sum((x_hat - x) ** 2, axis=tuple(range(1, x.ndim))).mean()
 
 
+CODE_ACTIVATIONS = ("relu", "none")
+
+
 class EncoderClassifier(nn.Module):
-  """The autoencoder's encoder (same names) followed by ReLU and a linear softmax classifier."""
+  """The autoencoder's encoder (same names) followed by ``code_activation`` (ReLU, or none: the
+  linear code itself, as the decoder sees it) and a linear softmax classifier."""
 
   num_classes: int = 10
   code_dim: int = 16
+  code_activation: str = "relu"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.code_activation not in CODE_ACTIVATIONS:
+      raise ValueError(f"code_activation: expected one of {CODE_ACTIVATIONS}, got {self.code_activation!r}")
     code = ConvEncoder(self.code_dim, name="encoder")(x)
-    return nn.Dense(self.num_classes, name="classifier")(nn.relu(code))
+    return nn.Dense(self.num_classes, name="classifier")(nn.relu(code) if self.code_activation == "relu" else code)

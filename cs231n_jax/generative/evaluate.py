@@ -189,3 +189,53 @@ def uniform_noise(rng: np.random.Generator, num: int, binarized: bool = False) -
 def ink(images01: np.ndarray) -> np.ndarray:
   """Total intensity per image (the stroke-thickness attribute of the vector-arithmetic proxy)."""
   return np.asarray(images01, np.float64).reshape(len(images01), -1).sum(1)
+
+
+VECTOR_GROUPS = ("extremes", "median")
+
+
+def vector_arithmetic_report(decode, scorer, z: np.ndarray, group: str = "extremes", group_size: int = 3,
+                             min_confidence: float = 0.9) -> dict[str, Any]:
+  """The lecture's "smiling woman - neutral woman + neutral man" on the stroke-thickness proxy.
+
+  ``decode(z) -> images in [0, 1]``. The latents ``z`` are decoded and classified; the members of class
+  c are the decodes labelled c with confidence > ``min_confidence``. Its thick and thin groups are the
+  ``group_size`` members with the most / least ink (``group="extremes"``: the lecture's three samples
+  per group) or every member above / below the class's median ink (``"median"``: the curriculum's
+  split). For ordered class pairs (a, b) the mean latents give ``z(a, thick) - z(a, thin) + z(b, thin)``;
+  a pair passes when its decode is classified as b and has more ink than the decode of ``z(b, thin)``.
+  Returns the pass fraction and its two parts (right class, more ink), and ``examples``: the first
+  pairs' decodes (result, thin b)."""
+  if group not in VECTOR_GROUPS:
+    raise ValueError(f"group: expected one of {VECTOR_GROUPS}, got {group!r}")
+  z = np.asarray(z)
+  images = np.asarray(decode(z))
+  probs = scorer.probs(images)
+  labels, conf = probs.argmax(-1), probs.max(-1)
+  amount = ink(images)
+  groups = {}
+  for c in range(probs.shape[-1]):
+    members = np.flatnonzero((labels == c) & (conf > min_confidence))
+    if len(members) < 2 * group_size:
+      continue
+    order = members[np.argsort(amount[members], kind="stable")]
+    if group == "extremes":
+      thin, thick = order[:group_size], order[-group_size:]
+    else:
+      half = len(order) // 2
+      thin, thick = order[:half], order[len(order) - half:]
+    groups[c] = {"thin": z[thin].mean(0), "thick": z[thick].mean(0)}
+  classes = sorted(groups)
+  pairs = [(a, b) for a in classes for b in classes if a != b]
+  if not pairs:
+    return {"group": group, "classes_with_groups": len(classes), "pairs": 0, "pass_fraction": 0.0,
+            "right_class_fraction": 0.0, "more_ink_fraction": 0.0, "examples": np.zeros((0, *images.shape[1:]))}
+  targets = np.stack([groups[a]["thick"] - groups[a]["thin"] + groups[b]["thin"] for a, b in pairs])
+  thins = np.stack([groups[b]["thin"] for _, b in pairs])
+  out, ref = np.asarray(decode(targets)), np.asarray(decode(thins))
+  right = scorer.probs(out).argmax(-1) == np.array([b for _, b in pairs])
+  more = ink(out) > ink(ref)
+  examples = np.stack([out[:10], ref[:10]], 1).reshape(-1, *out.shape[1:])
+  return {"group": group, "classes_with_groups": len(classes), "pairs": len(pairs),
+          "pass_fraction": float((right & more).mean()), "right_class_fraction": float(right.mean()),
+          "more_ink_fraction": float(more.mean()), "examples": examples}

@@ -31,6 +31,7 @@ from cs231n_jax.generative import plots
 from cs231n_jax.generative.data import load_level_digits, to_unit
 from cs231n_jax.tasks import adversarial, likelihood
 from cs231n_jax.train import loop
+from cs231n_jax.train.metrics import read_jsonl
 from cs231n_jax.train.task import Data
 
 
@@ -97,6 +98,7 @@ def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
              "generator_steps": config.train.num_steps, "status": run["status"],
              "train_seconds": run["wall_time_s"]}
   results["quality"] = ev.sample_quality(scorer, samples01)
+  results["discriminator"] = discriminator_trace(workdir)
   results["memorisation"] = ev.memorisation_report(samples01, train01, test01)
   results["sharpness"] = ev.sharpness_report(samples01)
   d, idx = ev.nearest_train_distances(samples01[:12], train01)
@@ -104,7 +106,24 @@ def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                              title="GAN samples (top) and their nearest training digits (L2 below)")
   results["interpolation"] = gan_interpolation(built.generator, state, scorer, config, workdir)
   results["vector_arithmetic"] = vector_arithmetic(built.generator, state, scorer, config, workdir)
+  results["vector_arithmetic_median_split"] = vector_arithmetic(built.generator, state, scorer, config, workdir,
+                                                                group="median")
   return write_results(workdir, results)
+
+
+def discriminator_trace(workdir: str | epath.PathLike) -> dict[str, Any]:
+  """The discriminator's mean output on real and on generated batches over training, from the run's
+  logged windows (``d_real`` / ``d_fake``: mean logits for the cross-entropy losses): where the minimax
+  generator loss log(1 - D(G(z))) saturates (D(G(z)) < 0.1 is a logit below log(1/9) = -2.20), and
+  whether training went there."""
+  records = [r for r in read_jsonl(epath.Path(workdir) / "metrics.jsonl") if r.get("split") == "train" and "d_fake" in r]
+  if not records:
+    return {}
+  fake = np.array([r["d_fake"] for r in records])
+  return {"d_fake_logit_min": float(fake.min()), "d_fake_logit_mean": float(fake.mean()),
+          "d_fake_logit_first": float(fake[0]), "d_fake_logit_last": float(fake[-1]),
+          "d_real_logit_mean": float(np.mean([r["d_real"] for r in records])), "windows": len(records),
+          "fraction_windows_d_fake_below_0.1": float((fake < np.log(1 / 9)).mean())}
 
 
 def gan_interpolation(generator, state, scorer, config, workdir: str, pairs: int = 20, steps: int = 10) -> dict[str, float]:
@@ -120,44 +139,25 @@ def gan_interpolation(generator, state, scorer, config, workdir: str, pairs: int
   return ev.interpolation_report(scorer, images)
 
 
-def vector_arithmetic(generator, state, scorer, config, workdir: str, num: int = 4000, group_size: int = 3) -> dict[str, Any]:
-  """The lecture's "smiling woman - neutral woman + neutral man" on a digits proxy: "thick" and
-  "thin" (ink above / below the class median) versions of each digit class. For ordered class pairs
-  (a, b): decode mean z(a, thick) - mean z(a, thin) + mean z(b, thin) (means of ``group_size``
-  latents, as the lecture's three samples per group); it passes when the result is classified as b
-  and has more ink than the decode of mean z(b, thin)."""
+def vector_arithmetic(generator, state, scorer, config, workdir: str, num: int = 4000, group_size: int = 3,
+                      group: str = "extremes") -> dict[str, Any]:
+  """The lecture's "smiling woman - neutral woman + neutral man" on a digits proxy
+  (:func:`cs231n_jax.generative.evaluate.vector_arithmetic_report`) on ``num`` latents from
+  ``key(seed + 13)``: thick and thin groups of each class are its ``group_size`` most / least inked
+  confident samples (``"extremes"``, the lecture's three per group) or its halves split at the median
+  ink (``"median"``, the curriculum's reading). The first pairs' decodes are saved as a PNG."""
   z = gan_lib.sample_latent(jax.random.key(config.seed + 13), num, config.latent_dim, config.prior)
-  images = (np.asarray(gan_lib.generate(generator, state, None, 0, config.latent_dim, z=z)) + 1.0) / 2.0
-  probs = scorer.probs(images)
-  labels, conf = probs.argmax(-1), probs.max(-1)
-  ink = ev.ink(images)
-  z = np.asarray(z)
-  groups = {}
-  for c in range(10):
-    members = np.flatnonzero((labels == c) & (conf > 0.9))
-    if len(members) < 2 * group_size:
-      continue
-    order = members[np.argsort(ink[members])]
-    groups[c] = {"thin": z[order[:group_size]].mean(0), "thick": z[order[-group_size:]].mean(0)}
-  classes = sorted(groups)
-  passed, tried, examples = 0, 0, []
-  for a in classes:
-    for b in classes:
-      if a == b:
-        continue
-      target = groups[a]["thick"] - groups[a]["thin"] + groups[b]["thin"]
-      out = (np.asarray(gan_lib.generate(generator, state, None, 0, config.latent_dim,
-                                         z=np.stack([target, groups[b]["thin"]]))) + 1.0) / 2.0
-      cls = scorer.probs(out[:1]).argmax(-1)[0]
-      ok = bool(cls == b and ev.ink(out[:1])[0] > ev.ink(out[1:])[0])
-      passed += ok
-      tried += 1
-      if len(examples) < 10:
-        examples.append(out)
-  if examples:
-    plots.save_image_grid(np.concatenate(examples), epath.Path(workdir) / "vector_arithmetic.png", ncols=2,
-                          title="thick(a) - thin(a) + thin(b) | thin(b)")
-  return {"classes_with_groups": len(classes), "pairs": tried, "pass_fraction": passed / tried if tried else 0.0}
+
+  def decode(latents):
+    return (np.asarray(gan_lib.generate(generator, state, None, 0, config.latent_dim, z=jnp.asarray(latents))) + 1.0) / 2.0
+
+  r = ev.vector_arithmetic_report(decode, scorer, np.asarray(z), group=group, group_size=group_size)
+  examples = r.pop("examples")
+  if len(examples):
+    suffix = "" if group == "extremes" else f"_{group}"
+    plots.save_image_grid(examples, epath.Path(workdir) / f"vector_arithmetic{suffix}.png", ncols=2,
+                          title=f"thick(a) - thin(a) + thin(b) | thin(b) ({group} groups)")
+  return r
 
 
 def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -266,3 +266,41 @@ def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, w
   return {"d_steps": steps, "mean_D_of_G_z": mean_d(state), "grad_norm_minimax": norms["minimax"],
           "grad_norm_non_saturating": norms["non_saturating"],
           "ratio_non_saturating_over_minimax": norms["non_saturating"] / norms["minimax"]}
+
+
+def run_ring_trajectory(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Which ring modes a GAN covers as training goes on: each loss of ``config.trajectory.losses`` and each
+  seed of ``config.trajectory.seeds``, one engine run per (loss, seed) extended ``trajectory.every``
+  generator steps at a time (each extension resumes the last, so the run is one run), its
+  ``num_eval_samples`` samples from a fixed key scored after every extension. A run whose modes covered
+  at each point stay few while the union over points grows is moving its mass from mode to mode (the
+  lecture's instability), not failing to reach the modes."""
+  t = config.trajectory
+  data = adversarial.training_examples(config.base)
+  rows = []
+  for loss in t.losses:
+    for seed in t.seeds:
+      sub0 = override(config.base, seed=seed, loss=loss, **config.per_loss.get(loss, ml_collections.ConfigDict()).to_dict())
+      points = []
+      for steps in range(t.every, sub0.train.num_steps + 1, t.every):
+        sub = override(sub0, **{"train.num_steps": steps, "train.checkpoint_every": t.every, "train.progress": False})
+        with warnings.catch_warnings():  # a longer run of the same schedule-free optimizers
+          warnings.filterwarnings("ignore", message="train.num_steps / train.num_epochs: this run has")
+          built, state, _ = train(sub, epath.Path(workdir) / f"{loss}__seed{seed}", data)
+        cov = gan_lib.mode_coverage(adversarial.generate(built, sub, state, config.num_eval_samples,
+                                                         jax.random.key(seed + 99)))
+        covered = [i for i, f in enumerate(cov["per_mode_fraction"]) if f >= gan_lib.MODE_MIN_FRACTION]
+        points.append({"step": steps, "modes": covered, "high_quality_fraction": cov["high_quality_fraction"]})
+      union = sorted({m for p in points for m in p["modes"]})
+      changes = sum(p["modes"] != q["modes"] for p, q in zip(points, points[1:]))
+      rows.append({"loss": loss, "seed": seed, "points": points, "modes_ever_covered": len(union),
+                   "max_modes_at_once": max(len(p["modes"]) for p in points), "mode_set_changes": changes,
+                   "final_modes": len(points[-1]["modes"]), "final_high_quality": points[-1]["high_quality_fraction"]})
+  lines = ["| loss | seed | modes covered at each point (step: modes) | most at once | ever covered | "
+           "changes of the covered set |", "|---|---|---|---|---|---|"]
+  for r in rows:
+    trace = "; ".join(f"{p['step']}: {len(p['modes'])}" for p in r["points"])
+    lines.append(f"| {r['loss']} | {r['seed']} | {trace} | {r['max_modes_at_once']} | {r['modes_ever_covered']} | "
+                 f"{r['mode_set_changes']} of {len(r['points']) - 1} |")
+  (epath.Path(workdir) / "trajectory.md").write_text("\n".join(lines) + "\n")
+  return write_results(workdir, {"rows": rows, "table": "\n".join(lines)})

@@ -30,6 +30,7 @@ import optax
 from etils import epath
 
 from cs231n_jax.config import configs_root, load_config
+from cs231n_jax.errors import ConfigError
 from cs231n_jax.generative import autoregressive as ar
 from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative.baselines import fit_independent, select_logistic_autoregressive
@@ -83,8 +84,13 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   quality: list[dict[str, Any]] = []
   scorer_accuracy: dict[str, float] = {}  # the scale of the sample metrics depends on the scorer
   rng = np.random.default_rng(config.seed)
+  kinds = tuple(config.get("data_kinds", tuple(KINDS.values())))
+  if not kinds or any(k not in KINDS.values() for k in kinds):
+    raise ConfigError(f"data_kinds: expected a non-empty subset of {tuple(KINDS.values())}, got {kinds!r}")
   for binarize in (True, False):
     kind = KINDS[binarize]
+    if kind not in kinds:
+      continue
     data = load_level_digits(binarize)
     scorer = scorer_for(config, binarize)
     scorer_accuracy[kind] = scorer.test_accuracy
@@ -121,6 +127,8 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       quality.append({"data": kind, "model": run_name(name), **ev.sample_quality(scorer, to_unit(samples, data.num_levels))})
     # The VAE: Bernoulli decoder on binarised digits, Gaussian decoder on dequantised 17-level digits.
     vae_name = config.vae_binarized if binarize else config.vae_levels
+    if not vae_name:  # "" leaves the VAE out of this run
+      continue
     runs = []
     for seed in config.seeds:
       runs.append(likelihood_task.run(override(_config(vae_name, config), seed=seed),
@@ -134,13 +142,52 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
     with (root / f"{run_name(vae_name)}__seed{config.seeds[0]}" / "samples.npy").open("rb") as f:
       samples = np.load(f)
     quality.append({"data": kind, "model": f"VAE ({runs[0]['decoder']}) samples", **ev.sample_quality(scorer, samples)})
+  ae = autoencoder_rows(config, root)
   # GANs model the continuous [0, 1] digits: scored with the grey-level classifier.
   for name in config.gans:
     r = run_gan(override(_config(name, config), seed=config.seeds[0]), str(root / f"{name}__seed{config.seeds[0]}"))
     quality.append({"data": KINDS[False], "model": f"GAN: {name}", **r["quality"]})
   tables = write_tables(root, likelihood, quality, scorer_accuracy)
+  if ae:
+    tables["autoencoder_table"] = write_autoencoder_table(root, ae)
   return write_results(root, {"likelihood": likelihood, "quality": quality, "scorer_test_accuracy": scorer_accuracy,
-                              **tables})
+                              "autoencoder": ae, **tables})
+
+
+def autoencoder_rows(config: ml_collections.ConfigDict, root: epath.Path) -> dict[str, Any]:
+  """The conv autoencoder (``config.autoencoder``, "" for none) once per seed, its few-labels protocols on one
+  label draw per seed (the draw of the seed itself): test L2 per image and every protocol's test accuracy,
+  mean ± sd over seeds."""
+  name = config.get("autoencoder", "")
+  if not name:
+    return {}
+  runs = [likelihood_task.run(override(_config(name, config), seed=seed, **{"pretrain.seeds": (seed,)}),
+                              str(root / f"{run_name(name)}__seed{seed}")) for seed in config.seeds]
+  rows = {"test_l2_per_image": [r["test_l2_per_image"] for r in runs], "code_dim": runs[0]["code_dim"],
+          "labels_per_class": runs[0]["labels_per_class"]}
+  names = [p["name"] for p in runs[0]["protocols"]] + ["frozen_codes_logreg", "raw_pixels_logreg"]
+  rows["accuracy"] = {n: [r[f"{n}_accuracy_mean"] for r in runs] for n in names}
+  rows["protocols"] = runs[0]["protocols"]
+  return rows
+
+
+def write_autoencoder_table(root: epath.Path, ae: dict[str, Any]) -> str:
+  m, s = _mean_sd(ae["test_l2_per_image"])
+  lines = [f"Conv autoencoder, code {ae['code_dim']}: test L2 per image {_fmt(m, s, 3)} (17-level digits in [0, 1]; "
+           f"not a likelihood). Few labels ({ae['labels_per_class']} per class), test accuracy:", "",
+           "| protocol | init | encoder | code -> classifier | learning rate | test accuracy (mean ± sd) | per seed |",
+           "|---|---|---|---|---|---|---|"]
+  protocols = {p["name"]: p for p in ae["protocols"]}
+  for name, values in ae["accuracy"].items():
+    m, s = _mean_sd(values)
+    p = protocols.get(name)
+    cells = ([p["init"], "frozen" if p["freeze_encoder"] else "fine-tuned", p["code_activation"], f"{p['learning_rate']:g}"]
+             if p else ["—", "frozen", "standardised, L2 logistic regression" if "codes" in name else "raw pixels", "L-BFGS"])
+    lines.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt(100 * m, None if s is None else 100 * s, 1)}% | "
+                 + ", ".join(f"{100 * v:.1f}" for v in values) + " |")
+  table = "\n".join(lines)
+  (root / "autoencoder_table.md").write_text(table + "\n")
+  return table
 
 
 def write_tables(root: epath.Path, likelihood, quality, scorer_accuracy: dict[str, float] | None = None) -> dict[str, str]:

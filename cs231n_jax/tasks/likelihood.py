@@ -437,12 +437,19 @@ def autoencoder_task(config: ml_collections.ConfigDict):
 
 
 def finetune_few_labels(encoder_params, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                        config: ml_collections.ConfigDict, seed: int) -> float:
+                        config: ml_collections.ConfigDict, seed: int, protocol: Mapping[str, Any] | None = None,
+                        return_params: bool = False):
   """The autoencoder study's fine-tune on the engine: the encoder (``encoder_params``, or a random one
   for None) and a softmax classifier trained on the labelled few, full batch, ``pretrain.steps`` Adam
   steps (optax's constants); returns the test accuracy. Both initialisations share the classifier
-  drawn from ``key(seed + 100)``."""
-  model = EncoderClassifier(code_dim=config.model.code_dim)
+  drawn from ``key(seed + 100)``. ``protocol`` (see
+  :func:`cs231n_jax.generative.analysis.finetune_protocols`) sets the learning rate, whether the encoder
+  is frozen (its updates set to zero: only the classifier trains) and the code's activation before the
+  classifier; without one: ``pretrain.learning_rate``, the whole network, ReLU. ``return_params``: also the
+  trained parameters, as ``(accuracy, params)``."""
+  p = {"learning_rate": float(config.pretrain.learning_rate), "freeze_encoder": False, "code_activation": "relu",
+       **dict(protocol or {})}
+  model = EncoderClassifier(code_dim=config.model.code_dim, code_activation=p["code_activation"])
   init = params_initializer(model)
 
   def init_params(key, example):
@@ -454,11 +461,15 @@ def finetune_few_labels(encoder_params, x: np.ndarray, y: np.ndarray, x_test: np
   c = ml_collections.ConfigDict({"seed": seed, "train": in_memory_train_config(0, len(x))})
   c.train.num_steps = steps
   data = array_data({"train": {"image": np.asarray(x, np.float32), "label": np.asarray(y, np.int32)}}, c)
-  tx = optim.make_optimizer({"name": "adam", "learning_rate": float(config.pretrain.learning_rate), "eps": 1e-8}, steps)
+  tx = optim.make_optimizer({"name": "adam", "learning_rate": float(p["learning_rate"]), "eps": 1e-8}, steps)
+  if p["freeze_encoder"]:
+    tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()},
+                               lambda params: {k: "frozen" if k == "encoder" else "train" for k in params})
   loss_fn, eval_fn = classifier_losses(model)
   params = fit_arrays(loss_task(init_params, tx, loss_fn, eval_fn, name="few_labels_finetune"), data, c).best_params
   pred = np.asarray(model.apply({"params": params}, jnp.asarray(x_test))).argmax(-1)
-  return float((pred == np.asarray(y_test)).mean())
+  accuracy = float((pred == np.asarray(y_test)).mean())
+  return (accuracy, params) if return_params else accuracy
 
 
 def build(config: ml_collections.ConfigDict):

@@ -88,3 +88,52 @@ def test_logistic_autoregressive_baseline_fits_and_selects_c_on_validation():
   assert c == 10.0 and table[0]["val_nats"] > table[1]["val_nats"]
   with pytest.raises(ValueError, match="c: expected a positive"):
     fit_logistic_autoregressive(images, 2, c=0.0)
+
+
+class _PixelClass:
+  """Scores an image as the class written in its first pixel (value class / 10), with certainty."""
+
+  def probs(self, x):
+    p = np.zeros((len(x), 10))
+    p[np.arange(len(x)), np.rint(np.asarray(x)[:, 0, 0, 0] * 10).astype(int)] = 1.0
+    return p
+
+
+def _decode(z, ink_scale=0.05):
+  images = np.clip(0.5 + ink_scale * z[:, 1], 0.0, 1.0)[:, None, None, None] * np.ones((len(z), 8, 8, 1))
+  images[:, 0, 0, 0] = np.floor(z[:, 0]) / 10
+  return images
+
+
+@pytest.mark.parametrize("group", ev.VECTOR_GROUPS)
+def test_vector_arithmetic_passes_on_an_additive_decoder_and_fails_without_the_attribute(group):
+  rng = np.random.default_rng(0)
+  z = np.stack([np.repeat(np.arange(10) + 0.5, 20), rng.standard_normal(200)], 1)  # class in z[0], ink in z[1]
+  r = ev.vector_arithmetic_report(_decode, _PixelClass(), z, group=group)
+  assert r["classes_with_groups"] == 10 and r["pairs"] == 90
+  assert r["pass_fraction"] == r["right_class_fraction"] == r["more_ink_fraction"] == 1.0
+  assert r["examples"].shape == (20, 8, 8, 1)
+  # Ink that ignores the latent: thick - thin adds nothing, so no pair has more ink than thin(b).
+  flat = ev.vector_arithmetic_report(lambda q: _decode(q, 0.0), _PixelClass(), z, group=group)
+  assert flat["right_class_fraction"] == 1.0 and flat["more_ink_fraction"] == 0.0 and flat["pass_fraction"] == 0.0
+
+
+def test_vector_arithmetic_groups_are_the_extremes_or_the_halves():
+  # Classes 3 and 5, ink latent 0..9 in each: extremes (3 per group) average {7, 8, 9} and {0, 1, 2}; the
+  # median split averages {5..9} and {0..4}. The decoded target thick(a) - thin(a) + thin(b) shows which.
+  z = np.stack([np.repeat([3.5, 5.5], 10), np.tile(np.arange(10.0), 2)], 1)
+  calls = []
+
+  def decode(q):
+    calls.append(np.asarray(q).copy())
+    return _decode(q)
+
+  for group, want in (("extremes", 8.0 - 1.0 + 1.0), ("median", 7.0 - 2.0 + 2.0)):
+    calls.clear()
+    r = ev.vector_arithmetic_report(decode, _PixelClass(), z, group=group)
+    targets = calls[1]
+    np.testing.assert_allclose(targets[:, 1], want)
+    np.testing.assert_allclose(sorted(targets[:, 0]), [3.5, 5.5])
+    assert r["pairs"] == 2 and r["pass_fraction"] == 1.0
+  with pytest.raises(ValueError, match="group: expected one of"):
+    ev.vector_arithmetic_report(decode, _PixelClass(), z, group="quartiles")

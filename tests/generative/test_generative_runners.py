@@ -61,11 +61,27 @@ def test_autoencoder_runner_compares_encoder_init_with_random_init(tmp_path):
 
   c = cfg("autoencoder", **{"model.code_dim": 4, "train": {"num_epochs": 2, "batch_size": 256},
                             "pretrain": {"seeds": (0,), "steps": 3}})
+  c.pretrain.protocols = ({"name": "encoder_init", "init": "encoder"}, {"name": "random_init", "init": "random"},
+                          {"name": "frozen_linear", "init": "encoder", "freeze_encoder": True, "code_activation": "none"})
   r = run(c, str(tmp_path))
   assert r["seeds"] == 1 and r["labels_per_class"] == 10 and r["test_l2_per_image"] > 0
   assert r["status"] == "trained" and r["test_l2_per_image"] == pytest.approx(r["test_loss"])
-  for row in ("encoder_init", "random_init", "frozen_codes_logreg", "raw_pixels_logreg"):
+  for row in ("encoder_init", "random_init", "frozen_linear", "frozen_codes_logreg", "raw_pixels_logreg"):
     assert 0.0 <= r[f"{row}_accuracy_mean"] <= 1.0 and r[f"{row}_accuracy_sd"] >= 0.0, row
+    assert len(r[f"{row}_accuracy"]) == 1, row
+  assert [p["name"] for p in r["protocols"]] == ["encoder_init", "random_init", "frozen_linear"]
+  assert r["protocols"][2]["learning_rate"] == c.pretrain.learning_rate and r["protocols"][0]["code_activation"] == "relu"
+  # The evaluation study's table of these rows: every protocol, the two logistic regressions, one value per seed.
+  from cs231n_jax.studies.generative_evaluation import write_autoencoder_table
+
+  ae = {"test_l2_per_image": [r["test_l2_per_image"]] * 2, "code_dim": 4, "labels_per_class": 10,
+        "protocols": r["protocols"], "accuracy": {n: [r[f"{n}_accuracy_mean"], 0.5] for n in
+                                                  ("encoder_init", "random_init", "frozen_linear", "frozen_codes_logreg",
+                                                   "raw_pixels_logreg")}}
+  table = write_autoencoder_table(tmp_path, ae)
+  assert table == (tmp_path / "autoencoder_table.md").read_text().strip()
+  assert "| frozen_linear | encoder | frozen | none | 0.001 |" in table and table.count(" ± ") == 5 + 2  # rows, L2, header
+  assert "| raw_pixels_logreg | — | frozen | raw pixels | L-BFGS |" in table
   # Raw-pixel logistic regression on 100 labelled digits is far above chance (10%) on any seed.
   assert r["raw_pixels_logreg_accuracy_mean"] > 0.6
   assert {"reconstructions.png", "curves.png", "results.json"} <= {p.name for p in tmp_path.iterdir()}
@@ -104,6 +120,15 @@ def test_ring_runner_and_speed_runner(tmp_path):
   # D alone for 5 steps, then 2 more at a time until D(G(z)) < 0 (never): 5, 7, 9 (the cap).
   assert r["saturation"]["d_steps"] == 9 and r["saturation"]["grad_norm_non_saturating"] > 0
   assert (tmp_path / "ring" / "ring_samples.png").exists()
+  # The trajectory: the same run in two resumed segments of 2 steps ends where the 4-step run ended.
+  from cs231n_jax.studies.gans import run_ring_trajectory
+
+  c.trajectory = {"losses": ("non_saturating",), "seeds": (0,), "every": 2}
+  t = run_ring_trajectory(c, str(tmp_path / "trajectory"))
+  (row,) = t["rows"]
+  assert [p["step"] for p in row["points"]] == [2, 4] and row["max_modes_at_once"] <= row["modes_ever_covered"] <= 8
+  assert row["final_high_quality"] == pytest.approx(r["rows"][0]["high_quality"][0], abs=1e-12)
+  assert "| non_saturating | 0 | 2: " in (tmp_path / "trajectory" / "trajectory.md").read_text()
   s = cfg("pixel_speed", sizes=(4,), batch_size=4, sample_batch=2, repeats=1, order=("pixelcnn", "diagonal_bilstm"),
           models={"pixelcnn": {"features": 4, "num_layers": 1, "head_features": 4},
                   "gated_pixelcnn": {"features": 4, "num_layers": 1, "head_features": 4},
@@ -122,7 +147,7 @@ def test_evaluation_runner_writes_both_tables_and_resumes_every_model(tmp_path):
   tiny_vae = {"model": {"hidden": (16,), "latent_dim": 3}, "train": {"num_epochs": 1, "batch_size": 256},
               "eval": {"iw_k": 3, "test_samples": 1, "val_samples": 1, "probe_seeds": ()}, "scorer_epochs": 1}
   c = cfg("evaluation", seeds=(0,), pixel_models=("gated_pixelcnn",), gans=("gan_mlp",), logistic_c_grid=(1.0,),
-          logistic_iterations=10, scorer_epochs=1)
+          logistic_iterations=10, scorer_epochs=1, autoencoder="")  # the autoencoder rows: the autoencoder test
   c.overrides = {"gated_pixelcnn": tiny_pixel, "vae_bernoulli": tiny_vae, "vae_gaussian": tiny_vae,
                  "gan_mlp": {"train": {"num_steps": 2, "log_every": 1, "checkpoint_every": 2, "progress": False},
                              "scorer_epochs": 1}}

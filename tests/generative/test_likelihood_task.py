@@ -137,3 +137,31 @@ def test_digit_scorer_engine_steps_match_a_plain_loop(tmp_path):
 def test_a_config_without_a_known_model_is_refused():
   with pytest.raises(Exception, match="model.name: expected one of"):
     likelihood.build(config({"name": "pixelcnm"}))
+
+
+def test_few_labels_finetune_freezes_the_encoder_only_when_asked():
+  from cs231n_jax.generative.analysis import finetune_protocols
+  from cs231n_jax.generative.autoencoder import ConvAutoencoder
+
+  digits = load_level_digits(False)
+  x = to_unit(digits.train[:20].astype(np.float32), digits.num_levels)
+  y = np.asarray(digits.train_labels[:20], np.int32)
+  encoder = ConvAutoencoder(code_dim=4).init(jax.random.key(1), jnp.asarray(x[:1]))["params"]["encoder"]
+  c = ml_collections.ConfigDict({"model": {"code_dim": 4}, "pretrain": {"steps": 2, "learning_rate": 1e-2}})
+  protocols = {p["name"]: p for p in finetune_protocols(ml_collections.ConfigDict({
+      "learning_rate": 1e-2, "protocols": ({"name": "whole", "init": "encoder"},
+                                           {"name": "frozen", "init": "encoder", "freeze_encoder": True,
+                                            "code_activation": "none"})}))}
+  assert protocols["whole"] == {"name": "whole", "init": "encoder", "freeze_encoder": False, "learning_rate": 1e-2,
+                                "code_activation": "relu"}
+  acc, params = likelihood.finetune_few_labels(encoder, x, y, x, y, c, 0, protocols["frozen"], return_params=True)
+  assert 0.0 <= acc <= 1.0
+  for a, b in zip(jax.tree.leaves(params["encoder"]), jax.tree.leaves(encoder)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # bit-identical: the encoder did not train
+  fresh = likelihood.EncoderClassifier(code_dim=4, code_activation="none").init(jax.random.key(100), jnp.asarray(x[:1]))
+  assert np.max(np.abs(np.asarray(params["classifier"]["kernel"]) - np.asarray(fresh["params"]["classifier"]["kernel"]))) > 0
+  with pytest.raises(ValueError, match=r"pretrain.protocols\[0\]: unknown fields \['lr'\]"):
+    finetune_protocols(ml_collections.ConfigDict({"learning_rate": 1e-3, "protocols": ({"name": "a", "init": "encoder",
+                                                                                         "lr": 1.0},)}))
+  with pytest.raises(ValueError, match=r"pretrain.protocols\[0\]: expected a name and init 'encoder' or 'random'"):
+    finetune_protocols(ml_collections.ConfigDict({"learning_rate": 1e-3, "protocols": ({"name": "a", "init": "pca"},)}))

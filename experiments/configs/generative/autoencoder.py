@@ -24,4 +24,16 @@ def get_config():
   # Encoder + softmax fine-tuned full-batch with Adam on labels_per_class labels of each class, per seed.
   c.pretrain = ml_collections.ConfigDict({"labels_per_class": 10, "seeds": (0, 1, 2, 3, 4), "steps": 300,
                                           "learning_rate": 1e-3})
+  # The fine-tune protocols compared on each label draw (unset fields: the learning rate above, the whole network
+  # trained, ReLU on the code before the classifier). The first two are the lecture's comparison; the rest vary one
+  # thing each: the encoder frozen, the ReLU that clips the linear code, a 10x smaller learning rate.
+  c.pretrain.protocols = (
+      {"name": "encoder_init", "init": "encoder"},
+      {"name": "random_init", "init": "random"},
+      {"name": "encoder_frozen", "init": "encoder", "freeze_encoder": True},
+      {"name": "encoder_frozen_linear_code", "init": "encoder", "freeze_encoder": True, "code_activation": "none"},
+      {"name": "encoder_init_linear_code", "init": "encoder", "code_activation": "none"},
+      {"name": "random_init_linear_code", "init": "random", "code_activation": "none"},
+      {"name": "encoder_init_lr_1e-4", "init": "encoder", "learning_rate": 1e-4},
+  )
   return c

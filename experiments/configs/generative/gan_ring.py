@@ -14,6 +14,8 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
   saturation: after 300 D-only steps (mean D(G(z)) = 0.007) the generator's gradient norm is 6.84 under the
   non-saturating loss vs 0.30 under the minimax loss (23x); 420 s on CPU-2 (docs/results.md, "Lecture 13").
 Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
+The ring_trajectory runner (--config.runner=cs231n_jax.studies.gans:run_ring_trajectory): modes covered every
+  trajectory.every generator steps of one run; not yet measured.
 """
 
 import ml_collections
@@ -52,4 +54,6 @@ def get_config():
   # check_every steps, at most max_d_steps.
   c.saturation = ml_collections.ConfigDict({"target_d_fake": 0.1, "min_d_steps": 300, "max_d_steps": 5000,
                                             "check_every": 25})
+  # run_ring_trajectory (the ring_trajectory runner): modes covered every `every` generator steps of one run.
+  c.trajectory = ml_collections.ConfigDict({"losses": ("non_saturating",), "seeds": (0,), "every": 500})
   return c
