@@ -16,13 +16,14 @@ CONFIG = "experiments/configs/lectures/degradation.py"
 def test_residual_twin_is_the_registry_resnet20():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   ref = get_model("resnet20", num_classes=10)
-  v = ref.init(jax.random.key(1), x)
-  v2 = CifarTwin(depth=20).init(jax.random.key(1), x)
+  v = jax.jit(ref.init)(jax.random.key(1), x)
+  v2 = jax.jit(CifarTwin(depth=20).init)(jax.random.key(1), x)
   assert jax.tree.structure(v) == jax.tree.structure(v2)  # same variables, same initialisation
   assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2)))
   for train in (False, True):
-    a = ref.apply(v, x, train=train, mutable=["batch_stats"] if train else False)
-    b = CifarTwin(depth=20).apply(v, x, train=train, mutable=["batch_stats"] if train else False)
+    mutable = ["batch_stats"] if train else False
+    a = jax.jit(lambda v, x: ref.apply(v, x, train=train, mutable=mutable))(v, x)
+    b = jax.jit(lambda v, x: CifarTwin(depth=20).apply(v, x, train=train, mutable=mutable))(v, x)
     a, b = (a[0], b[0]) if train else (a, b)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
 
@@ -36,7 +37,7 @@ def test_twin_matches_a_lax_reference(residual):
   """Depth 8 (one block per stage), eval mode with perturbed running statistics, against lax convolutions."""
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   model = CifarTwin(depth=8, residual=residual, widths=(4, 8, 8))
-  v = model.init(jax.random.key(1), x)
+  v = jax.jit(model.init)(jax.random.key(1), x)
   v = jax.tree.map(lambda a: a + 0.1 * jax.random.uniform(jax.random.key(a.size), a.shape), v)  # mean/var/scale/bias != defaults
 
   def bn(h, p, s, res=None):
@@ -63,7 +64,7 @@ def test_twin_matches_a_lax_reference(residual):
     ref = h.mean((1, 2)) @ P["fc"]["kernel"] + P["fc"]["bias"]
     return ref
 
-  np.testing.assert_allclose(np.asarray(model.apply(v, x)), np.asarray(reference(v, x)), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(jax.jit(model.apply)(v, x)), np.asarray(reference(v, x)), rtol=1e-5, atol=1e-5)
   with pytest.raises(ValueError, match="model.depth"):
     CifarTwin(depth=21).init(jax.random.key(0), x)
 
