@@ -15,6 +15,7 @@ from cs231n_jax.models import (  # noqa: F401  (each import registers a family)
     mlp,  # the course's fully-connected nets
     mobilenet,
     nin,
+    plain_twin,  # lecture 9's degradation experiment: a CIFAR ResNet with or without its shortcuts
     resnet,
     squeezenet,
     technique_nets,  # the lecture 6-7 training-technique studies' MLP and ConvNet
