@@ -1,16 +1,19 @@
 """DETR: generalised IoU against a NumPy reference, the matching against scipy on DETR's own cost,
 the set loss of a perfect prediction and its invariance to the order of the queries, and a tiny
-run through the engine whose detections both mAPs score alike."""
+run through the engine whose detections both mAPs score alike, and one compile of the loss across
+batches with different numbers of objects."""
 
 from __future__ import annotations
 
 import json
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from cs231n_jax.data import scenes as S
 from cs231n_jax.detection import detr
 from cs231n_jax.tasks import detection as T
 
@@ -101,3 +104,26 @@ def test_tiny_detr_run_through_the_engine(tmp_path):
     assert abs(r[f"{split}_map"] - r[f"{split}_cocoeval_map"]) < 1e-6
   losses = [json.loads(line)["loss"] for line in open(tmp_path / "metrics.jsonl") if '"loss"' in line]
   assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])  # it fits its 8 scenes
+
+
+def test_detr_loss_compiles_once_across_object_counts():
+  scenes = S.detection_scenes(9, seed=0, size=56, max_objects=6, classes="all", split="val")
+  c = T.base_config("detr")
+  c.model.kwargs = {"widths": (8, 8, 8, 8), "group_norm": 4, "dim": 8, "heads": 2, "enc_layers": 1, "dec_layers": 1,
+                    "ffn": 8, "num_queries": 8}
+  model = T.build_model(c, 13)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 56, 56, 3)))["params"]
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)  # a second trace (a new shape or static value) raises
+  def loss(params, batch):
+    return detr.detr_loss(model.apply({"params": params}, batch["image"]), batch, c.task, 56, 13)[0]
+
+  counts = set()
+  for k in range(3):
+    sl = slice(3 * k, 3 * k + 3)
+    counts.add(int(scenes.valid[sl].sum()))
+    out = loss(params, {"image": scenes.images[sl], "boxes": scenes.boxes[sl], "labels": scenes.labels[sl],
+                        "valid": scenes.valid[sl]})
+    assert np.all(np.isfinite(out))
+  assert len(counts) > 1  # the batches really held different numbers of objects
