@@ -58,7 +58,8 @@ def test_full_crop_is_identity_and_colour_ops_keep_range_of_shapes():
   grey = views.grey(jax.random.PRNGKey(0), x, prob=1.0)
   np.testing.assert_allclose(grey[..., 0], grey[..., 2])
   np.testing.assert_allclose(grey[..., 0], 0.2989 * x[..., 0] + 0.5870 * x[..., 1] + 0.1140 * x[..., 2], atol=1e-5)
-  a, b = views.views(jax.random.PRNGKey(4), x[None].repeat(3, 0), [views.COLOR_PIPELINE, views.COLOR_PIPELINE + " | blur"])
+  a, b = jax.jit(lambda k, im: views.views(k, im, [views.COLOR_PIPELINE, views.COLOR_PIPELINE + " | blur"]))(
+      jax.random.PRNGKey(4), x[None].repeat(3, 0))
   assert a.shape == b.shape == (3, 16, 16, 3)
   # Probability 0 is the identity.
   np.testing.assert_array_equal(views.blur(jax.random.PRNGKey(0), x, prob=0.0), x)
