@@ -17,7 +17,10 @@ Expected: measured part by part on CPU-2 (docs/results.md, docs/sections/visuali
   penultimate features, t-SNE 0.919 vs PCA 0.481 inside the 2-D maps; scenes (1,000 train / 10 epochs / 50 test):
   saliency >= 2x in 82% (vanilla), SmoothGrad 0% at noise 0.15 (80% at 0.01; squared 94% at 0.01), occlusion 20.7x;
   lfw transfer probe 0.99 vs scratch 1.00; pretrained fooling (EfficientNet-Lite0, 4 photos x 10 targets) 100%
-  within L-inf 2/255, median 1.75/255
+  within L-inf 2/255, median 1.75/255; imagenet_classvis (MobileNetV2, 224x224, 200 steps, run alone with
+  --config.parts="('imagenet_classvis',)"): target softmax goldfish / Egyptian cat / sports car / espresso 1.000 / 1.000 /
+  0.990 / 0.995 with the lecture's score, 0.9996 / 0.994 / 0.990 / 0.994 with log-softmax, top-1 = target for all 8
+  (docs/sections/vis.md)
 """
 
 from cs231n_jax.studies.understanding import get_base_config
