@@ -4,7 +4,7 @@
 object pairs never seen together in training; greedy and beam-3 decoding, exact-match rate and BLEU-1..4.
 Command: cs231n-jax train --config experiments/configs/captioning/lstm.py --workdir workdirs/captioning_lstm
 Expected: greedy exact match / BLEU-4: val 0.992 / 0.996, test (unseen pairs) 0.586 / 0.805; beam 3 val 0.998 / 0.999, test 0.618 / 0.820;
-  train loss 0.77 (RNN on the engine 1.34); CPU-2 under load (~20), 8 min 17 s; docs/sections/text_captioning.md. With the course's initialisation
+  train loss 0.77 (RNN on the engine 1.34); CPU-2 under load (~20), 8 min 17 s; docs/results.md. With the course's initialisation
   (b_f = 0, c0 = 0) it was 0.382 / 0.000 exact (val / test).
 """
 

@@ -11,7 +11,7 @@ Expected: test L2 0.417 per image (still improving at epoch 100); with 10 labels
   With --config.pretrain.seeds="(0, 1, 2)" (workdirs/gen_ae_protocols, 23 min at load average ~20): test L2 0.425;
   encoder_init 82.8 ± 0.6%, random_init 85.7 ± 2.4%, with the linear code (no ReLU) 88.2 ± 1.8% vs 87.7 ± 2.1%,
   encoder frozen 45.3% (ReLU) / 60.9% (linear code), lr 1e-4 60.8%, frozen-codes logistic regression 89.6 ± 1.6%,
-  raw pixels 89.4 ± 0.7% (docs/sections/generative.md: the ReLU on the linear code is what made encoder init lose).
+  raw pixels 89.4 ± 0.7% (docs/results.md: the ReLU on the linear code is what made encoder init lose).
 """
 
 import ml_collections

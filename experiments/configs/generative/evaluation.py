@@ -13,7 +13,7 @@ Expected: test NLL (nats/image) binarised / 17-level: independent pixels 25.21 /
   17.15 / 79.48, VAE -ELBO 18.41 / 117.63 and IW k=1000 17.05 / 111.70; IS analogue of real test digits 7.86 / 8.61,
   noise 3.27 / 2.35, DCGAN 7.17; 1,517 s on CPU-2 (docs/results.md, "Lecture 13": both tables are this run's
   likelihood_table.md and sample_quality.md).
-Three seeds, binarised half, on the training engine (the sizes that fit a shared CPU-2; docs/sections/generative.md):
+Three seeds, binarised half, on the training engine (the sizes that fit a shared CPU-2; docs/results.md):
   cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/gen_likelihood3
     --config.seeds="(0, 1, 2)" --config.data_kinds="('binarised',)" --config.pixel_models="('pixelcnn',)"
     --config.autoencoder="" --config.gans="()"

@@ -13,7 +13,7 @@ Expected: held-out PSNR 24.52 dB (goal 25 dB not reached; views 25.65, 23.87, 24
   17.5 / 20.9 / 21.9 / 23.0 / 23.6 / 24.2 / 24.5 / 24.5 dB every 250 steps; exact field 23.09 / 26.81 / 29.82 dB at
   32 / 64 / 128 samples; 95% of the squared error on the 14% of pixels at edges (edge 16.2 dB, others 37.0 dB);
   step 584 ms, compile 12.5 s, render 4.1 s per image; CPU-2 shared (load ~20), 23 min. With
-  --config.data.train_views=16: 24.07 dB. docs/sections/geometry.md
+  --config.data.train_views=16: 24.07 dB. docs/results.md
 """
 
 from cs231n_jax.tasks import implicit

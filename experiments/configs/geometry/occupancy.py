@@ -7,7 +7,7 @@ schedule, batch 16 shapes, 1,500 steps; the IoU uses 8,192 uniform points per he
 48 test) labelled by the exact SDF's sign.
 Command: cs231n-jax train --config experiments/configs/geometry/occupancy.py --workdir workdirs/occupancy
 Expected: test volume IoU 0.633 (val 0.630; point accuracy 0.989), val IoU every 250 steps 0.489 / 0.562 / 0.607 /
-  0.620 / 0.628 / 0.630; CPU-2 shared (load ~20), 8 min with the data (139 s of training); docs/sections/geometry.md
+  0.620 / 0.628 / 0.630; CPU-2 shared (load ~20), 8 min with the data (139 s of training); docs/results.md
 """
 
 from cs231n_jax.tasks import implicit

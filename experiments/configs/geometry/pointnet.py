@@ -9,7 +9,7 @@ schedule, batch 32, 1,500 steps; the best val accuracy's parameters are tested.
 Command: cs231n-jax train --config experiments/configs/geometry/pointnet.py --workdir workdirs/pointnet
 Expected: test accuracy 0.750 (chance 0.083; best val 0.733 at step 1,000; train 0.744: under-, not over-fitted),
   under dropout 0.5 / 0.9: 0.713 / 0.192, noise 0.01 / 0.03: 0.746 / 0.717; CPU-2 shared (load ~25), 11.5 min with the
-  data (396 s of training); docs/sections/geometry.md
+  data (396 s of training); docs/results.md
 """
 
 from cs231n_jax.tasks import point_cloud

@@ -9,7 +9,7 @@ batch 32, 1,000 steps.
 Command: cs231n-jax train --config experiments/configs/geometry/voxel_cnn.py --workdir workdirs/voxel_cnn
 Expected: test accuracy 0.792 (chance 0.083; best val 0.775 at step 750, whose parameters are tested; train 0.829), under
   dropout 0.5 / 0.9: 0.800 / 0.558, noise 0.01 / 0.03: 0.821 / 0.771 (240 test shapes: one shape is 0.004); step 982 ms,
-  compile 22.2 s; CPU-2 shared (load ~20), 21 min with the data; docs/sections/geometry.md
+  compile 22.2 s; CPU-2 shared (load ~20), 21 min with the data; docs/results.md
 """
 
 from cs231n_jax.tasks import point_cloud

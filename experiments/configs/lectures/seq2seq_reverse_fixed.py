@@ -5,7 +5,7 @@ Command: cs231n-jax train --config experiments/configs/lectures/seq2seq_reverse_
 
 Expected: measured on CPU-2 under load (244 s), seed 0: test token accuracy 0.978, sequence accuracy 0.897
 (greedy decoding, 1,024 held-out sequences); with additive attention 1.000 / 1.000. Longer sequences:
---config.task.length=20 (docs/sections/fidelity.md).
+--config.task.length=20 (docs/results.md).
 """
 
 from cs231n_jax.tasks.seq2seq import base_config

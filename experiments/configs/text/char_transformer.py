@@ -7,7 +7,7 @@ the add-k ones. Adam 2e-3, 30 warm-up steps then cosine decay, clipping by norm 
 Command: cs231n-jax train --config experiments/configs/text/char_transformer.py --workdir workdirs/char_transformer
 Expected: test 3.431 bits/char (val 4.453 -> 3.972 -> 3.882 at steps 80 / 160 / 240, still falling; 0.49M characters, 1.25 passes),
   far above the LSTM's 1.856 and the Kneser-Ney 7-gram's 1.766: undertrained, not converged; CPU-2 under load (~20), 14 min 35 s;
-  docs/sections/text_captioning.md.
+  docs/results.md.
 """
 
 from cs231n_jax.tasks import char_lm

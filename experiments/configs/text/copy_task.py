@@ -6,7 +6,7 @@ parameters with the best val accuracy (every 100 steps) measured on other held-o
 0.125), and the gradient-flow profile of each trained network.
 Command: cs231n-jax train --config experiments/configs/text/copy_task.py --workdir workdirs/copy_task
 Expected: held-out accuracy after 2000 steps LSTM 1.000, GRU 1.000, vanilla RNN 0.263 (chance 0.125; stuck near 0.25 from step 200 on);
-  re-measured on the engine, CPU-2 under load (~18), 4 min 8 s; docs/sections/text_captioning.md (the removed loop: RNN 0.132).
+  re-measured on the engine, CPU-2 under load (~18), 4 min 8 s; docs/results.md (the removed loop: RNN 0.132).
 """
 
 import ml_collections

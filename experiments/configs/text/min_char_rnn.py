@@ -6,7 +6,7 @@ One stream, H=100, T=25, Adagrad 0.1, clip 5.
 iterations per engine step (one lax.scan; the gist printed its loss every 100).
 Command: cs231n-jax train --config experiments/configs/text/min_char_rnn.py --workdir workdirs/min_char_rnn
 Expected: test 2.384 bits/char (val 2.429, best at iteration 200k of 240k) vs the 2-gram's 3.344 and the curriculum's target < 3.0;
-  re-measured on the engine, CPU-2 under load (~18), 6 min 17 s; docs/sections/text_captioning.md (the removed loop: test 2.391).
+  re-measured on the engine, CPU-2 under load (~18), 6 min 17 s; docs/results.md (the removed loop: test 2.391).
 """
 
 from cs231n_jax.tasks import char_lm

@@ -11,7 +11,7 @@ Command: cs231n-jax train --config experiments/configs/video/moving_digits.py --
 Expected: test Video Hit@1 on 300 videos (chance 0.10): single_frame 0.300, early_fusion 0.190, late_fusion 0.253,
   slow_fusion 0.190, c3d_tiny 0.130, two_stream 0.257, lrcn 0.453, conv_gru 0.180, video_transformer 0.150: every
   model still far from trained at 150 steps (training-set Video Hit@1 0.12-0.52); 23 min for the nine on CPU-2 at
-  load ~18 (measured on CPU-2; table in docs/sections/video.md)
+  load ~18 (measured on CPU-2; table in docs/results.md)
 """
 
 from cs231n_jax.tasks.video import base_config

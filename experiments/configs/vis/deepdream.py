@@ -4,7 +4,7 @@ MobileNetV2 (ImageNet) at block_10 and block_1, chelsea at 224x224; goal: sum f^
 >= 10x before.
 Command: cs231n-jax train --config experiments/configs/vis/deepdream.py --workdir workdirs/vis_deepdream3
 Expected: block_10 4,519 -> 16,799 (3.72x, short of 10x); block_1 38,147 -> 525,696 (13.8x, goal reached),
-  19.2x with 2 octaves (scale 1.4); CPU-2 (shared, load ~24), 130 s wall; docs/sections/style_transfer.md
+  19.2x with 2 octaves (scale 1.4); CPU-2 (shared, load ~24), 130 s wall; docs/results.md
   (deeper blocks stay at 2.4-3.8x).
 """
 

@@ -5,7 +5,7 @@ feature loss falls >= 100x; is the reconstruction classified (top-1) as the sour
 Command: cs231n-jax train --config experiments/configs/vis/inversion.py --workdir workdirs/vis_inversion3
 Expected: feature loss down 309x from block_1 (reconstruction classified 967 espresso, as the source), 70.1x
   from block_3 (749), 47.2x from block_6 (513), 24.2x from block_13 (749): the 100x goal and the class are
-  reached from block_1 only; CPU-2 (shared, load ~24), 213 s wall; docs/sections/style_transfer.md.
+  reached from block_1 only; CPU-2 (shared, load ~24), 213 s wall; docs/results.md.
 """
 
 import ml_collections

@@ -11,7 +11,7 @@ Expected: not measured at the config's own 300 steps. With --config.train.num_st
   workdirs/vis_style_fast_450): the network's loss 7,338 vs the optimisation's 2,577 on 2 held-out crops, 2.85x
   (goal <= 2x missed; val loss 11,456 / 8,710 / 7,062 at steps 150 / 300 / 450, still falling), 6.2 ms vs 1.28 s
   per image, 206x faster, test loss 6,768; at 150 steps (same overrides) 4.86x; --config.model.output=residual at
-  150 steps 24.0x; CPU-2 (shared, load ~24), 501 s wall; docs/sections/style_transfer.md.
+  150 steps 24.0x; CPU-2 (shared, load ~24), 501 s wall; docs/results.md.
 """
 
 from cs231n_jax.tasks import style_transfer

@@ -10,7 +10,7 @@ Expected: held-out test loss 355 (val 382 at step 1200); the network's loss 346 
   crops, 1.45x (goal <= 2x reached); 2.8 ms vs 0.86 s per image, 310x faster; CPU-2 (shared, load ~24), 261 s
   wall. Johnson's sigmoid output at 300 steps (--config.model.output=sigmoid --config.train.num_steps=300
   --config.train.eval_every=100 --config.train.checkpoint_every=300) gave 5.32x; the residual output at 300
-  steps 2.79x; docs/sections/style_transfer.md.
+  steps 2.79x; docs/results.md.
 """
 
 from cs231n_jax.tasks import style_transfer

@@ -9,7 +9,7 @@ Command: cs231n-jax train --config experiments/configs/vis/texture_gram.py --wor
 Expected: brick Gram loss 0.604 -> 0.00378 (160x), below a grass crop's 0.0941; grass 0.498 -> 0.000518 (961x),
   below a gravel crop's 0.0394; gravel 0.545 -> 0.000471 (1155x), below a brick crop's 0.0734; the
   nearest-neighbour output copies input pixels only; CPU-2 (shared, load ~24), 120 s wall (one compilation
-  for the three textures); docs/sections/style_transfer.md.
+  for the three textures); docs/results.md.
 """
 
 import ml_collections

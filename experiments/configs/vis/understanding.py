@@ -11,7 +11,7 @@ Second-round command (parts digits, features, smoothgrad_sweep; the scenes class
   cs231n-jax train --config experiments/configs/vis/understanding.py --workdir workdirs/vis_understanding_scenes
   --config.parts="('digits','features','smoothgrad_sweep')" --config.scenes.num_train=1000 --config.scenes.epochs=10
   --config.scenes.num_test=50
-Expected: measured part by part on CPU-2 (docs/results.md, docs/sections/visualization.md): digits class visualization
+Expected: measured part by part on CPU-2 (docs/results.md): digits class visualization
   softmax >= 0.99 for 8 of 10 classes with the lecture's score (7: 0.978, 9: 0.940) and for 10 of 10 with the
   log-softmax objective (min 0.99967), fooling 100%; features: 5-NN label agreement 0.959 in pixels vs 0.956 in
   penultimate features, t-SNE 0.919 vs PCA 0.481 inside the 2-D maps; scenes (1,000 train / 10 epochs / 50 test):
@@ -20,7 +20,7 @@ Expected: measured part by part on CPU-2 (docs/results.md, docs/sections/visuali
   within L-inf 2/255, median 1.75/255; imagenet_classvis (MobileNetV2, 224x224, 200 steps, run alone with
   --config.parts="('imagenet_classvis',)"): target softmax goldfish / Egyptian cat / sports car / espresso 1.000 / 1.000 /
   0.990 / 0.995 with the lecture's score, 0.9996 / 0.994 / 0.990 / 0.994 with log-softmax, top-1 = target for all 8
-  (docs/sections/vis.md)
+  (docs/results.md)
 """
 
 from cs231n_jax.studies.understanding import get_base_config
