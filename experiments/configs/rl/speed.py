@@ -6,7 +6,7 @@ compiled run, the Gymnasium adapter (host Gymnasium, compiled JAX policy and upd
 loop (host Gymnasium SyncVectorEnv, PyTorch policy; skipped with the reason printed without torch).
 Compile is reported apart. The table is written to <workdir>/table.md.
 Command: cs231n-jax train --config experiments/configs/rl/speed.py --workdir workdirs/rl_speed
-Expected (CPU-2 at load ~20, so ratios only): Gymnasium loop 34k steps/s; gymnax 1 / 64 / 1024 environments 0.6x /
+Expected: (CPU-2 at load ~20, so ratios only) Gymnasium loop 34k steps/s; gymnax 1 / 64 / 1024 environments 0.6x /
   10.7x / 133x of it; 8 seeds as one program 1.85x faster than one after another (0.67x counting compile);
   one compiled seed 11x the Gymnasium adapter and 15x the CleanRL-style PyTorch loop (1 thread)
 """
