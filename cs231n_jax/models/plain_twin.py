@@ -8,7 +8,8 @@ stages 2 and 3 at stride 2, global average pool, FC). With ``residual=True`` a b
 ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`` with option A shortcuts (identity;
 subsample and zero-pad the new channels where the shape changes), exactly the registry's
 ``resnet<depth>`` (the same variable tree: tested equal). With ``residual=False`` the add is
-dropped: ``relu(bn2(conv2(relu(bn1(conv1(x))))))``. Option A shortcuts have no parameters, so the
+dropped: ``relu(bn2(conv2(relu(bn1(conv1(x))))))``. The blocks are :class:`~cs231n_jax.models.resnet.ResidualBlock`
+with ``shortcut="zero_pad"`` or ``"none"``. Option A shortcuts have no parameters, so the
 two twins have exactly the same parameters and the same initialisation for the same key; they
 differ only in the identity paths (the paper's "plain" baselines).
 """
@@ -22,35 +23,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.models import cnn_layers as L
 from cs231n_jax.models.registry import register
-
-
-def zero_pad_shortcut(x: jnp.ndarray, out_channels: int, strides: int) -> jnp.ndarray:
-  """He et al.'s option A: subsample by ``strides``, zero-pad the new channels on both sides."""
-  x = x[:, ::strides, ::strides, :]
-  extra = out_channels - x.shape[-1]
-  return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
-
-
-class TwinBlock(nn.Module):
-  """A basic block with (``residual``) or without its identity shortcut."""
-
-  planes: int
-  strides: int
-  residual: bool
-  train: bool
-  dtype: L.Dtype = jnp.float32
-  param_dtype: L.Dtype = jnp.float32
-  bn_axis_name: str | None = None
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    y = L.conv(self, self.planes, 3, "conv1", strides=self.strides, padding=1, use_bias=False)(x)
-    y = L.batch_norm(self, self.train, name="bn1", relu=True)(y)
-    y = L.conv(self, self.planes, 3, "conv2", padding=1, use_bias=False)(y)
-    if not self.residual:
-      return L.batch_norm(self, self.train, name="bn2", relu=True)(y)
-    shortcut = x if (self.strides == 1 and x.shape[-1] == self.planes) else zero_pad_shortcut(x, self.planes, self.strides)
-    return L.batch_norm(self, self.train, name="bn2", relu=True)(y, residual=shortcut)
+from cs231n_jax.models.resnet import ResidualBlock
 
 
 @register("cifar_twin", "CIFAR ResNet-(6n+2) (option A) or, with residual=False, its plain twin without shortcuts "
@@ -78,7 +51,8 @@ class CifarTwin(nn.Module):
     x = L.batch_norm(self, train, name="bn1", relu=True)(x)
     for i, planes in enumerate(self.widths, start=1):
       for j in range(n):
-        x = TwinBlock(planes, 2 if (i > 1 and j == 0) else 1, self.residual, train, self.dtype, self.param_dtype,
-                      self.bn_axis_name, name=f"layer{i}_{j}")(x)
+        x, _ = ResidualBlock(planes, 2 if (i > 1 and j == 0) else 1, shortcut="zero_pad" if self.residual else "none",
+                             train=train, dtype=self.dtype, param_dtype=self.param_dtype,
+                             bn_axis_name=self.bn_axis_name, name=f"layer{i}_{j}")(x)
     x = L.global_avg_pool(x)
     return L.logits_f32(L.dense(self, self.num_classes, "fc")(x))

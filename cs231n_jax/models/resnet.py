@@ -63,7 +63,7 @@ from cs231n_jax.models import cnn_layers as L
 from cs231n_jax.models.registry import register
 
 BLOCKS = ("basic", "bottleneck")
-SHORTCUTS = ("projection", "zero_pad")
+SHORTCUTS = ("projection", "zero_pad", "none")  # "none": the plain twin (no identity path)
 STEMS = ("imagenet", "cifar")
 BOTTLENECK_EXPANSION = 4
 BASE_WIDTH = 64  # torchvision's width_per_group default: a bottleneck's 3x3 width = planes
@@ -122,6 +122,7 @@ class ResidualBlock(nn.Module):
   def __call__(self, x: jnp.ndarray, drop_rate: jnp.ndarray | float = 0.0) -> tuple[jnp.ndarray, None]:
     out_channels = self.planes * self.expansion
     needs_projection = self.strides != 1 or x.shape[-1] != out_channels
+    identity = None if self.shortcut == "none" else x
     conv = functools.partial(L.conv, self, use_bias=False)
     bn = functools.partial(L.batch_norm, self, self.train)
     width = int(self.planes * (self.width_per_group / BASE_WIDTH)) * self.groups if self.bottleneck else self.planes
@@ -129,7 +130,7 @@ class ResidualBlock(nn.Module):
 
     if self.preact:
       pre = bn(name="bn1", relu=True)(x)
-      shortcut = x
+      shortcut = identity
       if needs_projection:
         shortcut = self._shortcut(pre if self.shortcut == "projection" else x, out_channels, with_bn=False)
       if self.bottleneck:
@@ -140,7 +141,7 @@ class ResidualBlock(nn.Module):
         y = bn(name="bn2", relu=True)(conv(width, 3, "conv1", strides=self.strides, padding=1)(pre))
         y = conv(out_channels, 3, "conv2", padding=1)(dropout(y))
     else:
-      shortcut = self._shortcut(x, out_channels, with_bn=True) if needs_projection else x
+      shortcut = self._shortcut(x, out_channels, with_bn=True) if needs_projection else identity
       last_bn = functools.partial(L.batch_norm, self, self.train, zero_init=self.zero_init_residual)
       # Without squeeze-excite or drop-path the residual add and the ReLU join the last batch norm.
       fuse_add = self.se_reduction is None and not (self.use_drop_path and self.train)
@@ -158,10 +159,12 @@ class ResidualBlock(nn.Module):
       y = SqueezeExcite(self.se_reduction, dtype=self.dtype, param_dtype=self.param_dtype, name="se")(y)
     if self.use_drop_path and self.train:
       y = drop_path(self, y, drop_rate)
-    out = y + shortcut
+    out = y if shortcut is None else y + shortcut
     return (out if self.preact else nn.relu(out)), None
 
-  def _shortcut(self, x: jnp.ndarray, out_channels: int, with_bn: bool) -> jnp.ndarray:
+  def _shortcut(self, x: jnp.ndarray, out_channels: int, with_bn: bool) -> jnp.ndarray | None:
+    if self.shortcut == "none":
+      return None
     if self.shortcut == "zero_pad":
       # He et al.'s option A: subsample, then zero-pad the new channels (no parameters).
       x = x[:, ::self.strides, ::self.strides, :]
