@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import register
-from cs231n_jax.nn.attention import TransformerEncoder, sinusoidal_frequencies
+from cs231n_jax.nn.attention import TransformerEncoder, causal_mask, combine_masks, padding_mask, sinusoidal_positional_encoding
 
 Array = jax.Array
 
@@ -37,12 +37,6 @@ def window_positions(valid: Array) -> Array:
   """(N, S) 0/1 real-character flags -> (N, S) positions: 0 at the first real character of each
   row, counting up over real characters (0 before it)."""
   return jnp.maximum(jnp.cumsum(valid.astype(jnp.int32), axis=1) - 1, 0)
-
-
-def sinusoidal_at(positions: Array, dim: int) -> Array:
-  """(..., ) integer positions -> (..., dim) [sin(ω_1 t), cos(ω_1 t), …] (the Vaswani encoding)."""
-  angles = positions[..., None].astype(jnp.float32) * jnp.asarray(sinusoidal_frequencies(dim), jnp.float32)
-  return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(*positions.shape, dim)
 
 
 @register("char_transformer", "Character causal transformer: embedding + sinusoidal positions - pre-norm causal "
@@ -77,10 +71,11 @@ class CharTransformer(nn.Module):
       carries = self.initial_carries(n)
     window = jnp.concatenate([carries["tokens"], tokens.astype(jnp.int32)], axis=1)
     valid = jnp.concatenate([carries["valid"], jnp.ones((n, t), jnp.int32)], axis=1)
-    x = self.embed(window) + sinusoidal_at(window_positions(valid), self.embed_dim)
-    x = self.drop(x, deterministic=not train)
     length = window.shape[1]
-    mask = jnp.tril(jnp.ones((length, length), bool))[None, None] & (valid > 0)[:, None, None, :]
+    # The Vaswani table's rows at each character's position within its text (positions < length).
+    positions = jnp.asarray(sinusoidal_positional_encoding(length, self.embed_dim))[window_positions(valid)]
+    x = self.drop(self.embed(window) + positions, deterministic=not train)
+    mask = combine_masks(causal_mask(length), padding_mask(valid > 0))
     h = self.encoder(x, mask, train=train)[:, self.memory:]
     new = {"tokens": window[:, length - self.memory:], "valid": valid[:, length - self.memory:]}
     return new, self.head(h).astype(jnp.float32)
