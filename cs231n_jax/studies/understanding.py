@@ -45,6 +45,12 @@ from cs231n_jax.train.steps import init_key
 from cs231n_jax.vis import adversarial, class_visualization, occlusion, saliency
 from cs231n_jax.vis import digits_cnn as _digits_cnn  # noqa: F401  (registers vis_digits_cnn)
 
+# The 80 (photo, target) attacks of the earlier two runs (4 photos each, targets drawn in photo order from
+# default_rng(0): both runs drew the same four tuples), written out so that one run of all eight photos repeats them.
+_DRAWN = ((842, 813, 631, 507, 268, 40, 16, 306, 175, 75), (33, 666, 2, 810, 854, 392, 926, 275, 764, 553),
+          (419, 476, 525, 28, 5, 669, 647, 8, 123, 400), (679, 835, 134, 701, 387, 942, 645, 685, 578, 873))
+FOOLING_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "colorwheel", "hubble_deep_field", "immunohistochemistry", "retina")
+FOOLING_TARGETS = _DRAWN + _DRAWN
 PARTS = ("digits", "features", "pretrained_fooling", "imagenet_classvis", "scenes", "smoothgrad_sweep", "transfer")
 
 
@@ -60,18 +66,20 @@ def get_base_config() -> ml_collections.ConfigDict:
       "classvis_steps": 600, "classvis_lr": 0.05, "classvis_l2": 1e-4, "classvis_objectives": ("score", "log_softmax"),
       "fool_lr": 0.05, "fool_steps": 200, "fool_images": 50, "neighbours_k": 5, "neighbour_rows": 4})
   c.pretrained_fooling = ml_collections.ConfigDict({
-      "model": "efficientnet_lite0", "photos": ("astronaut", "chelsea", "coffee", "rocket"), "num_targets": 10,
-      "epsilon": 2 / 255, "step_size": 0.25 / 255, "steps": 30})
+      "model": "efficientnet_lite0", "photos": FOOLING_PHOTOS, "num_targets": 10, "targets": FOOLING_TARGETS,
+      "epsilon": 2 / 255, "step_size": 0.25 / 255, "step_boundaries_and_scales": ((30, 0.4),), "steps": 60,
+      "chunk": 5, "batch": 4})
   c.imagenet_classvis = ml_collections.ConfigDict({
       "model": "mobilenet_v2", "classes": ("goldfish", "Egyptian cat", "sports car", "espresso"), "size": 224,
       "objectives": ("score", "log_softmax"), "steps": 200, "learning_rate": 0.01, "l2_reg": 1e-4, "blur_every": 10,
       "blur_sigma": 0.5, "jitter": 8, "init": 0.5})
   c.scenes = ml_collections.ConfigDict({
       "size": 56, "num_train": 1500, "num_val": 200, "num_test": 100, "features": (32, 64), "epochs": 15,
-      "learning_rate": 3e-3, "batch_size": 64, "patch": 8, "stride": 4, "smoothgrad_samples": 16, "ig_steps": 16,
+      "learning_rate": 3e-3, "batch_size": 64, "patch": 8, "stride": 4, "smoothgrad_samples": 50, "ig_steps": 16,
       "deletion_steps": 20, "smoothgrad_noise": 0.15, "smoothgrad_squared": False,
       "smoothgrad_sweep": ((0.01, 16, False), (0.01, 16, True), (0.05, 16, False), (0.05, 16, True), (0.05, 64, False),
-                           (0.15, 16, False), (0.15, 16, True), (0.15, 64, False))})
+                           (0.15, 16, False), (0.15, 16, True), (0.15, 64, False), (0.10, 50, False), (0.15, 50, True),
+                           (0.20, 50, False))})
   c.transfer = ml_collections.ConfigDict({
       "model": "mobilenet_v2", "train_fraction": 0.5, "features": (16, 32), "epochs": 40, "learning_rate": 3e-3,
       "batch_size": 20, "probe_c": 1.0})
@@ -213,32 +221,62 @@ def features_part(c: ml_collections.ConfigDict, seed: int, path: epath.Path) -> 
   return out
 
 
+def fooling_targets(c: ml_collections.ConfigDict, seed: int) -> list[list[int]]:
+  """The target classes of every photo: ``c.targets`` (one tuple per photo) if given, else ``c.num_targets``
+  distinct classes per photo drawn in photo order from ``default_rng(seed)``."""
+  if c.targets:
+    if len(c.targets) != len(c.photos) or any(not all(0 <= int(t) < 1000 for t in row) for row in c.targets):
+      raise ValueError(f"pretrained_fooling.targets: expected one tuple of class indices 0..999 per photo "
+                       f"({len(c.photos)} photos), got {len(c.targets)} tuples")
+    return [[int(t) for t in row] for row in c.targets]
+  rng = np.random.default_rng(seed)
+  return [[int(t) for t in rng.choice(1000, c.num_targets, replace=False)] for _ in c.photos]
+
+
 def pretrained_fooling_part(c: ml_collections.ConfigDict, seed: int) -> dict[str, Any]:
+  """Targeted L-inf PGD on ``c.model`` for every (photo, target): ``c.steps`` steps from the photo, the step size
+  ``c.step_size`` scaled by ``c.step_boundaries_and_scales`` (a piecewise-constant schedule), each attack stopped
+  at its first success; ``c.batch`` attacks at a time, ``c.chunk`` steps per call, finished attacks dropped."""
   from cs231n_jax.pretrained import networks
 
   net = networks.load(c.model)
-  photos = np.stack([networks.photo(p) for p in c.photos])
-  rng = np.random.default_rng(seed)
+  targets = fooling_targets(c, seed)
+  pairs = [(p, t) for p, row in zip(c.photos, targets) for t in row]
+  photos = {p: networks.photo(p) for p in c.photos}
+  images = np.stack([photos[p] for p, _ in pairs]).astype(np.float32)
+  labels = np.asarray([t for _, t in pairs], np.int32)
+  size = adversarial.piecewise_step_size(c.step_size, tuple(tuple(b) for b in c.step_boundaries_and_scales))
 
-  def attack(variables, images, targets):
-    fn = lambda z: net.logits(z, variables)  # noqa: E731
-    return adversarial.pgd(fn, images, targets, c.epsilon, c.step_size, c.steps, targeted=True, stop_on_success=True)
+  @jax.jit
+  def chunk(variables, x, imgs, labs, index):
+    return adversarial.pgd_continue(lambda z: net.logits(z, variables), x, imgs, labs, index, c.epsilon, size, c.chunk,
+                                    targeted=True)
 
-  attack = jax.jit(attack)
-  successes, linfs, l2s = [], [], []
-  for i in range(len(c.photos)):
-    targets = jnp.asarray(rng.choice(1000, c.num_targets, replace=False))
-    images = jnp.repeat(jnp.asarray(photos[i:i + 1]), c.num_targets, axis=0)
-    adv, ok = attack(net.variables, images, targets)
-    linf, l2 = adversarial.perturbation_norms(adv, images)
-    successes += list(np.asarray(ok))
-    linfs += list(np.asarray(linf))
-    l2s += list(np.asarray(l2))
-  ok = np.asarray(successes)
-  return {"model": c.model, "attacks": int(ok.size), "success": float(ok.mean()),
-          "median_linf_x255": float(np.median(np.asarray(linfs)[ok]) * 255) if ok.any() else None,
-          "median_l2": float(np.median(np.asarray(l2s)[ok])) if ok.any() else None,
-          "epsilon_x255": c.epsilon * 255, "steps": c.steps}
+  calls = [0]
+
+  def run_chunk(*args):
+    calls[0] += 1
+    out = chunk(net.variables, *args)
+    print(f"pretrained_fooling: call {calls[0]}, step indices {np.unique(args[-1]).tolist()}, succeeded {np.asarray(out[1]).tolist()}",
+          flush=True)
+    return out
+
+  adv, ok, first = adversarial.pgd_until_success(run_chunk, images, labels, c.steps, c.chunk, c.batch)
+  # The success and sizes of the returned images, checked afresh (not the attack's own flags).
+  predict = jax.jit(lambda variables, z: jnp.argmax(net.logits(z, variables), -1))
+  preds = np.concatenate([np.asarray(predict(net.variables, jnp.asarray(adv[i:i + c.batch]))) for i in range(0, len(adv), c.batch)])
+  ok = preds == labels
+  linf, l2 = (np.asarray(v) for v in adversarial.perturbation_norms(jnp.asarray(adv), jnp.asarray(images)))
+  per_pair = [{"photo": p, "target": t, "success": bool(s), "first_success_step": int(f), "linf_x255": float(li * 255),
+               "l2": float(l)} for (p, t), s, f, li, l in zip(pairs, ok, first, linf, l2)]
+  per_photo = {p: int(sum(r["success"] for r in per_pair if r["photo"] == p)) for p in c.photos}
+  return {"model": c.model, "attacks": int(ok.size), "success": float(ok.mean()), "successes": int(ok.sum()),
+          "max_linf_x255": float(linf.max() * 255),
+          "median_linf_x255": float(np.median(linf[ok]) * 255) if ok.any() else None,
+          "median_l2": float(np.median(l2[ok])) if ok.any() else None,
+          "epsilon_x255": c.epsilon * 255, "steps": c.steps,
+          "failed_within_30_steps": [(r["photo"], r["target"]) for r in per_pair if not 0 <= r["first_success_step"] <= 30],
+          "per_photo_successes": per_photo, "per_pair": per_pair}
 
 
 def imagenet_classvis_part(c: ml_collections.ConfigDict, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -112,3 +112,17 @@ def test_imagenet_classvis_bad_config_is_named_before_loading_a_network(field, v
   with pytest.raises(ConfigError, match=message):
     understanding.imagenet_classvis_part(c, seed=0)
 
+
+
+def test_fooling_targets_explicit_drawn_and_bad():
+  c = understanding.get_base_config().pretrained_fooling
+  # The default lists the earlier runs' draws: each group of four photos drew these from default_rng(0) in order.
+  rng = np.random.default_rng(0)
+  drawn = [[int(t) for t in rng.choice(1000, 10, replace=False)] for _ in range(4)]
+  assert understanding.fooling_targets(c, seed=0) == drawn + drawn
+  c.targets = ()
+  c.photos = ("coffee", "retina")
+  assert understanding.fooling_targets(c, seed=0) == drawn[:2]
+  c.targets = ((1, 2), (3, 1000))
+  with pytest.raises(ValueError, match="pretrained_fooling.targets: expected one tuple of class indices 0..999 per photo"):
+    understanding.fooling_targets(c, seed=0)

@@ -77,3 +77,23 @@ def test_fooling_any_image_to_any_class(cnn):
   assert bool(success.all())
   np.testing.assert_array_equal(np.asarray(jnp.argmax(cnn(fooled), -1)), np.arange(10))
   assert float(fooled.min()) >= 0 and float(fooled.max()) <= 1
+
+
+def test_pgd_in_chunks_dropping_finished_attacks_equals_one_run(cnn):
+  """pgd_until_success (batches of 3, 4 steps per call, finished attacks dropped, a piecewise step schedule)
+  returns the images, successes and first-success steps of one pgd_trace run with stop_on_success."""
+  x = jax.random.uniform(jax.random.PRNGKey(5), (7, 8, 8, 1))
+  targets = (jnp.argmax(cnn(x), -1) + 1 + jnp.arange(7) % 9) % 10
+  size = adversarial.piecewise_step_size(0.004, ((8, 0.5), (12, 0.5)))
+  assert [float(size(i)) for i in (0, 7, 8, 11, 12)] == pytest.approx([0.004, 0.004, 0.002, 0.002, 0.001])
+  ref_x, ref_ok, ref_first = jax.jit(lambda z, t: adversarial.pgd_trace(cnn, z, t, 0.08, size, 16, targeted=True,
+                                                                        stop_on_success=True))(x, targets)
+  chunk = jax.jit(lambda *a: adversarial.pgd_continue(cnn, *a, 0.08, size, 4, targeted=True))
+  adv, ok, first = adversarial.pgd_until_success(chunk, np.asarray(x), np.asarray(targets), 16, 4, 3)
+  ref_first = np.asarray(ref_first)
+  assert (ref_first > 0).sum() >= 3 and (ref_first > 4).any() and (ref_first == -1).any()  # the case is not trivial
+  np.testing.assert_array_equal(first, ref_first)
+  np.testing.assert_array_equal(ok, np.asarray(ref_ok))
+  np.testing.assert_allclose(adv, np.asarray(ref_x), atol=1e-6)
+  with pytest.raises(ValueError, match="steps: expected a multiple of chunk"):
+    adversarial.pgd_until_success(chunk, np.asarray(x), np.asarray(targets), 10, 4, 3)
