@@ -1,17 +1,29 @@
-"""Character LSTM language model (1 layer, 256 units, 64-d embedding) on pydoc_data.topics, truncated BPTT.
+"""Character LSTM language model on pydoc_data.topics, truncated BPTT through the char-LM task.
 
-Trains 3000 steps of 32 streams x 64 characters (Adam 2e-3, cosine decay, clip by norm 5), keeps
-the parameters best on val, and reports held-out test bits per character next to the unigram ...
-5-gram baselines computed on the same split.
+Variants (``char_lstm.py:<variant>``; the file alone is ``base``):
+- ``base``: 1 layer of 256 units, 64-d embedding, no dropout; 3000 steps of 32 streams x 64 characters.
+- ``large``: 1 layer of 512 units, dropout 0.3 before the output layer, otherwise the same; 2000 steps
+  (what ~1 hour of a shared 2-core CPU allowed).
+Both: Adam 2e-3, cosine decay, clip by norm 5; the parameters best on val are kept and held-out test bits
+per character are reported next to the add-k and interpolated Kneser-Ney n-grams of the same split.
 Command: cs231n-jax train --config experiments/configs/text/char_lstm.py --workdir workdirs/char_lstm
-Expected: test 1.856 bits/char (val 1.948, best at step 3000) vs the best n-gram's 2.175 (4-gram); CPU-2, 7 min 40 s; docs/results.md
-  ("Lectures 10-11").
+Expected: (the file alone = base; engine, 2026-12-07) test 1.826 bits/char (val 2.444 / 2.104 / 1.984 / 1.944 / 1.915 /
+  1.911 at steps 500 ... 3000, best at 3000; training slice 1.551), above the Kneser-Ney 7-gram's 1.766; 251 CPU-seconds,
+  12 min 15 s wall on CPU-2 under load (~24); docs/results.md ("Character language models").
+
+Command: cs231n-jax train --config experiments/configs/text/char_lstm.py:base --workdir workdirs/char_lstm
+Expected: as the file alone (above): test 1.826 bits/char; CPU-2.
+
+Command: cs231n-jax train --config experiments/configs/text/char_lstm.py:large --workdir workdirs/char_lstm_large
+Expected: not yet measured (running); CPU-2.
 """
 
 from cs231n_jax.tasks import char_lm
 
+VARIANTS = ("base", "large")
 
-def get_config():
+
+def get_config(variant: str = "base"):
   c = char_lm.base_config()
   c.data.update(name="pydoc", val_fraction=0.05, test_fraction=0.10)
   c.model.update(cell="lstm", hidden_size=256, num_layers=1, embed_dim=64, dropout_rate=0.0)
@@ -35,4 +47,8 @@ def get_config():
   c.ngram_orders = (1, 2, 3, 4, 5)
   c.kneser_ney_orders = (2, 3, 4, 5, 6, 7, 8)  # interpolated Kneser-Ney, the honest classical baseline (best: 7-gram, test 1.766)
   c.cells.update(enabled=True, analysis_chars=5000, figure_chars=600)
+  if variant == "large":
+    c.model.update(hidden_size=512, dropout_rate=0.3)  # 3.5x the CPU time per step of 256 units (0.29 vs 0.08 CPU-s)
+    c.train.update(num_steps=2000, eval_every=400, checkpoint_every=400)
+    c.sample.temperatures = (0.5, 0.8, 1.0)
   return c
