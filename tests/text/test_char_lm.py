@@ -335,3 +335,29 @@ def test_min_char_rnn_runs_on_one_device_only(tmp_path):
   c.train.step = "pmap"
   with pytest.raises(ConfigError, match="train.step: min-char-rnn reads one stream"):
     L.run_min_char_rnn(c, str(tmp_path))
+
+
+def test_char_lstm_variants_are_one_recipe_with_a_larger_regularised_model():
+  from pathlib import Path
+
+  from cs231n_jax.config import load_config
+
+  path = Path(__file__).parents[2] / "experiments" / "configs" / "text" / "char_lstm.py"
+  plain, base, large = (load_config(f"{path}{v}") for v in ("", ":base", ":large"))
+  assert plain.to_dict() == base.to_dict()  # the file alone is the base variant (the re-run number)
+  for c in (base, large):
+    L.check_config(c)
+  assert (base.model.hidden_size, base.model.dropout_rate) == (256, 0.0)
+  assert (large.model.hidden_size, large.model.dropout_rate) == (512, 0.3)
+  # Everything but the model size, dropout, step count and the samples' temperatures is the base recipe.
+  b, g = base.to_dict(), large.to_dict()
+  for d in (b, g):
+    for key in ("hidden_size", "dropout_rate"):
+      d["model"].pop(key)
+    for key in ("num_steps", "eval_every", "checkpoint_every"):
+      d["train"].pop(key)
+    d["sample"].pop("temperatures")
+  assert b == g
+  assert tuple(large.sample.temperatures) == (0.5, 0.8, 1.0)
+  with pytest.raises(ConfigError, match="unknown variant 'huge'"):
+    load_config(f"{path}:huge")
