@@ -6,8 +6,9 @@ parameters best on val, test bits/char reported once), with the interpolated Kne
 the add-k ones. Adam 2e-3, 30 warm-up steps then cosine decay, clipping by norm 1, dropout 0.1.
 Command: cs231n-jax train --config experiments/configs/text/char_transformer.py --workdir workdirs/char_transformer
 Expected: test 3.431 bits/char (val 4.453 -> 3.972 -> 3.882 at steps 80 / 160 / 240, still falling; 0.49M characters, 1.25 passes),
-  far above the LSTM's 1.856 and the Kneser-Ney 7-gram's 1.766: undertrained, not converged; CPU-2 under load (~20), 14 min 35 s;
-  docs/results.md.
+  far above the LSTM's 1.826 and the Kneser-Ney 7-gram's 1.766: undertrained, not converged; CPU-2 under load (~20), 14 min 35 s;
+  0.77 CPU-seconds per step (a 40-step timing run, load ~24), ~10x the 256-unit LSTM's 0.08, so the CPU time toward
+  1.45 bits/char went to the LSTM (char_lstm.py:large); docs/results.md.
 """
 
 from cs231n_jax.tasks import char_lm
