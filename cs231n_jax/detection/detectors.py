@@ -5,6 +5,9 @@
   base boxes (anchors) and outputs, per base box, 5 numbers (dx, dy, dw, dh, confidence), plus C class
   scores for the cell: S x S x (5B + C), the lecture's output. The classes here are the object
   classes only; "background" is a low confidence (as in YOLO), not a class.
+- Every detector takes ``backbone`` (``"scratch"``, or ``"mobilenet_v2"`` / ``"efficientnet_lite0"``: the first
+  ``backbone_blocks`` blocks of the pretrained ImageNet network, :mod:`cs231n_jax.detection.backbones`) and
+  ``freeze_backbone``.
 - ``classify_localize``: classification + localization — a CNN, then one head of class scores
   (softmax loss) and one of 4 box coordinates (L2 loss), the multitask loss; for single-object scenes.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from cs231n_jax.models.registry import register
@@ -52,11 +56,14 @@ class SingleShot(nn.Module):
   widths: Sequence[int] = (32, 64, 96, 128)
   head_width: int = 128
   group_norm: int = 0
+  backbone: str = "scratch"  # or a pretrained network of detection.backbones.PRETRAINED
+  backbone_blocks: int = 6
+  freeze_backbone: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train
-    f = Backbone(self.widths, self.group_norm, name="backbone")(x)
+    f = backbone_features(self, x)
     f = nn.relu(nn.Conv(self.head_width, (3, 3), name="head")(f))
     return nn.Conv(5 * self.num_anchors + self.num_classes, (1, 1), name="out")(f)
 
@@ -69,13 +76,26 @@ class ClassifyLocalize(nn.Module):
   num_classes: int = 13
   widths: Sequence[int] = (32, 64, 96, 128)
   hidden: int = 256
+  group_norm: int = 0
+  backbone: str = "scratch"
+  backbone_blocks: int = 6
+  freeze_backbone: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train
-    f = Backbone(self.widths, name="backbone")(x)
+    f = backbone_features(self, x)
     f = nn.relu(nn.Dense(self.hidden, name="fc")(f.reshape(f.shape[0], -1)))
     return {"logits": nn.Dense(self.num_classes, name="classes")(f), "box": nn.Dense(4, name="box")(f)}
+
+
+def backbone_features(module: nn.Module, x):
+  """``module``'s backbone (scratch or pretrained, :mod:`cs231n_jax.detection.backbones`) on ``x``; with
+  ``freeze_backbone`` the gradient stops at its output."""
+  from cs231n_jax.detection import backbones
+
+  f = backbones.make_backbone(module.backbone, module.widths, getattr(module, "group_norm", 0), module.backbone_blocks)(x)
+  return jax.lax.stop_gradient(f) if module.freeze_backbone else f
 
 
 def split_single_shot(out: jnp.ndarray, num_anchors: int):

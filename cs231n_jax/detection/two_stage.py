@@ -41,8 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cs231n_jax.detection import metrics, ops
-from cs231n_jax.detection.detectors import Backbone
+from cs231n_jax.detection import backbones, metrics, ops
 from cs231n_jax.models.registry import register
 
 ROI_DELTA_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # Detectron's second-stage delta scaling
@@ -64,9 +63,12 @@ class FasterRCNN(nn.Module):
   mask_head: bool = False
   mask_width: int = 64
   group_norm: int = 0
+  backbone: str = "scratch"  # or a pretrained network of detection.backbones.PRETRAINED
+  backbone_blocks: int = 3  # MobileNetV2 / EfficientNet-Lite0: stride 4
+  freeze_backbone: bool = False
 
   def setup(self):
-    self.backbone = Backbone(self.widths, self.group_norm)
+    self.backbone_net = backbones.make_backbone(self.backbone, self.widths, self.group_norm, self.backbone_blocks, "backbone")
     self.rpn_conv = nn.Conv(self.rpn_width, (3, 3))
     self.rpn_obj = nn.Conv(self.num_anchors, (1, 1))
     self.rpn_box = nn.Conv(4 * self.num_anchors, (1, 1), kernel_init=nn.initializers.normal(0.01))
@@ -81,7 +83,8 @@ class FasterRCNN(nn.Module):
 
   def __call__(self, x, train: bool = False):
     del train
-    f = self.backbone(x)
+    f = self.backbone_net(x)
+    f = jax.lax.stop_gradient(f) if self.freeze_backbone else f
     h = nn.relu(self.rpn_conv(f))
     n, hh, ww, _ = f.shape
     obj = self.rpn_obj(h)

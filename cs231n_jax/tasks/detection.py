@@ -46,7 +46,7 @@ from cs231n_jax import optim
 from cs231n_jax.data import coco_format
 from cs231n_jax.data import scenes as S
 from cs231n_jax.data.pipeline import ArraySource, BatchIterator, eval_batches
-from cs231n_jax.detection import detectors, detr, metrics, ops, two_stage
+from cs231n_jax.detection import backbones, detectors, detr, metrics, ops, two_stage
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import family_of, get_model
 from cs231n_jax.train import loop
@@ -103,6 +103,15 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"data.name: expected 'scenes' or 'coco', got {d.name!r}")
   if config.model.name == "classify_localize" and d.max_objects != 1:
     raise ConfigError(f"data.max_objects: classification + localization needs exactly one object, got {d.max_objects}")
+  kwargs = config.model.get("kwargs", {})
+  name = kwargs.get("backbone", "scratch")
+  if name != "scratch":
+    if config.model.name == "detr":
+      raise ConfigError("model.kwargs.backbone: DETR takes only the scratch backbone")
+    blocks = kwargs.get("backbone_blocks", 3 if config.model.name == "faster_rcnn" else 6)
+    stride = backbones.pretrained_stride(name, blocks)
+    if config.model.name != "classify_localize" and stride != config.task.stride:
+      raise ConfigError(f"task.stride: {name} cut after {blocks} blocks has stride {stride}, got task.stride={config.task.stride}")
   if d.image_size % config.task.stride:
     raise ConfigError(f"data.image_size: expected a multiple of task.stride={config.task.stride}, got {d.image_size}")
   loop.check_engine_config(config.train)
@@ -221,6 +230,7 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     anchors = two_stage.image_anchors(image_size, t.stride, t.rpn_sizes, t.rpn_ratios)
   num_anchors = len(t.anchor_sizes)
   masks = with_masks(config)
+  frozen = bool(config.model.get("kwargs", {}).get("freeze_backbone", False))
 
   def losses(params, batch, key):
     if kind == "faster_rcnn":
@@ -236,6 +246,7 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
   def init(key, example):
     del example
     params = model.init(key, jnp.zeros((1, image_size, image_size, 3)))["params"]
+    params = backbones.with_pretrained(params, model)  # the converted ImageNet weights, if asked for
     return {"params": params, "opt_state": tx.init(params)}
 
   def train_step(state, batch, key, axis_name=None):
@@ -248,6 +259,7 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
     grads = psum_if(grads, axis_name)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    updates = backbones.freeze_updates(updates, frozen)
     return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": psum_if(loss, axis_name)}
 
   def eval_step(state, batch):
