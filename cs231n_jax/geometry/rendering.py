@@ -158,6 +158,17 @@ def sample_pdf(key, bins, weights, num_samples: int, randomized: bool = True):
   return b0 + frac * (b1 - b0)
 
 
+def hierarchical_samples(key, t, weights, num_fine: int, near: float, far: float, randomized: bool = True):
+  """NeRF's fine samples: ``num_fine`` depths drawn by :func:`sample_pdf` from the coarse samples' weights (no
+  gradient flows into them), sample i's weight spread over its bin [mid_(i-1), mid_i] between the midpoints of
+  the coarse depths ``t`` (R, S) (near and far at the ends), and returned with the coarse depths as one
+  sorted union (R, S + num_fine)."""
+  mids = 0.5 * (t[:, 1:] + t[:, :-1])
+  bins = jnp.concatenate([jnp.full_like(t[:, :1], near), mids, jnp.full_like(t[:, :1], far)], -1)
+  t_fine = sample_pdf(key, bins, jax.lax.stop_gradient(weights), num_fine, randomized)
+  return jnp.sort(jnp.concatenate([t, jax.lax.stop_gradient(t_fine)], -1), -1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Diagnostics: the quadrature's ceiling, and where an image's error lies.
 # ---------------------------------------------------------------------------------------------
@@ -179,14 +190,23 @@ def exact_field(scene: Scene, density: float = 1e4) -> Callable:
   return field
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def quadrature_render(field: Callable, origins, directions, near: float, far: float, num_samples: int, background):
+@functools.partial(jax.jit, static_argnames=("field", "near", "far", "num_samples", "fine_samples"))
+def quadrature_render(field: Callable, origins, directions, near: float, far: float, num_samples: int, background,
+                      fine_samples: int = 0):
   """Colours (R, 3) of rays through ``field`` by NeRF's quadrature at the ``num_samples`` bin centres of
-  [near, far] (the samples a NeRF without hierarchical sampling is evaluated at). With the exact field this is
-  the ceiling of that sampling: what a perfect network would render."""
+  [near, far] (the samples a NeRF without hierarchical sampling is evaluated at) or, with ``fine_samples``, at
+  those and the deterministic fine samples of :func:`hierarchical_samples` drawn from their weights (what a NeRF
+  with hierarchical sampling renders). With the exact field this is the ceiling of that sampling: what a
+  perfect network would render."""
   t = stratified_samples(jax.random.key(0), origins.shape[0], num_samples, near, far, randomized=False)
-  sigma, colour = field((origins[:, None] + t[..., None] * directions[:, None]).reshape(-1, 3))
-  rgb, _, _ = volume_render(sigma.reshape(t.shape), colour.reshape(*t.shape, 3), t, background)
+
+  def render(t):
+    sigma, colour = field((origins[:, None] + t[..., None] * directions[:, None]).reshape(-1, 3))
+    return volume_render(sigma.reshape(t.shape), colour.reshape(*t.shape, 3), t, background)
+
+  rgb, weights, _ = render(t)
+  if fine_samples:
+    rgb, _, _ = render(hierarchical_samples(jax.random.key(0), t, weights, fine_samples, near, far, randomized=False))
   return rgb
 
 

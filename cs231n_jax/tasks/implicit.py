@@ -281,10 +281,7 @@ def render_rays(model, params, batch, key, render: ml_collections.ConfigDict, ne
   coarse, weights, _ = rendering.volume_render(sigma, rgb, t, background)
   if not render.fine_samples:
     return coarse, None
-  mids = 0.5 * (t[:, 1:] + t[:, :-1])
-  bins = jnp.concatenate([jnp.full_like(t[:, :1], near), mids, jnp.full_like(t[:, :1], far)], -1)
-  t_fine = rendering.sample_pdf(k_f, bins, jax.lax.stop_gradient(weights), render.fine_samples, randomized)
-  t_all = jnp.sort(jnp.concatenate([t, t_fine], -1), -1)
+  t_all = rendering.hierarchical_samples(k_f, t, weights, render.fine_samples, near, far, randomized)
   sigma, rgb = model.apply({"params": params["fine"]}, o[:, None] + t_all[..., None] * d[:, None])
   fine, _, _ = rendering.volume_render(sigma, rgb, t_all, background)
   return coarse, fine
@@ -363,10 +360,15 @@ def build_nerf(config: ml_collections.ConfigDict, with_report: bool = False):
     renders = np.stack([np.asarray(p).reshape(images[0].shape) for p in preds])
     extra.update(rendering.error_breakdown(renders, images))
     field = rendering.exact_field(scene)
-    for s in config.diagnostics.ceiling_samples:  # what a perfect network would score at s bin-centre samples
-      exact = jnp.stack([rendering.quadrature_render(field, o, dd, d.near, d.far, int(s), background)
+    # what a perfect network would score at s bin-centre samples, and with this run's hierarchical sampling
+    ceilings = [(int(s), 0, f"exact_field_psnr_{s}_samples") for s in config.diagnostics.ceiling_samples]
+    if r.fine_samples:
+      ceilings.append((int(r.coarse_samples), int(r.fine_samples),
+                       f"exact_field_psnr_{r.coarse_samples}_plus_{r.fine_samples}_hierarchical"))
+    for s, fine, name in ceilings:
+      exact = jnp.stack([rendering.quadrature_render(field, o, dd, d.near, d.far, s, background, fine_samples=fine)
                          for o, dd in zip(origins, dirs)])
-      extra[f"exact_field_psnr_{s}_samples"] = float(rendering.psnr(exact.reshape(images.shape), images))
+      extra[name] = float(rendering.psnr(exact.reshape(images.shape), images))
     if jax.process_index() == 0:
       with (epath.Path(workdir) / "nerf_test_renders.npy").open("wb") as f:  # a workdir may be gs://
         np.save(f, renders)
