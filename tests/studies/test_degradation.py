@@ -81,3 +81,12 @@ def test_degradation_runner_at_a_toy_size(tmp_path):
   config.degradation.depths = (8, 15)
   with pytest.raises(ConfigError, match="degradation.depths"):
     resolve_runner(config)(config, str(tmp_path / "bad"))
+
+
+def test_augmented_variant_is_the_same_experiment_on_augmented_images():
+  base, augmented = load_config(CONFIG), load_config("experiments/configs/lectures/degradation_augmented.py")
+  assert augmented.data.augment == "crop(padding=1) | flip" and base.data.augment == ""
+  assert augmented.train.num_steps == 800
+  for block in ("model", "optimizer", "degradation"):  # the same nets, optimiser, depths and seeds
+    assert augmented[block].to_dict() == base[block].to_dict()
+  assert resolve_runner(augmented) is resolve_runner(base)

@@ -1,0 +1,29 @@
+"""Lecture 9's degradation experiment on a training set that is not interpolated: the same nets, optimiser and
+seeds as ``degradation.py``, with the paper's augmentation scaled to 8x8 (He et al. 2016, section 4.2: 4-pixel
+padding and a random 32x32 crop of 32x32 images, and horizontal flips; here a 1-pixel padding and a random 8x8
+crop, and flips), and 800 steps. Without augmentation both residual nets reach a training loss of ~1e-4 on the
+1,257 training digits, so the claim "the deeper residual net reaches a LOWER training loss" cannot show: both
+interpolate. With a fresh random translation and flip of every image at every step, the logged training loss
+(the minibatch loss on augmented images, what the paper's training-error curves show) cannot reach zero, and the
+nets' capacity shows. A figure of the training-loss curves: degradation.png in the workdir.
+
+Command: cs231n-jax train --config experiments/configs/lectures/degradation_augmented.py --workdir workdirs/degradation_augmented
+
+Expected: not yet measured.
+"""
+
+import importlib.util
+from pathlib import Path
+
+
+def get_config():
+  spec = importlib.util.spec_from_file_location("degradation", Path(__file__).with_name("degradation.py"))
+  degradation = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(degradation)
+  c = degradation.get_config()
+  c.data.augment = "crop(padding=1) | flip"
+  c.train.num_steps = 800
+  c.train.eval_every = 200
+  c.train.checkpoint_every = 800
+  c.train.log_every = 20
+  return c
