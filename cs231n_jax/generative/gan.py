@@ -148,13 +148,22 @@ class MLPGenerator(nn.Module):
 
 @register("mlp_discriminator", input_shape=(8, 8, 1), family="gan")
 class MLPDiscriminator(nn.Module):
-  """Fully connected discriminator / critic with LeakyReLU: one logit (or score) per example."""
+  """Fully connected discriminator / critic with LeakyReLU: one logit (or score) per example.
+
+  ``pack = m > 1`` is PacGAN's packing (Lin et al., NeurIPS 2018): each group of ``m`` consecutive
+  examples of the batch (all real or all generated) is concatenated into one input, and the
+  discriminator gives one logit per group (``batch / m`` of them). Judging ``m`` samples jointly lets
+  it see a generator's lack of diversity, which penalises mode collapse. ``pack = 1`` is the plain
+  discriminator."""
 
   hidden: Sequence[int] = (256, 256)
+  pack: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    h = x.reshape(x.shape[0], -1)
+    if self.pack < 1 or x.shape[0] % self.pack:
+      raise ValueError(f"pack: a batch of {x.shape[0]} examples does not split into groups of {self.pack}")
+    h = x.reshape(x.shape[0] // self.pack, -1)
     for i, width in enumerate(self.hidden):
       h = nn.leaky_relu(nn.Dense(width, name=f"dense{i}")(h), LEAKY_SLOPE)
     return nn.Dense(1, name="out")(h)[:, 0]
@@ -260,7 +269,8 @@ def init_gan_state(generator: nn.Module, discriminator: nn.Module, g_tx: optax.G
     key = seed if jax.dtypes.issubdtype(jnp.asarray(seed).dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(seed)
   kg, kd, kstate = jax.random.split(key, 3)
   g_params, g_stats = _split_vars(generator.init(kg, jnp.zeros((2, latent_dim)), train=False))
-  d_params, d_stats = _split_vars(discriminator.init(kd, jnp.zeros((2, *data_shape)), train=False))
+  d_batch = 2 * getattr(discriminator, "pack", 1)  # a packed discriminator reads groups of `pack` examples
+  d_params, d_stats = _split_vars(discriminator.init(kd, jnp.zeros((d_batch, *data_shape)), train=False))
   return GANState(jnp.zeros((), jnp.int32), g_params, d_params, g_stats, d_stats, g_tx.init(g_params),
                   d_tx.init(d_params), jax.random.key_data(kstate))
 

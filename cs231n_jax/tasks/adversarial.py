@@ -78,8 +78,9 @@ def base_config(arch: str = "mlp") -> ml_collections.ConfigDict:
   c.k = 1  # discriminator steps per generator step ("no real clear rule", the lecture says)
   c.latent_dim = 32
   c.prior = "normal"
+  # pack (MLP discriminator only): PacGAN's m, the examples judged jointly as one input (1: the plain GAN).
   c.model = ml_collections.ConfigDict({"arch": arch, "g_hidden": (256, 256), "d_hidden": (256, 256),
-                                       "base_features": 64})
+                                       "base_features": 64, "pack": 1})
   c.optimizer = ml_collections.ConfigDict({"generator": optimizer_block(), "discriminator": optimizer_block()})
   c.train = loop.engine_config()
   # One step is one generator update (and k discriminator updates); batch_size is the examples of
@@ -110,6 +111,16 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"model.arch: expected one of {ARCHS}, got {config.model.arch!r}")
   if config.data.name not in DATASETS:
     raise ConfigError(f"data.name: expected one of {DATASETS}, got {config.data.name!r}")
+  pack = config.model.get("pack", 1)
+  if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+    raise ConfigError(f"model.pack: expected a whole number of examples per discriminator input (>= 1), got {pack!r}")
+  if pack > 1:
+    if config.model.arch != "mlp":
+      raise ConfigError(f"model.pack: packing is an option of the MLP discriminator, not of model.arch={config.model.arch!r}")
+    if config.loss == "wgan_gp":
+      raise ConfigError("model.pack: the gradient penalty is per example; use pack = 1 with loss = 'wgan_gp'")
+    if config.train.batch_size % pack:
+      raise ConfigError(f"model.pack: train.batch_size = {config.train.batch_size} is not a multiple of {pack}")
   for net in ("generator", "discriminator"):
     if net not in config.optimizer:
       raise ConfigError(f"optimizer.{net}: a GAN config names both networks' optimizers")
@@ -122,7 +133,7 @@ def build_networks(config: ml_collections.ConfigDict, data_shape, bn_axis_name: 
   if m.arch == "mlp":
     out = "tanh" if len(data_shape) == 3 else "linear"
     g_kwargs = {"out_shape": tuple(data_shape), "hidden": tuple(m.g_hidden), "output": out}
-    d_kwargs = {"hidden": tuple(m.d_hidden)}
+    d_kwargs = {"hidden": tuple(m.d_hidden), "pack": m.get("pack", 1)}
   elif m.arch == "dcgan":
     norm = "none" if config.loss == "wgan_gp" else "batch"  # WGAN-GP: no batch norm in the critic
     g_kwargs = {"image_shape": tuple(data_shape), "base_features": m.base_features, "bn_axis_name": bn_axis_name}

@@ -284,3 +284,39 @@ def test_gan_optimizers_come_from_the_factory_with_optaxs_constants(name, b1, b2
   np.testing.assert_allclose(np.asarray(a["w"]), np.asarray(b["w"]), rtol=1e-6, atol=1e-7)
   with pytest.raises(Exception, match="optimizer.generator.name: expected one of"):
     adversarial.make_optimizer(adversarial.optimizer_block("momentum"), 50, "optimizer.generator")
+
+
+def test_a_packed_discriminator_judges_concatenated_groups_of_examples():
+  # PacGAN (Lin et al. 2018): with pack = m the discriminator reads m consecutive examples as one input.
+  # Reference: the plain discriminator, same parameters, on the pairs concatenated by NumPy.
+  x = np.random.default_rng(0).standard_normal((6, 2)).astype(np.float32)
+  packed = G.MLPDiscriminator(hidden=(8,), pack=2)
+  params = packed.init(jax.random.key(0), jnp.asarray(x))
+  assert params["params"]["dense0"]["kernel"].shape == (4, 8)
+  out = np.asarray(packed.apply(params, jnp.asarray(x)))
+  pairs = np.concatenate([x[0::2], x[1::2]], axis=1)  # [x0 x1], [x2 x3], [x4 x5]
+  ref = np.asarray(G.MLPDiscriminator(hidden=(8,)).apply(params, jnp.asarray(pairs)))
+  assert out.shape == (3,)
+  np.testing.assert_allclose(out, ref, rtol=1e-6)
+  with pytest.raises(ValueError, match="pack"):
+    packed.apply(params, jnp.asarray(x[:5]))
+
+
+def test_the_task_steps_with_a_packed_discriminator_and_bad_packs_are_named():
+  from cs231n_jax.errors import ConfigError
+
+  c = tiny_config("mlp", "non_saturating", 1)
+  c.data.name, c.model.pack = "ring", 4
+  built = adversarial.build(c, ported_examples("ring"))
+  state = built.task.init(jax.random.key(0), built.data.example)
+  assert state.d_params["dense0"]["kernel"].shape == (8, 16)  # 4 points of 2 coordinates per input
+  new, metrics = jax.jit(built.task.train_step)(state, {"real": built.examples[:16]}, jax.random.key(1))
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  assert not np.allclose(new.d_params["dense0"]["kernel"], state.d_params["dense0"]["kernel"])
+  for field, value, loss, match in [("pack", 0, "non_saturating", "pack: expected"), ("pack", 3, "non_saturating", "multiple of 3"),
+                                    ("pack", 2, "wgan_gp", "gradient penalty"), ("arch", "dcgan", "non_saturating", "MLP")]:
+    bad = tiny_config("mlp", loss, 1)
+    bad.model.pack = 2
+    bad.model[field] = value
+    with pytest.raises(ConfigError, match=match):
+      adversarial.check_config(bad)

@@ -8,12 +8,20 @@ Reduced to 5,000 generator steps per run (from 10,000): a 1,000-step run (51 s o
 losses, on CPU-2 under heavy load) put 10,000 steps at about 25 minutes. At lighter load the 5,000-step run took
 420 s, and continuing its checkpoints to 10,000 steps another 410 s (docs/results.md: no loss meets the criterion
 there either); 10,000 from scratch was not run.
+Variants: "plain" (the default) and "pacgan": PacGAN's packed discriminator (model.pack = 4: D judges 4 samples at
+once; Lin et al. 2018), both learning rates decayed to 0 by a cosine, and the original 10,000 generator steps.
 Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py --workdir workdirs/gan_ring
 Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80% high-quality samples (0/3 runs
-  each): modes covered per seed minimax 2/1/2, non-saturating 4/4/3, LSGAN 5/3/4, WGAN 0/0/0, WGAN-GP 5/6/1;
-  saturation: after 300 D-only steps (mean D(G(z)) = 0.007) the generator's gradient norm is 6.84 under the
-  non-saturating loss vs 0.30 under the minimax loss (23x); 420 s on CPU-2 (docs/results.md, "Lecture 13").
-Measured with the GAN loop the training engine replaced (same update; other random draws); not rerun.
+  each). Engine, CPU-2 under load (--config.losses="('minimax', 'non_saturating', 'lsgan')", workdirs/gen_ring,
+  13 min): modes covered per seed minimax 3/2/1, non-saturating 4/5/3, LSGAN 4/3/3 (high-quality 0.16 / 0.36 / 0.46);
+  saturation: after 300 D-only steps (mean D(G(z)) = 0.0027) the generator's gradient norm is 8.92 under the
+  non-saturating loss vs 0.118 under the minimax loss (76x). WGAN 0/0/0 and WGAN-GP 5/6/1: the removed loop's
+  numbers, not re-run on the engine (docs/sections/gan.md).
+The pacgan variant: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
+  --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
+  Expected: modes covered 8/8/8 (seeds 0/1/2), high-quality 0.81 / 0.72 / 0.81: 2 of 3 runs meet >= 7/8 modes with
+  >= 80% high-quality (E12); 6.5 min on CPU-2 under load. Without packing (--config.base.model.pack=1) the same decay
+  and length give 2/4/3 modes at 0.89 high-quality: packing covers the ring, the decay sharpens it.
 The ring_trajectory runner (--config.runner=cs231n_jax.studies.gans:run_ring_trajectory): modes covered every
   trajectory.every generator steps of one run. Measured (workdirs/gen_ring_trajectory, 51 s): non-saturating seed 0
   covers modes 2, 4, 6 from step 1,500 on (7 at steps 4,000 and 5,000), never 0, 1, 3, 5; high-quality 0.27-0.61.
@@ -23,8 +31,14 @@ import ml_collections
 
 from cs231n_jax.tasks import adversarial
 
+# "plain": the GAN of the papers compared; "pacgan": the same runs with PacGAN's packed discriminator (Lin et al.
+# 2018: D judges model.pack samples at once, so a generator that drops modes is told apart by its lack of diversity).
+VARIANTS = ("plain", "pacgan")
 
-def get_config():
+
+def get_config(variant="plain"):
+  if variant not in VARIANTS:
+    raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
   c = ml_collections.ConfigDict()
   c.runner = "cs231n_jax.studies.gans:run_gan_ring"
   base = adversarial.base_config("mlp")  # fields: cs231n_jax.tasks.adversarial.base_config
@@ -57,4 +71,13 @@ def get_config():
                                             "check_every": 25})
   # run_ring_trajectory (the ring_trajectory runner): modes covered every `every` generator steps of one run.
   c.trajectory = ml_collections.ConfigDict({"losses": ("non_saturating",), "seeds": (0,), "every": 500})
+  if variant == "pacgan":
+    base.model.pack = 4  # 256 real / 256 generated points per D update -> 64 packed inputs of 4 points each
+    # Both learning rates decay to 0 by a cosine over the run (the plain runs keep 1e-3 to the end), and the run is
+    # the original 10,000 generator steps: the packed runs covered the modes at 5,000 steps but with few points
+    # within 3 sd of them (docs/sections/gan.md).
+    for net in ("generator", "discriminator"):
+      base.optimizer[net].schedule = ml_collections.ConfigDict({"name": "cosine"})
+    base.train.num_steps = 10000
+    c.losses = ("non_saturating", "minimax")  # packing is defined here for the per-example cross-entropy losses
   return c
