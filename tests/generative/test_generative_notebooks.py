@@ -1,5 +1,7 @@
-"""colab/10_pixel_models, 11_vae and 12_gans run top to bottom on CPU and show what they claim."""
+"""colab/10_pixel_models, 11_vae (also the 2016 unsupervised lecture's linear AE vs PCA, RBM stack and LAPGAN pyramid)
+and 12_gans run top to bottom on CPU and show what they claim."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,16 @@ def test_pixel_models_notebook():
 def test_vae_notebook():
   text, images = run("11_vae.ipynb")
   assert "ELBO <= log p(x) for 100% of the test images" in text
+  # The 2016 unsupervised lecture: a tied linear AE spans PCA's top-4 subspace, at PCA's optimum error.
+  angles = [float(a) for a in text.split("top-4 subspace (degrees): [")[1].split("]")[0].split()]
+  assert len(angles) == 4 and max(angles) < 2.0
+  assert float(text.split("reconstruction error / PCA's optimum:")[1].split()[0]) < 1.01
+  # CD-1 lowers each RBM's reconstruction error; the first layer's features probe well.
+  shares = [int(p) for p in re.findall(r"CD-1 reconstruction error [0-9.]+ -> [0-9.]+ \(([0-9]+)% of the first\)", text)]
+  assert len(shares) == 2 and max(shares) < 70
+  assert float(text.split("linear probe on RBM 1's features, test accuracy:")[1].split()[0]) > 0.8
+  # LAPGAN's pyramid is exact.
+  assert "max |up(down(x)) + h - x| = 0.0e+00, max |down(h)| = 0.0e+00" in text
   assert images == 1
 
 

@@ -1,5 +1,7 @@
-"""colab/01-03 (the lecture 2-5 notebooks) run top to bottom on CPU and print what they claim."""
+"""colab/01-03 (the lecture 2-5 notebooks) run top to bottom on CPU and print what they claim (01 also lecture 3's
+random search over W, perceptron and bag of visual words)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,11 @@ from cs231n_jax.notebooks import execute_notebook, printed_text
 
 COLAB = Path(__file__).parents[2] / "colab"
 TIMEOUT_S = 600
+
+
+def number_after(text: str, label: str) -> float:
+  """The number printed right after ``label`` (the first occurrence)."""
+  return float(re.match(r"\s*(-?[0-9.e+-]+)", text.split(label, 1)[1]).group(1).rstrip("."))
 
 
 def run(name: str) -> str:
@@ -24,6 +31,14 @@ def test_knn_and_linear_notebook():
   assert "softmax loss of the cat image: 2.04" in out
   assert "SVM loss at W = 0: 9.0" in out
   assert "best k:" in out and "SVM on HOG features, test accuracy:" in out
+  # Lecture 3's strategy #1: the best of 1,000 random W is near chance; SGD beats it by a wide margin.
+  assert number_after(out, "random search, best of 1000 W: training SVM loss") > 8.9  # every margin ~1: loss ~ C - 1
+  assert number_after(out, "SGD minus random search:") > 0.5
+  # The perceptron rule on a linearly separable pair: no mistakes in the last epoch, every training example right.
+  assert "perceptron: mistakes in the last epoch 0, train accuracy 1.000" in out
+  # Bag of visual words: far above chance (0.1), below raw pixels on 8x8 digits.
+  words, pixels = number_after(out, "visual words + softmax, test accuracy:"), number_after(out, "softmax on raw pixels:")
+  assert 0.6 < words < pixels
 
 
 @pytest.mark.slow
