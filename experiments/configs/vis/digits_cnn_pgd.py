@@ -7,7 +7,7 @@ current parameters). Evaluation reports clean accuracy and ``robust_accuracy`` u
 
 Command: cs231n-jax train --config experiments/configs/vis/digits_cnn_pgd.py --workdir workdirs/vis_digits_cnn_pgd
 Expected: test accuracy 0.9056, robust accuracy 0.5722 under 20-step L-inf PGD at 0.1 (the clean run: 0.3556); 298 s on
-  CPU-2 at load ~45 (measured, docs/results.md)
+  CPU-2 at load ~45; re-run 2026-12-07: the same two numbers (deterministic), 171 s at load ~25 (docs/results.md)
 """
 
 from cs231n_jax.tasks.robust_classification import base_config
