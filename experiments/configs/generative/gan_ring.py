@@ -20,7 +20,8 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
 The pacgan variant: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
   --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
   Expected: modes covered 8/8/8 (seeds 0/1/2), high-quality 0.81 / 0.72 / 0.81: 2 of 3 runs meet >= 7/8 modes with
-  >= 80% high-quality (E12); 6.5 min on CPU-2 under load. Without packing (--config.base.model.pack=1) the same decay
+  >= 80% high-quality (E12); 6.5 min on CPU-2 under load. Minimax (--config.losses="('minimax',)"): 8/8/8 modes,
+  high-quality 0.85 / 0.82 / 0.81, 3 of 3 runs meet E12; 5.8 min. Without packing (--config.base.model.pack=1) the same decay
   and length give 2/4/3 modes at 0.89 high-quality: packing covers the ring, the decay sharpens it.
 The ring_trajectory runner (--config.runner=cs231n_jax.studies.gans:run_ring_trajectory): modes covered every
   trajectory.every generator steps of one run. Measured (workdirs/gen_ring_trajectory, 51 s): non-saturating seed 0
