@@ -31,18 +31,24 @@ def test_additive_attention_matches_numpy():
   np.testing.assert_allclose(np.asarray(ctx), np.einsum("nt,nth->nh", a, vals), atol=1e-6)
 
 
+def jitted_apply(model):
+  """``model.apply`` compiled once per test (eager, every scan step's ops compile one by one)."""
+  return jax.jit(model.apply, static_argnames=("greedy",))
+
+
 @pytest.mark.parametrize("attention", [True, False])
 def test_teacher_forcing_reads_y_before_t_and_greedy_reads_no_target(attention):
   src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
   model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=attention, attention_dim=8)
   v = model.init(jax.random.key(2), src, tgt)
-  logits, w = model.apply(v, src, tgt)
+  apply = jitted_apply(model)
+  logits, w = apply(v, src, tgt)
   changed = tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
-  logits2, _ = model.apply(v, src, changed)
+  logits2, _ = apply(v, src, changed)
   np.testing.assert_array_equal(np.asarray(logits[:, :4]), np.asarray(logits2[:, :4]))  # y^3 feeds step 4 only
   assert float(jnp.abs(logits[:, 4:] - logits2[:, 4:]).max()) > 0
-  g1, _ = model.apply(v, src, tgt, greedy=True)
-  g2, _ = model.apply(v, src, changed, greedy=True)
+  g1, _ = apply(v, src, tgt, greedy=True)
+  g2, _ = apply(v, src, changed, greedy=True)
   np.testing.assert_array_equal(np.asarray(g1), np.asarray(g2))  # greedy decoding feeds o, never y
   if attention:
     np.testing.assert_allclose(np.asarray(w).sum(-1), 1.0, atol=1e-5)
@@ -67,9 +73,9 @@ def test_first_step_loss_and_runner(tmp_path):
   task, data, model = S.build(config)
   state = task.init(jax.random.key(0), data.example)
   key = jax.random.key(5)
-  _, metrics = task.train_step(state, next(data.train), key)
+  _, metrics = jax.jit(task.train_step)(state, next(data.train), key)
   src, tgt = make_batch(key, 16, 5, 10, "reverse")
-  logits, _ = model.apply({"params": state["params"]}, src, tgt)
+  logits, _ = jitted_apply(model)({"params": state["params"]}, src, tgt)
   ref = optax.softmax_cross_entropy_with_integer_labels(logits, tgt).mean()
   np.testing.assert_allclose(float(metrics["loss"]), float(ref), rtol=1e-6)
   results = S.run(config, str(tmp_path))
@@ -84,42 +90,42 @@ def _pair(**kw):
   src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
   model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention_dim=8, **kw)
   v = model.init(jax.random.key(2), src, tgt)
-  return model, v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
+  return jitted_apply(model), v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
 
 
 @pytest.mark.parametrize("attention", [True, False])
 def test_output_recurrence_reads_only_the_previous_symbol(attention):
   """Teacher-forced output recurrence: y^3 reaches step 4 and nothing after it (no state recurs)."""
-  model, v, src, tgt, changed = _pair(attention=attention, recurrence="output")
-  a, _ = model.apply(v, src, tgt)
-  b, _ = model.apply(v, src, changed)
+  apply, v, src, tgt, changed = _pair(attention=attention, recurrence="output")
+  a, _ = apply(v, src, tgt)
+  b, _ = apply(v, src, changed)
   np.testing.assert_array_equal(np.asarray(a[:, :4]), np.asarray(b[:, :4]))
   assert float(jnp.abs(a[:, 4] - b[:, 4]).max()) > 0
   np.testing.assert_array_equal(np.asarray(a[:, 5:]), np.asarray(b[:, 5:]))
   hidden, vh, *_ = _pair(attention=attention)  # output forwarding: the state carries y^3 on to step 5
-  a, _ = hidden.apply(vh, src, tgt)
-  b, _ = hidden.apply(vh, src, changed)
+  a, _ = hidden(vh, src, tgt)
+  b, _ = hidden(vh, src, changed)
   assert float(jnp.abs(a[:, 5] - b[:, 5]).max()) > 0
 
 
 @pytest.mark.parametrize("recurrence", ["hidden", "output"])
 def test_free_running_training_reads_its_own_softmax_output(recurrence):
-  model, v, src, tgt, changed = _pair(attention=False, recurrence=recurrence, train_feed="output")
-  a, _ = model.apply(v, src, tgt)
-  b, _ = model.apply(v, src, changed)
+  apply, v, src, tgt, changed = _pair(attention=False, recurrence=recurrence, train_feed="output")
+  a, _ = apply(v, src, tgt)
+  b, _ = apply(v, src, changed)
   np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the target is never read
 
-  def step1_grad(m, variables):
+  def step1_grad(apply_fn, variables):
     def f(table):
       p = {**variables["params"], "decoder": {**variables["params"]["decoder"], "embed": {"embedding": table}}}
-      return m.apply({"params": p}, src, tgt)[0][:, 1].sum()
-    return np.abs(np.asarray(jax.grad(f)(variables["params"]["decoder"]["embed"]["embedding"]))).sum(-1)
+      return apply_fn({"params": p}, src, tgt)[0][:, 1].sum()
+    return np.abs(np.asarray(jax.jit(jax.grad(f))(variables["params"]["decoder"]["embed"]["embedding"]))).sum(-1)
 
   # Step 1 reads R o^0 = Σ_k softmax(o^0)_k R_k: every symbol's row of R gets a gradient ...
-  assert (step1_grad(model, v)[:7] > 0).all()
+  assert (step1_grad(apply, v)[:7] > 0).all()
   # ... while teacher forcing reads R y^0: only the rows of the symbols y^0 (and BOS, through step 0).
   forced = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=False, attention_dim=8, recurrence=recurrence)
-  g = step1_grad(forced, v)
+  g = step1_grad(jitted_apply(forced), v)
   used = set(np.asarray(tgt[:, 0]).tolist()) | ({7} if recurrence == "hidden" else set())
   assert set(np.flatnonzero(g > 0).tolist()) == used
   with pytest.raises(ConfigError, match="model.train_feed"):
