@@ -442,3 +442,13 @@ def run_overfit_checks(config: ml_collections.ConfigDict, workdir: str) -> dict[
     print(f"{name:15s} final loss {history[-1]:.4f} (course: < {OVERFIT_THRESHOLDS[name]})")
   (workdir / "results.json").write_text(json.dumps(results, indent=2))
   return results
+
+
+def report(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """The finished run's report again from the best checkpointed variables in ``workdir``: greedy and
+  beam decoding of val and test, exact match, BLEU and the attention measures of the code now
+  (:func:`cs231n_jax.captioning.evaluation.attention_on_objects`), without training."""
+  task, data, cdata, model = build(config)
+  state, _, _ = loop.restore_best(task, data, config, workdir)
+  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  return decode_and_report(model, state["task"]["variables"], cdata, config, num_steps, epath.Path(workdir))

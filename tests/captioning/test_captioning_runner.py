@@ -67,6 +67,10 @@ def test_runner_on_coco_format_files_resumes_and_checks_the_vocabulary(tmp_path,
     again = T.run(c, str(tmp_path / "run"))
   assert again["steps"] == 15 and again["status"] == "trained"
   assert T.evaluate(c, str(tmp_path / "run"), "val")["loss"] == pytest.approx(again["val_loss"], rel=1e-5)
+  # `report` decodes the best checkpoint again: the finished run's report, without training.
+  reported = T.report(c, str(tmp_path / "run"))
+  assert reported["test"]["greedy_bleu4"] == pytest.approx(again["test"]["greedy_bleu4"])
+  assert reported["val"]["beam3_exact_match"] == again["val"]["beam3_exact_match"]
   # Files with another vocabulary (one more word) are refused in one line.
   other = Vocabulary(scenes.vocab.idx_to_word + ("purple",))
   C.write_coco_format(str(coco), scenes.train.captions, scenes.train.image_idxs, feats.inputs,

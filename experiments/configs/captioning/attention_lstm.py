@@ -1,15 +1,31 @@
 """CNN feature map + LSTM with soft attention (Show, Attend and Tell) captioner on the synthetic captioned scenes.
 
 3000 training scenes (two captions each), val on new scenes of seen object pairs, test on scenes of
-object pairs never seen together in training; greedy and beam-3 decoding, exact-match rate and BLEU-1..4.
-Command: cs231n-jax train --config experiments/configs/captioning/attention_lstm.py --workdir workdirs/captioning_attention_lstm
-Expected: greedy exact match / BLEU-4: val 0.968 / 0.988, test (unseen pairs) 0.800 / 0.932; beam 3 val 0.974 / 0.990, test 0.784 / 0.925;
-  attention peak on the named shape 0.47 (chance 0.078); CPU-2, 7 min 27 s; docs/results.md ("Lectures 10-11").
+object pairs never seen together in training; greedy and beam-3 decoding, exact-match rate and BLEU-1..4,
+and where the attention looks when the captioner writes a shape noun (captioning.evaluation.attention_on_objects).
+Variants: ``attention_lstm.py:plain`` (the default: ``attention_lstm.py`` is the same config) and
+``attention_lstm.py:doubly_stochastic``, which adds Xu et al.'s doubly stochastic attention penalty
+λ Σ_i (1 - Σ_t p_ti)² with the paper's λ = 1.
+
+Command: cs231n-jax train --config experiments/configs/captioning/attention_lstm.py:plain
+  --workdir workdirs/captioning_attention_lstm
+Expected: greedy exact match / BLEU-4: val 0.960 / 0.985, test (unseen pairs) 0.844 / 0.941; beam 3 val 0.964 / 0.987,
+  test 0.860 / 0.948; attention peak (cell centre) inside the named shape's box 0.648 val / 0.714 test (chance 0.078),
+  peak cell overlapping the box 0.788 / 0.836 (chance 0.160); CPU-2, engine, 24 min 48 s under load;
+  docs/sections/captioning.md.
+
+Command: cs231n-jax train --config experiments/configs/captioning/attention_lstm.py:doubly_stochastic
+  --workdir workdirs/captioning_attention_lstm_ds
+Expected: not yet measured (a run on CPU-2 under load was started on 2026-12-07; see docs/sections/captioning.md).
 """
 
 from cs231n_jax.tasks.captioning import base_config
 
+VARIANTS = ("plain", "doubly_stochastic")
 
-def get_config():
+
+def get_config(variant="plain"):
   c = base_config("attention_lstm")  # Adam 2e-3 (cosine), clip 5, 20 epochs of 64 captions; best by val loss
+  if variant == "doubly_stochastic":
+    c.model.doubly_stochastic = 1.0  # λ in λ Σ_i (1 - Σ_t p_ti)², as in Show, Attend and Tell
   return c
