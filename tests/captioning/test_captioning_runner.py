@@ -84,6 +84,10 @@ def test_configs_load_and_bad_training_fields(tmp_path):
   for name in ("rnn", "lstm", "attention_lstm", "transformer"):
     c = load_config(f"experiments/configs/captioning/{name}.py")
     assert c.model.name == name and c.runner == "cs231n_jax.tasks.captioning:run"
+  assert load_config("experiments/configs/captioning/attention_lstm.py").model.doubly_stochastic == 0.0
+  assert load_config("experiments/configs/captioning/attention_lstm.py:plain").to_dict() == \
+      load_config("experiments/configs/captioning/attention_lstm.py").to_dict()
+  assert load_config("experiments/configs/captioning/attention_lstm.py:doubly_stochastic").model.doubly_stochastic == 1.0
   overfit = load_config("experiments/configs/captioning/overfit.py")
   assert overfit.models == ("rnn", "lstm", "attention_lstm", "transformer")
   assert overfit.runner == "cs231n_jax.tasks.captioning:run_overfit_checks"
