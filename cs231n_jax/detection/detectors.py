@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import register
 
 
@@ -77,6 +78,7 @@ class ClassifyLocalize(nn.Module):
   widths: Sequence[int] = (32, 64, 96, 128)
   hidden: int = 256
   group_norm: int = 0
+  class_pool: str = "none"  # "max" / "mean": the class head on globally pooled features (translation invariant)
   backbone: str = "scratch"
   backbone_blocks: int = 6
   freeze_backbone: bool = False
@@ -85,8 +87,14 @@ class ClassifyLocalize(nn.Module):
   def __call__(self, x, train: bool = False):
     del train
     f = backbone_features(self, x)
-    f = nn.relu(nn.Dense(self.hidden, name="fc")(f.reshape(f.shape[0], -1)))
-    return {"logits": nn.Dense(self.num_classes, name="classes")(f), "box": nn.Dense(4, name="box")(f)}
+    h = nn.relu(nn.Dense(self.hidden, name="fc")(f.reshape(f.shape[0], -1)))
+    if self.class_pool == "none":  # both heads on the flattened features (the lecture's picture)
+      return {"logits": nn.Dense(self.num_classes, name="classes")(h), "box": nn.Dense(4, name="box")(h)}
+    if self.class_pool not in ("max", "mean"):
+      raise ConfigError(f"model.kwargs.class_pool: expected 'none', 'max' or 'mean', got {self.class_pool!r}")
+    pooled = jnp.max(f, axis=(1, 2)) if self.class_pool == "max" else jnp.mean(f, axis=(1, 2))
+    c = nn.relu(nn.Dense(self.hidden, name="class_fc")(pooled))
+    return {"logits": nn.Dense(self.num_classes, name="classes")(c), "box": nn.Dense(4, name="box")(h)}
 
 
 def backbone_features(module: nn.Module, x):

@@ -64,3 +64,17 @@ def test_bad_backbones_are_named():
     T.build(c)
   with pytest.raises(ConfigError, match="backbone_blocks"):
     backbones.pretrained_stride("mobilenet_v2", 40)
+
+
+def test_classify_localize_class_head_on_pooled_features():
+  from cs231n_jax.detection.detectors import ClassifyLocalize
+
+  x = jnp.zeros((2, 56, 56, 3))
+  model = ClassifyLocalize(num_classes=5, widths=(4, 8), hidden=6, group_norm=2, class_pool="max")
+  variables = model.init(jax.random.PRNGKey(0), x)
+  out = model.apply(variables, x)
+  assert out["logits"].shape == (2, 5) and out["box"].shape == (2, 4)
+  assert variables["params"]["class_fc"]["kernel"].shape == (8, 6)  # pooled channels, not the flattened map
+  assert variables["params"]["fc"]["kernel"].shape == (28 * 28 * 8, 6)  # the box head keeps the positions
+  with pytest.raises(ConfigError, match="class_pool"):
+    ClassifyLocalize(widths=(4,), class_pool="sum").init(jax.random.PRNGKey(0), x)

@@ -13,7 +13,7 @@ from cs231n_jax.tasks.detection import base_config
 
 def get_config():
   c = base_config("classify_localize")
-  c.model.kwargs = {"widths": (16, 32, 64, 128), "group_norm": 8}
+  c.model.kwargs = {"widths": (16, 32, 64, 128), "group_norm": 8, "class_pool": "max"}
   c.optimizer.learning_rate = 1e-3
   c.optimizer.schedule.warmup_steps = 30
   c.train.update({"num_steps": 600, "eval_every": 200, "log_every": 50})
