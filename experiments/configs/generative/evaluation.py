@@ -8,17 +8,21 @@ Reduced to one seed: with the curriculum's 3 seeds (--config.seeds="(0, 1, 2)") 
 and 6 VAEs, about 90 minutes on CPU-2, more than this shared machine could give it; the one-seed table is what
 was measured.
 Command: cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/evaluation
-Expected: test NLL (nats/image) binarised / 17-level: independent pixels 25.21 / 107.97, logistic autoregressive
-  18.13 / 89.75, PixelCNN 17.98 / 80.50, gated PixelCNN 16.97 / 78.55, Row LSTM 17.23 / 79.80, Diagonal BiLSTM
-  17.15 / 79.48, VAE -ELBO 18.41 / 117.63 and IW k=1000 17.05 / 111.70; IS analogue of real test digits 7.86 / 8.61,
-  noise 3.27 / 2.35, DCGAN 7.17; 1,517 s on CPU-2 (docs/results.md, "Lecture 13": both tables are this run's
-  likelihood_table.md and sample_quality.md).
+Expected: (training engine, seed 0; each sub-run trained on its own with the study's call into the sub-workdirs this
+  command restores, docs/results.md "Lecture 13", 2026-12-07) test NLL (nats/image) binarised / 17-level: PixelCNN
+  17.96 / 80.52, gated PixelCNN 16.87 / 78.52, Row LSTM 17.42 / 79.67, Diagonal BiLSTM 16.99 / 79.26, VAE -ELBO
+  18.35 / 118.20 and IW k=1000 17.04 / 112.06; the deterministic baselines independent pixels 25.21 / 107.97,
+  logistic autoregressive 18.13 / 89.75 (17-level ones from the removed loop's run, not recomputed). About 80
+  minutes for the eight runs not in the three-seed command below, at load average 20-29 on CPU-2. The study's last
+  pass (refit baselines, rescore samples, GANs) not re-run on the engine: the removed loop's whole run measured IS
+  analogue of real test digits 7.86 / 8.61, noise 3.27 / 2.35, DCGAN 7.17 in 1,517 s.
 Three seeds, binarised half, on the training engine (the sizes that fit a shared CPU-2; docs/results.md):
   cs231n-jax train --config experiments/configs/generative/evaluation.py --workdir workdirs/gen_likelihood3
     --config.seeds="(0, 1, 2)" --config.data_kinds="('binarised',)" --config.pixel_models="('pixelcnn',)"
     --config.autoencoder="" --config.gans="()"
   measured: PixelCNN 17.94 ± 0.02 (17.96, 17.93, 17.94), VAE -ELBO 18.44 ± 0.09, IW k=1000 16.86 ± 0.13; about 28
-  minutes at load average 20-26. The autoencoder rows (config.autoencoder): not yet measured through this study.
+  minutes at load average 20-26. Seeds 1 and 2 of the other models: not yet measured (about 2.7 hours here). The
+  autoencoder rows (config.autoencoder): not yet measured through this study.
 """
 
 import ml_collections
