@@ -10,8 +10,11 @@ Expected: not measured at the config's own 300 steps. With --config.train.num_st
   --config.train.checkpoint_every=450 --config.baseline.num_images=2 --config.baseline.num_steps=100 (workdir
   workdirs/vis_style_fast_450): the network's loss 7,338 vs the optimisation's 2,577 on 2 held-out crops, 2.85x
   (goal <= 2x missed; val loss 11,456 / 8,710 / 7,062 at steps 150 / 300 / 450, still falling), 6.2 ms vs 1.28 s
-  per image, 206x faster, test loss 6,768; at 150 steps (same overrides) 4.86x; --config.model.output=residual at
-  150 steps 24.0x; CPU-2 (shared, load ~24), 501 s wall; docs/results.md.
+  per image, 206x faster, test loss 6,768; continued to 1200 steps (--config.train.num_steps=1200 in a copy of that workdir,
+  workdirs/vis_style_fast_long, resumed from step 450, constant learning rate): 3,680 vs 2,577, 1.43x (goal reached), 11.5 ms
+  vs 3.28 s per image, 286x, test loss 3,680, 19.5 min wall for steps 450-1200 at load ~25; at 150 steps (same
+  overrides) 4.86x; --config.model.output=residual at 150 steps 24.0x; CPU-2 (shared, load ~24), 501 s wall (450 steps);
+  docs/results.md.
 """
 
 from cs231n_jax.tasks import style_transfer
