@@ -15,8 +15,8 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
   each). Engine, CPU-2 under load (--config.losses="('minimax', 'non_saturating', 'lsgan')", workdirs/gen_ring,
   13 min): modes covered per seed minimax 3/2/1, non-saturating 4/5/3, LSGAN 4/3/3 (high-quality 0.16 / 0.36 / 0.46);
   saturation: after 300 D-only steps (mean D(G(z)) = 0.0027) the generator's gradient norm is 8.92 under the
-  non-saturating loss vs 0.118 under the minimax loss (76x). WGAN 0/0/0 and WGAN-GP 5/6/1: the removed loop's
-  numbers, not re-run on the engine (docs/sections/gan.md).
+  non-saturating loss vs 0.118 under the minimax loss (76x). WGAN-GP on the engine (--config.losses="('wgan_gp',)",
+  6.9 min): 8/5/6 modes, high-quality 0.22. WGAN 0/0/0: the removed loop's, not re-run (docs/sections/gan.md).
 The pacgan variant: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
   --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
   Expected: modes covered 8/8/8 (seeds 0/1/2), high-quality 0.81 / 0.72 / 0.81: 2 of 3 runs meet >= 7/8 modes with
