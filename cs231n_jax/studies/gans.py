@@ -29,6 +29,7 @@ from cs231n_jax.generative import evaluate as ev
 from cs231n_jax.generative import gan as gan_lib
 from cs231n_jax.generative import plots
 from cs231n_jax.generative.data import load_level_digits, to_unit
+from cs231n_jax.studies.preemption import check_not_preempted, stops_when_preempted
 from cs231n_jax.tasks import adversarial, likelihood
 from cs231n_jax.train import loop
 from cs231n_jax.train.metrics import read_jsonl
@@ -70,7 +71,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | epath.PathLike, exam
   """``(built, state, results)``: the engine's run of the GAN of ``config`` in ``workdir``
   (resumed, or only restored when complete), and its final state."""
   built = adversarial.build(config, examples)
-  results = loop.fit(built.task, built.data, config, workdir)
+  results = check_not_preempted(loop.fit(built.task, built.data, config, workdir), str(workdir))
   state, _, _ = loop.restore_best(built.task, built.data, config, workdir)
   return built, state["task"], results
 
@@ -79,6 +80,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | epath.PathLike, exam
 # Digits.
 
 
+@stops_when_preempted
 def run_gan(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train a GAN on the digits; score its samples (IS / FD analogues), the nearest-neighbour check,
   latent interpolation and vector arithmetic; sample sheets as PNG."""
@@ -160,6 +162,7 @@ def vector_arithmetic(generator, state, scorer, config, workdir: str, num: int =
   return r
 
 
+@stops_when_preempted
 def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """``config.variants`` (each a dict of overrides, e.g. loss or k) x ``config.seeds`` digits GANs;
   a table of sample scores, mean and standard deviation over seeds, and wall-clock time."""
@@ -192,6 +195,7 @@ def run_gan_study(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
 # The ring of Gaussians.
 
 
+@stops_when_preempted
 def run_gan_ring(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Every loss in ``config.losses`` x ``config.seeds`` on the 8-Gaussians ring: modes covered, the
   high-quality fraction, and the seed-to-seed spread; plus the saturation measurement."""
@@ -249,7 +253,7 @@ def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, w
     data_ = Data(train=sampler, eval={}, example={"real": data[:1]}, batch_size=sub.train.batch_size)
     with warnings.catch_warnings():  # D's optimizer has no schedule: extending the run changes nothing
       warnings.filterwarnings("ignore", message="train.num_steps / train.num_epochs: this run has")
-      loop.fit(task, data_, cfg, workdir)
+      check_not_preempted(loop.fit(task, data_, cfg, workdir), str(workdir))
     return loop.restore_best(task, data_, cfg, workdir)[0]["task"]
 
   def mean_d(state):
@@ -268,6 +272,7 @@ def saturation_experiment(config: ml_collections.ConfigDict, data: np.ndarray, w
           "ratio_non_saturating_over_minimax": norms["non_saturating"] / norms["minimax"]}
 
 
+@stops_when_preempted
 def run_ring_trajectory(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Which ring modes a GAN covers as training goes on: each loss of ``config.trajectory.losses`` and each
   seed of ``config.trajectory.seeds``, one engine run per (loss, seed) extended ``trajectory.every``

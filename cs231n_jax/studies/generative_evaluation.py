@@ -39,6 +39,7 @@ from cs231n_jax.generative.evaluate import NUM_SCORED_SAMPLES
 from cs231n_jax.generative.pixelrnn import count_params
 from cs231n_jax.models.registry import get_model
 from cs231n_jax.studies.gans import override, run_gan
+from cs231n_jax.studies.preemption import check_not_preempted, stops_when_preempted
 from cs231n_jax.tasks import likelihood as likelihood_task
 from cs231n_jax.tasks.likelihood import scorer_for
 
@@ -77,6 +78,12 @@ def _fmt(mean: float, sd: float | None, digits: int = 2) -> str:
   return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+def _run_likelihood(config: ml_collections.ConfigDict, workdir: epath.Path) -> dict[str, Any]:
+  """One likelihood model's engine run (resumed, or only evaluated when complete)."""
+  return check_not_preempted(likelihood_task.run(config, str(workdir)), str(workdir))
+
+
+@stops_when_preempted
 def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Train / resume every model, then write the likelihood and sample-quality tables."""
   root = epath.Path(workdir)
@@ -118,7 +125,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       for seed in config.seeds:
         sub = override(_config(name, config), seed=seed, **{"data.binarize": binarize,
                                                     "sample.num_samples": NUM_SCORED_SAMPLES})
-        runs.append(likelihood_task.run(sub, str(root / f"{run_name(name)}__{kind}__seed{seed}")))
+        runs.append(_run_likelihood(sub, root / f"{run_name(name)}__{kind}__seed{seed}"))
       m, s = _mean_sd(r["test_nats"] for r in runs)
       likelihood.append({"data": kind, "model": f"{run_name(name)} ({runs[0]['num_params']:,} params)", "nats": m, "sd": s,
                          "exact": True, "per_seed": [r["test_nats"] for r in runs]})
@@ -131,8 +138,7 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
       continue
     runs = []
     for seed in config.seeds:
-      runs.append(likelihood_task.run(override(_config(vae_name, config), seed=seed),
-                                      str(root / f"{run_name(vae_name)}__seed{seed}")))
+      runs.append(_run_likelihood(override(_config(vae_name, config), seed=seed), root / f"{run_name(vae_name)}__seed{seed}"))
     m, s = _mean_sd(r["test_neg_elbo"] for r in runs)
     likelihood.append({"data": kind, "model": f"VAE {runs[0]['decoder']}, z={runs[0]['latent_dim']}: -ELBO (bound)",
                        "nats": m, "sd": s, "exact": False})
@@ -161,8 +167,8 @@ def autoencoder_rows(config: ml_collections.ConfigDict, root: epath.Path) -> dic
   name = config.get("autoencoder", "")
   if not name:
     return {}
-  runs = [likelihood_task.run(override(_config(name, config), seed=seed, **{"pretrain.seeds": (seed,)}),
-                              str(root / f"{run_name(name)}__seed{seed}")) for seed in config.seeds]
+  runs = [_run_likelihood(override(_config(name, config), seed=seed, **{"pretrain.seeds": (seed,)}),
+                          root / f"{run_name(name)}__seed{seed}") for seed in config.seeds]
   rows = {"test_l2_per_image": [r["test_l2_per_image"] for r in runs], "code_dim": runs[0]["code_dim"],
           "labels_per_class": runs[0]["labels_per_class"]}
   names = [p["name"] for p in runs[0]["protocols"]] + ["frozen_codes_logreg", "raw_pixels_logreg"]

@@ -16,7 +16,6 @@ set, one table (and the two-stream fusions and the small-data comparison of E4).
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import math
 from typing import Any
@@ -27,40 +26,12 @@ import numpy as np
 from etils import epath
 
 from cs231n_jax.models import analysis
+from cs231n_jax.studies.preemption import check_not_preempted, stops_when_preempted
 from cs231n_jax.tasks import classification
 from cs231n_jax.tasks import video as video_task
 from cs231n_jax.train import loop
 
 FLOW_MODELS = ("spatial_stream", "temporal_stream", "two_stream")
-PREEMPTED = "preempted"
-
-
-class Preempted(Exception):
-  """A run of the study stopped on a signal (its checkpoint is saved): the study stops too, rather
-  than going on to the next model; the same command resumes it."""
-
-
-def check_not_preempted(results: dict[str, Any], what: str) -> dict[str, Any]:
-  if results.get("status") == PREEMPTED:
-    raise Preempted(f"{what}: preempted; run the same command to resume")
-  return results
-
-
-def stops_when_preempted(study):
-  """``study`` returning ``{"status": "preempted"}`` (as the engine's ``fit`` does: exit status 0) as
-  soon as one of its runs is preempted."""
-
-  @functools.wraps(study)
-  def wrapped(config, workdir):
-    try:
-      return study(config, workdir)
-    except Preempted as e:
-      print(str(e), flush=True)
-      return {"status": PREEMPTED}
-
-  return wrapped
-
-
 def model_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
   """``config`` training model ``name`` (with the study's per-model overrides)."""
   c = copy.deepcopy(config)

@@ -22,19 +22,3 @@ def test_shifted_moves_columns_with_zeros():
   a = np.arange(6.0).reshape(2, 3)
   np.testing.assert_array_equal(shifted(a, 1), [[0, 0, 1], [0, 3, 4]])
   np.testing.assert_array_equal(shifted(a, -2), [[2, 0, 0], [5, 0, 0]])
-
-
-def test_a_study_stops_when_one_of_its_runs_is_preempted():
-  from cs231n_jax.studies import video
-
-  ran = []
-
-  @video.stops_when_preempted
-  def study(config, workdir):
-    for name, status in (("a", "trained"), ("b", "preempted"), ("c", "trained")):
-      video.check_not_preempted({"status": status}, name)
-      ran.append(name)
-    return {"status": "trained"}
-
-  assert study(None, None) == {"status": "preempted"}
-  assert ran == ["a"]  # "c" never starts
