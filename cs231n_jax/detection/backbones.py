@@ -1,6 +1,6 @@
 """Backbones for the detectors: the scratch conv stack, or the first blocks of a pretrained ImageNet network.
 
-``backbone = "scratch"`` is :class:`cs231n_jax.detection.detectors.Backbone` (conv-ReLU pairs and max pooling,
+``backbone = "scratch"`` is :class:`Backbone` (conv-ReLU pairs and max pooling,
 trained from random weights). ``backbone = "mobilenet_v2"`` or ``"efficientnet_lite0"`` is the stem and the
 first ``backbone_blocks`` inverted-residual blocks of the registry's pretrained network
 (:mod:`cs231n_jax.pretrained`: torchvision's MobileNetV2 and EfficientNet-Lite0, converted from the weights
@@ -21,7 +21,7 @@ Strides (input -> feature map): MobileNetV2 blocks 1 / 3 / 6 / 13 end at strides
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -132,9 +132,28 @@ class PretrainedFeatures(nn.Module):
     return x
 
 
-def make_backbone(name: str, widths, group_norm: int, blocks: int, module_name: str | None = "backbone") -> nn.Module:
-  from cs231n_jax.detection.detectors import Backbone
+class Backbone(nn.Module):
+  """Conv-ReLU pairs with 2x2 max pooling between them: stride ``2 ** (len(widths) - 1)``. With
+  ``group_norm`` > 0, each conv is followed by group normalisation with that many groups (no batch
+  statistics to carry, so the task stays stateless)."""
 
+  widths: Sequence[int] = (32, 64, 96, 128)
+  group_norm: int = 0
+
+  @nn.compact
+  def __call__(self, x):
+    def norm(h, name):
+      return nn.GroupNorm(num_groups=self.group_norm, name=name)(h) if self.group_norm else h
+
+    for i, f in enumerate(self.widths):
+      if i:
+        x = nn.max_pool(x, (2, 2), (2, 2))
+      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}a")(x), f"norm{i}a"))
+      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}b")(x), f"norm{i}b"))
+    return x
+
+
+def make_backbone(name: str, widths, group_norm: int, blocks: int, module_name: str | None = "backbone") -> nn.Module:
   check_backbone(name, blocks)
   if name == "scratch":
     return Backbone(tuple(widths), group_norm, name=module_name)

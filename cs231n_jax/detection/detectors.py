@@ -23,29 +23,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cs231n_jax.detection import backbones
 from cs231n_jax.errors import ConfigError
 from cs231n_jax.models.registry import register
-
-
-class Backbone(nn.Module):
-  """Conv-ReLU pairs with 2x2 max pooling between them: stride ``2 ** (len(widths) - 1)``. With
-  ``group_norm`` > 0, each conv is followed by group normalisation with that many groups (no batch
-  statistics to carry, so the task stays stateless)."""
-
-  widths: Sequence[int] = (32, 64, 96, 128)
-  group_norm: int = 0
-
-  @nn.compact
-  def __call__(self, x):
-    def norm(h, name):
-      return nn.GroupNorm(num_groups=self.group_norm, name=name)(h) if self.group_norm else h
-
-    for i, f in enumerate(self.widths):
-      if i:
-        x = nn.max_pool(x, (2, 2), (2, 2))
-      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}a")(x), f"norm{i}a"))
-      x = nn.relu(norm(nn.Conv(f, (3, 3), name=f"conv{i}b")(x), f"norm{i}b"))
-    return x
 
 
 @register("single_shot", input_shape=(56, 56, 3), family="detect")
@@ -100,8 +80,6 @@ class ClassifyLocalize(nn.Module):
 def backbone_features(module: nn.Module, x):
   """``module``'s backbone (scratch or pretrained, :mod:`cs231n_jax.detection.backbones`) on ``x``; with
   ``freeze_backbone`` the gradient stops at its output."""
-  from cs231n_jax.detection import backbones
-
   f = backbones.make_backbone(module.backbone, module.widths, getattr(module, "group_norm", 0), module.backbone_blocks)(x)
   return jax.lax.stop_gradient(f) if module.freeze_backbone else f
 

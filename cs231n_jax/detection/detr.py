@@ -35,7 +35,7 @@ import numpy as np
 import optax
 
 from cs231n_jax.detection import matching
-from cs231n_jax.detection.detectors import Backbone
+from cs231n_jax.detection.backbones import Backbone
 from cs231n_jax.models.registry import register
 
 
