@@ -129,7 +129,7 @@ def _gan_models(c):
   shape = (2,) if c.data.name == "ring" else (8, 8, 1)
   generator, discriminator = adversarial.build_networks(c, shape)
   _shapes(generator, jnp.zeros((1, c.latent_dim)))
-  _shapes(discriminator, jnp.zeros((1, *shape)))
+  _shapes(discriminator, jnp.zeros((c.model.get("pack", 1), *shape)))  # a packed D reads groups of `pack`
   return f"{c.model.arch}_generator", f"{c.model.arch}_discriminator"
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_jax.config import describe, load_config, resolve_runner
+from cs231n_jax.config import describe, load_config, resolve_runner, variants_of
 from cs231n_jax.tasks import char_lm
 
 ROOT = Path(__file__).parents[2] / "experiments" / "configs"
@@ -18,17 +18,21 @@ def test_the_text_and_captioning_configs_are_all_here():
                                        "transformer", "overfit"}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[f"{p.parent.name}/{p.stem}" for p in CONFIGS])
-def test_config_documents_a_measured_result_and_resolves_its_runner(path):
-  info = describe(path)
+CASES = [(p, v) for p in CONFIGS for v in variants_of(p) or [None]]
+
+
+@pytest.mark.parametrize("path,variant", CASES, ids=[f"{p.parent.name}/{p.stem}" + (f":{v}" if v else "") for p, v in CASES])
+def test_config_documents_a_measured_result_and_resolves_its_runner(path, variant):
+  info = describe(path, variant)
   topic = path.parent.name
   assert info["description"]
-  assert f"cs231n-jax train --config experiments/configs/{topic}/{path.name} --workdir" in info["command"]
+  name = f"{path.name}:{variant}" if variant else path.name  # a variant's own command names it
+  assert f"cs231n-jax train --config experiments/configs/{topic}/{name} --workdir" in info["command"], info
   expected = info["expected"]
   # A measured value, not a promise: a number and the machine it was measured on.
   assert "CPU-2" in expected and any(ch.isdigit() for ch in expected), expected
   assert "to be measured" not in expected and "measured value in" not in expected
-  config = load_config(path)
+  config = load_config(f"{path}:{variant}" if variant else path)
   assert callable(resolve_runner(config))
   if config.runner == char_lm.RUNNER:
     char_lm.check_config(config)

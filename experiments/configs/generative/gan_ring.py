@@ -10,19 +10,21 @@ losses, on CPU-2 under heavy load) put 10,000 steps at about 25 minutes. At ligh
 there either); 10,000 from scratch was not run.
 Variants: "plain" (the default) and "pacgan": PacGAN's packed discriminator (model.pack = 4: D judges 4 samples at
 once; Lin et al. 2018), both learning rates decayed to 0 by a cosine, and the original 10,000 generator steps.
-Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py --workdir workdirs/gan_ring
+Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py:plain --workdir workdirs/gan_ring
 Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80% high-quality samples (0/3 runs
   each). Engine, CPU-2 under load (--config.losses="('minimax', 'non_saturating', 'lsgan')", workdirs/gen_ring,
   13 min): modes covered per seed minimax 3/2/1, non-saturating 4/5/3, LSGAN 4/3/3 (high-quality 0.16 / 0.36 / 0.46);
   saturation: after 300 D-only steps (mean D(G(z)) = 0.0027) the generator's gradient norm is 8.92 under the
   non-saturating loss vs 0.118 under the minimax loss (76x). WGAN-GP on the engine (--config.losses="('wgan_gp',)",
   6.9 min): 8/5/6 modes, high-quality 0.22. WGAN 0/0/0: the removed loop's, not re-run (docs/sections/gan.md).
-The pacgan variant: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
+
+Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
   --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
-  Expected: modes covered 8/8/8 (seeds 0/1/2), high-quality 0.81 / 0.72 / 0.81: 2 of 3 runs meet >= 7/8 modes with
+Expected: modes covered 8/8/8 (seeds 0/1/2), high-quality 0.81 / 0.72 / 0.81: 2 of 3 runs meet >= 7/8 modes with
   >= 80% high-quality (E12); 6.5 min on CPU-2 under load. Minimax (--config.losses="('minimax',)"): 8/8/8 modes,
   high-quality 0.85 / 0.82 / 0.81, 3 of 3 runs meet E12; 5.8 min. Without packing (--config.base.model.pack=1) the same decay
   and length give 2/4/3 modes at 0.89 high-quality: packing covers the ring, the decay sharpens it.
+
 The ring_trajectory runner (--config.runner=cs231n_jax.studies.gans:run_ring_trajectory): modes covered every
   trajectory.every generator steps of one run. Measured (workdirs/gen_ring_trajectory, 51 s): non-saturating seed 0
   covers modes 2, 4, 6 from step 1,500 on (7 at steps 4,000 and 5,000), never 0, 1, 3, 5; high-quality 0.27-0.61.
