@@ -23,7 +23,8 @@ Three seeds, binarised half, on the training engine (the sizes that fit a shared
   measured: PixelCNN 17.94 ± 0.02 (17.96, 17.93, 17.94), VAE -ELBO 18.44 ± 0.09, IW k=1000 16.86 ± 0.13; about 28
   minutes at load average 20-26. Row LSTM (binarised) seeds 0-2 through the engine: 17.42, 17.20, 17.03 (17.22 ±
   0.16; removed loop 17.12 ± 0.12); gated PixelCNN 16.87, 16.97, 16.91 (16.92 ± 0.04; removed loop 16.96 ± 0.06).
-  Seeds 1 and 2 of the other models: not yet measured (about 2.2 hours here). The
+  Diagonal BiLSTM 16.99, 17.01, 17.06 (17.02 ± 0.03). Seeds 1 and 2 of the 17-level half: not yet measured
+  (about 2 hours here). The
   autoencoder rows (config.autoencoder): not yet measured through this study.
 """
 
