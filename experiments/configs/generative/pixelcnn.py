@@ -4,9 +4,9 @@ van den Oord et al. 2016 ("Pixel Recurrent Neural Networks", sec. 3.4-3.5) at di
 the residual branches; early stopping on the validation NLL. --config.data.binarize=false: 17 levels.
 Command: cs231n-jax train --config experiments/configs/generative/pixelcnn.py --workdir workdirs/pixelcnn
 Expected: test NLL 17.96 nats/image (0.405 bits/dim; 171,842 parameters), best validation epoch 26, early stop
-  at 41 (engine, seed 0; seeds 0/1/2: 17.94 ± 0.02; the removed loop's seed 0: 17.98), measured on CPU-2 (docs/results.md, "Lecture 13", likelihood table); the curriculum's
-  must-pass is < 22.0 and its "should" <= 18.0. Below the independent-pixel (25.21) and logistic
-  autoregressive (18.13) baselines.
+  at 41 (engine, seed 0; seeds 0/1/2: 17.94 ± 0.02; the removed loop's seed 0: 17.98), measured on CPU-2
+  (docs/results.md, "Lecture 13", likelihood table); the curriculum's must-pass is < 22.0 and its "should"
+  <= 18.0. Below the independent-pixel (25.21) and logistic autoregressive (18.13) baselines.
 """
 
 import ml_collections
