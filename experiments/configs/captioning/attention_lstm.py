@@ -12,13 +12,13 @@ Command: cs231n-jax train --config experiments/configs/captioning/attention_lstm
 Expected: greedy exact match / BLEU-4: val 0.960 / 0.985, test (unseen pairs) 0.844 / 0.941; beam 3 val 0.964 / 0.987,
   test 0.860 / 0.948; attention peak (cell centre) inside the named shape's box 0.648 val / 0.714 test (chance 0.078),
   peak cell overlapping the box 0.788 / 0.836 (chance 0.160); CPU-2, engine, 24 min 48 s under load;
-  docs/sections/captioning.md.
+  docs/results.md, "Captioning the synthetic scenes".
 
 Command: cs231n-jax train --config experiments/configs/captioning/attention_lstm.py:doubly_stochastic
   --workdir workdirs/captioning_attention_lstm_ds
 Expected: greedy exact match val 0.846, test 0.564 (beam 3: 0.848 / 0.568); attention mass on the named shape 0.132 / 0.148
   (chance 0.112): with T ~ 9 words and L = 64 cells the penalty spreads the attention; CPU-2, engine, 15 min 39 s under load;
-  docs/sections/captioning.md.
+  docs/results.md, "Doubly stochastic attention".
 """
 
 from cs231n_jax.tasks.captioning import base_config

@@ -4,7 +4,7 @@
 object pairs never seen together in training; greedy and beam-3 decoding, exact-match rate and BLEU-1..4.
 Command: cs231n-jax train --config experiments/configs/captioning/transformer.py --workdir workdirs/captioning_transformer
 Expected: greedy exact match / BLEU-4: val 0.994 / 0.998, test (unseen pairs) 0.962 / 0.989; beam 3 val 0.998 / 0.999, test 0.992 / 0.998;
-  CPU-2, engine, 28 min 49 s under load; docs/sections/captioning.md.
+  CPU-2, engine, 28 min 49 s under load; docs/results.md, "Captioning the synthetic scenes".
 """
 
 from cs231n_jax.tasks.captioning import base_config

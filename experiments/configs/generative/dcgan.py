@@ -6,7 +6,7 @@ Expected: IS analogue 6.78, marginal class entropy 2.28 nats, FD analogue 2.47, 
   L2 1.30 (held-out digits 1.08), no sample closer to a training digit than the closest held-out one; interpolation
   90% of paths with <= 2 class switches; vector arithmetic 91% of pairs with the median-ink split (56% with the
   3-extremes proxy); 487 s of training, 12 min in all, on CPU-2 under load (the training engine, 2026-12-07; the
-  removed loop's draw: IS 7.17, FD 1.29; docs/sections/gan.md).
+  removed loop's draw: IS 7.17, FD 1.29; docs/results.md, "GANs on digits").
 """
 
 from cs231n_jax.tasks import adversarial

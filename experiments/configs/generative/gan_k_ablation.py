@@ -8,7 +8,7 @@ Expected: IS analogue (mean ± sd over 3 seeds) k=1 6.75 ± 0.15, k=2 5.07 ± 0.
   Re-run on the training engine (2026-12-07, CPU-2 under load, workdirs/gen_k_ablation; k = 1 is gan_losses.py's
   non-saturating runs, IS 6.59 ± 0.16): --config.variants="({'k': 2},)": IS 5.01 ± 0.11, entropy 2.00 ± 0.02,
   FD 24.1 ± 0.9; --config.variants="({'k': 5},)": IS 2.79 ± 0.29,
-  entropy 1.33 ± 0.11, FD 73.0 ± 13.0; about 180 s of training per k = 5 run (docs/sections/gan.md).
+  entropy 1.33 ± 0.11, FD 73.0 ± 13.0; about 180 s of training per k = 5 run (docs/results.md, "GAN generator losses on digits", E11).
 """
 
 import ml_collections

@@ -16,7 +16,7 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
   13 min): modes covered per seed minimax 3/2/1, non-saturating 4/5/3, LSGAN 4/3/3 (high-quality 0.16 / 0.36 / 0.46);
   saturation: after 300 D-only steps (mean D(G(z)) = 0.0027) the generator's gradient norm is 8.92 under the
   non-saturating loss vs 0.118 under the minimax loss (76x). WGAN-GP on the engine (--config.losses="('wgan_gp',)",
-  6.9 min): 8/5/6 modes, high-quality 0.22. WGAN 0/0/0: the removed loop's, not re-run (docs/sections/gan.md).
+  6.9 min): 8/5/6 modes, high-quality 0.22. WGAN 0/0/0: the removed loop's, not re-run (docs/results.md, "GANs on the 8-Gaussians ring").
 
 Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
   --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
@@ -78,7 +78,7 @@ def get_config(variant="plain"):
     base.model.pack = 4  # 256 real / 256 generated points per D update -> 64 packed inputs of 4 points each
     # Both learning rates decay to 0 by a cosine over the run (the plain runs keep 1e-3 to the end), and the run is
     # the original 10,000 generator steps: the packed runs covered the modes at 5,000 steps but with few points
-    # within 3 sd of them (docs/sections/gan.md).
+    # within 3 sd of them (docs/results.md, "E12 reached").
     for net in ("generator", "discriminator"):
       base.optimizer[net].schedule = ml_collections.ConfigDict({"name": "cosine"})
     base.train.num_steps = 10000
