@@ -21,7 +21,7 @@ Expected: held-out PSNR 26.12 dB (goal 25 dB reached; views 26.89, 25.44, 26.71,
   (load ~23, steps 50-1,000 with their evaluations; 150 ms by steps 3,000-4,000 as the load fell) and 197 ms timed at
   the end (load ~3-6), first step with compilation 17.7 s under load (compile 3.2 s timed at the end), render 1.3 s
   per image (timed at the end), wall 21.6 min. The same config at --config.train.num_steps=2000: 24.52 dB (train 25.8); with
-  --config.data.train_views=16 at 2,000 steps: 24.07 dB. docs/results.md, docs/sections/geometry.md
+  --config.data.train_views=16 at 2,000 steps: 24.07 dB. docs/results.md, 3-D vision, "NeRF at 4,000 steps".
 """
 
 from cs231n_jax.tasks import implicit
