@@ -16,7 +16,8 @@ Expected: at 5,000 steps no loss meets the curriculum's >= 7/8 modes with >= 80%
   13 min): modes covered per seed minimax 3/2/1, non-saturating 4/5/3, LSGAN 4/3/3 (high-quality 0.16 / 0.36 / 0.46);
   saturation: after 300 D-only steps (mean D(G(z)) = 0.0027) the generator's gradient norm is 8.92 under the
   non-saturating loss vs 0.118 under the minimax loss (76x). WGAN-GP on the engine (--config.losses="('wgan_gp',)",
-  6.9 min): 8/5/6 modes, high-quality 0.22. WGAN 0/0/0: the removed loop's, not re-run (docs/results.md, "GANs on the 8-Gaussians ring").
+  6.9 min): 8/5/6 modes, high-quality 0.22. WGAN with clipping on the engine
+  (--config.losses="('wgan',)", idle machine, ~30 s per seed): 0/0/0 modes, high-quality 0.003, as in the removed loop.
 
 Command: cs231n-jax train --config experiments/configs/generative/gan_ring.py:pacgan
   --workdir workdirs/gen_ring_pacgan_cos10k --config.losses="('non_saturating',)"
