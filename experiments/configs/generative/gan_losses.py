@@ -10,7 +10,8 @@ Measured with the GAN loop the training engine replaced (same update; other rand
   (minimax and non-saturating only: --config.variants="({'loss': 'minimax'}, {'loss': 'non_saturating'})",
   workdir workdirs/gen_gan_losses, 10 min at load average ~20): IS 6.76 ± 0.12 / 6.59 ± 0.16, FD 2.7 ± 0.3 / 4.4 ± 0.6;
   D(G(z)) never below 0.36 in any logged window (docs/results.md). LSGAN on the engine (--config.variants=
-  "({'loss': 'lsgan'},)", workdirs/gen_gan_lsgan, 2.4 min): IS 5.85 ± 0.20, FD 12.4 ± 2.9 (docs/results.md, "GAN generator losses on digits").
+  "({'loss': 'lsgan'},)", workdirs/gen_gan_lsgan, 2.4 min): IS 5.85 ± 0.20, FD 12.4 ± 2.9 (docs/results.md, "GAN
+  generator losses on digits").
 """
 
 import ml_collections
