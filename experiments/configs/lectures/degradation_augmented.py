@@ -18,15 +18,13 @@ reach a lower training error" is NOT reproduced at 800 steps. Resnet-56 starts s
 against 0.68) and gains fastest later (ratio to resnet-20 5.5x at step 400, 4.1x at 800).
 """
 
-import importlib.util
 from pathlib import Path
+
+from cs231n_jax.config import load_config
 
 
 def get_config():
-  spec = importlib.util.spec_from_file_location("degradation", Path(__file__).with_name("degradation.py"))
-  degradation = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(degradation)
-  c = degradation.get_config()
+  c = load_config(Path(__file__).with_name("degradation.py"))  # the same experiment, with augmentation
   c.data.augment = "crop(padding=1) | flip"
   c.train.num_steps = 800
   c.train.eval_every = 200
