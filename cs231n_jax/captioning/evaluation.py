@@ -121,11 +121,6 @@ def attention_on_objects(captions: list[str], attention: np.ndarray, scenes: lis
           "attention_mask_mass": mean(mass), "attention_peak_distance": mean(dist), "attention_peak_on_other": mean(other)}
 
 
-def attention_hit_rate(captions: list[str], attention: np.ndarray, scenes: list[S.Scene], image_size: int) -> dict[str, float]:
-  """The attention check of :func:`attention_on_objects` at the steps that wrote the shape nouns."""
-  return attention_on_objects(captions, attention, scenes, image_size)
-
-
 def receptive_field(model, variables, image_size: int, cells: Sequence[int] | None = None, channels: int = 3) -> list[tuple[int, int]]:
   """(height, width) in pixels of the input that each spatial feature vector of ``cells`` depends on
   (its receptive field; default the one cell nearest the image's centre, which the zero-padded border

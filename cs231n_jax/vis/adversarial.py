@@ -147,19 +147,15 @@ def pgd_until_success(chunk_fn: Callable, images: np.ndarray, labels: np.ndarray
 
 
 def piecewise_step_size(step_size: float, boundaries_and_scales: tuple = ()) -> Callable:
-  """A step-size schedule ``i -> step_size * (product of the scales whose boundary is <= i)`` (as
-  ``optax.piecewise_constant_schedule``), for a step index or an array of them."""
+  """A step-size schedule ``i -> step_size * (product of the scales whose boundary is <= i)``, for a step
+  index or an array of them: ``optax.piecewise_constant_schedule`` (scales given twice for one boundary
+  multiply)."""
+  scales = {}
   for boundary, scale in boundaries_and_scales:
     if boundary < 1 or scale <= 0:
       raise ValueError(f"boundaries_and_scales: expected (step >= 1, scale > 0) pairs, got {(boundary, scale)}")
-
-  def size(i):
-    out = jnp.full(jnp.shape(i), step_size, jnp.float32)
-    for boundary, scale in boundaries_and_scales:
-      out = jnp.where(jnp.asarray(i) >= boundary, out * scale, out)
-    return out
-
-  return size
+    scales[int(boundary)] = scales.get(int(boundary), 1.0) * scale
+  return optax.piecewise_constant_schedule(step_size, scales)
 
 
 def _pgd(logits_fn, images, labels, epsilon, step_size, steps, norm, targeted, key, stop_on_success, trace, x0=None,
