@@ -12,7 +12,8 @@ affine map it computes at test time, ``x * gamma / sqrt(var + eps) + (beta - mea
 stored as ``scale`` / ``bias`` parameters (:func:`pretrained_params` folds the running statistics in). The
 detector therefore needs no batch statistics (the detection task stays stateless), and the features equal the
 pretrained network's own eval-mode activations (tested). ``freeze_backbone`` on a detector stops the gradient
-at the backbone's output, and the task zeroes the backbone's updates, so frozen weights stay bitwise the same;
+at the backbone's output, and the task freezes the backbone in the optimizer (the factory's ``frozen``
+parameters: zero updates), so frozen weights stay bitwise the same;
 without it the whole network is fine-tuned (the folded affine maps included).
 
 Strides (input -> feature map): MobileNetV2 blocks 1 / 3 / 6 / 13 end at strides 2 / 4 / 8 / 16 with 16 / 24 /
@@ -203,10 +204,3 @@ def with_pretrained(params: dict[str, Any], model: nn.Module) -> dict[str, Any]:
   if jax.tree.map(jnp.shape, loaded) != shapes:
     raise ConfigError(f"model.kwargs.backbone: the converted {name} weights do not fit the backbone's parameters")
   return {**params, "backbone": loaded}
-
-
-def freeze_updates(updates: dict[str, Any], frozen: bool) -> dict[str, Any]:
-  """Zero the backbone's optimizer updates when frozen (so weight decay or momentum cannot move it either)."""
-  if not frozen or "backbone" not in updates:
-    return updates
-  return {**updates, "backbone": jax.tree.map(jnp.zeros_like, updates["backbone"])}

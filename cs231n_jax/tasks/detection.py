@@ -230,7 +230,6 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     anchors = two_stage.image_anchors(image_size, t.stride, t.rpn_sizes, t.rpn_ratios)
   num_anchors = len(t.anchor_sizes)
   masks = with_masks(config)
-  frozen = bool(config.model.get("kwargs", {}).get("freeze_backbone", False))
 
   def losses(params, batch, key):
     if kind == "faster_rcnn":
@@ -259,7 +258,6 @@ def detection_task(model, tx, config, splits, image_size: int, num_classes: int)
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
     grads = psum_if(grads, axis_name)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-    updates = backbones.freeze_updates(updates, frozen)
     return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, {"loss": psum_if(loss, axis_name)}
 
   def eval_step(state, batch):
@@ -352,7 +350,11 @@ def build(config: ml_collections.ConfigDict):
   evals = {k: (lambda k=k: eval_batches(sources[k], t.eval_batch_size, name=k)) for k in ("val", "test")}
   data = Data(train=train, eval=evals, example=sources["train"].get_batch(np.arange(1)), batch_size=t.batch_size)
   model = build_model(config, len(names))
-  tx = optim.make_optimizer(config.optimizer, t.num_steps or t.num_epochs * train.steps_per_epoch)
+  opt = config.optimizer.to_dict()
+  if config.model.get("kwargs", {}).get("freeze_backbone", False):
+    # the factory's frozen parameters: their updates are zero (weight decay and momentum cannot move them)
+    opt["frozen"] = tuple(opt.get("frozen") or ()) + ("^backbone/",)
+  tx = optim.make_optimizer(opt, t.num_steps or t.num_epochs * train.steps_per_epoch)
   image_size = splits["train"]["image"].shape[1]
   return detection_task(model, tx, config, splits, image_size, len(names)), data, model, names
 
