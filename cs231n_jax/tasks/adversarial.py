@@ -270,7 +270,7 @@ def build(config: ml_collections.ConfigDict, examples: np.ndarray | None = None,
   examples = training_examples(config) if examples is None else np.asarray(examples, np.float32)
   generator, discriminator = build_networks(config, examples.shape[1:], PMAP_AXIS if t.step == "pmap" else None)
   sampler = ReplacementSampler(examples, t.batch_size, config.k, config.seed, jax.process_index(), jax.process_count())
-  num_steps = t.num_steps or t.num_epochs * sampler.steps_per_epoch  # generator updates; D makes k per step
+  num_steps = loop.total_steps(t, sampler.steps_per_epoch)  # generator updates; D makes k per step
   g_tx = make_optimizer(config.optimizer.generator, num_steps, "optimizer.generator")
   d_tx = make_optimizer(config.optimizer.discriminator, config.k * num_steps, "optimizer.discriminator")
   task = adversarial_task(generator, discriminator, g_tx, d_tx, loss=config.loss, k=config.k,

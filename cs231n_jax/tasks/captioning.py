@@ -322,7 +322,7 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   cdata = load_caption_data(config.data)
   train_iter = ShuffledCaptions(cdata.train, t.batch_size, config.seed)
   data = caption_engine_data(cdata, train_iter, t.eval_batch_size)
-  num_steps = t.num_steps or t.num_epochs * train_iter.steps_per_epoch
+  num_steps = loop.total_steps(t, train_iter.steps_per_epoch)
   model = build_model(config.model, cdata.vocab.size, cdata.max_length)
   tx = optim.make_optimizer(config.optimizer, num_steps)
 
@@ -415,7 +415,7 @@ def overfit(config: ml_collections.ConfigDict, split: CaptionSplit, vocab: Vocab
   small = split.first_captions(num_examples)
   train_iter = SampledCaptions(small, config.train.batch_size, config.seed)
   data = Data(train=train_iter, eval={}, example=caption_batch(small, np.arange(1)), batch_size=config.train.batch_size)
-  num_steps = config.train.num_steps or config.train.num_epochs * train_iter.steps_per_epoch
+  num_steps = loop.total_steps(config.train, train_iter.steps_per_epoch)
   model = build_model(config.model, vocab.size, max_length)
   task = captioning_task(model, optim.make_optimizer(config.optimizer, num_steps))
   loop.fit(task, data, config, workdir)
@@ -450,5 +450,5 @@ def report(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   (:func:`cs231n_jax.captioning.evaluation.attention_on_objects`), without training."""
   task, data, cdata, model = build(config)
   state, _, _ = loop.restore_best(task, data, config, workdir)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   return decode_and_report(model, state["task"]["variables"], cdata, config, num_steps, epath.Path(workdir))

@@ -674,7 +674,7 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   corpus = load_corpus(config.data)
   data = char_lm_data(corpus, config)
   model = build_model(config.model, corpus.vocab.size)
-  num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(t, data.train.steps_per_epoch)
   tx = optax.chain(gradient_clipping(t.clip, t.clip_threshold),
                    optim.make_optimizer(config.optimizer, num_steps * t.chunks_per_step))
 
@@ -694,7 +694,7 @@ def build_min_char_rnn(config: ml_collections.ConfigDict, with_report: bool = Fa
              "restart": np.zeros((1, t.chunks_per_step), bool)}
   data = Data(train=train, eval=stream_eval_data(corpus, t.eval_chunk, t.step), example=example,
               batch_size=t.chunks_per_step * t.seq_length)
-  num_steps = t.num_steps or t.num_epochs * train.steps_per_epoch
+  num_steps = loop.total_steps(t, train.steps_per_epoch)
 
   def finish(state, evals, workdir):
     return min_char_rnn_report(config, corpus, state["params"], evals, workdir, num_steps)

@@ -293,7 +293,7 @@ def build(config: ml_collections.ConfigDict, with_probe: bool = True):
   parallel.initialize()
   dataset = ssl_dataset(config)
   data = ssl_data(dataset, config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   model = build_model(config)
   tx = optim.make_optimizer(config.optimizer, num_steps)
 
@@ -408,7 +408,7 @@ def clip_build(config: ml_collections.ConfigDict):
   parallel.initialize()
   dataset = load_dataset(config.data)
   data = ssl_data(dataset, config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   tokens, vocab = caption_tokens(tuple(config.clip.templates), dataset.class_names if dataset.num_classes != 10
                                  else DIGIT_NAMES)
   m = config.model
@@ -469,7 +469,7 @@ def cpc_build(config: ml_collections.ConfigDict):
   if not 1 <= k < dataset.image_shape[0] - 1:
     raise ConfigError(f"cpc.future_steps: expected 1..{dataset.image_shape[0] - 2} for {dataset.image_shape[0]} rows, got {k}")
   data = ssl_data(dataset, config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   model = get_model("cpc_net", code=config.cpc.code, context=config.cpc.context, hidden=config.cpc.hidden, future_steps=k)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   pipe = views.parse_pipeline(config.views.view1)
@@ -575,7 +575,7 @@ def clip_scenes_build(config: ml_collections.ConfigDict):
                         process_count=jax.process_count(), name="train")
   example = {"image": train_images[:1].astype(np.float32), "tokens": train_tokens[:1], "mask": np.ones((1,), np.float32)}
   data = Data(train=train, eval={}, example=example, batch_size=t.batch_size)
-  num_steps = t.num_steps or t.num_epochs * train.steps_per_epoch
+  num_steps = loop.total_steps(t, train.steps_per_epoch)
   m = config.model
   model = get_model("clip_net", encoder=m.encoder, encoder_kwargs=dict(m.encoder_kwargs), projection_hidden=m.projection_hidden,
                     projection_dim=m.projection_dim, vocab_size=len(vocab) + 1, text_embed=config.clip.text_embed,

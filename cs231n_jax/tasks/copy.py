@@ -164,7 +164,7 @@ def build(config: ml_collections.ConfigDict, finish=None) -> tuple[Task, Data, C
   """``(task, data, model)`` for one cell (``config.model.cell``)."""
   check_config(config)
   data = copy_data(config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   model = build_model(config)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   return copy_task(model, tx, config.task.length, config.task.num_distractors, finish), data, model

@@ -61,7 +61,7 @@ def engine_parts(config: ml_collections.ConfigDict, train: ArraySource, evals: d
   it = BatchIterator(train, t.batch_size, seed=config.seed, name="train")
   data = Data(train=it, eval={n: (lambda n=n: eval_batches(evals[n], t.eval_batch_size, name=n)) for n in evals},
               example=train.get_batch(np.arange(1)), batch_size=t.batch_size)
-  num_steps = t.num_steps or t.num_epochs * it.steps_per_epoch
+  num_steps = loop.total_steps(t, it.steps_per_epoch)
   model = get_model(config.model.name, **model_kwargs(config.model))
   return data, num_steps, model, optim.make_optimizer(config.optimizer, num_steps)
 

@@ -136,7 +136,7 @@ def array_data(splits: Mapping[str, Mapping[str, np.ndarray]], config: ml_collec
 
 
 def num_steps(config: ml_collections.ConfigDict, data: Data) -> int:
-  return config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  return loop.total_steps(config.train, data.train.steps_per_epoch)
 
 
 def epochs_from_metrics(workdir, steps_per_epoch: int) -> dict[str, int]:

@@ -166,7 +166,7 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   device_voxels = bool(rotate) and config.data.representation == "surface_voxels"
   dataset = shapes3d.load({**config.data, "representation": "points"} if device_voxels else config.data)
   data = classification.classification_data(dataset, config)
-  num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(t, data.train.steps_per_epoch)
   model = classification.build_model(config.model, dataset.num_classes, t.compute_dtype)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   task = None

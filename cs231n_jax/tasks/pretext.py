@@ -145,7 +145,7 @@ def build(config: ml_collections.ConfigDict):
   if config.method == "rotation" and dataset.image_shape[0] != dataset.image_shape[1]:
     raise ConfigError(f"method: rotation by 90 degrees needs square images, got {dataset.image_shape}")
   data = contrastive.ssl_data(dataset, config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   num_classes = NUM_ROTATIONS if config.method == "rotation" else config.jigsaw.num_permutations
   m = config.model
   model = get_model("ssl_net", encoder=m.encoder, encoder_kwargs=dict(m.encoder_kwargs), projection_dim=0,

@@ -289,7 +289,7 @@ def build(config: ml_collections.ConfigDict):
     data = Data(train=train, eval={}, example={"image": train_x[:1], "mask": np.ones((1,), np.float32)},
                 batch_size=t.batch_size)
     model = get_model("colorization_net", channels=tuple(cc.channels))
-    tx = optim.make_optimizer(config.optimizer, t.num_steps or t.num_epochs * train.steps_per_epoch)
+    tx = optim.make_optimizer(config.optimizer, loop.total_steps(t, train.steps_per_epoch))
 
     def finish(state, evals, workdir):
       del evals, workdir
@@ -309,7 +309,7 @@ def build(config: ml_collections.ConfigDict):
 
   dataset = load_dataset(config.data)
   data = contrastive.ssl_data(dataset, config)
-  num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(t, data.train.steps_per_epoch)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   if config.method == "mae":
     model = mae_model(config, dataset.image_shape)

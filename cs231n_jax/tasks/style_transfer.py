@@ -322,7 +322,7 @@ def build(config: ml_collections.ConfigDict, with_finish: bool = True):
   data, heldout = style_data(config)
   perceptual = Perceptual(config)
   model = build_model(config)
-  num_steps = config.train.num_steps or config.train.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(config.train, data.train.steps_per_epoch)
   tx = optim.make_optimizer(config.optimizer, num_steps)
 
   def finish(state, evals, workdir):

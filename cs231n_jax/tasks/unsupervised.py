@@ -121,7 +121,7 @@ def run_linear_ae(config: ml_collections.ConfigDict, workdir: str) -> dict[str, 
   model = rbm.TiedLinearAutoencoder(h, config.model.init_std)
   t = config.train
   data = _data(config, arrays)
-  tx = optim.make_optimizer(config.optimizer, t.num_steps or t.num_epochs * data.train.steps_per_epoch)
+  tx = optim.make_optimizer(config.optimizer, loop.total_steps(t, data.train.steps_per_epoch))
   kept: dict[str, Any] = {}
   results = _quiet_fit(linear_ae_task(model, tx, _keep_params(kept)), data, config, workdir)
   if results.get("status") == "preempted":

@@ -161,7 +161,7 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   t = config.train
   dataset = load_video_data(config)
   data = video_data(dataset, config)
-  num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(t, data.train.steps_per_epoch)
   model = classification.prepare_model(classification.build_model(config.model, dataset.num_classes, t.compute_dtype), t.step)
   tx = optim.make_optimizer(config.optimizer, num_steps)
 

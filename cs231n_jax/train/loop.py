@@ -223,13 +223,19 @@ def _init_failed(config: ml_collections.ConfigDict, e: Exception) -> ConfigError
   return ConfigError(f"model: initialisation failed ({type(e).__name__}: {first}){hint}")
 
 
+def total_steps(t: ml_collections.ConfigDict, steps_per_epoch: int) -> int:
+  """The run's length in steps: ``train.num_steps`` when set, else ``train.num_epochs`` whole epochs.
+  Tasks size their learning-rate schedules with it, so it must be the same number ``fit`` runs."""
+  return t.num_steps or t.num_epochs * steps_per_epoch
+
+
 def _fit(task: Task, data: Data, config: ml_collections.ConfigDict, workdir: epath.Path, metric: str,
          preempted) -> dict[str, Any]:
   t = config.train
   is_main = jax.process_index() == 0
   train_iter = data.train
   steps_per_epoch = train_iter.steps_per_epoch
-  num_steps = t.num_steps or t.num_epochs * steps_per_epoch
+  num_steps = total_steps(t, steps_per_epoch)
   eval_every = t.eval_every or steps_per_epoch
   checkpoint_every = t.checkpoint_every or eval_every
   has_val = "val" in data.eval and task.eval_step is not None
