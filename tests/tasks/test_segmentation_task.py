@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,15 +15,27 @@ from cs231n_jax.errors import ConfigError, DataError
 from cs231n_jax.models.registry import get_model, list_models
 from cs231n_jax.tasks import segmentation as T
 
+UNPOOL_KW = {"widths": (4, 8, 8), "upsample": "unpool"}
 
-def test_segment_family_models_map_images_to_pixel_scores():
+
+@pytest.fixture(scope="module")
+def unpool_net():
+  """The unpooling encoder-decoder at toy widths and its parameters (initialised once for the module)."""
+  model = get_model("encoder_decoder", num_classes=5, **UNPOOL_KW)
+  return model, model.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 16, 3)))["params"]
+
+
+def test_segment_family_models_map_images_to_pixel_scores(unpool_net):
   assert {"fcn_flat", "encoder_decoder", "unet", "sliding_window"} <= set(list_models("segment"))
   x = jnp.zeros((2, 16, 16, 3))
   for name, kw in [("fcn_flat", {"depth": 2, "width": 4}), ("encoder_decoder", {"widths": (4, 8, 8), "upsample": "transpose"}),
-                   ("encoder_decoder", {"widths": (4, 8, 8), "upsample": "unpool"}), ("unet", {"widths": (4, 8, 8)}),
+                   ("encoder_decoder", UNPOOL_KW), ("unet", {"widths": (4, 8, 8)}),
                    ("sliding_window", {"patch": 5, "width": 4, "depth": 2})]:
-    model = get_model(name, num_classes=5, **kw)
-    params = model.init(jax.random.PRNGKey(0), x)["params"]
+    if kw is UNPOOL_KW:
+      model, params = unpool_net
+    else:
+      model = get_model(name, num_classes=5, **kw)
+      params = model.init(jax.random.PRNGKey(0), x)["params"]
     assert model.apply({"params": params}, x).shape == (2, 16, 16, 5), name
 
 
@@ -74,3 +87,29 @@ def test_bad_config_is_named():
   c.data.name = "pascal"
   with pytest.raises(ConfigError, match="data.name"):
     T.build(c)
+
+
+def test_unpool_decoder_convolves_the_sparse_map_at_the_encoders_switches(unpool_net):
+  """SegNet's decoder: the 3x3 conv after max unpooling sees each value at its encoder pooling's argmax
+  (switches recomputed here in NumPy from the encoder's features) and zeros at the other 3 of each 2x2 block."""
+  model, params = unpool_net
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3))
+  seen = {}
+
+  def record(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    if context.method_name == "__call__" and context.module.name in ("down0_1", "squeeze0", "dec0_0"):
+      seen[context.module.name] = (np.asarray(args[0]), np.asarray(out))
+    return out
+
+  with nn.intercept_methods(record):
+    model.apply({"params": params}, x)
+  encoder = np.maximum(seen["down0_1"][1], 0.0)  # the features that were max pooled (after ReLU), (2, 16, 16, 4)
+  squeezed = seen["squeeze0"][1]  # (2, 8, 8, 4): the values to unpool
+  unpooled = seen["dec0_0"][0]  # the decoder conv's input, (2, 16, 16, 4)
+  blocks = encoder.reshape(2, 8, 2, 8, 2, 4).transpose(0, 1, 3, 5, 2, 4).reshape(2, 8, 8, 4, 4)
+  expected = np.zeros((2, 8, 8, 4, 4), np.float32)
+  np.put_along_axis(expected, blocks.argmax(-1)[..., None], squeezed[..., None], -1)
+  expected = expected.reshape(2, 8, 8, 4, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 16, 16, 4)
+  np.testing.assert_allclose(unpooled, expected, rtol=1e-6, atol=1e-7)
+  assert 0 < (unpooled != 0).sum() <= unpooled.size // 4
