@@ -25,6 +25,7 @@ and a validity mask, so shapes never depend on the data: one compilation serves 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -214,6 +215,44 @@ def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float, max_output: i
 # RoI pooling (Fast R-CNN) and RoIAlign (Mask R-CNN)
 
 
+_MAX_CELL = 2 ** 20  # quantised box corners are clamped to +-2**20 cells (int32 bin arithmetic cannot overflow)
+
+
+def _floor_log2(n: int) -> jax.Array:
+  """``floor(log2(e))`` for ``e = 0 .. n`` as an int32 lookup table (0 for ``e = 0``)."""
+  return jnp.asarray([max(e, 1).bit_length() - 1 for e in range(n + 1)], jnp.int32)
+
+
+@jax.jit
+def range_max_table(features: jax.Array) -> jax.Array:
+  """The 2-D sparse table of ``features`` (H, W, C) for range-maximum queries: (LY, LX, H, W, C) with
+  ``LY = floor(log2 H) + 1``, ``LX = floor(log2 W) + 1`` and ``table[a, b, y, x] = max features[y : y + 2**a,
+  x : x + 2**b]`` (a window running past the map's end is padded with -inf; :func:`roi_pool` never reads one).
+
+  The maximum over any rectangle ``[y0, y1) x [x0, x1)`` is then the maximum of four entries at
+  ``a = floor(log2(y1 - y0))``, ``b = floor(log2(x1 - x0))``: the windows of side ``2**a`` x ``2**b`` at the
+  rectangle's four corners, which together cover it exactly (overlaps do not change a maximum). Built once
+  per map by ``LY + LX - 2`` element-wise maxima of shifted copies; differentiable (each entry's gradient
+  runs down its chain of maxima to the window's argmax).
+  """
+  h, w, _ = features.shape
+  neg = jnp.asarray(-jnp.inf, features.dtype)
+
+  def doubled(t, axis, s):  # t[i] -> max(t[i], t[i + s]), -inf past the end
+    pad = [(0, 0)] * t.ndim
+    pad[axis] = (0, s)
+    shifted = lax.slice_in_dim(jnp.pad(t, pad, constant_values=neg), s, s + t.shape[axis], axis=axis)
+    return jnp.maximum(t, shifted)
+
+  rows = [features]
+  for a in range(1, h.bit_length()):
+    rows.append(doubled(rows[-1], 0, 2 ** (a - 1)))
+  cols = [jnp.stack(rows)]  # (LY, H, W, C); then every row level doubled along the columns at once
+  for b in range(1, w.bit_length()):
+    cols.append(doubled(cols[-1], 2, 2 ** (b - 1)))
+  return jnp.stack(cols, axis=1)
+
+
 def roi_pool(features: jax.Array, boxes: jax.Array, output_size: tuple[int, int] = (7, 7),
              spatial_scale: float = 1.0) -> jax.Array:
   """Fast R-CNN's RoI max pooling of ``features`` (H, W, C) over ``boxes`` (R, 4) in image
@@ -223,28 +262,48 @@ def roi_pool(features: jax.Array, boxes: jax.Array, output_size: tuple[int, int]
   corner cells inclusive, at least one cell), split into a ``PH`` x ``PW`` grid of cells with
   ``floor`` / ``ceil`` edges, and each cell max-pooled; an empty cell gives 0 (the Caffe / torchvision
   rule). The gradient of each output reaches only its cell's argmax.
+
+  Each cell reads only its own cells, with static shapes and no bound on a cell's extent (a box may be
+  larger than the map): the map's range-maximum table (:func:`range_max_table`, built once per map) gives
+  a cell's maximum as the maximum of four entries, so the work is ``LY * LX * H * W * C`` per map plus
+  ``PH * PW * 4 * C`` per box, not ``H * W * C`` per box. Compiled as one function (also when called
+  eagerly, where op-by-op dispatch of its few dozen small operations would cost seconds).
   """
-  h, w, _ = features.shape
+  return _roi_pool(features, boxes, tuple(int(v) for v in output_size), float(spatial_scale))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _roi_pool(features: jax.Array, boxes: jax.Array, output_size: tuple[int, int], spatial_scale: float) -> jax.Array:
+  h, w, c = features.shape
   ph, pw = output_size
+  ly, lx = h.bit_length(), w.bit_length()
+  table = range_max_table(features).reshape(ly * lx * h * w, c)
+  log_h, log_w = _floor_log2(h), _floor_log2(w)
 
   def one(box):
-    x0, y0 = jnp.round(box[0] * spatial_scale), jnp.round(box[1] * spatial_scale)
-    x1, y1 = jnp.round(box[2] * spatial_scale), jnp.round(box[3] * spatial_scale)
-    rw, rh = jnp.maximum(x1 - x0 + 1, 1.0), jnp.maximum(y1 - y0 + 1, 1.0)
+    # quantised corners as integers
+    x0, y0, x1, y1 = jnp.clip(jnp.round(box * spatial_scale), -_MAX_CELL, _MAX_CELL).astype(jnp.int32)
+    rw, rh = jnp.maximum(x1 - x0 + 1, 1), jnp.maximum(y1 - y0 + 1, 1)
 
-    def cells(start, length, bins, size):
-      i = jnp.arange(bins, dtype=jnp.float32)
-      lo = jnp.clip(jnp.floor(i * length / bins) + start, 0, size)
-      hi = jnp.clip(jnp.ceil((i + 1) * length / bins) + start, 0, size)
-      pos = jnp.arange(size, dtype=jnp.float32)
-      return (pos[None, :] >= lo[:, None]) & (pos[None, :] < hi[:, None])  # (bins, size)
+    def edges(start, length, bins, size, log):
+      # exact integer floor / ceil of i * length / bins (a float division can land a hair above an integer:
+      # XLA:CPU multiplies by the rounded reciprocal, so ceil(3 * 7 / 7) came out 4)
+      i = jnp.arange(bins, dtype=jnp.int32)
+      lo = jnp.clip(i * length // bins + start, 0, size)
+      hi = jnp.clip(-(-(i + 1) * length // bins) + start, 0, size)
+      extent = hi - lo  # >= 0 after clipping
+      level = log[extent]
+      # the two windows of side 2**level that cover [lo, hi): at lo and ending at hi (clamped for empty cells)
+      starts = jnp.clip(jnp.stack([lo, hi - jnp.left_shift(1, level)], -1), 0, size - 1)
+      return starts, level, extent > 0
 
-    rows, cols = cells(y0, rh, ph, h), cells(x0, rw, pw, w)
-    # a cell's max is separable: the max over its columns, then over its rows
-    by_col = jnp.max(jnp.where(cols[None, :, :, None], features[:, None], -jnp.inf), axis=2)  # (h, pw, c)
-    out = jnp.max(jnp.where(rows[:, :, None, None], by_col[None], -jnp.inf), axis=1)  # (ph, pw, c)
-    empty = ~(jnp.any(rows, 1)[:, None] & jnp.any(cols, 1)[None, :])
-    return jnp.where(empty[..., None], 0.0, out)
+    ys, ly_, row_ok = edges(y0, rh, ph, h, log_h)  # (ph, 2), (ph,), (ph,)
+    xs, lx_, col_ok = edges(x0, rw, pw, w, log_w)
+    base = (ly_[:, None] * lx + lx_[None, :]) * (h * w)  # (ph, pw)
+    idx = base[:, :, None, None] + ys[:, None, :, None] * w + xs[None, :, None, :]  # (ph, pw, 2, 2)
+    out = jnp.max(table[idx.reshape(ph, pw, 4)], axis=2)  # (ph, pw, c)
+    empty = ~(row_ok[:, None] & col_ok[None, :])
+    return jnp.where(empty[..., None], jnp.zeros((), features.dtype), out)
 
   return jax.vmap(one)(boxes)
 

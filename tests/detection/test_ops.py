@@ -239,11 +239,50 @@ def test_roi_pool_the_slide_shapes_reference_and_argmax_gradients():
   assert (g != 0).sum() <= 2 * 2 * 2 * 2
 
 
+def test_roi_pool_equals_the_numpy_reference_for_whole_outside_tiny_and_huge_boxes_under_jit_and_vmap():
+  # non-power-of-two map sides, bins that are not a divisor of them; the boxes exercise every extent a cell
+  # can have: the whole map (also with each cell exactly one / two feature cells, where a float division
+  # lands a hair above an integer), partly and wholly outside, tiny, reversed, and far larger than the map
+  rng = np.random.default_rng(6)
+  feats = rng.normal(size=(2, 9, 11, 3)).astype(np.float32)
+  boxes = np.stack([np.concatenate([random_boxes(rng, 4, 44.0), np.array([
+      [0, 0, 44, 36], [4, 4, 36, 28], [0, 0, 20, 12], [-14, -9, 22, 18], [30, 20, 80, 70], [60, 50, 70, 60],
+      [13, 9, 13, 9], [13, 9, 14.5, 10], [20, 20, 8, 5], [-1e3, -1e3, 1e3, 1e3], [-8, 3, 58, 30],
+  ], np.float32)]) for _ in range(2)])
+  out = np.asarray(jax.jit(jax.vmap(lambda f, b: ops.roi_pool(f, b, (3, 4), 0.25)))(feats, boxes))
+  for i in range(2):
+    for r in range(boxes.shape[1]):
+      np.testing.assert_allclose(out[i, r], np_roi_pool(feats[i], boxes[i, r], 3, 4, 0.25), atol=1e-5)
+
+
+def test_roi_pool_reads_each_cell_from_the_range_max_table_up_to_the_whole_map():
+  # the table: table[a, b, y, x] = max of the 2**a x 2**b window at (y, x), for every window inside the map
+  feat = np.random.default_rng(7).normal(size=(9, 11, 2)).astype(np.float32)
+  whole = np.array([[0, 0, 10, 8], [-30, -20, 40, 30]], np.float32)  # the whole map; a box larger than it
+  table, out, g = jax.jit(lambda f: (ops.range_max_table(f), ops.roi_pool(f, whole, (1, 1)),
+                                     jax.grad(lambda f: jnp.sum(ops.roi_pool(f, whole[:1], (1, 1))))(f)))(feat)
+  table = np.asarray(table)
+  assert table.shape == (4, 4, 9, 11, 2)  # 2**3 <= 9 < 2**4 rows, 2**3 <= 11 < 2**4 columns
+  for a in range(4):
+    for b in range(4):
+      for y in range(9 - 2 ** a + 1):
+        for x in range(11 - 2 ** b + 1):
+          np.testing.assert_array_equal(table[a, b, y, x], feat[y:y + 2 ** a, x:x + 2 ** b].max((0, 1)))
+  # the largest cell: one bin over the whole map (and over a box larger than the map) is the map's maximum,
+  # read from the table's top level, and its gradient is one-hot at the argmax (overlapping windows tie)
+  np.testing.assert_array_equal(np.asarray(out)[:, 0, 0], np.broadcast_to(feat.max((0, 1)), (2, 2)))
+  expected = np.zeros_like(feat)
+  for ch in range(2):
+    yy, xx = np.unravel_index(np.argmax(feat[..., ch]), (9, 11))
+    expected[yy, xx, ch] = 1.0
+  np.testing.assert_array_equal(np.asarray(g), expected)
+
+
 def test_roi_align_gradient_is_the_bilinear_weights():
   feats = np.random.default_rng(5).normal(size=(5, 5, 1))
   box = np.array([[1.0, 1.0, 3.0, 4.0]])
   with jax.enable_x64(True):
-    g = jax.grad(lambda f: ops.roi_align(f, box, (1, 1), 1.0, 1).sum())(jnp.asarray(feats))
+    g = jax.jit(jax.grad(lambda f: ops.roi_align(f, box, (1, 1), 1.0, 1).sum()))(jnp.asarray(feats))
     # one sample at the box centre (2.0, 2.5) - 0.5 = (1.5, 2.0): half to (2, 1) and half to (2, 2)
     expected = np.zeros((5, 5, 1))
     expected[2, 1, 0] = expected[2, 2, 0] = 0.5
@@ -263,6 +302,6 @@ def test_hungarian_matching_equals_scipy_under_jit_and_vmap():
       np.testing.assert_array_equal(got, ref)  # unique optimum for continuous costs
   with jax.enable_x64(True):
     big = rng.normal(size=(12, 12))
-    got = np.asarray(linear_sum_assignment(jnp.asarray(big)))
+    got = np.asarray(jax.jit(linear_sum_assignment)(jnp.asarray(big)))
     r, ref = scipy.optimize.linear_sum_assignment(big)
     np.testing.assert_array_equal(got, ref)
