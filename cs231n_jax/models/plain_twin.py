@@ -12,6 +12,12 @@ dropped: ``relu(bn2(conv2(relu(bn1(conv1(x))))))``. The blocks are :class:`~cs23
 with ``shortcut="zero_pad"`` or ``"none"``. Option A shortcuts have no parameters, so the
 two twins have exactly the same parameters and the same initialisation for the same key; they
 differ only in the identity paths (the paper's "plain" baselines).
+
+``zero_init_residual=True`` starts the scale of each block's last batch norm at 0 (Goyal et al. 2017,
+section 5.1; torchvision's ``zero_init_residual``): every residual block is then the identity at
+initialisation (``relu(0 + shortcut(x))``, and ``x >= 0`` after the stem's ReLU), so a deep residual net
+starts as its stem and classifier, whatever its depth. It changes no parameter's shape. It is refused
+for the plain twin, where it would zero every block's output (no path would carry the signal).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class CifarTwin(nn.Module):
   dtype: L.Dtype = jnp.float32
   param_dtype: L.Dtype = jnp.float32
   bn_axis_name: str | None = None
+  zero_init_residual: bool = False
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
@@ -45,6 +52,9 @@ class CifarTwin(nn.Module):
       raise ValueError(f"model.depth: expected 6n + 2 with n >= 1 (8, 14, 20, ..., 56), got {self.depth!r}")
     if len(self.widths) != 3:
       raise ValueError(f"model.widths: expected three stage widths, got {tuple(self.widths)}")
+    if self.zero_init_residual and not self.residual:
+      raise ValueError("model.zero_init_residual: expected False for the plain twin (residual=False): a zero last "
+                       "batch-norm scale would zero every block's output")
     L.check_images(x, type(self).__name__)
     n = (self.depth - 2) // 6
     x = L.conv(self, self.widths[0], 3, "conv1", padding=1, use_bias=False)(x.astype(self.dtype))
@@ -52,7 +62,7 @@ class CifarTwin(nn.Module):
     for i, planes in enumerate(self.widths, start=1):
       for j in range(n):
         x, _ = ResidualBlock(planes, 2 if (i > 1 and j == 0) else 1, shortcut="zero_pad" if self.residual else "none",
-                             train=train, dtype=self.dtype, param_dtype=self.param_dtype,
+                             zero_init_residual=self.zero_init_residual, train=train, dtype=self.dtype, param_dtype=self.param_dtype,
                              bn_axis_name=self.bn_axis_name, name=f"layer{i}_{j}")(x)
     x = L.global_avg_pool(x)
     return L.logits_f32(L.dense(self, self.num_classes, "fc")(x))

@@ -176,7 +176,11 @@ def run_degradation(config: ml_collections.ConfigDict, workdir: str) -> dict[str
   the training loss and accuracy on the whole training split and the test error of the state the
   engine keeps (the best validation accuracy).
   A run whose ``results.json`` exists is read, not trained again (the study can be resumed).
-  A figure of the training-loss curves (mean over seeds, the seeds' range shaded)."""
+  A figure of the training-loss curves (mean over seeds, the seeds' range shaded).
+
+  ``model.zero_init_residual`` (Goyal et al. 2017: each residual block's last batch-norm scale starts
+  at 0) applies to the residual nets only; the plain twins have no residual branch it could apply to
+  (it would zero their every block), so they are trained with it off and otherwise the same protocol."""
   import json
 
   import matplotlib.pyplot as plt
@@ -197,6 +201,7 @@ def run_degradation(config: ml_collections.ConfigDict, workdir: str) -> dict[str
   base = ml_collections.ConfigDict(config.to_dict())
   del base["degradation"]
   base.runner = "cs231n_jax.tasks.classification:run"
+  zero_init = bool(base.model.get("zero_init_residual", False))
   runs: dict[str, dict[str, Any]] = {}
   for depth in cfg.depths:
     for residual in (False, True):
@@ -208,7 +213,10 @@ def run_degradation(config: ml_collections.ConfigDict, workdir: str) -> dict[str
         if done.exists():
           r = json.loads(done.read_text())
         else:
-          r = fit_quietly(variant(base, **{"seed": int(seed), "model.depth": int(depth), "model.residual": residual}), sub)
+          overrides = {"seed": int(seed), "model.depth": int(depth), "model.residual": residual}
+          if zero_init:
+            overrides["model.zero_init_residual"] = residual
+          r = fit_quietly(variant(base, **overrides), sub)
           if r["status"] == "preempted":
             return {"status": "preempted", "finished": sorted(runs)}
         steps, losses = _train_losses(sub)
@@ -217,7 +225,9 @@ def run_degradation(config: ml_collections.ConfigDict, workdir: str) -> dict[str
                          "test_error": 1.0 - r["test_accuracy"]})
       runs[name] = {
           "depth": depth, "residual": residual, "per_seed": per_seed,
+          "zero_init_residual": zero_init and residual,
           "mean_final_logged_train_loss": float(np.mean([s["final_logged_train_loss"] for s in per_seed])),
+          "std_final_logged_train_loss": float(np.std([s["final_logged_train_loss"] for s in per_seed])),
           "mean_train_loss": float(np.mean([s["train_loss"] for s in per_seed])),
           "mean_test_error": float(np.mean([s["test_error"] for s in per_seed])),
           "std_test_error": float(np.std([s["test_error"] for s in per_seed])),
