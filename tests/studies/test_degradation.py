@@ -93,7 +93,7 @@ def test_degradation_runner_at_a_toy_size(tmp_path):
     resolve_runner(config)(config, str(tmp_path / "bad"))
 
 
-def test_augmented_variants_are_the_same_experiment_on_augmented_images():
+def test_augmented_variant_is_the_same_experiment_on_augmented_images():
   base, augmented, zero = load_config(CONFIG), load_config(f"{AUGMENTED}:standard"), load_config(f"{AUGMENTED}:zero_init")
   assert load_config(AUGMENTED).to_dict() == augmented.to_dict()  # the file's default
   assert augmented.data.augment == "crop(padding=1) | flip" and base.data.augment == ""
