@@ -174,7 +174,7 @@ def build(config: ml_collections.ConfigDict):
   data = Data(train=train, eval=evals, example=example, batch_size=t.batch_size)
   num_classes = len(names) + 1
   model = build_model(config, num_classes)
-  num_steps = t.num_steps or t.num_epochs * train.steps_per_epoch
+  num_steps = loop.total_steps(t, train.steps_per_epoch)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   task = segmentation_task(model, tx, num_classes, splits["train"]["image"].shape[1:])
   return task, data, model, names
