@@ -7,8 +7,10 @@ Training sequences are synthetic and endless, drawn on the device from the step'
 o^{t-1}; ``model.recurrence``: :mod:`cs231n_jax.text.seq2seq`). Evaluation decodes greedily (the
 decoder reads its own argmax o^{t-1}) on fixed held-out sequences (``val`` from ``seed +
 1_000_003``, ``test`` from ``seed + 2_000_003``): ``token_accuracy`` (the metric that picks the
-best state), ``sequence_accuracy`` (every symbol right) and the training-mode (teacher-forced or
-free-running) ``loss``.
+best state), ``sequence_accuracy`` (every symbol right), and in the training mode (teacher-forced
+or free-running) the ``loss`` and ``forced_token_accuracy`` (with teacher forcing every step reads
+the true y^{t-1}, so its gap to ``token_accuracy`` is what greedy decoding loses to its own earlier
+mistakes).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.task = ml_collections.ConfigDict({"kind": "reverse", "length": 10, "num_symbols": 10, "eval_examples": 1024})
   c.model = ml_collections.ConfigDict({"attention": True, "hidden_size": 128, "embed_dim": 32, "attention_dim": 64,
-                                      "recurrence": "hidden", "train_feed": "target"})
+                                      "recurrence": "hidden", "train_feed": "target",
+                                      "bidirectional": False})
   c.optimizer = optim.default_config("adam", 3e-3)
   c.optimizer.eps = 1e-8
   c.optimizer.grad_clip_norm = 1.0
@@ -61,6 +64,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     v = config[block][name]
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
       raise ConfigError(f"{block}.{name}: expected a positive integer, got {v!r}")
+  if not isinstance(config.model.get("bidirectional", False), bool):
+    raise ConfigError(f"model.bidirectional: expected True or False, got {config.model.bidirectional!r}")
   if config.model.recurrence not in RECURRENCES:
     raise ConfigError(f"model.recurrence: expected one of {RECURRENCES}, got {config.model.recurrence!r}")
   if config.model.train_feed not in TRAIN_FEEDS:
@@ -71,7 +76,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def build_model(config: ml_collections.ConfigDict):
   m = config.model
   return get_model("seq2seq", num_symbols=config.task.num_symbols, hidden_size=m.hidden_size, embed_dim=m.embed_dim,
-                   attention=m.attention, attention_dim=m.attention_dim, recurrence=m.recurrence, train_feed=m.train_feed)
+                   attention=m.attention, attention_dim=m.attention_dim, recurrence=m.recurrence, train_feed=m.train_feed,
+                   bidirectional=bool(m.get("bidirectional", False)))
 
 
 def train_step(model, tx, task_config, state, batch, key, axis_name: str | None = None):
@@ -98,8 +104,10 @@ def eval_step(model, state, batch):
   greedy, _ = model.apply({"params": state["params"]}, src, tgt, greedy=True)
   forced, _ = model.apply({"params": state["params"]}, src, tgt)
   right = (jnp.argmax(greedy, -1) == tgt).astype(jnp.float32)
+  forced_right = (jnp.argmax(forced, -1) == tgt).astype(jnp.float32)
   losses = optax.softmax_cross_entropy_with_integer_labels(forced, tgt).mean(-1)
   return {"token_accuracy_sum": jnp.sum(right.mean(-1) * mask), "sequence_accuracy_sum": jnp.sum(right.min(-1) * mask),
+          "forced_token_accuracy_sum": jnp.sum(forced_right.mean(-1) * mask),
           "loss_sum": jnp.sum(losses * mask), "count": jnp.sum(mask)}
 
 

@@ -12,6 +12,10 @@ test time it reads its own greedy output o^{t-1} (:meth:`Seq2Seq.__call__` with 
 - Additive attention (``attention=True``): at each decoder step, e_j = vᵀ tanh(W_s s_{t-1} + W_h h_j),
   α = softmax(e), c_t = Σ_j α_j h_j; the input is [embed(y_{t-1}), c_t] and the read-out sees
   [s_t, c_t].
+- ``bidirectional=True`` (Bahdanau et al. 2015's encoder): a forward and a backward LSTM, annotations
+  h_j = [→h_j, ←h_j] (2H wide); the decoder starts from the forward final (c, h) and the fixed
+  context is [→h_T, ←h_1]. For reversal, ←h_j has read the T - j symbols after j, so an annotation
+  knows its distance from the end: the position the decoder's step T - j must find.
 
 The notes' two decoder recurrences (ch. 10, L1035-1058), ``recurrence``:
 
@@ -113,6 +117,7 @@ class Seq2Seq(nn.Module):
   attention_dim: int = 64
   recurrence: str = "hidden"
   train_feed: str = "target"
+  bidirectional: bool = False
 
   @nn.compact
   def __call__(self, src: Array, target: Array, greedy: bool = False) -> tuple[Array, Array]:
@@ -124,9 +129,13 @@ class Seq2Seq(nn.Module):
     if self.train_feed not in TRAIN_FEEDS:
       raise ConfigError(f"model.train_feed: expected one of {TRAIN_FEEDS}, got {self.train_feed!r}")
     emb = nn.Embed(self.num_symbols, self.embed_dim, name="src_embed")(src)
-    (carry,), enc = RecurrentStack("lstm", self.hidden_size, name="encoder")(emb)
+    (carry,), enc = RecurrentStack("lstm", self.hidden_size, bidirectional=self.bidirectional, name="encoder")(emb)
+    if self.bidirectional:  # annotations [→h_j, ←h_j] (N, T, 2H); the decoder starts from the forward final state
+      (forward, backward), carry = carry, carry[0]
+      fixed = jnp.concatenate([forward[1], backward[1]], -1)  # [→h_T, ←h_1]
+    else:
+      fixed = carry[1]  # h_T of the encoder
     keys_proj = nn.Dense(self.attention_dim, use_bias=False, name="W_h")(enc) if self.attention else enc[..., :0]
-    fixed = carry[1]  # h_T of the encoder
     bos = jax.nn.one_hot(jnp.full((src.shape[0],), self.num_symbols), self.num_symbols + 1, dtype=jnp.float32)
     inputs = jnp.concatenate([jnp.full_like(target[:, :1], self.num_symbols), target[:, :-1]], axis=1)  # y^{t-1}
     feed = "greedy" if greedy else ("target" if self.train_feed == "target" else "soft")

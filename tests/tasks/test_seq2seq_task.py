@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import pytest
@@ -40,7 +41,7 @@ def jitted_apply(model):
 def test_teacher_forcing_reads_y_before_t_and_greedy_reads_no_target(attention):
   src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
   model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=attention, attention_dim=8)
-  v = model.init(jax.random.key(2), src, tgt)
+  v = jax.jit(model.init)(jax.random.key(2), src, tgt)
   apply = jitted_apply(model)
   logits, w = apply(v, src, tgt)
   changed = tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
@@ -71,7 +72,7 @@ def _config():
 def test_first_step_loss_and_runner(tmp_path):
   config = _config()
   task, data, model = S.build(config)
-  state = task.init(jax.random.key(0), data.example)
+  state = jax.jit(task.init)(jax.random.key(0), data.example)
   key = jax.random.key(5)
   _, metrics = jax.jit(task.train_step)(state, next(data.train), key)
   src, tgt = make_batch(key, 16, 5, 10, "reverse")
@@ -89,7 +90,7 @@ def test_first_step_loss_and_runner(tmp_path):
 def _pair(**kw):
   src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
   model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention_dim=8, **kw)
-  v = model.init(jax.random.key(2), src, tgt)
+  v = jax.jit(model.init)(jax.random.key(2), src, tgt)
   return jitted_apply(model), v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
 
 
@@ -130,3 +131,37 @@ def test_free_running_training_reads_its_own_softmax_output(recurrence):
   assert set(np.flatnonzero(g > 0).tolist()) == used
   with pytest.raises(ConfigError, match="model.train_feed"):
     Seq2Seq(num_symbols=7, train_feed="y").init(jax.random.key(0), src, tgt)
+
+
+def _numpy_lstm(p, x):
+  """Lecture 10's LSTM (gate blocks i, f, o, g) over x (N, T, D) from zero state: h (N, T, H)."""
+  sig = lambda a: 1 / (1 + np.exp(-a))
+  Wx, Wh, b = (np.asarray(p[k], np.float64) for k in ("Wx", "Wh", "b"))
+  c = h = np.zeros((x.shape[0], Wh.shape[0]))
+  out = []
+  for t in range(x.shape[1]):
+    i, f, o, g = np.split(x[:, t] @ Wx + h @ Wh + b, 4, axis=-1)
+    c = sig(f) * c + sig(i) * np.tanh(g)
+    h = sig(o) * np.tanh(c)
+    out.append(h)
+  return np.stack(out, 1)
+
+
+def test_bidirectional_annotations_are_forward_and_backward_lstms_at_each_position():
+  """``bidirectional=True``: annotation j = [→h_j, ←h_j], each a NumPy LSTM with that direction's weights (the
+  backward one run on the reversed source, flipped back), and the attention keys read all 2H features."""
+  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
+  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=True, attention_dim=8, bidirectional=True)
+  (logits, _), v = jax.jit(lambda k: model.init_with_output(k, src, tgt, capture_intermediates=lambda m, _: m.name == "encoder"))(
+      jax.random.key(2))
+  (_, enc), = v["intermediates"]["encoder"]["__call__"]
+  p = v["params"]
+  emb = np.asarray(p["src_embed"]["embedding"], np.float64)[np.asarray(src)]
+  assert enc.shape == (3, 6, 32) and p["W_h"]["kernel"].shape == (32, 8) and logits.shape == (3, 6, 7)
+  np.testing.assert_allclose(np.asarray(enc[..., :16]), _numpy_lstm(p["encoder"]["layer_0_forward"], emb), atol=1e-5)
+  np.testing.assert_allclose(np.asarray(enc[..., 16:]), _numpy_lstm(p["encoder"]["layer_0_backward"], emb[:, ::-1])[:, ::-1],
+                             atol=1e-5)
+  c = _config()
+  c.model = ml_collections.ConfigDict({**c.model.to_dict(), "bidirectional": 1})
+  with pytest.raises(ConfigError, match="model.bidirectional"):
+    S.check_config(c)
