@@ -17,6 +17,11 @@ CONFIG = "experiments/configs/lectures/degradation.py"
 AUGMENTED = "experiments/configs/lectures/degradation_augmented.py"
 
 
+def _both_modes(model):
+  """Eval-mode and train-mode (batch statistics) outputs in one compile."""
+  return jax.jit(lambda v, x: (model.apply(v, x), model.apply(v, x, train=True, mutable=["batch_stats"])[0]))
+
+
 def test_residual_twin_is_the_registry_resnet20():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   ref = get_model("resnet20", num_classes=10)
@@ -24,12 +29,10 @@ def test_residual_twin_is_the_registry_resnet20():
   v2 = jax.jit(CifarTwin(depth=20).init)(jax.random.key(1), x)
   assert jax.tree.structure(v) == jax.tree.structure(v2)  # same variables, same initialisation
   assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2)))
-  for train in (False, True):
-    mutable = ["batch_stats"] if train else False
-    a = jax.jit(lambda v, x: ref.apply(v, x, train=train, mutable=mutable))(v, x)
-    b = jax.jit(lambda v, x: CifarTwin(depth=20).apply(v, x, train=train, mutable=mutable))(v, x)
-    a, b = (a[0], b[0]) if train else (a, b)
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+  a_eval, a_train = _both_modes(ref)(v, x)
+  b_eval, b_train = _both_modes(CifarTwin(depth=20))(v2, x)
+  np.testing.assert_allclose(np.asarray(a_eval), np.asarray(b_eval), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(a_train), np.asarray(b_train), rtol=1e-6, atol=1e-6)
 
 
 def _conv(x, w, stride):
@@ -103,6 +106,11 @@ def test_augmented_variant_is_the_same_experiment_on_augmented_images():
   assert resolve_runner(augmented) is resolve_runner(base)
   # zero_init differs only in the residual blocks' last batch-norm scale: the same budget, optimiser (no warm-up) and data
   assert zero.model.zero_init_residual is True and "zero_init_residual" not in augmented.model
+  decay = load_config(f"{AUGMENTED}:zero_init_decay")  # zero_init with the paper's two rate drops, at 1/2 and 3/4 of the budget
+  assert tuple(decay.optimizer.schedule.boundaries) == (400, 600) and decay.optimizer.schedule.decay_rate == 0.1
+  assert decay.optimizer.schedule.name == "piecewise" and augmented.optimizer.schedule.name == "constant"
+  decay.optimizer.schedule = augmented.optimizer.schedule
+  assert decay.to_dict() == zero.to_dict()
   del zero.model["zero_init_residual"]
   assert zero.to_dict() == augmented.to_dict()
 
@@ -132,17 +140,14 @@ def test_zero_init_residual_makes_every_block_the_identity():
     h = jnp.pad(h, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
   reference = h.mean((1, 2)) @ P["fc"]["kernel"] + P["fc"]["bias"]
 
-  def both_modes(model):  # eval and train mode in one compile; train mode too: a zero-scaled branch's batch statistics
-    return jax.jit(lambda v, x: (model.apply(v, x), model.apply(v, x, train=True, mutable=["batch_stats"])[0]))
-
   shallow = CifarTwin(depth=8, zero_init_residual=True, **kw)
   vs = jax.jit(shallow.init)(jax.random.key(2), x)
   vs = {"params": {**vs["params"], **{k: P[k] for k in ("conv1", "bn1", "fc")}}, "batch_stats": vs["batch_stats"]}
-  deep_eval, deep_train = both_modes(deep)(v, x)
-  shallow_eval, shallow_train = both_modes(shallow)(vs, x)
+  deep_eval, deep_train = _both_modes(deep)(v, x)
+  shallow_eval, shallow_train = _both_modes(shallow)(vs, x)
   np.testing.assert_allclose(np.asarray(deep_eval), np.asarray(reference), rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(np.asarray(deep_eval), np.asarray(shallow_eval), rtol=1e-6, atol=1e-6)
-  np.testing.assert_allclose(np.asarray(deep_train), np.asarray(shallow_train), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(deep_train), np.asarray(shallow_train), rtol=1e-6, atol=1e-6)  # no leak from batch stats
   assert float(jnp.abs(deep_train - deep_eval).max()) > 1e-3  # train mode really uses the batch statistics
   with pytest.raises(ValueError, match="model.zero_init_residual"):
     CifarTwin(depth=8, residual=False, zero_init_residual=True).init(jax.random.key(0), x)
