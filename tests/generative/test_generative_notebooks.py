@@ -1,5 +1,5 @@
 """colab/10_pixel_models, 11_vae (also the 2016 unsupervised lecture's linear AE vs PCA, RBM stack and LAPGAN pyramid)
-and 12_gans run top to bottom on CPU and show what they claim."""
+and 12_gans (also the class-conditional GAN) run top to bottom on CPU and show what they claim."""
 
 import re
 from pathlib import Path
@@ -45,4 +45,7 @@ def test_vae_notebook():
 def test_gans_notebook():
   text, images = run("12_gans.ipynb")
   assert "modes_covered" in text and "median nearest-training-digit distance" in text
-  assert images == 3
+  # The conditional GAN: the label reaches both networks as a one-hot beside z (32) / the flattened 8x8 digit (64).
+  assert "generator input [z, onehot(y)]: (64, 42) | discriminator input [x, onehot(y)]: (64, 74)" in text
+  assert float(text.split("the judge (test accuracy on real digits")[1].split(")")[0]) > 0.9
+  assert images == 4  # the saturation curves, the ring, the digits and nearest neighbours, the conditional samples

@@ -1,4 +1,4 @@
-"""colab/06_cnn_architectures.ipynb runs top to bottom on CPU."""
+"""colab/06_cnn_architectures.ipynb runs top to bottom on CPU (also lecture 9's LeNet-5 and the degradation twins)."""
 
 from pathlib import Path
 
@@ -22,5 +22,13 @@ def test_cnn_architectures_notebook_runs():
   assert "total 271,351,808" in text and "total 854,196,224" in text
   assert "| resnet20 scan_blocks |" in text
   assert "'test_accuracy'" in text
+  # LeNet-5: the per-layer counts of the modern reading, and the paper's 60,000 trainable parameters rebuilt from them.
+  assert "LeNet-5 parameters per layer: C1 156, C3 2,416, C5 48,120, F6 10,164, output 850" in text
+  assert "LeNet-5 parameters on 32x32x1: 61,706" in text
+  assert "the paper's layout rebuilt from these counts: 60,000 trainable parameters" in text
+  # The degradation twins: the same parameters with and without shortcuts; the residual ones are He et al.'s ResNets.
+  assert "parameters on 32x32x3: plain-20 269,722, resnet-20 269,722, plain-56 853,018, resnet-56 853,018" in text
+  assert "plain and residual twins equal: True | the residual twins = the registry's resnet20 / resnet56: True" in text
+  assert "240 steps: plain-56 trains worse than plain-20: True; resnet-56 trains better than resnet-20: False" in text
   images = images_shown(nb)
   assert images == 1  # the training curves
