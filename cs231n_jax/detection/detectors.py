@@ -3,8 +3,12 @@
 - ``single_shot``: the YOLO / SSD idea — "go from input image to tensor of scores with one big
   convolutional network". A stride-8 backbone divides the image into an S x S grid; each cell has B
   base boxes (anchors) and outputs, per base box, 5 numbers (dx, dy, dw, dh, confidence), plus C class
-  scores for the cell: S x S x (5B + C), the lecture's output. The classes here are the object
-  classes only; "background" is a low confidence (as in YOLO), not a class.
+  scores for the cell: S x S x (5B + C), the lecture's output (YOLO v1, Redmon et al. 2016). With
+  ``class_per_anchor`` every base box has its own C class scores instead, S x S x B(5 + C), as in YOLOv2
+  (Redmon & Farhadi 2017, "we also decouple the class prediction mechanism from the spatial location and
+  instead predict class and objectness for every anchor box") and SSD (Liu et al. 2016, C scores per default
+  box): two objects whose centres fall in one cell can then have different classes. The classes here are the
+  object classes only; "background" is a low confidence (as in YOLO), not a class.
 - Every detector takes ``backbone`` (``"scratch"``, or ``"mobilenet_v2"`` / ``"efficientnet_lite0"``: the first
   ``backbone_blocks`` blocks of the pretrained ImageNet network, :mod:`cs231n_jax.detection.backbones`) and
   ``freeze_backbone``.
@@ -40,13 +44,15 @@ class SingleShot(nn.Module):
   backbone: str = "scratch"  # or a pretrained network of detection.backbones.PRETRAINED
   backbone_blocks: int = 6
   freeze_backbone: bool = False
+  class_per_anchor: bool = False  # False: C scores per cell (YOLO v1, the lecture); True: per base box (YOLOv2 / SSD)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train
     f = backbone_features(self, x)
     f = nn.relu(nn.Conv(self.head_width, (3, 3), name="head")(f))
-    return nn.Conv(5 * self.num_anchors + self.num_classes, (1, 1), name="out")(f)
+    channels = self.num_anchors * (5 + self.num_classes) if self.class_per_anchor else 5 * self.num_anchors + self.num_classes
+    return nn.Conv(channels, (1, 1), name="out")(f)
 
 
 @register("classify_localize", input_shape=(56, 56, 3), family="detect")
@@ -84,8 +90,12 @@ def backbone_features(module: nn.Module, x):
   return jax.lax.stop_gradient(f) if module.freeze_backbone else f
 
 
-def split_single_shot(out: jnp.ndarray, num_anchors: int):
-  """(deltas (N, S, S, B, 4), confidence logits (N, S, S, B), class logits (N, S, S, C))."""
+def split_single_shot(out: jnp.ndarray, num_anchors: int, class_per_anchor: bool = False):
+  """(deltas (N, S, S, B, 4), confidence logits (N, S, S, B), class logits (N, S, S, C), or (N, S, S, B, C)
+  with ``class_per_anchor``)."""
   n, s1, s2, _ = out.shape
+  if class_per_anchor:
+    per = out.reshape(n, s1, s2, num_anchors, -1)
+    return per[..., :4], per[..., 4], per[..., 5:]
   boxes = out[..., : 5 * num_anchors].reshape(n, s1, s2, num_anchors, 5)
   return boxes[..., :4], boxes[..., 4], out[..., 5 * num_anchors:]

@@ -55,6 +55,7 @@ from cs231n_jax.train.task import Data, Task
 
 RUNNER = "cs231n_jax.tasks.detection:run"
 MODELS = ("single_shot", "classify_localize", "faster_rcnn", "detr")
+MIN_BOX_SIDE = 1e-2  # pixels: the single shot drops narrower decoded boxes (torchvision's postprocess, min_size=1e-2)
 
 
 def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
@@ -71,7 +72,8 @@ def base_config(model: str = "single_shot") -> ml_collections.ConfigDict:
   c.task = ml_collections.ConfigDict({
       "stride": 8,  # the single-shot backbone's stride (2 ** (len(widths) - 1))
       "anchor_sizes": (12.0, 20.0, 30.0),  # B square base boxes per cell, pixels
-      "noobj_weight": 0.5, "box_weight": 2.0,
+      "noobj_weight": 0.5, "box_weight": 2.0, "class_weight": 1.0,
+      "class_per_anchor": False,  # False: C class scores per cell (YOLO v1, the lecture's S x S x (5B + C)); True: per base box
       "pre_nms": 100, "nms_iou": 0.5, "max_detections": 50, "score_threshold": 0.001,
   })
   if model == "faster_rcnn":  # Ren et al. 2015 / Girshick 2015 numbers (module docstring of detection.two_stage)
@@ -149,8 +151,9 @@ def grid_anchors(image_size: int, t) -> jax.Array:
   return ops.anchors((s, s), t.stride, t.anchor_sizes).reshape(s, s, len(t.anchor_sizes), 4)
 
 
-def single_shot_targets(boxes, labels, valid, anchors, stride: int, sizes):
-  """Per image: confidence targets (S, S, B), box deltas (S, S, B, 4), cell classes (S, S) (-1: none)."""
+def single_shot_targets(boxes, labels, valid, anchors, stride: int, sizes, class_per_anchor: bool = False):
+  """Per image: confidence targets (S, S, B), box deltas (S, S, B, 4), class targets (S, S) per cell, or
+  (S, S, B) per base box with ``class_per_anchor`` (-1: none)."""
   s, _, b, _ = anchors.shape
   cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
   i = jnp.clip(jnp.floor(cy / stride).astype(jnp.int32), 0, s - 1)
@@ -163,37 +166,48 @@ def single_shot_targets(boxes, labels, valid, anchors, stride: int, sizes):
   conf = jnp.zeros((s, s, b)).at[i, j, k].set(1.0, mode="drop")
   deltas = ops.encode_boxes(boxes, anchors[jnp.minimum(i, s - 1), j, k])
   delta_t = jnp.zeros((s, s, b, 4)).at[i, j, k].set(deltas, mode="drop")
-  cls = jnp.full((s, s), -1, jnp.int32).at[i, j].set(labels, mode="drop")
+  if class_per_anchor:
+    cls = jnp.full((s, s, b), -1, jnp.int32).at[i, j, k].set(labels, mode="drop")
+  else:
+    cls = jnp.full((s, s), -1, jnp.int32).at[i, j].set(labels, mode="drop")
   return conf, delta_t, cls
 
 
 def single_shot_loss(out, batch, anchors, t, num_anchors: int):
-  """Per-image loss (N,)."""
-  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors)
-  conf_t, delta_t, cls_t = jax.vmap(lambda b, l, v: single_shot_targets(b, l, v, anchors, t.stride, t.anchor_sizes))(
+  """Per-image loss (N,): confidence BCE (negatives weighted ``t.noobj_weight``) + ``t.box_weight`` x smooth-L1
+  on the responsible base boxes' deltas + ``t.class_weight`` x class cross-entropy on the responsible cells
+  (or base boxes, ``t.class_per_anchor``), over the number of assigned boxes."""
+  per_anchor = bool(t.get("class_per_anchor", False))
+  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors, per_anchor)
+  conf_t, delta_t, cls_t = jax.vmap(lambda b, l, v: single_shot_targets(b, l, v, anchors, t.stride, t.anchor_sizes, per_anchor))(
       batch["boxes"], batch["labels"], batch["valid"])
   bce = optax.sigmoid_binary_cross_entropy(conf_logits, conf_t)
   conf_loss = jnp.sum(conf_t * bce + t.noobj_weight * (1 - conf_t) * bce, axis=(1, 2, 3))
   box_loss = jnp.sum(conf_t[..., None] * optax.huber_loss(deltas, delta_t), axis=(1, 2, 3, 4))
   has = cls_t >= 0
-  cls_loss = jnp.sum(has * optax.softmax_cross_entropy_with_integer_labels(cls_logits, jnp.maximum(cls_t, 0)), axis=(1, 2))
+  ce = optax.softmax_cross_entropy_with_integer_labels(cls_logits, jnp.maximum(cls_t, 0))
+  cls_loss = jnp.sum((has * ce).reshape(len(ce), -1), axis=1)
   npos = jnp.maximum(jnp.sum(conf_t, axis=(1, 2, 3)), 1.0)
-  return (conf_loss + t.box_weight * box_loss + cls_loss) / npos
+  return (conf_loss + t.box_weight * box_loss + t.get("class_weight", 1.0) * cls_loss) / npos
 
 
 def single_shot_detect(out, anchors, t, num_anchors: int, image_size: int):
   """Detections per image, padded: boxes (N, K, 4), scores (N, K), labels (N, K), valid (N, K)."""
-  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors)
+  per_anchor = bool(t.get("class_per_anchor", False))
+  deltas, conf_logits, cls_logits = detectors.split_single_shot(out, num_anchors, per_anchor)
 
   def one(d, c, l):
     boxes = ops.clip_boxes(ops.decode_boxes(d, anchors), image_size, image_size).reshape(-1, 4)  # (A, 4)
-    probs = jax.nn.sigmoid(c)[..., None] * jax.nn.softmax(l, -1)[:, :, None, :]  # (S, S, B, C)
+    cls_probs = jax.nn.softmax(l, -1) if per_anchor else jax.nn.softmax(l, -1)[:, :, None, :]
+    probs = jax.nn.sigmoid(c)[..., None] * cls_probs  # (S, S, B, C)
     ncls = probs.shape[-1]
     scores = probs.reshape(-1)
     top, idx = jax.lax.top_k(scores, t.pre_nms)
     box, label = boxes[idx // ncls], (idx % ncls).astype(jnp.int32)
     shifted = box + (label * (image_size + 1.0))[:, None]  # class-aware NMS: classes never overlap
-    keep, _ = ops.nms(shifted, top, t.nms_iou, t.max_detections, top > t.score_threshold)
+    # boxes clipped to (almost) nothing at the image's edge are no detections (torchvision's remove_small_boxes)
+    solid = jnp.minimum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]) >= MIN_BOX_SIDE
+    keep, _ = ops.nms(shifted, top, t.nms_iou, t.max_detections, (top > t.score_threshold) & solid)
     ok = keep >= 0
     sel = jnp.maximum(keep, 0)
     return box[sel], jnp.where(ok, top[sel], 0.0), jnp.where(ok, label[sel], -1), ok
@@ -336,6 +350,7 @@ def build_model(config, num_classes: int):
   kwargs = dict(config.model.get("kwargs", {}))
   if config.model.name == "single_shot":
     kwargs["num_anchors"] = len(config.task.anchor_sizes)
+    kwargs["class_per_anchor"] = bool(config.task.get("class_per_anchor", False))
   if config.model.name == "faster_rcnn":
     kwargs["num_anchors"] = len(config.task.rpn_sizes) * len(config.task.rpn_ratios)
   return get_model(config.model.name, num_classes=num_classes, **kwargs)

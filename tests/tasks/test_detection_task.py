@@ -79,17 +79,25 @@ def test_classify_localize_loss_is_softmax_plus_l2():
   np.testing.assert_allclose(T.classify_localize_loss(out, batch, 56, 2.0), [ce + 2.0 * l2], rtol=1e-5)
 
 
-def test_tiny_run_scores_with_both_maps_and_the_cli_draws_it(tmp_path, capsys):
+def test_tiny_run_overfits_scores_with_both_maps_and_the_cli_draws_it(tmp_path, capsys):
+  """A tiny single shot with per-anchor classes (and a class weight) trained through the engine learns its 8
+  training scenes; both mAPs agree on val / test; the CLI restores and draws the workdir."""
   c = T.base_config("single_shot")
-  c.data.update({"num_train": 16, "num_val": 8, "num_test": 8})
-  c.model.kwargs = {"widths": (8, 8, 16, 16), "head_width": 16}
-  c.train.update({"batch_size": 8, "num_steps": 4, "eval_every": 4, "progress": False})
-  c.task.score_threshold = 0.0
+  c.data.update({"num_train": 8, "num_val": 8, "num_test": 8})
+  c.model.kwargs = {"widths": (8, 16, 16, 32), "head_width": 32, "group_norm": 4}
+  c.task.update({"class_per_anchor": True, "class_weight": 2.0, "score_threshold": 0.0})
+  c.optimizer.learning_rate = 3e-3
+  c.train.update({"batch_size": 8, "num_steps": 150, "eval_every": 150, "log_every": 150, "progress": False})
   r = T.run(c, str(tmp_path))
-  assert r["steps"] == 4 and np.isfinite(r["val_loss"])
+  assert r["steps"] == 150 and np.isfinite(r["val_loss"])
   for split in ("val", "test"):
     assert abs(r[f"{split}_map50"] - r[f"{split}_cocoeval_map50"]) < 1e-6
     assert abs(r[f"{split}_map"] - r[f"{split}_cocoeval_map"]) < 1e-6
+  config, model, params, _, size = cli.restore(str(tmp_path), "detect")
+  train = S.detection_scenes(8, seed=0, size=56, max_objects=6, classes="all", split="train")  # the run's training split
+  dets = [np.asarray(a) for a in jax.jit(lambda p, im: T.detect(model, p, im, config, size))(params, train.images)]
+  overfit = metrics.mean_average_precision(train.boxes, train.labels, train.valid, *dets, num_classes=13)
+  assert overfit["map50"] > 0.9, overfit
   # cs231n-jax detect on that workdir: a PNG four times the model's input size
   scene = S.detection_scenes(1, seed=9, size=56, classes="all", split="test").images[0]
   Image.fromarray((scene * 255).astype(np.uint8)).resize((80, 80)).save(tmp_path / "scene.png")
@@ -110,3 +118,42 @@ def test_bad_configs_are_named():
   c.data.max_objects = 3
   with pytest.raises(ConfigError, match="data.max_objects"):
     T.build(c)
+
+
+def test_per_anchor_classes_keep_two_objects_of_one_cell(scenes):
+  """YOLOv2 / SSD class scores per base box: two objects centred in one cell, matched to different base boxes,
+  keep both classes (the lecture's per-cell scores keep only the later one); the perfect output decodes to
+  the ground truth and costs nothing."""
+  t = T.base_config().task
+  t.class_per_anchor = True
+  anchors = T.grid_anchors(56, t)
+  # both centres in cell (row 2, col 2): a 10-pixel box (12-pixel base box) and a 28-pixel box (30-pixel base box)
+  two = jnp.array([[15.0, 15, 25, 25], [6, 6, 34, 34]])
+  labels, valid = jnp.array([7, 2]), jnp.array([True, True])
+  conf, _, cls = T.single_shot_targets(two, labels, valid, anchors, 8, t.anchor_sizes, class_per_anchor=True)
+  assert cls.shape == (7, 7, 3) and float(conf[2, 2, 0]) == 1.0 and float(conf[2, 2, 2]) == 1.0
+  assert int(cls[2, 2, 0]) == 7 and int(cls[2, 2, 2]) == 2 and int((cls >= 0).sum()) == 2
+  _, _, per_cell = T.single_shot_targets(two, labels, valid, anchors, 8, t.anchor_sizes)
+  assert per_cell.shape == (7, 7) and int((per_cell >= 0).sum()) == 1  # one class for the cell
+  conf_t, delta_t, cls_t = jax.vmap(lambda b, l, v: T.single_shot_targets(b, l, v, anchors, 8, t.anchor_sizes, True))(
+      scenes.boxes, scenes.labels, scenes.valid)
+  n = len(conf_t)
+  out = jnp.concatenate([delta_t, (conf_t * 20 - 10)[..., None], jax.nn.one_hot(jnp.maximum(cls_t, 0), 13) * 20], -1)
+  out = out.reshape(n, 7, 7, 3 * 18)
+  detect = jax.jit(lambda o: T.single_shot_detect(o, anchors, t, 3, 56))
+  dets = [np.asarray(a) for a in detect(out)]
+  result = metrics.mean_average_precision(scenes.boxes, scenes.labels, scenes.valid, *dets, num_classes=13)
+  assert result["map50"] > 0.9
+  # a confident base box decoded wholly left of the image clips to zero width: it is no detection
+  r, col, k = (int(v[0]) for v in np.nonzero(np.asarray(conf_t[0]) == 0))
+  stray = out.reshape(n, 7, 7, 3, 18).at[0, r, col, k, :5].set(jnp.array([-20.0, 0, 0, 0, 10])).reshape(out.shape)
+  stray_dets = [np.asarray(a) for a in detect(stray)]
+  kept = stray_dets[0][0][stray_dets[3][0]]
+  assert len(kept) == int(dets[3][0].sum()) and np.all(kept[:, 2] - kept[:, 0] >= T.MIN_BOX_SIDE)
+  loss = T.single_shot_loss(out, {"boxes": scenes.boxes, "labels": scenes.labels, "valid": scenes.valid}, anchors, t, 3)
+  assert float(loss.max()) < 0.01
+  t.class_weight = 3.0  # a wrong class costs class_weight x its cross-entropy over the number of boxes
+  wrong = out.reshape(n, 7, 7, 3, 18).at[..., 5:].set(0.0).reshape(n, 7, 7, -1)  # uniform class scores
+  batch = {"boxes": scenes.boxes, "labels": scenes.labels, "valid": scenes.valid}
+  np.testing.assert_allclose(T.single_shot_loss(wrong, batch, anchors, t, 3), 3.0 * np.log(13) + loss, rtol=1e-4)
+
