@@ -7,10 +7,9 @@ own C class scores, S x S x B(5 + C) (YOLOv2 / SSD); the lecture's S x S x (5B +
 cell) is ``False``, the task's default. ``task.class_weight = 2`` doubles the class cross-entropy.
 Command: cs231n-jax train --config experiments/configs/detection/single_shot.py --workdir workdirs/det_single_shot
 Expected: test mAP@0.5 0.770, COCO mAP@[.5:.95] 0.349 (val 0.729 / 0.331), class-agnostic test mAP@0.5 0.866; COCOeval
-  agrees to 1e-15 (CPU-2 under load, 2,200 steps, 23 min wall). Goal 0.80: not met. Measured on 2026-12-07 before
-  zero-width boxes were dropped from the detections (see docs/sections/detection_single_shot.md for the re-scored
-  numbers). Earlier: the lecture's per-cell classes, 2,000 scenes, 700 steps: 0.367; per-base-box classes, 10,000
-  scenes, 2,000 steps, class weight 1: 0.729.
+  agrees to 1e-15 (CPU-2 under load, 2,200 steps, 23 min wall; re-scored with the final detection code: the same).
+  Goal 0.80: not met. Earlier: the lecture's per-cell classes, 2,000 scenes, 700 steps: 0.367; per-base-box classes,
+  10,000 scenes, 2,000 steps, class weight 1: 0.729.
 """
 
 from cs231n_jax.tasks.detection import base_config
