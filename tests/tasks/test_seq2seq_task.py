@@ -1,5 +1,7 @@
 """The seq2seq encoder-decoder (fixed context / additive attention) and its task."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -37,14 +39,20 @@ def jitted_apply(model):
   return jax.jit(model.apply, static_argnames=("greedy",))
 
 
+@functools.cache
+def _pair(**kw):
+  """(jitted apply, variables, source, target, target with y^3 changed) of a small reversal model; cached, so the
+  tests that read the same model share its compiled apply."""
+  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
+  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention_dim=8, **kw)
+  v = model.init(jax.random.key(2), src, tgt)
+  return jitted_apply(model), v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
+
+
 @pytest.mark.parametrize("attention", [True, False])
 def test_teacher_forcing_reads_y_before_t_and_greedy_reads_no_target(attention):
-  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
-  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=attention, attention_dim=8)
-  v = jax.jit(model.init)(jax.random.key(2), src, tgt)
-  apply = jitted_apply(model)
+  apply, v, src, tgt, changed = _pair(attention=attention)
   logits, w = apply(v, src, tgt)
-  changed = tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
   logits2, _ = apply(v, src, changed)
   np.testing.assert_array_equal(np.asarray(logits[:, :4]), np.asarray(logits2[:, :4]))  # y^3 feeds step 4 only
   assert float(jnp.abs(logits[:, 4:] - logits2[:, 4:]).max()) > 0
@@ -72,7 +80,7 @@ def _config():
 def test_first_step_loss_and_runner(tmp_path):
   config = _config()
   task, data, model = S.build(config)
-  state = jax.jit(task.init)(jax.random.key(0), data.example)
+  state = task.init(jax.random.key(0), data.example)
   key = jax.random.key(5)
   _, metrics = jax.jit(task.train_step)(state, next(data.train), key)
   src, tgt = make_batch(key, 16, 5, 10, "reverse")
@@ -85,13 +93,6 @@ def test_first_step_loss_and_runner(tmp_path):
   config.task.kind = "shuffle"
   with pytest.raises(ConfigError, match="task.kind"):
     S.build(config)
-
-
-def _pair(**kw):
-  src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
-  model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention_dim=8, **kw)
-  v = jax.jit(model.init)(jax.random.key(2), src, tgt)
-  return jitted_apply(model), v, src, tgt, tgt.at[:, 3].set((tgt[:, 3] + 1) % 7)
 
 
 @pytest.mark.parametrize("attention", [True, False])
@@ -152,8 +153,7 @@ def test_bidirectional_annotations_are_forward_and_backward_lstms_at_each_positi
   backward one run on the reversed source, flipped back), and the attention keys read all 2H features."""
   src, tgt = make_batch(jax.random.key(1), 3, 6, 7, "reverse")
   model = Seq2Seq(num_symbols=7, hidden_size=16, embed_dim=8, attention=True, attention_dim=8, bidirectional=True)
-  (logits, _), v = jax.jit(lambda k: model.init_with_output(k, src, tgt, capture_intermediates=lambda m, _: m.name == "encoder"))(
-      jax.random.key(2))
+  (logits, _), v = model.init_with_output(jax.random.key(2), src, tgt, capture_intermediates=lambda m, _: m.name == "encoder")
   (_, enc), = v["intermediates"]["encoder"]["__call__"]
   p = v["params"]
   emb = np.asarray(p["src_embed"]["embedding"], np.float64)[np.asarray(src)]
