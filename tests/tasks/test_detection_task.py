@@ -97,7 +97,7 @@ def test_tiny_run_overfits_scores_with_both_maps_and_the_cli_draws_it(tmp_path, 
   train = S.detection_scenes(8, seed=0, size=56, max_objects=6, classes="all", split="train")  # the run's training split
   dets = [np.asarray(a) for a in jax.jit(lambda p, im: T.detect(model, p, im, config, size))(params, train.images)]
   overfit = metrics.mean_average_precision(train.boxes, train.labels, train.valid, *dets, num_classes=13)
-  assert overfit["map50"] > 0.9, overfit
+  assert overfit["map50"] > 0.9, overfit  # 0.959 measured (100 steps: 0.829)
   # cs231n-jax detect on that workdir: a PNG four times the model's input size
   scene = S.detection_scenes(1, seed=9, size=56, classes="all", split="test").images[0]
   Image.fromarray((scene * 255).astype(np.uint8)).resize((80, 80)).save(tmp_path / "scene.png")
