@@ -92,7 +92,8 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names, scale: int 
   for box, score, label in zip(boxes, scores, labels):
     colour = tuple(int(v) for v in PALETTE[1 + int(label) % (len(PALETTE) - 1)])
     x0, y0, x1, y1 = (float(v) * scale for v in box)
-    draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=colour, width=2)
+    # the outline's last pixel is x1 - 1; a box under one (enlarged) pixel wide is drawn as a line, not rejected by PIL
+    draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], outline=colour, width=2)
     draw.text((x0 + 2, y0 + 1), f"{names[int(label)]} {float(score):.2f}", fill=colour)
   return np.asarray(big)
 

@@ -369,7 +369,7 @@ def build(config: ml_collections.ConfigDict):
   if config.model.get("kwargs", {}).get("freeze_backbone", False):
     # the factory's frozen parameters: their updates are zero (weight decay and momentum cannot move them)
     opt["frozen"] = tuple(opt.get("frozen") or ()) + ("^backbone/",)
-  tx = optim.make_optimizer(opt, t.num_steps or t.num_epochs * train.steps_per_epoch)
+  tx = optim.make_optimizer(opt, loop.total_steps(t, train.steps_per_epoch))
   image_size = splits["train"]["image"].shape[1]
   return detection_task(model, tx, config, splits, image_size, len(names)), data, model, names
 

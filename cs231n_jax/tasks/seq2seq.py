@@ -137,7 +137,7 @@ def build(config: ml_collections.ConfigDict, finish=None):
   evals = {name: (lambda n=name: eval_batches(sources[n], t.eval_batch_size, name=n)) for name in sources}
   data = Data(train=StepIndices(t.batch_size, t.eval_every or 100), eval=evals,
               example={"index": np.arange(1, dtype=np.int32)}, batch_size=t.batch_size)
-  num_steps = t.num_steps or t.num_epochs * data.train.steps_per_epoch
+  num_steps = loop.total_steps(t, data.train.steps_per_epoch)
   model = build_model(config)
   tx = optim.make_optimizer(config.optimizer, num_steps)
   frozen = ml_collections.FrozenConfigDict(config.task)

@@ -113,3 +113,13 @@ def test_unpool_decoder_convolves_the_sparse_map_at_the_encoders_switches(unpool
   expected = expected.reshape(2, 8, 8, 4, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 16, 16, 4)
   np.testing.assert_allclose(unpooled, expected, rtol=1e-6, atol=1e-7)
   assert 0 < (unpooled != 0).sum() <= unpooled.size // 4
+
+
+def test_detections_under_one_pixel_are_drawn_not_rejected():
+  """A box clipped to zero height at the image edge (as a trained single shot produced) is outlined as a line;
+  PIL rejects a rectangle whose corner is left of / above its origin."""
+  image = np.zeros((8, 8, 3), np.float32)
+  boxes = np.array([[2.0, 8.0, 6.0, 8.0], [1.0, 1.0, 1.1, 5.0], [0.0, 0.0, 4.0, 4.0]])
+  drawn = cli.draw_detections(image, boxes, np.ones(3), np.zeros(3, int), ["a"], scale=4)
+  assert drawn.shape == (32, 32, 3)
+  assert drawn[0, 0].any() and drawn[31, 8:24].any()  # the whole box's corner and the flat box along the bottom edge
