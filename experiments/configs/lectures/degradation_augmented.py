@@ -48,7 +48,11 @@ keep 0.1 throughout).
 Command: cs231n-jax train --config experiments/configs/lectures/degradation_augmented.py:zero_init_decay
   --workdir workdirs/degradation_augmented_zero_init_decay
 
-Expected: not yet measured (running).
+Expected: measured on CPU-2 under load (1,129 s for the 12 runs), seeds 0/1/2, 800 steps: final training loss, mean ±
+std / mean test error: plain-20 0.174 ± 0.011 / 0.081, plain-56 2.182 ± 0.062 / 0.837, resnet-20 0.068 ± 0.009 / 0.036,
+resnet-56 0.051 ± 0.005 / 0.044. Both halves of the training-error claim: the plain 56 degrades, and resnet-56 ends
+BELOW resnet-20 at every seed (0.058 / 0.049 / 0.046 against 0.078 / 0.071 / 0.056; whole training split 0.036 against
+0.041). Its test error is not lower (0.044 against 0.036; the paper's CIFAR-10 6.97% against 8.75%).
 """
 
 from pathlib import Path
