@@ -25,8 +25,8 @@ def _both_modes(model):
 def test_residual_twin_is_the_registry_resnet20():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   ref = get_model("resnet20", num_classes=10)
-  v = jax.jit(ref.init)(jax.random.key(1), x)
-  v2 = jax.jit(CifarTwin(depth=20).init)(jax.random.key(1), x)
+  v = ref.init(jax.random.key(1), x)
+  v2 = CifarTwin(depth=20).init(jax.random.key(1), x)
   assert jax.tree.structure(v) == jax.tree.structure(v2)  # same variables, same initialisation
   assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2)))
   a_eval, a_train = _both_modes(ref)(v, x)
@@ -44,7 +44,7 @@ def test_twin_matches_a_lax_reference(residual):
   """Depth 8 (one block per stage), eval mode with perturbed running statistics, against lax convolutions."""
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   model = CifarTwin(depth=8, residual=residual, widths=(4, 8, 8))
-  v = jax.jit(model.init)(jax.random.key(1), x)
+  v = model.init(jax.random.key(1), x)
   v = jax.tree.map(lambda a: a + 0.1 * jax.random.uniform(jax.random.key(a.size), a.shape), v)  # mean/var/scale/bias != defaults
 
   def bn(h, p, s, res=None):
@@ -121,7 +121,7 @@ def test_zero_init_residual_makes_every_block_the_identity():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
   kw = {"widths": (4, 8, 8)}
   deep = CifarTwin(depth=14, zero_init_residual=True, **kw)
-  v, v_unit = jax.jit(deep.init)(jax.random.key(1), x), jax.jit(CifarTwin(depth=14, **kw).init)(jax.random.key(1), x)
+  v, v_unit = deep.init(jax.random.key(1), x), CifarTwin(depth=14, **kw).init(jax.random.key(1), x)
   flat, flat_unit = traverse_util.flatten_dict(v["params"]), traverse_util.flatten_dict(v_unit["params"])
   assert {k: a.shape for k, a in flat.items()} == {k: a.shape for k, a in flat_unit.items()}  # parameter counts unchanged
   zeroed = [k for k in flat if k[-2:] == ("bn2", "scale")]
@@ -141,7 +141,7 @@ def test_zero_init_residual_makes_every_block_the_identity():
   reference = h.mean((1, 2)) @ P["fc"]["kernel"] + P["fc"]["bias"]
 
   shallow = CifarTwin(depth=8, zero_init_residual=True, **kw)
-  vs = jax.jit(shallow.init)(jax.random.key(2), x)
+  vs = shallow.init(jax.random.key(2), x)
   vs = {"params": {**vs["params"], **{k: P[k] for k in ("conv1", "bn1", "fc")}}, "batch_stats": vs["batch_stats"]}
   deep_eval, deep_train = _both_modes(deep)(v, x)
   shallow_eval, shallow_train = _both_modes(shallow)(vs, x)
