@@ -178,6 +178,9 @@ SPLIT_OFFSETS = {"train": 1, "val": 2, "test": 3}
 DIGIT_SCALES = (2.0, 3.0, 4.0)  # pixels per digit pixel at a 64-pixel canvas (scaled with the canvas)
 SHAPE_RADII = (0.09, 0.18)  # radius range as fractions of the canvas side
 DIGIT_THRESHOLD = 0.3  # a digit's pixel belongs to the object where its intensity exceeds this fraction
+# Random affine distortions of the pasted TRAINING digits (``digit_distort``): the largest magnitude allowed per field.
+DIGIT_DISTORT_LIMITS = {"rotate_deg": 45.0, "shear": 0.5, "scale": 0.5}
+DISTORT_STREAM = 101  # distortions draw from their own stream: the scenes' classes, places and colours stay the plain ones
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,15 +223,60 @@ def _shape_pixels(shape: str, cx: float, cy: float, radius: float, size: int) ->
   return shape_mask(SceneObject("red", shape, cx, cy, radius), size)
 
 
-def _digit_pixels(digit: np.ndarray, scale: float, x0: int, y0: int, size: int) -> np.ndarray:
-  """The mask of an 8x8 digit (0..16) bilinearly zoomed by ``scale`` with its top-left at (x0, y0)."""
-  from scipy.ndimage import zoom
+def _digit_pixels(digit: np.ndarray, scale: float, x0: int, y0: int, size: int,
+                  distort: tuple[float, float, float] | None = None) -> np.ndarray:
+  """The mask of an 8x8 digit (0..16) bilinearly zoomed by ``scale`` with its top-left at (x0, y0).
+
+  ``distort = (angle_rad, shear, zoom)`` warps the zoomed digit about its centre (scipy's
+  ``affine_transform``, bilinear) before it is thresholded, so the mask (and the box drawn from it) is exact;
+  the warped digit may spill a margin around its frame and is clipped to the canvas.
+  """
+  from scipy.ndimage import affine_transform, zoom
 
   big = zoom(digit / 16.0, scale, order=1)
+  if distort is not None:
+    angle, shear, factor = distort
+    h, w = big.shape
+    pad = int(np.ceil(0.3 * max(h, w)))
+    big = np.pad(big, pad)
+    c, s = np.cos(angle), np.sin(angle)
+    forward = np.array([[c, -s], [s, c]]) @ np.array([[1.0, 0.0], [shear, 1.0]]) * factor  # (row, col) coordinates
+    matrix = np.linalg.inv(forward)  # affine_transform maps output coordinates to input ones
+    centre = (np.array(big.shape, float) - 1) / 2
+    big = affine_transform(big, matrix, offset=centre - matrix @ centre, order=1, mode="constant", cval=0.0)
+    x0, y0 = x0 - pad, y0 - pad
   out = np.zeros((size, size), bool)
   h, w = big.shape
-  out[y0:y0 + h, x0:x0 + w] = (big > DIGIT_THRESHOLD)[: size - y0, : size - x0]
+  on = big > DIGIT_THRESHOLD
+  sy, sx = max(0, -y0), max(0, -x0)  # the part of the (possibly padded) frame inside the canvas
+  ey, ex = min(h, size - y0), min(w, size - x0)
+  if ey > sy and ex > sx:
+    out[y0 + sy:y0 + ey, x0 + sx:x0 + ex] = on[sy:ey, sx:ex]
   return out
+
+
+def check_digit_distort(distort) -> dict[str, float]:
+  """``data.digit_distort``: None / {} (off) or a mapping of the largest rotation (degrees), shear and scale change."""
+  if distort is None:
+    return {}
+  if not hasattr(distort, "items"):
+    raise DataError(f"data.digit_distort: expected None or a mapping with keys {tuple(DIGIT_DISTORT_LIMITS)}, got {distort!r}")
+  out = {}
+  for key, value in dict(distort.items()).items():
+    if key not in DIGIT_DISTORT_LIMITS:
+      raise DataError(f"data.digit_distort: unknown key {key!r}, expected some of {tuple(DIGIT_DISTORT_LIMITS)}")
+    limit = DIGIT_DISTORT_LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= limit:
+      raise DataError(f"data.digit_distort.{key}: expected a number in [0, {limit}], got {value!r}")
+    out[key] = float(value)
+  return out if any(out.values()) else {}
+
+
+def _draw_distortion(rng: np.random.Generator, distort: dict[str, float]) -> tuple[float, float, float]:
+  """One random (angle_rad, shear, zoom), each uniform within ``distort``'s magnitudes (always three draws)."""
+  angle, shear, factor = rng.uniform(-1.0, 1.0, 3)
+  return (float(np.deg2rad(angle * distort.get("rotate_deg", 0.0))), float(shear * distort.get("shear", 0.0)),
+          float(1.0 + factor * distort.get("scale", 0.0)))
 
 
 def _digit_pool(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -254,13 +302,19 @@ def check_detection_args(size: int, max_objects: int, classes: str, min_objects:
 
 def detection_scenes(num_scenes: int, seed: int, size: int = 64, max_objects: int = MAX_OBJECTS, classes: str = "all",
                      split: str = "train", min_objects: int = 1, noise_std: float = NOISE_STD,
-                     min_visible: float = 0.5) -> DetectionScenes:
+                     min_visible: float = 0.5, digit_distort=None) -> DetectionScenes:
   """``num_scenes`` detection scenes of one split, reproducible from ``seed``.
 
   ``classes``: "shapes" (3 classes), "digits" (10) or "all" (13, shapes first). The digits pasted
-  come from ``split``'s part of scikit-learn's digits.
+  come from ``split``'s part of scikit-learn's digits. ``digit_distort`` (off by default; see
+  :func:`check_digit_distort`) warps every pasted digit of the TRAIN split by a random rotation, shear and
+  scale drawn from a separate stream of ``seed`` (val / test scenes never change): data augmentation for the
+  few training writers.
   """
   check_detection_args(size, max_objects, classes, min_objects)
+  distort = check_digit_distort(digit_distort)  # checked for every split, applied to the train split only
+  if split != "train":
+    distort = {}
   if num_scenes < 1:
     raise DataError(f"scenes: expected a positive number of scenes, got {num_scenes}")
   if split not in SPLIT_OFFSETS:
@@ -269,6 +323,7 @@ def detection_scenes(num_scenes: int, seed: int, size: int = 64, max_objects: in
   digit_images, digit_labels = _digit_pool(split) if classes != "shapes" else (None, None)
   digit_by_class = {} if digit_images is None else {d: digit_images[digit_labels == d] for d in range(10)}
   rng = np.random.default_rng([seed, SPLIT_OFFSETS[split]])
+  distort_rng = np.random.default_rng([seed, SPLIT_OFFSETS[split], DISTORT_STREAM]) if distort else None
   colors = np.asarray(list(COLORS.values()), np.float32)
   n, m = num_scenes, max_objects
   images = np.empty((n, size, size, 3), np.float32)
@@ -297,7 +352,8 @@ def detection_scenes(num_scenes: int, seed: int, size: int = 64, max_objects: in
           scale = DIGIT_SCALES[rng.integers(len(DIGIT_SCALES))] * size / 64.0
           side = int(np.ceil(8 * scale))
           x0, y0 = rng.integers(0, size - side + 1, 2)
-          pix = _digit_pixels(digit, scale, int(x0), int(y0), size)
+          warp = _draw_distortion(distort_rng, distort) if distort_rng is not None else None
+          pix = _digit_pixels(digit, scale, int(x0), int(y0), size, warp)
         if pix.sum() < 12:
           continue
         new_owner = np.where(pix, k, owner)
@@ -324,8 +380,12 @@ def detection_scenes(num_scenes: int, seed: int, size: int = 64, max_objects: in
 
 def load_detection_scenes(num_train: int, num_val: int, num_test: int, seed: int = 0, size: int = 64,
                           max_objects: int = MAX_OBJECTS, classes: str = "all", min_objects: int = 1,
-                          noise_std: float = NOISE_STD) -> dict[str, DetectionScenes]:
-  """The train / val / test splits (``{"train", "val", "test"}``), each deterministic from ``seed``."""
+                          noise_std: float = NOISE_STD, digit_distort=None) -> dict[str, DetectionScenes]:
+  """The train / val / test splits (``{"train", "val", "test"}``), each deterministic from ``seed``.
+
+  ``digit_distort`` distorts the train split's digits only (:func:`detection_scenes`).
+  """
   counts = {"train": num_train, "val": num_val, "test": num_test}
-  return {name: detection_scenes(counts[name], seed, size, max_objects, classes, name, min_objects, noise_std)
+  return {name: detection_scenes(counts[name], seed, size, max_objects, classes, name, min_objects, noise_std,
+                                 digit_distort=digit_distort)
           for name in counts}

@@ -70,3 +70,54 @@ def test_bad_arguments_are_named():
     S.detection_scenes(2, 0, max_objects=7)
   with pytest.raises(DataError, match="data.classes"):
     S.detection_scenes(2, 0, classes="cats")
+
+
+# data.digit_distort: random affine warps of the TRAIN split's digits (off by default).
+DISTORT = {"rotate_deg": 12.0, "shear": 0.15, "scale": 0.1}
+# sha256 of the plain generator's arrays below, recorded from the generator before digit_distort existed
+PLAIN_SHA256 = "e0e1c721afacce7b5550dc2334f3246cd87b88404a23ba9f84df97821fb93a46"
+
+
+def _digest(splits) -> str:
+  import hashlib
+
+  h = hashlib.sha256()
+  for s in splits:
+    for a in (s.images, s.boxes, s.labels, s.valid, s.masks, s.semantic):
+      h.update(a.tobytes())
+  return h.hexdigest()
+
+
+def test_digit_distort_off_by_default_is_the_plain_generator_bit_for_bit():
+  splits = [S.detection_scenes(6, 3, size=56, max_objects=2, classes="all", split=n) for n in ("train", "val", "test")]
+  assert _digest(splits) == PLAIN_SHA256
+  off = [S.detection_scenes(6, 3, size=56, max_objects=2, classes="all", split=n, digit_distort={}) for n in ("train", "val", "test")]
+  assert _digest(off) == PLAIN_SHA256
+
+
+def test_digit_distort_warps_train_digits_only_and_boxes_stay_tight():
+  plain = S.load_detection_scenes(12, 4, 4, seed=0, size=56, max_objects=1, min_objects=1)
+  warped = S.load_detection_scenes(12, 4, 4, seed=0, size=56, max_objects=1, min_objects=1, digit_distort=DISTORT)
+  for name in ("val", "test"):  # held-out scenes unchanged
+    for key in ("images", "boxes", "labels", "masks"):
+      np.testing.assert_array_equal(getattr(plain[name], key), getattr(warped[name], key))
+  p, w = plain["train"], warped["train"]
+  np.testing.assert_array_equal(p.labels, w.labels)  # same classes (the warps draw from their own stream)
+  digit = p.labels[:, 0] >= 3
+  assert digit.sum() >= 5
+  changed = (p.masks[:, 0] != w.masks[:, 0]).any((1, 2))
+  assert changed[digit].all() and not changed[~digit].any()
+  for i in range(len(w)):
+    ys, xs = np.nonzero(w.masks[i, 0])
+    np.testing.assert_array_equal(w.boxes[i, 0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+  again = S.detection_scenes(12, 0, size=56, max_objects=1, min_objects=1, digit_distort=DISTORT)
+  np.testing.assert_array_equal(again.masks, w.masks)  # deterministic from the seed
+
+
+def test_digit_distort_bad_values_are_named():
+  with pytest.raises(DataError, match=r"data.digit_distort.rotate_deg: expected a number in \[0, 45.0\]"):
+    S.detection_scenes(2, 0, size=56, digit_distort={"rotate_deg": 90})
+  with pytest.raises(DataError, match="data.digit_distort: unknown key 'elastic'"):
+    S.detection_scenes(2, 0, size=56, split="val", digit_distort={"elastic": 1.0})
+  with pytest.raises(DataError, match="data.digit_distort: expected None or a mapping"):
+    S.detection_scenes(2, 0, size=56, digit_distort=0.5)
