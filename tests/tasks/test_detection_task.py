@@ -157,3 +157,24 @@ def test_per_anchor_classes_keep_two_objects_of_one_cell(scenes):
   batch = {"boxes": scenes.boxes, "labels": scenes.labels, "valid": scenes.valid}
   np.testing.assert_allclose(T.single_shot_loss(wrong, batch, anchors, t, 3), 3.0 * np.log(13) + loss, rtol=1e-4)
 
+
+
+def test_config_digit_distort_reaches_the_train_split_only():
+  """``data.digit_distort`` in a config warps the train split's digits (as the scene generator's own option does)
+  and leaves val / test as they were; a bad range is named."""
+  def splits(distort):
+    c = T.base_config("classify_localize")
+    c.data.update({"num_train": 6, "num_val": 3, "num_test": 3})
+    if distort is not None:
+      c.data.digit_distort = distort
+    return T.load_splits(c)[0]
+
+  plain, warped = splits(None), splits({"rotate_deg": 12.0, "shear": 0.15, "scale": 0.1})
+  np.testing.assert_array_equal(plain["test"]["image"], warped["test"]["image"])
+  np.testing.assert_array_equal(plain["train"]["labels"], warped["train"]["labels"])
+  digits = plain["train"]["labels"][:, 0] >= 3  # classes 0-2 are the shapes
+  assert digits.any()
+  changed = np.abs(plain["train"]["image"] - warped["train"]["image"]).reshape(6, -1).max(1) > 0
+  np.testing.assert_array_equal(changed, digits)
+  with pytest.raises(DataError, match="digit_distort.rotate_deg"):
+    splits({"rotate_deg": 90.0})
