@@ -15,7 +15,10 @@ Expected: test mAP@0.5 0.770, COCO mAP@[.5:.95] 0.349 (val 0.729 / 0.331), class
 
 "long": the same config with 4,000 steps (the cosine decays over them), evaluated every 1,000.
 Command: cs231n-jax train --config experiments/configs/detection/single_shot.py:long --workdir workdirs/det_single_shot_long
-Expected: not yet measured.
+Expected: test mAP@0.5 0.811, COCO mAP@[.5:.95] 0.408 (val 0.786 / 0.391), class-agnostic test mAP@0.5 0.894; COCOeval
+  agrees to 1e-16. Goal 0.80: met. The best state by val loss is step 3,000 (val loss 2.73 / 2.18 / 2.02 / 2.04 at
+  1,000-4,000; training loss 0.82 at the end); the last step's parameters re-scored: test 0.819, val 0.786.
+  CPU-2 under load, 18.5 min wall.
 """
 
 from cs231n_jax.tasks.detection import base_config
