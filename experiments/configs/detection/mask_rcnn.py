@@ -20,7 +20,10 @@ Expected: test box mAP@0.5 0.756, COCO mAP 0.515 (val 0.744 / 0.497; COCOeval ag
   0.883 / 0.844 at steps 200-800 (CPU-2 under load, nice 5, 24 min). Goals (0.80, 0.7): not met, 0.04 / 0.035 short.
 
 Command: cs231n-jax train --config experiments/configs/detection/mask_rcnn.py:longer --workdir workdirs/det_mask_rcnn_longer
-Expected: not yet measured.
+Expected: test box mAP@0.5 0.820, COCO mAP 0.580 (val 0.821 / 0.569; COCOeval agrees), class-agnostic 0.912; RPN
+  recall 0.999 (val 0.999); mask AP 0.491, mask AP@0.5 0.746, mean mask IoU 0.706 (val 0.703); val loss 1.269 / 0.998 /
+  0.861 / 0.811 / 0.792 / 0.766 / 0.755 at steps 200-1400 (CPU-2 under load, nice 5, 21 min). Goals (0.80, 0.7): met,
+  by 0.020 / 0.006 (one seed).
 """
 
 from cs231n_jax.tasks.detection import base_config
