@@ -36,6 +36,11 @@ Expected: test class accuracy 0.9825, mean box IoU 0.803 (val 0.985 / 0.802; bes
   400 test errors, 8 allowed), every error a digit read as another (7->9 x2, one each 9->1, 8->2, 7->3, 1->8, 2->8); val
   3 of 200 (8->1 x2, 4->6). One seed: against distort's 14 test errors the gain is ~1.5 standard deviations of
   the count, so "wd closes the gap" is likely but not proven; the box IoU gain (0.763 -> 0.803, val 0.772 -> 0.802) is clearer.
+  Seeds 1 and 2 (same command plus --config.seed=1 / =2; the seed sets the scenes of all three splits, drawn from the same
+  held-out digit pools, the distortions, the init and the batch order): seed 1 test 0.980 / 0.805 (val 0.980 / 0.817, best
+  step 1500), seed 2 test 0.9925 / 0.822 (val 0.935 / 0.809, best step 1250); 7.0 and 6.9 min wall, CPU-2 under load.
+  Over seeds 0-2: test class accuracy 0.985 +- 0.007 (sample std), every seed >= 0.98 (seed 1 exactly at the goal), box IoU
+  0.810 +- 0.010; val accuracy 0.967 +- 0.028 misses 0.98 (seed 2's val 13 errors of 200), val IoU 0.809 +- 0.008.
 """
 
 from cs231n_jax.tasks.detection import base_config
