@@ -128,10 +128,10 @@ def load_splits(config) -> tuple[dict[str, dict[str, np.ndarray]], tuple[str, ..
   keys = ("image", "boxes", "labels", "valid") + (("masks",) if with_masks(config) else ())
   if d.name == "scenes":
     min_objects = d.max_objects if config.model.name == "classify_localize" else d.min_objects
-    distort = d.get("digit_distort")  # optional: random affine warps of the train split's digits
+    # digit_distort (optional): random affine warps of the train split's digits; scenes.check_digit_distort reads
+    # any mapping, a ConfigDict included
     splits = S.load_detection_scenes(d.num_train, d.num_val, d.num_test, config.seed, d.image_size, d.max_objects,
-                                     d.classes, min_objects,
-                                     digit_distort=distort.to_dict() if hasattr(distort, "to_dict") else distort)
+                                     d.classes, min_objects, digit_distort=d.get("digit_distort"))
     return {k: {key: v.arrays(True)[key] for key in keys} for k, v in splits.items()}, splits["train"].class_names
   coco = coco_format.load_coco_directory(d.dir, d.annotation_file, d.max_objects, d.image_size, with_masks=with_masks(config),
                                          truncate=False)
