@@ -86,7 +86,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.data = data_config()
   c.model = ml_collections.ConfigDict(
-      {"cell": "lstm", "hidden_size": 256, "num_layers": 1, "embed_dim": 64, "dropout_rate": 0.0})
+      {"cell": "lstm", "hidden_size": 256, "num_layers": 1, "embed_dim": 64, "dropout_rate": 0.0,
+       "embed_dropout_rate": 0.0, "recurrent_dropout_rate": 0.0})
   c.optimizer = optim.default_config("adam", 2e-3)  # fields: cs231n_jax.optim.factory
   c.train = loop.engine_config()
   c.train.update({
@@ -650,7 +651,8 @@ def build_model(model_config: ml_collections.ConfigDict, vocab_size: int) -> Cha
   if name != "char_lm":
     raise ConfigError(f"model.name: expected 'char_lm' or 'char_transformer', got {name!r}")
   return get_model("char_lm", vocab_size=vocab_size, cell=m.cell, hidden_size=m.hidden_size, num_layers=m.num_layers,
-                   embed_dim=m.embed_dim, dropout_rate=m.dropout_rate)
+                   embed_dim=m.embed_dim, dropout_rate=m.dropout_rate, embed_dropout_rate=m.get("embed_dropout_rate", 0.0),
+                   recurrent_dropout_rate=m.get("recurrent_dropout_rate", 0.0))
 
 
 def char_lm_data(corpus: CharCorpus, config: ml_collections.ConfigDict) -> Data:

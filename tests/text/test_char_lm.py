@@ -359,5 +359,80 @@ def test_char_lstm_variants_are_one_recipe_with_a_larger_regularised_model():
     d["sample"].pop("temperatures")
   assert b == g
   assert tuple(large.sample.temperatures) == (0.5, 0.8, 1.0)
+  # :regularised is :large with dropout on the input, the recurrent path and more before the output, and weight decay.
+  reg = load_config(f"{path}:regularised")
+  L.check_config(reg)
+  assert (reg.model.dropout_rate, reg.model.embed_dropout_rate, reg.model.recurrent_dropout_rate) == (0.4, 0.1, 0.25)
+  assert reg.optimizer.weight_decay == 0.1 and large.optimizer.weight_decay == 0.0
+  r, g = reg.to_dict(), large.to_dict()
+  for d in (r, g):
+    for key in ("dropout_rate", "embed_dropout_rate", "recurrent_dropout_rate"):
+      d["model"].pop(key)
+    d["optimizer"].pop("weight_decay")
+  assert r == g
   with pytest.raises(ConfigError, match="unknown variant 'huge'"):
     load_config(f"{path}:huge")
+
+
+# ---------------------------------------------------------------------------------------------
+# Regularisation: dropout on the input, variational dropout on the recurrent path.
+# ---------------------------------------------------------------------------------------------
+
+
+def _numpy_lstm_logits(p, tokens, masks):
+  """An independent NumPy char LSTM: embedding, gates from x Wx + (m ⊙ h_{t-1}) Wh + b with one mask per
+  stream for every step, head. masks (N, H) or None."""
+  p = jax.tree.map(lambda a: np.asarray(a, np.float64), p)
+  sig = lambda a: 1.0 / (1.0 + np.exp(-a))
+  x = p["embed"]["embedding"][np.asarray(tokens)]
+  cell = p["rnn"]["layer_0"]
+  n, t = tokens.shape
+  hdim = cell["Wh"].shape[0]
+  c, h = np.zeros((n, hdim)), np.zeros((n, hdim))
+  m = np.ones((n, hdim)) if masks is None else np.asarray(masks, np.float64)
+  out = []
+  for s in range(t):
+    a = x[:, s] @ cell["Wx"] + (m * h) @ cell["Wh"] + cell["b"]
+    i, f, o, g = np.split(a, 4, axis=-1)
+    c = sig(f) * c + sig(i) * np.tanh(g)
+    h = sig(o) * np.tanh(c)
+    out.append(h @ p["head"]["kernel"] + p["head"]["bias"])
+  return np.stack(out, axis=1)
+
+
+def test_variational_recurrent_dropout_is_one_mask_per_stream_at_every_step():
+  tokens = jax.random.randint(jax.random.key(1), (64, 6), 0, 7)
+  model = CharLM(vocab_size=7, hidden_size=16, embed_dim=5, recurrent_dropout_rate=0.25)
+  params = model.init(jax.random.key(0), tokens[:1])["params"]
+  # The plain LSTM's parameters (names and shapes: checkpoints and the interpretable-cells code read them), and
+  # at test time its function (the NumPy loop with no mask).
+  assert jax.tree.map(jnp.shape, params) == {
+      "embed": {"embedding": (7, 5)}, "rnn": {"layer_0": {"Wx": (5, 64), "Wh": (16, 64), "b": (64,)}},
+      "head": {"kernel": (16, 7), "bias": (7,)}}
+  reference = _numpy_lstm_logits(params, tokens, None)
+  np.testing.assert_allclose(model.apply({"params": params}, tokens)[1], reference, atol=1e-5)
+  # Training: one Bernoulli(0.75) / 0.75 mask per stream, the same at every step (the NumPy loop reuses it).
+  (_, logits), inter = model.apply({"params": params}, tokens, train=True, rngs={"dropout": jax.random.key(2)},
+                                   mutable=["intermediates"])
+  (mask,) = inter["intermediates"]["rnn"]["recurrent_mask_0"]
+  assert mask.shape == (64, 16)
+  np.testing.assert_allclose(np.unique(np.asarray(mask, np.float64)), [0.0, 1 / 0.75], rtol=1e-6)
+  assert abs(float(np.mean(np.asarray(mask) == 0)) - 0.25) < 0.05  # 1,024 draws: 4 standard deviations
+  np.testing.assert_allclose(logits, _numpy_lstm_logits(params, tokens, mask), atol=1e-5)
+  assert np.abs(np.asarray(logits) - reference).max() > 1e-2  # the mask mattered
+
+
+def test_input_dropout_acts_only_in_training_and_bad_rates_are_config_errors():
+  tokens = jax.random.randint(jax.random.key(1), (4, 5), 0, 7)
+  model = CharLM(vocab_size=7, hidden_size=8, embed_dim=32, embed_dropout_rate=0.5)
+  params = model.init(jax.random.key(0), tokens)["params"]
+  reference = _numpy_lstm_logits(params, tokens, None)
+  np.testing.assert_allclose(model.apply({"params": params}, tokens)[1], reference, atol=1e-5)
+  # In training, with the output dropout off, only the input changed: the first step's scores depend on x_1 alone.
+  train = model.apply({"params": params}, tokens, train=True, rngs={"dropout": jax.random.key(3)})[1]
+  assert np.abs(np.asarray(train) - reference)[:, 0].max() > 1e-3
+  for field, kwargs in (("embed_dropout_rate", {"embed_dropout_rate": 1.0}), ("recurrent_dropout_rate", {"recurrent_dropout_rate": -0.1})):
+    with pytest.raises(ConfigError, match=f"model.{field}: expected a drop probability"):
+      CharLM(vocab_size=7, hidden_size=8, embed_dim=4, **kwargs).init(jax.random.key(0), tokens)
+  with pytest.raises(ConfigError, match="model.recurrent_dropout_rate: variational recurrent dropout needs cell 'lstm', got cell 'gru'"):
+    CharLM(vocab_size=7, cell="gru", hidden_size=8, embed_dim=4, recurrent_dropout_rate=0.2).init(jax.random.key(0), tokens)
