@@ -209,11 +209,13 @@ def test_sampler_feeds_back_and_greedy_matches_a_step_loop():
   greedy = sampler(params, prime, jax.random.key(1), 0.0)
   assert greedy.shape == (2, 5)
   np.testing.assert_array_equal(greedy, sampler(params, prime, jax.random.key(2), 0.0))
-  # The same by hand: the whole sequence so far through the model, argmax of the last scores.
-  step = jax.jit(lambda seq: model.apply({"params": params}, seq, model.initial_carries(2))[1][:, -1])
-  seq = prime
-  for _ in range(5):
-    seq = jnp.concatenate([seq, jnp.argmax(step(seq), -1)[:, None].astype(jnp.int32)], axis=1)
+  # The same by hand: the whole sequence so far through the model, argmax of the scores at its last character.
+  # The model is causal, so the scores at position p of a zero-padded (2, 8) sequence are those of its first p + 1
+  # characters: one compiled shape for the five steps.
+  scores = jax.jit(lambda seq: model.apply({"params": params}, seq, model.initial_carries(2))[1])
+  seq = jnp.concatenate([prime, jnp.zeros((2, 5), jnp.int32)], axis=1)
+  for p in range(3, 8):
+    seq = seq.at[:, p].set(jnp.argmax(scores(seq)[:, p - 1], -1).astype(jnp.int32))
   np.testing.assert_array_equal(greedy, seq[:, 3:])
   hot = sampler(params, prime, jax.random.key(3), 5.0)
   assert hot.min() >= 0 and hot.max() < 6
