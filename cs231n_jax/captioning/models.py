@@ -12,7 +12,11 @@ Each is registered in the model registry, family ``caption`` (``get_model("lstm"
   vectors, ``e_i = wᵀ tanh(W_v v_i + W_h h_{t-1})`` (the notes: "f is an MLP"; ``attention="dot"``
   uses ``v_i·h / √d`` instead), ``p = softmax(e)``, the context ``z = Σ_i p_i v_i`` (lecture 10)
   joins the word embedding as the LSTM's input, and the output layer reads h, z and the word.
-  The initial state comes from the mean feature vector, as in the paper.
+  The initial state comes from the mean feature vector, as in the paper (and the cell's forget bias
+  starts at 1). ``attention_query="state_word"`` adds the word just read to the query,
+  ``W_h h_{t-1} + W_w E y_{t-1}``: the paper's query, h_{t-1}, was formed before that word was
+  chosen, so where the caption could go two ways (both objects red: "a red circle ..." or "a red
+  square ...") it cannot look at the object the word named (docs/results.md, captioning).
 * ``transformer`` — :class:`TransformerCaptioner`, the course's ``CaptioningTransformer``: the
   image features become the decoder's memory (one token per spatial location, or a single token
   for a feature vector), captions are embedded with sinusoidal positions, and a stack of decoder
@@ -49,6 +53,7 @@ from cs231n_jax.nn.recurrent import LSTMCell, make_cell
 
 Array = jax.Array
 ATTENTION_SCORES = ("mlp", "dot")
+ATTENTION_QUERIES = ("state", "state_word")  # Xu et al.'s h_{t-1}; h_{t-1} and the word y_{t-1} just read
 INITIAL_CELLS = ("zeros", "projected")
 MAX_MEMORY_TOKENS = 1024  # learned location embeddings available to the transformer's memory
 
@@ -189,6 +194,7 @@ class AttentionLSTMCaptioner(_Captioner):
   hidden_dim: int = 128
   attention_dim: int = 128
   attention: str = "mlp"
+  attention_query: str = "state"
   encoder_channels: Sequence[int] = (32, 64)
   feature_dim: int = 128
   global_dim: int = 256
@@ -197,12 +203,16 @@ class AttentionLSTMCaptioner(_Captioner):
   def setup(self):
     if self.attention not in ATTENTION_SCORES:
       raise ConfigError(f"model.attention: expected one of {ATTENTION_SCORES}, got {self.attention!r}")
+    if self.attention_query not in ATTENTION_QUERIES:
+      raise ConfigError(f"model.attention_query: expected one of {ATTENTION_QUERIES}, got {self.attention_query!r}")
     self.encoder = SceneEncoder(self.encoder_channels, self.feature_dim, self.global_dim, self.dtype)
     self.W_embed = nn.Embed(self.vocab_size, self.wordvec_dim)
     self.init_h = nn.Dense(self.hidden_dim, dtype=self.dtype)
     self.init_c = nn.Dense(self.hidden_dim, dtype=self.dtype)
     self.feature_keys = nn.Dense(self.attention_dim, use_bias=False, dtype=self.dtype)  # W_v
     self.state_query = nn.Dense(self.attention_dim, dtype=self.dtype)  # W_h
+    if self.attention_query == "state_word":
+      self.word_query = nn.Dense(self.attention_dim, use_bias=False, dtype=self.dtype)  # W_w
     self.score = nn.Dense(1, use_bias=False, dtype=self.dtype)  # w
     self.lstm = LSTMCell(self.hidden_dim, dtype=self.dtype)
     self.out = nn.Dense(self.vocab_size, dtype=self.dtype)
@@ -216,9 +226,12 @@ class AttentionLSTMCaptioner(_Captioner):
     mean = jnp.mean(memory["spatial"], axis=1)
     return jnp.tanh(self.init_c(mean)), jnp.tanh(self.init_h(mean))
 
-  def attend(self, memory, h: Array) -> tuple[Array, Array]:
-    """(context z (N, D), weights p (N, L)) from the previous hidden state."""
+  def attend(self, memory, h: Array, word: Array | None = None) -> tuple[Array, Array]:
+    """(context z (N, D), weights p (N, L)) from the previous hidden state (and, with
+    ``attention_query="state_word"``, the embedding of the word just read)."""
     query = self.state_query(h)
+    if self.attention_query == "state_word":
+      query = query + self.word_query(word)
     if self.attention == "mlp":
       scores = self.score(jnp.tanh(memory["keys"] + query[:, None, :]))[..., 0]
     else:
@@ -228,8 +241,8 @@ class AttentionLSTMCaptioner(_Captioner):
 
   def step(self, memory, carry, tokens: Array, t, *, train: bool = False):
     _, h_prev = carry
-    z, p = self.attend(memory, h_prev)
     word = self.W_embed(tokens)
+    z, p = self.attend(memory, h_prev, word)
     carry, h = self.lstm(carry, jnp.concatenate([word, z], axis=-1))
     logits = self.out(jnp.concatenate([h, z, word], axis=-1))
     return logits.astype(jnp.float32), carry, p

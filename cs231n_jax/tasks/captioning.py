@@ -56,7 +56,7 @@ COURSE_OVERFIT = {  # the course notebooks' settings: (learning rate, lr decay p
 }
 MODEL_FIELDS = {
     "rnn": ("wordvec_dim", "hidden_dim"), "lstm": ("wordvec_dim", "hidden_dim", "forget_bias", "initial_cell"),
-    "attention_lstm": ("wordvec_dim", "hidden_dim", "attention_dim", "attention"),
+    "attention_lstm": ("wordvec_dim", "hidden_dim", "attention_dim", "attention", "attention_query"),
     "transformer": ("wordvec_dim", "num_heads", "num_layers", "mlp_dim", "dropout_rate", "norm"),
 }
 ENCODER_FIELDS = ("encoder_channels", "feature_dim", "global_dim")
@@ -78,6 +78,7 @@ def base_config(name: str = "lstm") -> ml_collections.ConfigDict:
       "encoder_channels": (16, 32), "feature_dim": 64, "global_dim": 128, "doubly_stochastic": 0.0,
       "forget_bias": 0.0,  # the LSTM captioner's; 0 as the course initialises it
       "initial_cell": "zeros",  # the LSTM captioner's c0: "zeros" (the course's) or "projected" from the image
+      "attention_query": "state",  # the attention LSTM's query: "state" (Xu et al.'s h_{t-1}) or "state_word" (+ E y_{t-1})
   })
   c.optimizer = optim.default_config("adam", 2e-3)
   c.optimizer.eps = 1e-8  # the course's Adam
