@@ -121,6 +121,33 @@ def attention_on_objects(captions: list[str], attention: np.ndarray, scenes: lis
           "attention_mask_mass": mean(mass), "attention_peak_distance": mean(dist), "attention_peak_on_other": mean(other)}
 
 
+
+def scene_kind(scene: S.Scene) -> str:
+  """``"single"``, ``"pair_two_colours"`` or ``"pair_one_colour"`` (two objects of the same colour)."""
+  if len(scene.objects) == 1:
+    return "single"
+  return "pair_one_colour" if len(scene.objects) == 2 and scene.objects[0].color == scene.objects[1].color else "pair_two_colours"
+
+
+def caption_errors(captions: list[str], references: list[list[list[str]]], scenes: list[S.Scene]) -> dict[str, dict]:
+  """Where decoded captions go wrong: per scene kind (:func:`scene_kind`) the number of scenes and of
+  captions that match none of their references, and for the wrong ones the word positions (from 0)
+  where the caption differs from its closest reference (most words equal in place, then nearest length)."""
+  scenes_by_kind, errors_by_kind, positions = {}, {}, {}
+  for caption, refs, scene in zip(captions, references, scenes, strict=True):
+    kind = scene_kind(scene)
+    scenes_by_kind[kind] = scenes_by_kind.get(kind, 0) + 1
+    words = caption.split()
+    if words in refs:
+      continue
+    errors_by_kind[kind] = errors_by_kind.get(kind, 0) + 1
+    closest = max(refs, key=lambda r: (sum(a == b for a, b in zip(words, r)), -abs(len(words) - len(r))))
+    for i in range(max(len(words), len(closest))):
+      if i >= len(words) or i >= len(closest) or words[i] != closest[i]:
+        positions[i] = positions.get(i, 0) + 1
+  return {"scenes": scenes_by_kind, "errors": errors_by_kind, "positions": dict(sorted(positions.items()))}
+
+
 def receptive_field(model, variables, image_size: int, cells: Sequence[int] | None = None, channels: int = 3) -> list[tuple[int, int]]:
   """(height, width) in pixels of the input that each spatial feature vector of ``cells`` depends on
   (its receptive field; default the one cell nearest the image's centre, which the zero-padded border

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cs231n_jax.captioning  # noqa: F401  (registers the captioners)
-from cs231n_jax.captioning.evaluation import attention_on_objects, box_cells, cell_coverage, receptive_field
+from cs231n_jax.captioning.evaluation import attention_on_objects, box_cells, caption_errors, cell_coverage, receptive_field
 from cs231n_jax.data import scenes as S
 from cs231n_jax.models.registry import get_model
 
@@ -87,3 +87,19 @@ def test_receptive_field_is_the_conv_arithmetic():
                     encoder_channels=(4, 4), feature_dim=4, global_dim=4)
   variables = jax.jit(lambda key, x: model.init(key, x, method=type(model).encode))(jax.random.key(0), np.zeros((1, SIZE, SIZE, 3)))
   assert receptive_field(model, variables, SIZE, cells=[4 * GRID + 4, 0]) == [(24, 24), (14, 14)]
+
+
+def test_caption_errors_by_scene_kind_and_word_position():
+  same = S.Scene((S.SceneObject("blue", "square", 8.0, 16.0, 4.5), S.SceneObject("blue", "circle", 24.0, 16.0, 4.5)), "left of")
+  single = S.Scene((A,))
+  scenes = [SCENE, same, same, single]
+  refs = [[c.split() for c in sc.captions()] for sc in scenes]
+  assert refs[1] == [s.split() for s in ("a blue square left of a blue circle", "a blue circle right of a blue square")]
+  captions = ["a blue square right of a red circle",  # the second phrasing, right: not an error
+              "a blue square right of a blue circle",  # relation flipped: words 3
+              "a blue circle left of a blue circle",  # the first noun wrong: word 2 (7 words in place with the first reference)
+              "a red circle"]
+  out = caption_errors(captions, refs, scenes)
+  assert out == {"scenes": {"pair_two_colours": 1, "pair_one_colour": 2, "single": 1}, "errors": {"pair_one_colour": 2},
+                 "positions": {2: 1, 3: 1}}
+  assert caption_errors(["a blue square"], refs[1:2], [same])["positions"] == {3: 1, 4: 1, 5: 1, 6: 1, 7: 1}  # words missing
