@@ -56,7 +56,7 @@ def _attention_lstm(query):
 
 def test_attention_lstm_starts_as_show_attend_and_tell():
   """The attention captioner already has both fixes: b_f = 1 in its LSTM cell, and (c0, h0) =
-  tanh of two Dense layers of the mean annotation vector (Xu et al. 2015, section 3.1.2)."""
+  tanh of two Dense layers of the mean annotation vector (Xu et al. 2015)."""
   model, feats, variables = _attention_lstm("state")  # the default query
   p, H = variables["params"], model.hidden_dim
   b = np.asarray(p["lstm"]["b"])  # gate blocks i, f, o, g
