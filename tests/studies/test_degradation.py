@@ -109,6 +109,13 @@ def test_augmented_variant_is_the_same_experiment_on_augmented_images():
   decay = load_config(f"{AUGMENTED}:zero_init_decay")  # zero_init with the paper's two rate drops, at 1/2 and 3/4 of the budget
   assert tuple(decay.optimizer.schedule.boundaries) == (400, 600) and decay.optimizer.schedule.decay_rate == 0.1
   assert decay.optimizer.schedule.name == "piecewise" and augmented.optimizer.schedule.name == "constant"
+  # zero_init_decay_long: twice the budget, the drops still at 1/2 and 3/4, validation only at the end (the final state tested)
+  long = load_config(f"{AUGMENTED}:zero_init_decay_long")
+  assert long.train.num_steps == 1600 and tuple(long.optimizer.schedule.boundaries) == (800, 1200)
+  assert long.train.eval_every == long.train.checkpoint_every == long.train.num_steps
+  long.optimizer.schedule.boundaries = decay.optimizer.schedule.boundaries
+  long.train.num_steps, long.train.eval_every, long.train.checkpoint_every = 800, 200, 800
+  assert long.to_dict() == decay.to_dict()
   decay.optimizer.schedule = augmented.optimizer.schedule
   assert decay.to_dict() == zero.to_dict()
   del zero.model["zero_init_residual"]
