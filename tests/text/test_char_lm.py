@@ -372,6 +372,14 @@ def test_char_lstm_variants_are_one_recipe_with_a_larger_regularised_model():
       d["model"].pop(key)
     d["optimizer"].pop("weight_decay")
   assert r == g
+  # :regularised_long is :regularised with 7.5x the steps (the cosine schedule follows num_steps).
+  long = load_config(f"{path}:regularised_long")
+  assert (long.train.num_steps, long.train.eval_every, long.train.checkpoint_every) == (15000, 1500, 1500)
+  r, g = reg.to_dict(), long.to_dict()
+  for d in (r, g):
+    for key in ("num_steps", "eval_every", "checkpoint_every"):
+      d["train"].pop(key)
+  assert r == g
   with pytest.raises(ConfigError, match="unknown variant 'huge'"):
     load_config(f"{path}:huge")
 

@@ -4,17 +4,28 @@
 Same streams, split, evaluation and n-gram baselines as char_lstm.py (batch of 16 parallel streams,
 parameters best on val, test bits/char reported once), with the interpolated Kneser-Ney n-grams beside
 the add-k ones. Adam 2e-3, 30 warm-up steps then cosine decay, clipping by norm 1, dropout 0.1.
+Variants: ``base`` (the file alone: 240 steps) and ``long`` (3,000 steps, toward convergence; the cosine decay follows).
 Command: cs231n-jax train --config experiments/configs/text/char_transformer.py --workdir workdirs/char_transformer
 Expected: test 3.431 bits/char (val 4.453 -> 3.972 -> 3.882 at steps 80 / 160 / 240, still falling; 0.49M characters, 1.25 passes),
   far above the LSTM's 1.826 and the Kneser-Ney 7-gram's 1.766: undertrained, not converged; CPU-2 under load (~20), 14 min 35 s;
   0.77 CPU-seconds per step (a 40-step timing run, load ~24), ~10x the 256-unit LSTM's 0.08, so the CPU time toward
   1.45 bits/char went to the LSTM (char_lstm.py:large); docs/results.md.
+
+Command: cs231n-jax train --config experiments/configs/text/char_transformer.py:base --workdir workdirs/char_transformer
+Expected: as the file alone (above): test 3.431 bits/char after 240 steps; CPU-2.
+
+Command: cs231n-jax train --config experiments/configs/text/char_transformer.py:long --workdir workdirs/char_transformer_long
+Expected: test 1.912 bits/char (val 3.639 / 2.904 / 2.326 / 2.117 / 2.028 / 2.012 at steps 500 ... 3000, best at 3000, flattening;
+  training slice 1.714): above the Kneser-Ney 7-gram's 1.766 and the LSTMs; 1,461 CPU-seconds (0.49 per step), 54 min 16 s wall
+  on CPU-2 under load (nice 15, pinned to one core); docs/results.md ("Longer schedules for :regularised").
 """
 
 from cs231n_jax.tasks import char_lm
 
+VARIANTS = ("base", "long")
 
-def get_config():
+
+def get_config(variant: str = "base"):
   c = char_lm.base_config()
   c.data.update(name="pydoc", val_fraction=0.05, test_fraction=0.10)
   c.model = char_lm.ml_collections.ConfigDict({
@@ -42,4 +53,6 @@ def get_config():
   c.ngram_orders = (1, 2, 3, 4, 5)
   c.kneser_ney_orders = (2, 3, 4, 5, 6, 7, 8)
   c.cells.enabled = False  # the interpretable-cells figure reads LSTM cell states
+  if variant == "long":  # toward convergence: 12.5x the steps, the cosine decay stretched to them
+    c.train.update(num_steps=3000, eval_every=500, checkpoint_every=500)
   return c
