@@ -30,16 +30,12 @@ class MaskedRecurrenceLSTMCell(LSTMCell):
   recurrent-dropout mask: the gates read ``x_t Wx + (m ⊙ h_{t-1}) Wh + b``; the carried ``(c, h)``
   and the output are the cell's own. With ``m = 1`` it is the plain LSTM cell, parameters and all."""
 
-  @nn.compact
   def __call__(self, carry, xm):
+    # h_{t-1} enters the LSTM's update only through h_{t-1} Wh, so masking the h it reads is the whole change:
+    # the parent's gates, parameters and carried c are used as they are, and it returns its own new (c, h).
     c, h = carry
     x, m = xm[..., :-self.features], xm[..., -self.features:]
-    Wx, Wh, b, dtype = self._weights(x.shape[-1])
-    a = x.astype(dtype) @ Wx + (m.astype(dtype) * h.astype(dtype)) @ Wh + b
-    i, f, o, g = jnp.split(a, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
-    return (c, h), h
+    return super().__call__((c, m.astype(h.dtype) * h), x)
 
 
 class VariationalLSTMStack(nn.Module):
