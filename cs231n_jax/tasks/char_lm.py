@@ -48,6 +48,7 @@ from cs231n_jax.nn.recurrent import gradient_clipping
 from cs231n_jax.plotting import save_figure, subplots
 from cs231n_jax.text import min_char_rnn as gist
 from cs231n_jax.text.corpus import CharCorpus, CharVocab, load_corpus
+from cs231n_jax.text.dynamic_eval import check_dynamic_eval_config, tune_and_evaluate
 from cs231n_jax.text.model import CharLM
 from cs231n_jax.text.ngram import DEFAULT_ORDERS, baseline_table, kneser_ney_baselines, ngram_baselines
 from cs231n_jax.text.sample import make_sampler
@@ -109,6 +110,9 @@ def base_config() -> ml_collections.ConfigDict:
   # The interpretable-cells figure (LSTM only): correlations over the first analysis_chars of the
   # test text, the figure over its first figure_chars.
   c.cells = ml_collections.ConfigDict({"enabled": True, "analysis_chars": 5000, "figure_chars": 600})
+  # Dynamic evaluation (text.dynamic_eval), reported beside the static test bits: every (η, λ) of the
+  # grid scored on val, the best once on test. No learning rates: off.
+  c.dynamic_eval = ml_collections.ConfigDict({"learning_rates": (), "decays": (0.0,), "segment_length": 64})
   return c
 
 
@@ -154,6 +158,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   gradient_clipping(t.clip, t.clip_threshold)
   if t.step != "jit":
     parallel.check_batch_size(t.batch_size)
+  if "dynamic_eval" in config:
+    check_dynamic_eval_config(config.dynamic_eval)
 
 
 def check_min_char_rnn_config(config: ml_collections.ConfigDict) -> None:
@@ -464,9 +470,22 @@ def _with_params(state, params):
   return {**state, "params": params}
 
 
-def char_lm_task(model: CharLM, tx: optax.GradientTransformation, batch_size: int, finish=None) -> Task:
+def char_lm_task(model: CharLM, tx: optax.GradientTransformation, batch_size: int, finish=None,
+                 averaged: bool = False) -> Task:
   """The truncated-BPTT task: state ``{"params", "opt_state", "carries"}`` (the carries of all
-  ``batch_size`` streams); the best state is the parameters with the lowest val bits per char."""
+  ``batch_size`` streams); the best state is the parameters with the lowest val bits per char.
+
+  ``averaged`` (an optimizer built with ``ema_decay``): evaluation, the best state and ``finish``
+  use the Polyak average the optimizer keeps, not the raw parameters training updates."""
+
+  def evaluated(state):
+    return optim.averaged_params(state["opt_state"]) if averaged else state["params"]
+
+  def with_best(state, params):
+    if not averaged:
+      return _with_params(state, params)
+    # A fresh optimizer state's average is the kept parameters, so evaluating it evaluates them.
+    return {**state, "params": params, "opt_state": tx.init(params)}
 
   def init(key, example):
     del example
@@ -480,13 +499,13 @@ def char_lm_task(model: CharLM, tx: optax.GradientTransformation, batch_size: in
 
   def eval_step(state, batch):
     def chunk_nll(carries, windows):
-      carries, logits = model.apply({"params": state["params"]}, windows[:, :-1], carries)
+      carries, logits = model.apply({"params": evaluated(state)}, windows[:, :-1], carries)
       return carries, optax.softmax_cross_entropy_with_integer_labels(logits, windows[:, 1:])
 
     return stream_nats(chunk_nll, model.initial_carries(batch["windows"].shape[0]), batch)
 
   return Task(init=init, train_step=train_step, eval_step=eval_step, summarize=bits_summary,
-              metric="bits_per_char", mode="min", best=_params, with_best=_with_params, finish=finish,
+              metric="bits_per_char", mode="min", best=evaluated, with_best=with_best, finish=finish,
               name="char_lm")
 
 
@@ -601,6 +620,10 @@ def char_lm_report(config, model: CharLM, corpus: CharCorpus, params, evals, wor
     ids = sampler(params, prime, jax.random.fold_in(key, SAMPLE_KEY_OFFSET + i), float(temperature))
     samples[str(temperature)] = config.sample.prime + corpus.vocab.decode(ids[0])
   results["samples"] = samples
+  dynamic = config.get("dynamic_eval")
+  if dynamic is not None and dynamic.learning_rates:
+    results["dynamic_eval"] = tune_and_evaluate(model, params, corpus.val, corpus.test, dynamic.segment_length,
+                                                tuple(dynamic.learning_rates), tuple(dynamic.decays))
   if jax.process_index() != 0:
     return results
   if config.model.get("cell") == "lstm" and config.cells.enabled:
@@ -609,9 +632,13 @@ def char_lm_report(config, model: CharLM, corpus: CharCorpus, params, evals, wor
     results["interpretable_cells"] = interpretable_cells(
         model, params, corpus.vocab, corpus.test[:config.cells.analysis_chars], epath.Path(workdir) / CELLS_NAME,
         figure_chars=config.cells.figure_chars)
+  dynamic_line = ""
+  if "dynamic_eval" in results:
+    d = results["dynamic_eval"]
+    dynamic_line = f", dynamic evaluation {d['test_bits_per_char']:.3f} (lr {d['learning_rate']:g}, decay {d['decay']:g})"
   write_report(workdir, samples, results["ngram"],
-               f"{config.model.get('cell', config.model.get('name'))} test bits/char {test_bits:.3f} (best n-gram {results['best_ngram']}: "
-               f"{results['best_ngram_test_bits']:.3f}); samples in {epath.Path(workdir) / SAMPLES_NAME}")
+               f"{config.model.get('cell', config.model.get('name'))} test bits/char {test_bits:.3f}{dynamic_line} (best n-gram "
+               f"{results['best_ngram']}: {results['best_ngram_test_bits']:.3f}); samples in {epath.Path(workdir) / SAMPLES_NAME}")
   return results
 
 
@@ -683,7 +710,8 @@ def build(config: ml_collections.ConfigDict, with_report: bool = False):
   def finish(state, evals, workdir):
     return char_lm_report(config, model, corpus, state["params"], evals, workdir, num_steps)
 
-  return char_lm_task(model, tx, t.batch_size, finish if with_report else None), data, corpus, model
+  averaged = config.optimizer.get("ema_decay") is not None
+  return char_lm_task(model, tx, t.batch_size, finish if with_report else None, averaged), data, corpus, model
 
 
 def build_min_char_rnn(config: ml_collections.ConfigDict, with_report: bool = False):

@@ -153,3 +153,26 @@ def test_jit_sharded_and_pmap_char_lm_steps_agree(devices):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6, err_msg=f"{kind} {part}")
     assert loss == pytest.approx(ref_loss, rel=1e-5), kind
     assert values == pytest.approx(ref_values, rel=1e-5), kind
+
+
+def test_an_optimizer_with_ema_decay_evaluates_and_keeps_the_polyak_average(tmp_path):
+  config = _char_lm_config(_text_file(tmp_path, 3000))
+  config.optimizer.ema_decay = 0.5
+  task, data, _, model = L.build(config)
+  state = task.init(init_key(0), data.example)
+  step = jax.jit(task.train_step)
+  for i in range(2):
+    state, _ = step(state, jax.tree.map(jnp.asarray, next(data.train)), jax.random.key(i))
+  average = optim.averaged_params(state["opt_state"])
+  plain = L.char_lm_task(model, optax.sgd(0.1), 4)  # evaluates whatever params it is given
+  batch = jax.tree.map(jnp.asarray, data.eval["val"]()[0])
+
+  def bits(task_, state_):
+    return L.bits_summary(task_.eval_step(state_, batch))["bits_per_char"]
+
+  assert bits(task, state) == pytest.approx(bits(plain, {"params": average}), rel=1e-6)
+  assert bits(task, state) != pytest.approx(bits(plain, {"params": state["params"]}), rel=1e-4)
+  chex.assert_trees_all_equal(task.best(state), average)
+  kept = task.with_best(state, average)  # the final evaluation's state: it must evaluate the kept parameters
+  chex.assert_trees_all_equal(kept["params"], average)
+  assert bits(task, kept) == pytest.approx(bits(plain, {"params": average}), rel=1e-6)

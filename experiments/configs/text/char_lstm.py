@@ -9,6 +9,9 @@ Variants (``char_lstm.py:<variant>``; the file alone is ``base``):
   0.1 on the embedded input, dropout 0.4 before the output layer, AdamW-style decoupled weight decay 0.1 on the kernels.
 - ``regularised_long``: ``regularised`` trained 7.5x as long (15,000 steps, the cosine decay stretched to them):
   at 2000 steps it was still under-fitted, its val falling when the rate reached zero.
+- ``averaged``: ``regularised_long`` evaluated (val, best state, test) with the Polyak average of its parameters
+  (decay 0.999, kept by the optimizer), and with dynamic evaluation (Krause et al. 2018: SGD on each 64-character
+  segment after scoring it, decay toward the trained parameters; η and λ chosen on val) reported beside the static test.
 Both: Adam 2e-3, cosine decay, clip by norm 5; the parameters best on val are kept and held-out test bits
 per character are reported next to the add-k and interpolated Kneser-Ney n-grams of the same split.
 Command: cs231n-jax train --config experiments/configs/text/char_lstm.py --workdir workdirs/char_lstm
@@ -33,11 +36,14 @@ Command: cs231n-jax train --config experiments/configs/text/char_lstm.py:regular
 Expected: test 1.507 bits/char, the best here, 0.057 above the 1.45 goal (val 1.792 / 1.692 / 1.640 / 1.622 / 1.605 / 1.594 /
   1.589 / 1.583 / 1.5806 / 1.5807 at steps 1500 ... 15000, best at 13500; training slice 0.944); 4,099 CPU-seconds, 51 min 41 s
   wall on CPU-2 under load (~3-5, nice 5); docs/results.md ("Longer schedules for :regularised").
+
+Command: cs231n-jax train --config experiments/configs/text/char_lstm.py:averaged --workdir workdirs/char_lstm_averaged
+Expected: PENDING on CPU-2 (run started 2026-12-07 15:25).
 """
 
 from cs231n_jax.tasks import char_lm
 
-VARIANTS = ("base", "large", "regularised", "regularised_long")
+VARIANTS = ("base", "large", "regularised", "regularised_long", "averaged")
 
 
 def get_config(variant: str = "base"):
@@ -64,13 +70,16 @@ def get_config(variant: str = "base"):
   c.ngram_orders = (1, 2, 3, 4, 5)
   c.kneser_ney_orders = (2, 3, 4, 5, 6, 7, 8)  # interpolated Kneser-Ney, the honest classical baseline (best: 7-gram, test 1.766)
   c.cells.update(enabled=True, analysis_chars=5000, figure_chars=600)
-  if variant in ("large", "regularised", "regularised_long"):
+  if variant in ("large", "regularised", "regularised_long", "averaged"):
     c.model.update(hidden_size=512, dropout_rate=0.3)  # 3.5x the CPU time per step of 256 units (0.29 vs 0.08 CPU-s)
     c.train.update(num_steps=2000, eval_every=400, checkpoint_every=400)
     c.sample.temperatures = (0.5, 0.8, 1.0)
-  if variant in ("regularised", "regularised_long"):
+  if variant in ("regularised", "regularised_long", "averaged"):
     c.model.update(dropout_rate=0.4, embed_dropout_rate=0.1, recurrent_dropout_rate=0.25)
     c.optimizer.weight_decay = 0.1  # decoupled (x -= lr_t wd x), kernels only (Wx, Wh, embedding, head)
-  if variant == "regularised_long":
+  if variant in ("regularised_long", "averaged"):
     c.train.update(num_steps=15000, eval_every=1500, checkpoint_every=1500)
+  if variant == "averaged":
+    c.optimizer.ema_decay = 0.999  # evaluate the Polyak average of the last ~1,000 updates
+    c.dynamic_eval.update(learning_rates=(0.003, 0.01, 0.03, 0.1, 0.3), decays=(0.0, 0.001, 0.01))
   return c

@@ -4,7 +4,8 @@
 Same streams, split, evaluation and n-gram baselines as char_lstm.py (batch of 16 parallel streams,
 parameters best on val, test bits/char reported once), with the interpolated Kneser-Ney n-grams beside
 the add-k ones. Adam 2e-3, 30 warm-up steps then cosine decay, clipping by norm 1, dropout 0.1.
-Variants: ``base`` (the file alone: 240 steps) and ``long`` (3,000 steps, toward convergence; the cosine decay follows).
+Variants: ``base`` (the file alone: 240 steps), ``long`` (3,000 steps, toward convergence; the cosine decay follows) and
+``converge`` (9,000 steps: does the 3,000-step run's val, flattening as its rate reached zero, fall further with 3x the steps?).
 Command: cs231n-jax train --config experiments/configs/text/char_transformer.py --workdir workdirs/char_transformer
 Expected: test 3.431 bits/char (val 4.453 -> 3.972 -> 3.882 at steps 80 / 160 / 240, still falling; 0.49M characters, 1.25 passes),
   far above the LSTM's 1.826 and the Kneser-Ney 7-gram's 1.766: undertrained, not converged; CPU-2 under load (~20), 14 min 35 s;
@@ -18,11 +19,14 @@ Command: cs231n-jax train --config experiments/configs/text/char_transformer.py:
 Expected: test 1.912 bits/char (val 3.639 / 2.904 / 2.326 / 2.117 / 2.028 / 2.012 at steps 500 ... 3000, best at 3000, flattening;
   training slice 1.714): above the Kneser-Ney 7-gram's 1.766 and the LSTMs; 1,461 CPU-seconds (0.49 per step), 54 min 16 s wall
   on CPU-2 under load (nice 15, pinned to one core); docs/results.md ("Longer schedules for :regularised").
+
+Command: cs231n-jax train --config experiments/configs/text/char_transformer.py:converge --workdir workdirs/char_transformer_converge
+Expected: PENDING on CPU-2 (run started 2026-12-07 15:05).
 """
 
 from cs231n_jax.tasks import char_lm
 
-VARIANTS = ("base", "long")
+VARIANTS = ("base", "long", "converge")
 
 
 def get_config(variant: str = "base"):
@@ -55,4 +59,6 @@ def get_config(variant: str = "base"):
   c.cells.enabled = False  # the interpretable-cells figure reads LSTM cell states
   if variant == "long":  # toward convergence: 12.5x the steps, the cosine decay stretched to them
     c.train.update(num_steps=3000, eval_every=500, checkpoint_every=500)
+  if variant == "converge":  # 3x :long's steps, the cosine decay stretched to them
+    c.train.update(num_steps=9000, eval_every=1000, checkpoint_every=1000)
   return c
