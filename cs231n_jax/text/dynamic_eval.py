@@ -80,11 +80,15 @@ def dynamic_bits(nats_fn, params, ids: np.ndarray, segment: int, learning_rate: 
 
 def tune_and_evaluate(model, params, val: np.ndarray, test: np.ndarray, segment: int,
                       learning_rates: Sequence[float], decays: Sequence[float]) -> dict[str, Any]:
-  """Every (η, λ) of the grid scored on val; the best pair (lowest val bits/char) scores test once."""
+  """Every (η, λ) of the grid scored on val; the best pair (lowest val bits/char) scores test once. A pair
+  whose updates diverge (non-finite val) is reported as it is and never chosen."""
   nats_fn = make_dynamic_nats(model)
   grid = [{"learning_rate": float(lr), "decay": float(d), "val_bits_per_char": dynamic_bits(nats_fn, params, val, segment, lr, d)}
           for lr in learning_rates for d in decays]
-  best = min(grid, key=lambda row: row["val_bits_per_char"])
+  finite = [row for row in grid if np.isfinite(row["val_bits_per_char"])]
+  if not finite:
+    raise ValueError("dynamic_eval.learning_rates: every (learning rate, decay) pair diverged on val; try smaller rates")
+  best = min(finite, key=lambda row: row["val_bits_per_char"])
   test_bits = dynamic_bits(nats_fn, params, test, segment, best["learning_rate"], best["decay"])
   return {"protocol": "dynamic evaluation (Krause et al. 2018, SGD with decay), tuned on val", "segment_length": segment,
           "val_grid": grid, **best, "test_bits_per_char": test_bits}

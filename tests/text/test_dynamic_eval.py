@@ -101,6 +101,14 @@ def test_the_grid_is_chosen_on_val_and_test_is_scored_once_with_its_best_pair():
       D.dynamic_bits(nats_fn, params, test, 16, out["learning_rate"], out["decay"]), rel=1e-6)
 
 
+def test_a_diverging_pair_is_reported_and_never_chosen():
+  model, params = _model_and_params()
+  val, test = _text(150, seed=1), _text(150, seed=2)
+  out = D.tune_and_evaluate(model, params, val, test, 16, (math.inf, 0.1), (0.0,))  # the first pair diverges (NaN)
+  assert not np.isfinite(out["val_grid"][0]["val_bits_per_char"])
+  assert out["learning_rate"] == 0.1 and np.isfinite(out["test_bits_per_char"])
+
+
 @pytest.mark.parametrize("block, field", [
     ({"segment_length": 0, "learning_rates": (0.1,), "decays": (0.0,)}, "dynamic_eval.segment_length"),
     ({"segment_length": 64, "learning_rates": (-0.1,), "decays": (0.0,)}, "dynamic_eval.learning_rates"),

@@ -18,6 +18,11 @@ def test_rnn_language_model_notebook_runs():
   assert "greedy from 'h': ello" in out  # the lecture's "hello" example
   assert "| 4-gram |" in out and "test bits/char" in out and "τ = 1.0:" in out
   assert images_shown(nb) == 2  # the bits/char curve and the interpretable cells
+  # Dynamic evaluation: lr 0 is the static val number; the grid's choice adapts, and the briefly trained model gains on test.
+  static, dynamic = map(float, re.search(r"test bits/char: static ([0-9.]+), dynamic evaluation ([0-9.]+)", out).groups())
+  assert dynamic < static
+  static_val = float(re.search(r"'val_bits_per_char': ([0-9.]+)", out).group(1))
+  assert float(re.search(r"lr 0, decay 0: val bits/char ([0-9.]+)", out).group(1)) == pytest.approx(static_val, abs=6e-4)
   # Interpolated Kneser-Ney beats add-k at every order; add-k gets worse past order 5, Kneser-Ney keeps improving.
   bits = {int(n): (float(a), float(k)) for n, a, k in
           re.findall(r"([0-9])-gram held-out bits/char: add-k ([0-9.]+), Kneser-Ney ([0-9.]+)", out)}
